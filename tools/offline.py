@@ -1,0 +1,377 @@
+"""Run the Pulumi program offline: stack config as the engine builds it, mocks, a recording.
+
+Used by the test suite (``tests/conftest.py``) and by the offline plan (``tools/plan.py``).
+Nothing here talks to a cloud: every resource is answered by ``Recorder`` with inputs
+echoed back plus the few computed outputs the program reads (``MOCK_OUTPUTS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import runpy
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILE = ROOT / "Pulumi.yaml"
+STACKS = ("development", "staging", "production")
+
+_SECRET_SIG = (rpc._special_sig_key, rpc._special_secret_sig)
+
+
+class EngineConfigError(Exception):
+    """What `pulumi up` itself would refuse before the program runs."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """An input value the program marked secret (as it reaches the engine)."""
+
+    value: Any
+
+    def __repr__(self) -> str:
+        return "Secret([masked])"
+
+
+def project() -> dict[str, Any]:
+    return yaml.safe_load(PROJECT_FILE.read_text())
+
+
+def project_name() -> str:
+    return str(project()["name"])
+
+
+def declared_secrets() -> list[str]:
+    """Project config keys Pulumi.yaml declares `secret: true` (without namespace)."""
+    decls = project().get("config") or {}
+    return sorted(k for k, v in decls.items() if isinstance(v, dict) and v.get("secret"))
+
+
+def stack_file(stack: str) -> Path:
+    return ROOT / f"Pulumi.{stack}.yaml"
+
+
+def _encode(value: Any) -> str:
+    """How the engine hands a config value to the language host: strings as-is, else JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def engine_config(
+    stack: str,
+    secrets: Mapping[str, str],
+    stack_values: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """The config map `pulumi up` passes to the program, and its secret keys.
+
+    Mirrors the engine: Pulumi.yaml defaults (and namespaced `value`s) first, the stack
+    file over them, every declared secret required and required to be `secure:`, declared
+    types checked. `secrets` plays the part of `pulumi config set --secret`.
+    """
+    name = project_name()
+    decls: dict[str, Any] = project().get("config") or {}
+    if stack_values is None:
+        doc = yaml.safe_load(stack_file(stack).read_text()) or {}
+        stack_values = doc.get("config") or {}
+    merged: dict[str, Any] = {}
+    secret_keys: list[str] = []
+    for key, value in stack_values.items():
+        full = key if ":" in key else f"{name}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            short = full.split(":", 1)[1]
+            if short not in secrets:
+                raise EngineConfigError(f"no test value for secret {full}")
+            merged[full] = secrets[short]
+            secret_keys.append(full)
+        else:
+            merged[full] = value
+    for key, decl in decls.items():
+        full = key if ":" in key else f"{name}:{key}"
+        if not isinstance(decl, dict):
+            merged.setdefault(full, decl)
+            continue
+        if decl.get("secret"):
+            if full in merged and full not in secret_keys:
+                raise EngineConfigError(
+                    f"Stack '{stack}' with configuration key '{key}' must be encrypted as it's secret"
+                )
+            if full not in merged:
+                if key not in secrets:
+                    raise EngineConfigError(f"Stack '{stack}' is missing configuration value '{key}'")
+                merged[full] = secrets[key]
+                secret_keys.append(full)
+            continue
+        if full not in merged:
+            if "default" in decl:
+                merged[full] = decl["default"]
+            elif "value" in decl:
+                merged[full] = decl["value"]
+            elif full.startswith(f"{name}:"):
+                raise EngineConfigError(f"Stack '{stack}' is missing configuration value '{key}'")
+        expected = decl.get("type")
+        if expected and full in merged and not _has_type(merged[full], expected):
+            raise EngineConfigError(
+                f"Stack '{stack}' with configuration key '{key}' must be of type '{expected}'"
+            )
+    return {k: _encode(v) for k, v in merged.items()}, sorted(secret_keys)
+
+
+def _has_type(value: Any, expected: str) -> bool:
+    checks: dict[str, Callable[[Any], bool]] = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "array": lambda v: isinstance(v, list),
+    }
+    return checks[expected](value)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+@dataclass
+class RecordedResource:
+    """One resource the program registered: what it is, where, with which inputs and options."""
+
+    type: str
+    name: str
+    custom: bool
+    parent: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    provider: str | None = None
+    protect: bool = False
+    depends_on: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    aliases: list[Any] = field(default_factory=list)
+    additional_secret_outputs: list[str] = field(default_factory=list)
+
+    @property
+    def plain(self) -> dict[str, Any]:
+        """Inputs with secret markers removed (for reading values)."""
+        return unwrap(self.inputs)
+
+
+def _wrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
+            return Secret(_wrap_secrets(value.get("value")))
+        return {k: _wrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wrap_secrets(v) for v in value]
+    return value
+
+
+def unwrap(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return unwrap(value.value)
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def mask(value: Any) -> Any:
+    """Inputs with every secret replaced by a marker (for printing and golden files)."""
+    if isinstance(value, Secret):
+        return "[secret]"
+    if isinstance(value, dict):
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any, bool]]:
+    """(path, leaf value, under a secret marker) for every leaf of an input tree."""
+
+    def go(v: Any, p: str, secret: bool) -> Iterator[tuple[str, Any, bool]]:
+        if isinstance(v, Secret):
+            yield from go(v.value, p, True)
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                yield from go(item, f"{p}.{k}" if p else str(k), secret)
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                yield from go(item, f"{p}[{i}]", secret)
+        else:
+            yield p, v, secret
+
+    yield from go(value, path, False)
+
+
+_FAKE_KUBECONFIG = base64.b64encode(
+    yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "lke", "cluster": {"server": "https://lke.example.invalid:443"}}],
+            "users": [{"name": "lke-admin", "user": {"token": "mock-token"}}],
+            "contexts": [{"name": "lke", "context": {"cluster": "lke", "user": "lke-admin"}}],
+            "current-context": "lke",
+        }
+    ).encode()
+).decode()
+
+# Computed outputs the program reads, per resource type (inputs are echoed back as well).
+MOCK_OUTPUTS: dict[str, dict[str, Any]] = {
+    "linode:index/lkeCluster:LkeCluster": {
+        "kubeconfig": _FAKE_KUBECONFIG,
+        "apiEndpoints": ["https://lke.example.invalid:443"],
+        "status": "ready",
+    },
+    "tls:index/privateKey:PrivateKey": {
+        "privateKeyOpenssh": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
+        "privateKeyPem": "-----BEGIN PRIVATE KEY-----\nmock\n-----END PRIVATE KEY-----\n",
+        "publicKeyOpenssh": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMock",
+    },
+    "linode:index/objectStorageKey:ObjectStorageKey": {
+        "accessKey": "MOCKACCESSKEY",
+        "secretKey": "mock-secret-key",
+    },
+    "linode:index/token:Token": {"token": "mock-linode-token"},
+    "linode:index/objectStorageBucket:ObjectStorageBucket": {
+        "hostname": "bucket.us-ord-1.linodeobjects.com",
+        "endpoint": "us-ord-1.linodeobjects.com",
+    },
+}
+
+# Answers to provider functions (data sources) the program calls.
+MOCK_CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "github:index/getUser:getUser": lambda a: {
+        "id": str(100000 + sum(map(ord, a.get("username", "")))),
+        "login": a.get("username", ""),
+        "nodeId": f"U_mock_{a.get('username', '')}",
+    },
+    "github:index/getTeam:getTeam": lambda a: {
+        "id": str(200000 + sum(map(ord, a.get("slug", "")))),
+        "slug": a.get("slug", ""),
+        "nodeId": f"T_mock_{a.get('slug', '')}",
+    },
+    "github:index/getRepository:getRepository": lambda a: {
+        "repoId": 424242,
+        "nodeId": "R_mock_repository",
+        "fullName": a.get("fullName") or a.get("name", ""),
+        "name": a.get("name", ""),
+    },
+}
+
+
+class Recorder(pulumi_mocks.Mocks):
+    """Mocks that record every resource the program registers."""
+
+    def __init__(self) -> None:
+        self.resources: list[RecordedResource] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._by_key: dict[tuple[str, str], RecordedResource] = {}
+        self._names: dict[int, str] = {}
+
+    def _get(self, type_: str, name: str, custom: bool) -> RecordedResource:
+        key = (type_, name)
+        if key not in self._by_key:
+            res = RecordedResource(type=type_, name=name, custom=custom)
+            self._by_key[key] = res
+            self.resources.append(res)
+        return self._by_key[key]
+
+    def transformation(self, args: pulumi.ResourceTransformationArgs) -> None:
+        """Stack transformation: sees every resource's options before registration."""
+        self._names[id(args.resource)] = args.name
+        opts = args.opts
+        res = self._get(args.type_, args.name, custom=isinstance(args.resource, pulumi.CustomResource))
+        res.parent = self._names.get(id(opts.parent)) if opts.parent is not None else None
+        res.provider = self._names.get(id(opts.provider)) if opts.provider is not None else None
+        res.protect = bool(opts.protect)
+        deps = opts.depends_on
+        if deps is not None and not isinstance(deps, list):
+            deps = [deps]
+        res.depends_on = [self._names.get(id(d), "?") for d in deps or [] if isinstance(d, pulumi.Resource)]
+        res.delete_before_replace = bool(opts.delete_before_replace)
+        res.retain_on_delete = bool(opts.retain_on_delete)
+        res.ignore_changes = list(opts.ignore_changes or [])
+        res.aliases = list(opts.aliases or [])
+        res.additional_secret_outputs = list(opts.additional_secret_outputs or [])
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        res = self._get(args.typ, args.name, custom=bool(args.custom))
+        res.inputs = _wrap_secrets(dict(args.inputs))
+        outputs = {**unwrap(res.inputs), **MOCK_OUTPUTS.get(args.typ, {})}
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        inputs = unwrap(_wrap_secrets(dict(args.args)))
+        self.calls.append((args.token, inputs))
+        answer = MOCK_CALLS.get(args.token)
+        return ({**inputs, **answer(inputs)} if answer else inputs), None
+
+    # Queries for tests -----------------------------------------------------------
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> RecordedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+
+@dataclass
+class Run:
+    """The outcome of one offline run of the program for one stack."""
+
+    stack: str
+    recorder: Recorder
+    outputs: dict[str, Any]
+
+    @property
+    def resources(self) -> list[RecordedResource]:
+        return self.recorder.resources
+
+
+def run_program(
+    stack: str,
+    secrets: Mapping[str, str],
+    stack_values: Mapping[str, Any] | None = None,
+) -> Run:
+    """Run `__main__.py` for `stack` under mocks on a fresh event loop; return the recording."""
+    config, secret_keys = engine_config(stack, secrets, stack_values)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi.runtime.reset_options(project=project_name(), stack=stack)
+        pulumi.runtime.set_all_config(config, secret_keys)
+        recorder = Recorder()
+        pulumi.runtime.set_mocks(recorder, project=project_name(), stack=stack, preview=False)
+        pulumi.runtime.register_stack_transformation(recorder.transformation)
+        root = pulumi.runtime.get_root_resource()
+
+        def program() -> None:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(program))
+        outputs = loop.run_until_complete(_resolve(getattr(root, "outputs", {})))
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+        loop.close()
+        asyncio.set_event_loop(None)
+    return Run(stack=stack, recorder=recorder, outputs=outputs)
+
+
+async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:
+    resolved: dict[str, Any] = {}
+    for name, value in outputs.items():
+        out = pulumi.Output.from_input(value)
+        plain = await out.future()
+        resolved[name] = Secret(plain) if await out.is_secret() else plain
+    return resolved
