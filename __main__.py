@@ -1,6 +1,7 @@
 """Composition root: load the stack config once, build the components, export outputs."""
 
 import pulumi
+import pulumi_github as github
 
 from components.cluster import Cluster, ClusterArgs
 from components.config import load_config
@@ -21,7 +22,11 @@ def main() -> None:
     pulumi.export("clusterLabel", cluster.cluster.label)
     pulumi.export("apiEndpoints", cluster.cluster.api_endpoints)
     pulumi.export("kubeconfig", cluster.kubeconfig)
-    del secrets  # consumed by the components below as they land
+
+    # Every GitHub object lives in the one configured repository's owner; the token comes
+    # from GITHUB_TOKEN (the deployer identity's token in CI).
+    github_provider = github.Provider("github", owner=config.github.owner)
+    del secrets, github_provider  # wired into the components below as they land
 
 
 main()

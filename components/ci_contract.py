@@ -22,7 +22,10 @@ PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"  # variable: s3://<state bucket>?endpo
 # The same names exist in `<env>` (protected; `pulumi up`) and `<env>-preview`
 # (unprotected; read-only credentials for `pulumi preview` on pull requests).
 LINODE_TOKEN = "LINODE_TOKEN"
-GITHUB_ADMIN_TOKEN = "PULUMI_GITHUB_TOKEN"
+# The deploying identity's GitHub token (`ciGithubToken`; `ciGithubReadToken` in the
+# preview environment): the GitHub provider's credentials, and the only identity allowed
+# to push to `main` directly (workflow files, GitOps image-tag commits).
+DEPLOYER_GITHUB_TOKEN = "DEPLOYER_GITHUB_TOKEN"
 PULUMI_CONFIG_PASSPHRASE = "PULUMI_CONFIG_PASSPHRASE"
 STATE_ACCESS_KEY_ID = "PULUMI_BACKEND_ACCESS_KEY_ID"
 STATE_SECRET_ACCESS_KEY = "PULUMI_BACKEND_SECRET_ACCESS_KEY"
