@@ -397,13 +397,30 @@ class Problem:
 _MISSING: Any = object()
 
 
-class ConfigError(Exception):
-    """The stack configuration is invalid; the message lists every problem."""
+class ConfigError(pulumi.RunError):
+    """The stack configuration is invalid; the message lists every problem.
+
+    A `RunError`, so `pulumi up` prints the message without a Python traceback.
+    """
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
         lines = "\n".join(f"  - {p.render()}" for p in problems)
-        super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{lines}")
+        super().__init__(f"invalid stack configuration ({count}); nothing was declared:\n{lines}")
+
+
+def _key_path(loc: tuple[str | int, ...]) -> str:
+    """`("cluster", "controlPlaneAcl", 0)` -> `cluster.controlPlaneAcl[0]`."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "[key]":
+            # Keys from user input may hold anything: quote the odd ones so the path stays one line.
+            shown = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
+            path += f".{shown}" if path else shown
+    return path
 
 
 def _allowed_keys(model: type[BaseModel]) -> list[str]:
@@ -415,6 +432,9 @@ def _owner_model(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     i = 0
     while i < len(loc):
         part = loc[i]
+        if isinstance(part, int):  # a list index: the item model was resolved already
+            i += 1
+            continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
         field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
@@ -441,7 +461,7 @@ def _problems_from(error: ValidationError) -> list[Problem]:
     problems: list[Problem] = []
     for item in error.errors(include_url=False):
         loc = tuple(item["loc"])
-        path = ".".join(str(p) for p in loc)
+        path = _key_path(loc)
         kind = item["type"]
         if kind == "extra_forbidden":
             owner = _owner_model(loc[:-1])
@@ -451,6 +471,8 @@ def _problems_from(error: ValidationError) -> list[Problem]:
             problems.append(Problem(path, _MISSING, "required key is missing"))
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
+            if loc and loc[-1] == "[key]":
+                message = f"invalid name: {message}"
             problems.append(Problem(path, item["input"], message))
     return problems
 
@@ -493,11 +515,16 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def parse_namespace(values: dict[str, Any], stack: str) -> StackConfig:
+    """Validate the `delivery:*` values as the engine passes them (without the prefix)."""
+    raw = {k: _decode(v) for k, v in values.items() if k not in SECRET_KEYS}
+    raw.setdefault("environment", stack)
+    return parse_config(raw)
+
+
 def load_config() -> tuple[StackConfig, StackSecrets]:
     """Read and validate the whole stack configuration; raise ConfigError on bad input."""
-    raw = {k: _decode(v) for k, v in _raw_namespace_values().items() if k not in SECRET_KEYS}
-    raw.setdefault("environment", pulumi.get_stack())
-    config = parse_config(raw)
+    config = parse_namespace(_raw_namespace_values(), pulumi.get_stack())
     cfg = pulumi.Config(NAMESPACE)
     secrets = StackSecrets(
         ci_pulumi_passphrase=cfg.require_secret("ciPulumiPassphrase"),

@@ -305,6 +305,9 @@ class Recorder(pulumi_mocks.Mocks):
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         res = self._get(args.typ, args.name, custom=bool(args.custom))
         res.inputs = _wrap_secrets(dict(args.inputs))
+        if args.provider:
+            # A provider reference is `<provider urn>::<provider id>`; the URN ends in its name.
+            res.provider = args.provider.split("::")[-2]
         outputs = {**unwrap(res.inputs), **MOCK_OUTPUTS.get(args.typ, {})}
         return f"{args.name}-id", outputs
 
@@ -343,15 +346,19 @@ def run_program(
     stack: str,
     secrets: Mapping[str, str],
     stack_values: Mapping[str, Any] | None = None,
+    recorder: Recorder | None = None,
 ) -> Run:
-    """Run `__main__.py` for `stack` under mocks on a fresh event loop; return the recording."""
+    """Run `__main__.py` for `stack` under mocks on a fresh event loop; return the recording.
+
+    Pass a `recorder` to inspect what was declared even when the program raises.
+    """
     config, secret_keys = engine_config(stack, secrets, stack_values)
+    recorder = recorder or Recorder()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         pulumi.runtime.reset_options(project=project_name(), stack=stack)
         pulumi.runtime.set_all_config(config, secret_keys)
-        recorder = Recorder()
         pulumi.runtime.set_mocks(recorder, project=project_name(), stack=stack, preview=False)
         pulumi.runtime.register_stack_transformation(recorder.transformation)
         root = pulumi.runtime.get_root_resource()

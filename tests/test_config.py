@@ -1,0 +1,308 @@
+"""Stack configuration: the committed files validate, bad input fails early and completely."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import re
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from conftest import TEST_SECRETS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from components.config import (
+    NAMESPACE,
+    SECRET_KEYS,
+    ConfigError,
+    StackConfig,
+    parse_namespace,
+)
+from tools.offline import (
+    STACKS,
+    Recorder,
+    declared_secrets,
+    engine_config,
+    project,
+    run_program,
+    stack_file,
+)
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """The committed stack file's `config:` block."""
+    return copy.deepcopy(yaml.safe_load(stack_file(stack).read_text())["config"])
+
+
+def namespace_values(stack: str, values: dict[str, Any] | None = None) -> dict[str, str]:
+    """What the engine hands the program for `delivery:*`, without the prefix."""
+    config, _ = engine_config(stack, TEST_SECRETS, values)
+    prefix = f"{NAMESPACE}:"
+    return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_validates_as_its_environment(stack: str) -> None:
+    config = parse_namespace(namespace_values(stack), stack)
+    assert config.environment == stack
+
+
+def test_environment_defaults_to_stack_name_but_can_be_set() -> None:
+    values = namespace_values("staging")
+    values.pop("environment", None)
+    assert parse_namespace(values, "staging").environment == "staging"
+    values["environment"] = "development"
+    assert parse_namespace(values, "staging").environment == "development"
+
+
+def test_every_secret_read_is_declared_secret_with_a_description() -> None:
+    decls = project()["config"]
+    assert declared_secrets() == sorted(SECRET_KEYS)
+    for key in SECRET_KEYS:
+        assert decls[key]["secret"] is True
+        assert decls[key]["type"] == "string"
+        assert "default" not in decls[key], f"{key}: a secret default would sit in Pulumi.yaml in plain text"
+        assert len(decls[key]["description"]) > 40
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_carry_no_ciphertext_and_no_undeclared_namespaces(stack: str) -> None:
+    text = stack_file(stack).read_text()
+    assert "secure:" not in text
+    for key in yaml.safe_load(text)["config"]:
+        assert key.split(":", 1)[0] == NAMESPACE, f"{key}: provider settings belong to the provider objects"
+
+
+def test_engine_refuses_a_secret_set_in_plain_text() -> None:
+    values = stack_values("staging")
+    values["delivery:slackWebhookUrl"] = "https://hooks.slack.com/services/plain"
+    with pytest.raises(Exception, match="must be encrypted"):
+        engine_config("staging", TEST_SECRETS, values)
+
+
+# --------------------------------------------------------------------------- bad input
+
+# (stack, {config key: new value or None to delete}, [expected problem lines])
+BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "staging",
+        {"delivery:clustr": {"pools": {}}},
+        ["delivery:clustr = ", "unknown key; allowed keys here: argocd, cluster, environment, github"],
+    ),
+    (
+        "staging",
+        {"delivery:cluster.pools.default.count": "three"},
+        ['delivery:cluster.pools.default.count = "three": Input should be a valid integer'],
+    ),
+    (
+        "staging",
+        {"delivery:cluster.pools.default.cuont": 3},
+        [
+            "delivery:cluster.pools.default.cuont = 3: unknown key; allowed keys here: autoscaler, count, labels, type"
+        ],
+    ),
+    (
+        "production",
+        {"delivery:cluster.pools.default.autoscaler": {"min": 5, "max": 3}},
+        ["delivery:cluster.pools.default.autoscaler = ", "min (5) must not exceed max (3)"],
+    ),
+    (
+        "staging",
+        {"delivery:cluster.pools.default.autoscaler": {"min": 2, "max": 4}},
+        ["delivery:cluster.pools.default = ", "set `count` or `autoscaler`, not both"],
+    ),
+    (
+        "production",
+        {"delivery:cluster.highAvailability": False},
+        ["delivery:cluster.highAvailability = false: production needs an HA control plane; allowed: true"],
+    ),
+    (
+        "production",
+        {
+            "delivery:cluster.pools": {"default": {"type": "g6-standard-8", "count": 2}},
+            "delivery:argocd.highAvailability": False,
+        },
+        ["delivery:cluster.pools = 2: production needs at least 3 nodes in total"],
+    ),
+    (
+        "development",
+        {"delivery:argocd.highAvailability": True},
+        ["delivery:argocd.highAvailability = true: HA Argo CD runs redis-ha, which needs at least 3 nodes"],
+    ),
+    (
+        "production",
+        {"delivery:github.productionReviewers": {"users": [], "teams": []}},
+        ["delivery:github.productionReviewers = ", "production deployments need at least one reviewer"],
+    ),
+    (
+        "staging",
+        {"delivery:environment": "prod"},
+        ["delivery:environment = \"prod\": Input should be 'development', 'staging' or 'production'"],
+    ),
+    (
+        "staging",
+        {"delivery:cluster.kubernetesVersion": 1.33},
+        ["delivery:cluster.kubernetesVersion = 1.33: Input should be a valid string"],
+    ),
+    (
+        "staging",
+        {"delivery:cluster.controlPlaneAcl": ["10.0.0.1"]},
+        ['delivery:cluster.controlPlaneAcl[0] = "10.0.0.1": must be an IPv4 CIDR such as 203.0.113.0/24'],
+    ),
+    (
+        "staging",
+        {"delivery:services": {"Api_Router": {}}},
+        ['delivery:services.Api_Router = "Api_Router": invalid name: must be a DNS label'],
+    ),
+    (
+        "staging",
+        {"delivery:github": None},
+        ["delivery:github: required key is missing"],
+    ),
+    (
+        "staging",
+        {"delivery:services": {}},
+        ["delivery:services = {}: Dictionary should have at least 1 item"],
+    ),
+    (
+        "development",
+        {
+            "delivery:cluster.pools.default.type": "big-box",
+            "delivery:region": "Chicago",
+            "delivery:metrics.retentionDays": 0,
+        },
+        [
+            'delivery:cluster.pools.default.type = "big-box": String should match pattern',
+            'delivery:region = "Chicago": String should match pattern',
+            "delivery:metrics.retentionDays = 0: Input should be greater than or equal to 1",
+        ],
+    ),
+]
+
+
+def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The committed stack values with `delivery:a.b.c` paths set (None deletes)."""
+    values = stack_values(stack)
+    for dotted, value in changes.items():
+        top, _, rest = dotted.partition(".")
+        if not rest:
+            if value is None:
+                values.pop(top, None)
+            else:
+                values[top] = value
+            continue
+        node = values.setdefault(top, {})
+        *parents, leaf = rest.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return values
+
+
+@pytest.mark.parametrize(("stack", "changes", "expected"), BAD_CONFIGS, ids=lambda v: str(v)[:60])
+def test_bad_config_reports_every_problem_and_declares_nothing(
+    stack: str, changes: dict[str, Any], expected: list[str]
+) -> None:
+    recorder = Recorder()
+    with pytest.raises(ConfigError) as caught:
+        run_program(stack, TEST_SECRETS, with_changes(stack, changes), recorder=recorder)
+    message = str(caught.value)
+    for line in expected:
+        assert line in message, f"missing {line!r} in:\n{message}"
+    assert len(caught.value.problems) == max(1, len([e for e in expected if e.startswith("delivery:")]))
+    assert recorder.resources == [], "a resource was declared before the config was validated"
+
+
+def test_config_error_is_a_clean_run_error() -> None:
+    with pytest.raises(
+        pulumi.RunError, match=r"invalid stack configuration \(1 problem\); nothing was declared"
+    ):
+        parse_namespace({**namespace_values("staging"), "region": "Chicago"}, "staging")
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+
+def _leaf_paths(
+    model: type[BaseModel], sample: dict[str, Any], prefix: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
+    """Every config key path of the model, using the committed sample for collection keys."""
+    paths: list[tuple[str, ...]] = []
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        path = (*prefix, key)
+        paths.append(path)
+        annotation = field.annotation
+        nested = [a for a in (annotation, *getattr(annotation, "__args__", ())) if isinstance(a, type)]
+        sub = sample.get(key) if isinstance(sample, dict) else None
+        if getattr(annotation, "__origin__", None) is dict and isinstance(sub, dict) and sub:
+            item_model = annotation.__args__[1]  # type: ignore[union-attr]
+            if isinstance(item_model, type) and issubclass(item_model, BaseModel):
+                first = sorted(sub)[0]
+                paths += _leaf_paths(item_model, sub[first], (*path, first))
+            continue
+        for candidate in nested:
+            if issubclass(candidate, BaseModel):
+                paths += _leaf_paths(candidate, sub if isinstance(sub, dict) else {}, path)
+    return paths
+
+
+def _decoded(stack: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in namespace_values(stack).items():
+        out[key] = json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
+    return out
+
+
+SAMPLE = _decoded("production")
+KEY_PATHS = _leaf_paths(StackConfig, SAMPLE)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _set(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    node = doc
+    for part in path[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[path[-1]] = value
+    return doc
+
+
+def test_fuzzing_covers_every_config_key() -> None:
+    assert len(KEY_PATHS) > 30
+    assert ("cluster", "pools", "default", "autoscaler", "min") in KEY_PATHS
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(KEY_PATHS), value=json_values)
+def test_arbitrary_values_fail_only_as_config_errors(path: tuple[str, ...], value: Any) -> None:
+    raw = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in _set(SAMPLE, path, value).items()}
+    try:
+        parse_namespace(raw, "production")
+    except ConfigError as error:
+        rendered = str(error)
+        assert all(re.match(rf"  - {NAMESPACE}:", line) for line in rendered.split("\n")[1:])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(KEY_PATHS), value=json_values)
+def test_arbitrary_values_through_the_whole_program(path: tuple[str, ...], value: Any) -> None:
+    """Values that pass validation must also run the whole program without any other error."""
+    doc = _set(SAMPLE, path, value)
+    values = {f"{NAMESPACE}:{k}": v for k, v in doc.items() if k not in SECRET_KEYS}
+    with contextlib.suppress(ConfigError):
+        run_program("production", TEST_SECRETS, values)
