@@ -303,7 +303,10 @@ class MetricsConfig(Model):
 
 
 class StackConfig(Model):
-    environment: Environment = Field(description="Environment of this stack. Default: the stack name.")
+    environment: Environment = Field(
+        description="Environment of this stack.",
+        json_schema_extra={"defaultText": "the stack name"},
+    )
     region: str = Field(
         default="us-ord",
         pattern=r"^[a-z]{2}-[a-z]+(-\d)?$",

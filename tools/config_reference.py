@@ -1,0 +1,135 @@
+"""The README's configuration reference, generated from the pydantic models.
+
+    python -m tools.config_reference          # print the table
+    python -m tools.config_reference --write  # rewrite it in README.md
+
+A test fails when README.md and the models disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from components.config import NAMESPACE, StackConfig
+from tools.offline import ROOT, project
+
+README = ROOT / "README.md"
+START = "<!-- config-reference:start -->"
+END = "<!-- config-reference:end -->"
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(names) + (" (optional)" if type(None) in args else "")
+    if origin is typing.Literal:
+        return " \\| ".join(json.dumps(a) for a in args)
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return f"map of {_type_name(args[1])}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _json(value: Any) -> str:
+    def encode(obj: Any) -> Any:
+        return obj.model_dump(by_alias=True, exclude_none=True) if isinstance(obj, BaseModel) else str(obj)
+
+    return json.dumps(value, default=encode)
+
+
+def _default(field: FieldInfo) -> str:
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if "defaultText" in extra:
+        return str(extra["defaultText"])
+    if field.default_factory is not None:
+        value = field.default_factory()  # type: ignore[call-arg]
+    elif field.default is PydanticUndefined:
+        return "required"
+    else:
+        value = field.default
+    if isinstance(value, BaseModel):
+        return "see below"
+    return f"`{_json(value)}`"
+
+
+def _models(annotation: Any) -> list[tuple[type[BaseModel], bool]]:
+    """Models nested in an annotation, each with whether it sits in a map keyed by name."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is dict:
+        return [(m, True) for m, _ in _models(args[1])]
+    if origin is list:
+        return _models(args[0])
+    if origin is not None:
+        return [found for a in args for found in _models(a)]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [(annotation, False)]
+    return []
+
+
+def rows(model: type[BaseModel] = StackConfig, prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        description = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        out.append(
+            f"| `{NAMESPACE}:{key}` | {_type_name(field.annotation)} | {_default(field)} | {description} |"
+        )
+        for nested, keyed in _models(field.annotation):
+            out += rows(nested, f"{key}.<name>." if keyed else f"{key}.")
+    return out
+
+
+def secret_rows() -> list[str]:
+    decls = project().get("config") or {}
+    return [
+        f"| `{NAMESPACE}:{key}` | secret string | required | {' '.join(str(decl['description']).split())} |"
+        for key, decl in sorted(decls.items())
+        if isinstance(decl, dict) and decl.get("secret")
+    ]
+
+
+def table() -> str:
+    header = ["| key | type | default | description |", "|---|---|---|---|"]
+    return "\n".join([*header, *rows(), *secret_rows()])
+
+
+def readme_section(text: str) -> str:
+    start, end = text.index(START) + len(START), text.index(END)
+    return text[start:end].strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--write", action="store_true", help="rewrite the table in README.md")
+    args = parser.parse_args(argv)
+    generated = table()
+    if not args.write:
+        print(generated)
+        return 0
+    text = README.read_text()
+    start, end = text.index(START) + len(START), text.index(END)
+    README.write_text(f"{text[:start]}\n{generated}\n{text[end:]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
