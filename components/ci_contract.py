@@ -14,9 +14,8 @@ from components.config import Environment
 METRICS_ACCESS_KEY_ID = "METRICS_ACCESS_KEY_ID"
 METRICS_SECRET_ACCESS_KEY = "METRICS_SECRET_ACCESS_KEY"
 METRICS_BUCKET = "METRICS_BUCKET"  # variable
-METRICS_ENDPOINT = "METRICS_ENDPOINT"  # variable: https://<region>.linodeobjects.com
+METRICS_ENDPOINT = "METRICS_ENDPOINT"  # variable: https://<bucket region>-1.linodeobjects.com
 SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
-PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"  # variable: s3://<state bucket>?endpoint=...
 
 # --- per environment (declared by each stack in its own deployment environments) ----
 # The same names exist in `<env>` (protected; `pulumi up`) and `<env>-preview`
@@ -29,6 +28,10 @@ DEPLOYER_GITHUB_TOKEN = "DEPLOYER_GITHUB_TOKEN"
 PULUMI_CONFIG_PASSPHRASE = "PULUMI_CONFIG_PASSPHRASE"
 STATE_ACCESS_KEY_ID = "PULUMI_BACKEND_ACCESS_KEY_ID"
 STATE_SECRET_ACCESS_KEY = "PULUMI_BACKEND_SECRET_ACCESS_KEY"
+# Variable: s3://<the stack's state bucket>?endpoint=...&region=... Per environment, not
+# repository-wide: each stack keeps its state in its own bucket (pipeline.stateBackend), so
+# one environment's keys cannot touch another environment's state.
+PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"
 
 
 def preview_environment(env: Environment) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -184,10 +185,10 @@ class RolloutsConfig(Model):
 class NotificationsConfig(Model):
     enabled: bool = Field(
         default=True,
-        description="Send Argo CD sync and health notifications to Slack (webhook: `slackWebhookUrl`).",
-    )
-    slack_channel: str = Field(
-        default="deployments", min_length=1, description="Slack channel named in notifications."
+        description=(
+            "Send Argo CD deployed, sync-failed and health-degraded notifications of every "
+            "Application to the Slack incoming webhook `slackWebhookUrl` (the webhook fixes the channel)."
+        ),
     )
 
 
@@ -205,7 +206,10 @@ class ArgoCdConfig(Model):
         description='Role of an authenticated user without a matching RBAC rule (`""`: none).',
     )
     helm_timeout_seconds: int = Field(
-        default=900, ge=60, le=3600, description="How long `pulumi up` waits for the Argo CD release."
+        default=900,
+        ge=60,
+        le=3600,
+        description="How long `pulumi up` waits for the Argo CD (and Argo Rollouts) release to become ready.",
     )
     notifications: NotificationsConfig = Field(
         default_factory=NotificationsConfig, description="Argo CD notifications."
@@ -235,6 +239,17 @@ class GitOpsConfig(Model):
         pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
         description="Directory holding one Helm chart per service.",
     )
+    cluster_resources: list[Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Z][A-Za-z0-9]*$")]] = (
+        Field(
+            default_factory=lambda: ["Namespace"],
+            min_length=1,
+            description=(
+                "Cluster-scoped kinds the environment's AppProject lets Applications manage, as "
+                "`Kind` (core group) or `group/Kind`; no wildcards. `Namespace` is needed for "
+                "the Applications' `CreateNamespace=true`."
+            ),
+        )
+    )
 
 
 # --------------------------------------------------------------------------- services
@@ -252,13 +267,150 @@ class ServiceConfig(Model):
 # --------------------------------------------------------------------------- github
 
 
+# GitHub logins: letters, digits and single inner hyphens, at most 39 characters (no '_' or '.').
+_GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+# Branch name patterns of deployment policies (fnmatch, as GitHub matches them).
+_BRANCH_PATTERN = re.compile(r"^[A-Za-z0-9._/*-]+$")
+# GitHub lets an environment name up to six required reviewers, users and teams together.
+MAX_ENVIRONMENT_REVIEWERS = 6
+MAIN_BRANCH = "main"
+
+
+def _github_login(value: str) -> str:
+    if not _GITHUB_LOGIN.match(value):
+        raise ValueError(
+            "must be a GitHub login: letters, digits and single hyphens, not starting or ending "
+            "with a hyphen, at most 39 characters"
+        )
+    return value
+
+
+def _branch_pattern(value: str) -> str:
+    if not _BRANCH_PATTERN.match(value) or value.startswith(("/", "refs/")) or "//" in value:
+        raise ValueError("must be a branch name or fnmatch pattern such as main or release/*")
+    return value
+
+
+GithubLogin = Annotated[str, AfterValidator(_github_login)]
+BranchPattern = Annotated[str, AfterValidator(_branch_pattern)]
+
+
 class Reviewers(Model):
-    users: list[GithubName] = Field(default_factory=list, description="GitHub logins allowed to approve.")
-    teams: list[DnsLabel] = Field(default_factory=list, description="Team slugs allowed to approve.")
+    users: list[GithubLogin] = Field(
+        default_factory=list, description="GitHub logins allowed to approve (resolved to user ids)."
+    )
+    teams: list[DnsLabel] = Field(
+        default_factory=list, description="Team slugs of the owner organisation allowed to approve."
+    )
+
+    @model_validator(mode="after")
+    def _unique_and_within_limit(self) -> Reviewers:
+        for kind, names in (("users", self.users), ("teams", self.teams)):
+            seen = {n.lower() for n in names}
+            if len(seen) != len(names):
+                raise ValueError(f"{kind} lists a reviewer twice")
+        if self.count > MAX_ENVIRONMENT_REVIEWERS:
+            raise ValueError(
+                f"GitHub allows at most {MAX_ENVIRONMENT_REVIEWERS} required reviewers (users and "
+                f"teams together); {self.count} given"
+            )
+        return self
 
     @property
     def count(self) -> int:
         return len(self.users) + len(self.teams)
+
+
+class Deployer(Model):
+    """The identity that runs `pulumi up` in CI and commits to `main` without a pull request."""
+
+    user: GithubLogin = Field(
+        description=(
+            "Machine user owning `ciGithubToken`: it commits the workflow files and the GitOps "
+            "image-tag updates to `main`. It may not approve deployments."
+        )
+    )
+    team: DnsLabel = Field(
+        description=(
+            "Slug of a team whose only member is `user`: the one bypass actor of `main`'s ruleset "
+            "(a ruleset can name a team or an app as bypass actor, so the user gets its own team)."
+        )
+    )
+
+
+_REPO_PATH = r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$"
+ImagePlatform = Literal["linux/amd64", "linux/arm64"]
+
+
+def _all_platforms() -> list[ImagePlatform]:
+    return ["linux/amd64", "linux/arm64"]
+
+
+_SEMVER_V = r"^v\d+\.\d+\.\d+$"
+
+
+class WorkflowsConfig(Model):
+    """The generated GitHub Actions workflows (declared by the stack with manageRepository)."""
+
+    go_version: str = Field(
+        default="1.26",
+        pattern=r"^1\.\d+(\.\d+)?$",
+        description="Go version CI builds, tests, lints and scans with (`go-version` of the reusable build).",
+    )
+    python_version: str = Field(
+        default="3.11",
+        pattern=r"^3\.\d+$",
+        description="Python version the infrastructure workflow runs this Pulumi program with.",
+    )
+    pulumi_version: str = Field(
+        default="3.272.0",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="Pulumi CLI version of the infrastructure workflow (keep it at the SDK's version).",
+    )
+    golangci_lint_version: str = Field(
+        default="v2.15.0", pattern=_SEMVER_V, description="golangci-lint release the lint job runs."
+    )
+    gitleaks_version: str = Field(
+        default="v8.30.1",
+        pattern=_SEMVER_V,
+        description="gitleaks release, installed with `go install` (checksum-verified by the Go module mirror).",
+    )
+    services_path: str = Field(
+        default="services",
+        pattern=_REPO_PATH,
+        description="Directory with one directory (and Makefile) per service; CI discovers services here.",
+    )
+    pulumi_path: str = Field(
+        default="infra/pulumi",
+        pattern=_REPO_PATH,
+        description="Directory of this Pulumi program in the repository; the infrastructure workflow runs it.",
+    )
+    migrations_path: str = Field(
+        default="db/migrations",
+        pattern=_REPO_PATH,
+        description="Directory of the numbered SQL migrations that db-guardrails checks.",
+    )
+    image_registry: str | None = Field(
+        default=None,
+        pattern=r"^ghcr\.io/[a-z0-9._-]+(/[a-z0-9._-]+)*$",
+        description="GHCR prefix images are pushed under (`<prefix>/<service>`). Default: `ghcr.io/<owner>`.",
+    )
+    image_platforms: list[ImagePlatform] = Field(
+        default_factory=lambda: _all_platforms(),
+        min_length=1,
+        description="Platforms of every pushed image (multi-arch manifest).",
+    )
+    commit_author: str = Field(
+        default="delivery-bot",
+        min_length=1,
+        pattern=r"^[^<>\n]+$",
+        description="Author name of the workflow-file commits and of the GitOps image-tag commits.",
+    )
+    commit_email: str = Field(
+        default="delivery-bot@users.noreply.github.com",
+        pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$",
+        description="Author email of those commits.",
+    )
 
 
 class GithubConfig(Model):
@@ -271,12 +423,38 @@ class GithubConfig(Model):
         description=(
             "This stack declares the repository-wide objects (branch protection, repository "
             "secrets and variables, OIDC template, workflow files, metrics bucket). Exactly "
-            "one stack sets it."
+            "one stack sets it: the one named by `managingStack`."
         ),
+    )
+    managing_stack: Environment = Field(
+        default="production",
+        description=(
+            "The one stack that declares the repository-wide objects. Every stack file names the "
+            "same stack, and only that stack sets `manageRepository: true`, so two stacks never "
+            "overwrite each other's objects."
+        ),
+    )
+    deployer: Deployer | None = Field(
+        default=None,
+        description="The deploying identity; required in the stack that manages the repository.",
     )
     production_reviewers: Reviewers = Field(
         default_factory=Reviewers,
-        description="Who approves production deployments (required in production).",
+        description=(
+            "Who approves deployments to the production environment (required in production, "
+            "refused elsewhere: development and staging deploy on merge without approval)."
+        ),
+    )
+    deployment_branches: list[BranchPattern] = Field(
+        default_factory=lambda: [MAIN_BRANCH],
+        min_length=1,
+        description=(
+            "Branches (fnmatch patterns) allowed to deploy to this stack's environment. Staging "
+            "and production: only `main`."
+        ),
+    )
+    workflows: WorkflowsConfig = Field(
+        default_factory=WorkflowsConfig, description="The generated GitHub Actions workflows."
     )
 
     @property
@@ -297,6 +475,86 @@ class MetricsConfig(Model):
         description="Object Storage region of the bucket.",
     )
     retention_days: int = Field(default=90, ge=1, le=3650, description="Days a metrics object is kept.")
+    noncurrent_version_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Days an overwritten or deleted metrics object's old version is kept (versioning is on).",
+    )
+    abort_incomplete_upload_days: int = Field(
+        default=1,
+        ge=1,
+        le=30,
+        description="Days after which an unfinished multipart upload is aborted and its parts freed.",
+    )
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class StateBackendConfig(Model):
+    """The Object Storage bucket holding this stack's Pulumi state (created by hand at bootstrap)."""
+
+    bucket: DnsLabel = Field(
+        description=(
+            "State bucket of this stack. One bucket per stack, so one environment's CI keys "
+            "cannot read or overwrite another environment's state."
+        )
+    )
+    region: str = Field(
+        default="us-ord",
+        pattern=r"^[a-z]{2}-[a-z]+(-\d)?$",
+        description="Object Storage region of the state bucket.",
+    )
+    endpoint: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
+        description="S3 endpoint host of the bucket's region.",
+        json_schema_extra={"defaultText": "`<region>-1.linodeobjects.com`"},
+    )
+
+    @property
+    def endpoint_host(self) -> str:
+        return self.endpoint or f"{self.region}-1.linodeobjects.com"
+
+
+class CredentialsConfig(Model):
+    """Lifetime of the Linode credentials the program mints for CI."""
+
+    issued_on: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description=(
+            "Date (YYYY-MM-DD) the current CI Linode tokens and state keys were minted. Changing "
+            "it rotates them: `pulumi up` mints new ones and replaces the Actions secrets."
+        ),
+    )
+    lifetime_days: int = Field(
+        default=90,
+        ge=1,
+        le=365,
+        description="Days a minted CI Linode token stays valid after `issuedOn`.",
+    )
+
+    @model_validator(mode="after")
+    def _issued_on_is_a_date(self) -> CredentialsConfig:
+        try:
+            date.fromisoformat(self.issued_on)
+        except ValueError as error:
+            raise ValueError(f"issuedOn {self.issued_on!r} is not a calendar date: {error}") from None
+        return self
+
+    @property
+    def expiry(self) -> str:
+        """When the minted tokens expire, as the Linode API takes it (UTC, ISO 8601)."""
+        expires = date.fromisoformat(self.issued_on) + timedelta(days=self.lifetime_days)
+        return f"{expires.isoformat()}T00:00:00Z"
+
+
+class PipelineConfig(Model):
+    """What CI needs from this stack: where its state lives and how long its credentials last."""
+
+    state_backend: StateBackendConfig = Field(description="This stack's Pulumi state bucket.")
+    credentials: CredentialsConfig = Field(description="The CI Linode credentials the program mints.")
 
 
 # --------------------------------------------------------------------------- stack
@@ -322,6 +580,9 @@ class StackConfig(Model):
     )
     github: GithubConfig = Field(description="The GitHub repository and its governance.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="CI build metrics bucket.")
+    pipeline: PipelineConfig = Field(
+        description="CI of this stack: its state bucket and the lifetime of the credentials minted for CI."
+    )
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
@@ -353,6 +614,14 @@ class StackConfig(Model):
                         "production deployments need at least one reviewer; allowed: one or more users or teams",
                     )
                 )
+            if not self.argocd.high_availability:
+                problems.append(
+                    Problem(
+                        "argocd.highAvailability",
+                        False,
+                        "production runs Argo CD highly available (replicated components, redis-ha); allowed: true",
+                    )
+                )
         if self.argocd.high_availability and nodes < 3:
             problems.append(
                 Problem(
@@ -362,9 +631,137 @@ class StackConfig(Model):
                     "allowed: false, or pools with 3 or more nodes",
                 )
             )
+        problems.extend(self._gitops_problems())
+        problems.extend(self._governance_problems())
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _governance_problems(self) -> list[Problem]:
+        """One owner of the repository-wide objects; seed 001's promotion rules per environment."""
+        problems: list[Problem] = []
+        env = self.environment
+        gh = self.github
+        owner = gh.managing_stack
+        if gh.manage_repository != (env == owner):
+            problems.append(
+                Problem(
+                    "github.manageRepository",
+                    gh.manage_repository,
+                    f"`github.managingStack` names {owner!r} as the one stack declaring the repository-wide "
+                    f"objects, so this {env!r} stack must not declare them too; allowed: {str(env == owner).lower()}",
+                )
+            )
+        if gh.manage_repository and gh.deployer is None:
+            problems.append(
+                Problem(
+                    "github.deployer",
+                    _MISSING,
+                    "the stack that manages the repository needs the deploying identity (user and team) "
+                    "that alone may push to main; allowed: {user: <login>, team: <team slug>}",
+                )
+            )
+        if env in ("staging", "production") and gh.deployment_branches != [MAIN_BRANCH]:
+            problems.append(
+                Problem(
+                    "github.deploymentBranches",
+                    gh.deployment_branches,
+                    f"{env} deploys only what was merged to {MAIN_BRANCH}; allowed: [{MAIN_BRANCH}]",
+                )
+            )
+        if env != "production" and gh.production_reviewers.count:
+            problems.append(
+                Problem(
+                    "github.productionReviewers",
+                    gh.production_reviewers.model_dump(by_alias=True),
+                    f"only the production stack's environment has required reviewers; {env} deploys on "
+                    "merge without approval (seed 001); allowed: none",
+                )
+            )
+        if gh.deployer is not None:
+            reviewers = gh.production_reviewers
+            if gh.deployer.user.lower() in {u.lower() for u in reviewers.users}:
+                problems.append(
+                    Problem(
+                        "github.productionReviewers.users",
+                        reviewers.users,
+                        f"the deploying identity {gh.deployer.user!r} must not approve the deployments it "
+                        "runs; allowed: people other than the deployer",
+                    )
+                )
+            if gh.deployer.team in reviewers.teams:
+                problems.append(
+                    Problem(
+                        "github.productionReviewers.teams",
+                        reviewers.teams,
+                        f"the deployer's team {gh.deployer.team!r} must not approve the deployments it "
+                        "runs; allowed: teams other than the deployer's",
+                    )
+                )
+        metrics = self.metrics
+        if metrics.noncurrent_version_days > metrics.retention_days:
+            problems.append(
+                Problem(
+                    "metrics.noncurrentVersionDays",
+                    metrics.noncurrent_version_days,
+                    f"old versions would outlive the metrics themselves (retentionDays {metrics.retention_days}); "
+                    f"allowed: 1 to {metrics.retention_days}",
+                )
+            )
+        return problems
+
+    def _gitops_problems(self) -> list[Problem]:
+        """Argo CD's and Kubernetes' own namespaces stay out of the Applications' reach (they are
+        the AppProject's destinations), Application names stay unique, and the AppProject allows
+        the Namespaces the Applications create."""
+        problems: list[Problem] = []
+        reserved = {
+            self.argocd.namespace: "argocd.namespace",
+            self.argocd.rollouts.namespace: "argocd.rollouts.namespace",
+            "kube-system": "",
+            "kube-public": "",
+            "kube-node-lease": "",
+            "default": "",
+        }
+        default_namespace = f"platform-{self.environment}"
+        if reserved.get(default_namespace):
+            problems.append(
+                Problem(
+                    reserved[default_namespace],
+                    default_namespace,
+                    f"{default_namespace} is where the platform's Applications deploy; allowed: any other DNS label",
+                )
+            )
+        for name in sorted(self.services):
+            namespace = self.services[name].namespace
+            if namespace is not None and namespace in reserved:
+                problems.append(
+                    Problem(
+                        f"services.{name}.namespace",
+                        namespace,
+                        "Applications may not deploy into Argo CD's, Argo Rollouts' or Kubernetes' own "
+                        f"namespaces ({', '.join(sorted(reserved))}); allowed: any other DNS label",
+                    )
+                )
+        if "infrastructure" in self.services:
+            problems.append(
+                Problem(
+                    "services.infrastructure",
+                    _MISSING,
+                    f"`infrastructure` names the Application platform-{self.environment}-infrastructure; "
+                    "allowed: any other service name",
+                )
+            )
+        if "Namespace" not in self.gitops.cluster_resources:
+            problems.append(
+                Problem(
+                    "gitops.clusterResources",
+                    list(self.gitops.cluster_resources),
+                    "Applications create their namespaces (CreateNamespace=true), which the AppProject "
+                    "must allow; allowed: a list that includes Namespace",
+                )
+            )
+        return problems
 
     # Derived settings, computed here so every component agrees on them.
     @property

@@ -243,6 +243,7 @@ MOCK_OUTPUTS: dict[str, dict[str, Any]] = {
     "linode:index/objectStorageBucket:ObjectStorageBucket": {
         "hostname": "bucket.us-ord-1.linodeobjects.com",
         "endpoint": "us-ord-1.linodeobjects.com",
+        "s3Endpoint": "us-ord-1.linodeobjects.com",
     },
 }
 
@@ -315,7 +316,8 @@ class Recorder(pulumi_mocks.Mocks):
         inputs = unwrap(_wrap_secrets(dict(args.args)))
         self.calls.append((args.token, inputs))
         answer = MOCK_CALLS.get(args.token)
-        return ({**inputs, **answer(inputs)} if answer else inputs), None
+        # An empty failure list, not None: pulumi's mock monitor iterates it (3.272).
+        return ({**inputs, **answer(inputs)} if answer else inputs), []
 
     # Queries for tests -----------------------------------------------------------
 
