@@ -3,8 +3,25 @@
 import pulumi
 import pulumi_github as github
 
+from components.argocd import ArgoCd, ArgoCdArgs
+from components.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import load_config
+from components.deployment_environment import (
+    DeploymentEnvironment,
+    DeploymentEnvironmentArgs,
+    EnvironmentSecrets,
+)
+from components.gitops_apps import GitOpsApps
+from components.gitops_manifests import GitOpsSpec, applications
+from components.metrics_bucket import MetricsBucket, MetricsBucketArgs
+from components.repository_governance import (
+    MetricsCredentials,
+    RepositoryGovernance,
+    RepositoryGovernanceArgs,
+)
+from components.rollouts import Rollouts, RolloutsArgs
+from components.workflows import required_status_checks
 
 
 def main() -> None:
@@ -26,7 +43,102 @@ def main() -> None:
     # Every GitHub object lives in the one configured repository's owner; the token comes
     # from GITHUB_TOKEN (the deployer identity's token in CI).
     github_provider = github.Provider("github", owner=config.github.owner)
-    del secrets, github_provider  # wired into the components below as they land
+
+    # --- gitops --------------------------------------------------------------------
+    # Argo CD on this cluster, its read-only deploy key, Argo Rollouts where enabled, the
+    # environment's AppProject and Applications.
+    gitops_providers = {"kubernetes": cluster.provider, "github": github_provider}
+    argocd = ArgoCd(
+        f"{env}-argocd",
+        ArgoCdArgs(environment=env, argocd=config.argocd),
+        slack_webhook_url=secrets.slack_webhook_url,
+        opts=pulumi.ResourceOptions(providers=gitops_providers),
+    )
+    gitops_spec = GitOpsSpec.from_config(config)
+    repository = ArgoCdRepository(
+        f"{env}-gitops-repository",
+        ArgoCdRepositoryArgs(
+            environment=env,
+            repository=config.github.repository,
+            repo_url=gitops_spec.repo_url,
+            namespace=config.argocd.namespace,
+            project=gitops_spec.project,
+        ),
+        depends_on=[argocd.namespace],
+        opts=pulumi.ResourceOptions(providers=gitops_providers),
+    )
+    app_dependencies: list[pulumi.Resource] = [argocd.release, repository.secret]
+    if config.rollouts_enabled:
+        rollouts = Rollouts(
+            f"{env}-rollouts",
+            RolloutsArgs(
+                environment=env,
+                rollouts=config.argocd.rollouts,
+                high_availability=config.argocd.high_availability,
+                timeout_seconds=config.argocd.helm_timeout_seconds,
+            ),
+            opts=pulumi.ResourceOptions(providers=gitops_providers),
+        )
+        # Rollout resources live in the Applications: they go before the controller on destroy.
+        app_dependencies.append(rollouts.release)
+    GitOpsApps(
+        f"{env}-gitops",
+        gitops_spec,
+        depends_on=app_dependencies,
+        opts=pulumi.ResourceOptions(providers=gitops_providers),
+    )
+    pulumi.export("argocdNamespace", config.argocd.namespace)
+    pulumi.export(
+        "argocdApplications", sorted(a["metadata"]["name"] for a in applications(gitops_spec).values())
+    )
+
+    # --- deployment environment ----------------------------------------------------
+    # Every stack: its own `<env>` and `<env>-preview` environments and CI credentials.
+    deployment = DeploymentEnvironment(
+        f"{env}-deployment",
+        DeploymentEnvironmentArgs(
+            environment=env,
+            project=project,
+            repository=config.github.repository,
+            manages_repository=config.github.manage_repository,
+            reviewers=config.github.production_reviewers,
+            deployment_branches=config.github.deployment_branches,
+            state_backend=config.pipeline.state_backend,
+            credentials=config.pipeline.credentials,
+            secrets=EnvironmentSecrets(
+                pulumi_passphrase=secrets.ci_pulumi_passphrase,
+                github_token=secrets.ci_github_token,
+                github_read_token=secrets.ci_github_read_token,
+            ),
+        ),
+        opts=pulumi.ResourceOptions(providers=[github_provider]),
+    )
+    pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
+    pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
+
+    # --- repository governance -----------------------------------------------------
+    # Only the stack named by github.managingStack: the metrics bucket, main's ruleset,
+    # repository secrets and variables, the OIDC subject template.
+    if config.github.manage_repository and config.github.deployer is not None:
+        metrics = MetricsBucket("metrics", MetricsBucketArgs(project=project, metrics=config.metrics))
+        RepositoryGovernance(
+            "repository",
+            RepositoryGovernanceArgs(
+                repository=config.github.repository,
+                deployer=config.github.deployer,
+                required_status_checks=required_status_checks(),
+                metrics=MetricsCredentials(
+                    bucket=metrics.bucket.label,
+                    endpoint=metrics.endpoint,
+                    access_key_id=metrics.access_key_id,
+                    secret_access_key=metrics.secret_access_key,
+                ),
+                slack_webhook_url=secrets.slack_webhook_url,
+            ),
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
+        )
+        pulumi.export("metricsBucket", metrics.bucket.label)
+        pulumi.export("metricsEndpoint", metrics.endpoint)
 
 
 main()

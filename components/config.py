@@ -220,6 +220,10 @@ class ArgoCdConfig(Model):
 # --------------------------------------------------------------------------- gitops
 
 
+# A Kubernetes kind with its API group (`rbac.authorization.k8s.io/ClusterRole`), or a core kind alone.
+ClusterKind = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Z][A-Za-z0-9]*$")]
+
+
 class GitOpsConfig(Model):
     repo_url: str | None = Field(
         default=None,
@@ -239,16 +243,14 @@ class GitOpsConfig(Model):
         pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
         description="Directory holding one Helm chart per service.",
     )
-    cluster_resources: list[Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Z][A-Za-z0-9]*$")]] = (
-        Field(
-            default_factory=lambda: ["Namespace"],
-            min_length=1,
-            description=(
-                "Cluster-scoped kinds the environment's AppProject lets Applications manage, as "
-                "`Kind` (core group) or `group/Kind`; no wildcards. `Namespace` is needed for "
-                "the Applications' `CreateNamespace=true`."
-            ),
-        )
+    cluster_resources: list[ClusterKind] = Field(
+        default_factory=lambda: ["Namespace"],
+        min_length=1,
+        description=(
+            "Cluster-scoped kinds the environment's AppProject lets Applications manage, as "
+            "`Kind` (core group) or `group/Kind`; no wildcards. `Namespace` is needed for "
+            "the Applications' `CreateNamespace=true`."
+        ),
     )
 
 
@@ -612,14 +614,6 @@ class StackConfig(Model):
                         "github.productionReviewers",
                         self.github.production_reviewers.model_dump(by_alias=True),
                         "production deployments need at least one reviewer; allowed: one or more users or teams",
-                    )
-                )
-            if not self.argocd.high_availability:
-                problems.append(
-                    Problem(
-                        "argocd.highAvailability",
-                        False,
-                        "production runs Argo CD highly available (replicated components, redis-ha); allowed: true",
                     )
                 )
         if self.argocd.high_availability and nodes < 3:
