@@ -6,7 +6,7 @@ import pulumi_github as github
 from components.argocd import ArgoCd, ArgoCdArgs
 from components.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.cluster import Cluster, ClusterArgs
-from components.config import load_config
+from components.config import ENVIRONMENTS, load_config
 from components.deployment_environment import (
     DeploymentEnvironment,
     DeploymentEnvironmentArgs,
@@ -21,6 +21,7 @@ from components.repository_governance import (
     RepositoryGovernanceArgs,
 )
 from components.rollouts import Rollouts, RolloutsArgs
+from components.workflow_files import WorkflowFiles, WorkflowFilesArgs
 from components.workflows import required_status_checks
 
 
@@ -139,6 +140,23 @@ def main() -> None:
         )
         pulumi.export("metricsBucket", metrics.bucket.label)
         pulumi.export("metricsEndpoint", metrics.endpoint)
+
+    # --- workflow files ------------------------------------------------------------
+    # Only the stack that manages the repository commits the GitHub Actions workflows.
+    if config.github.manage_repository:
+        workflow_files = WorkflowFiles(
+            "workflows",
+            WorkflowFilesArgs(
+                repository=config.github.repository,
+                workflows=config.github.workflows,
+                image_registry=config.github.workflows.registry_for(config.github.owner),
+                clusters_path=config.gitops.clusters_path,
+                metrics_region=config.metrics.region,
+                environments=ENVIRONMENTS,
+            ),
+            opts=pulumi.ResourceOptions(provider=github_provider),
+        )
+        pulumi.export("workflowFiles", sorted(workflow_files.files))
 
 
 main()

@@ -279,7 +279,7 @@ MAIN_BRANCH = "main"
 
 
 def _github_login(value: str) -> str:
-    if not _GITHUB_LOGIN.match(value):
+    if not _GITHUB_LOGIN.fullmatch(value):
         raise ValueError(
             "must be a GitHub login: letters, digits and single hyphens, not starting or ending "
             "with a hyphen, at most 39 characters"
@@ -288,7 +288,7 @@ def _github_login(value: str) -> str:
 
 
 def _branch_pattern(value: str) -> str:
-    if not _BRANCH_PATTERN.match(value) or value.startswith(("/", "refs/")) or "//" in value:
+    if not _BRANCH_PATTERN.fullmatch(value) or value.startswith(("/", "refs/")) or "//" in value:
         raise ValueError("must be a branch name or fnmatch pattern such as main or release/*")
     return value
 
@@ -413,6 +413,10 @@ class WorkflowsConfig(Model):
         pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$",
         description="Author email of those commits.",
     )
+
+    def registry_for(self, owner: str) -> str:
+        """Image prefix: `imageRegistry`, or GHCR under the (lowercased) repository owner."""
+        return self.image_registry or f"ghcr.io/{owner.lower()}"
 
 
 class GithubConfig(Model):
@@ -540,9 +544,11 @@ class CredentialsConfig(Model):
     @model_validator(mode="after")
     def _issued_on_is_a_date(self) -> CredentialsConfig:
         try:
-            date.fromisoformat(self.issued_on)
+            issued = date.fromisoformat(self.issued_on)
         except ValueError as error:
             raise ValueError(f"issuedOn {self.issued_on!r} is not a calendar date: {error}") from None
+        if not 2000 <= issued.year <= 2999:
+            raise ValueError(f"issuedOn {self.issued_on!r}: allowed: a date from 2000-01-01 to 2999-12-31")
         return self
 
     @property

@@ -9,13 +9,31 @@ YAML committed under ``.github/workflows/``.
 
 from __future__ import annotations
 
-from components.workflows import ci, reusable_build
+from components.workflows import (
+    ci,
+    ci_remote,
+    db_guardrails,
+    delivery,
+    infrastructure,
+    promote,
+    reusable_build,
+    security,
+)
 from components.workflows.model import Workflow
 from components.workflows.settings import REFERENCE, Settings
 
 __all__ = ["Settings", "Workflow", "required_status_checks", "workflows"]
 
-_BUILDERS = (ci.workflow, reusable_build.workflow)
+_BUILDERS = (
+    ci.workflow,
+    reusable_build.workflow,
+    ci_remote.workflow,
+    security.workflow,
+    db_guardrails.workflow,
+    infrastructure.workflow,
+    delivery.workflow,
+    promote.workflow,
+)
 
 
 def workflows(settings: Settings) -> list[Workflow]:

@@ -12,17 +12,20 @@ from components.workflows import reusable_build
 from components.workflows.common import (
     ANY_SERVICE,
     READ,
+    SCANNING,
     checkout,
     discover_job,
     gate_job,
     gitleaks_steps,
+    secret,
     services_matrix,
     setup_go,
+    supersede_pull_request_runs,
     trivy_fs_steps,
+    variable,
 )
 from components.workflows.model import (
     ALWAYS,
-    Concurrency,
     Job,
     PullRequest,
     Push,
@@ -88,7 +91,7 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
     )
     scan = Job(
         id="scan",
-        permissions={"contents": "read", "security-events": "write"},
+        permissions=SCANNING,
         timeout_minutes=20,
         steps=(
             checkout(fetch_depth=0),
@@ -121,10 +124,10 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
                     "EVENT": "${{ github.event_name }}",
                     "SHA": "${{ github.sha }}",
                     "REF": "${{ github.ref }}",
-                    "AWS_ACCESS_KEY_ID": f"${{{{ secrets.{ci_contract.METRICS_ACCESS_KEY_ID} }}}}",
-                    "AWS_SECRET_ACCESS_KEY": f"${{{{ secrets.{ci_contract.METRICS_SECRET_ACCESS_KEY} }}}}",
-                    "BUCKET": f"${{{{ vars.{ci_contract.METRICS_BUCKET} }}}}",
-                    "ENDPOINT": f"${{{{ vars.{ci_contract.METRICS_ENDPOINT} }}}}",
+                    "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
+                    "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
+                    "BUCKET": variable(ci_contract.METRICS_BUCKET),
+                    "ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
                     "REGION": settings.metrics_region,
                 },
                 run=METRICS_SCRIPT,
@@ -147,15 +150,6 @@ def workflow(settings: Settings) -> Workflow:
         name="CI",
         on=Triggers(push=Push(branches=("main",)), pull_request=PullRequest()),
         permissions={"contents": "read"},
-        concurrency=_concurrency(),
+        concurrency=supersede_pull_request_runs(),
         jobs=pipeline_jobs(settings, discover, workflow_name="ci", gate=GATE),
-    )
-
-
-def _concurrency() -> Concurrency:
-    # A new push to a pull request supersedes its running checks; runs on main all finish
-    # (the group is unique per commit there).
-    return Concurrency(
-        group="${{ github.workflow }}-${{ github.event.pull_request.number || github.sha }}",
-        cancel_in_progress=True,
     )

@@ -10,11 +10,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from components.workflows.model import ALWAYS, Job, Permissions, Scalar, Step
+from components import ci_contract
+from components.workflows.model import ALWAYS, Concurrency, Job, Permissions, Scalar, Step
 from components.workflows.pins import action
 from components.workflows.settings import Settings
 
 READ: Permissions = {"contents": "read"}
+SCANNING: Permissions = {"contents": "read", "security-events": "write"}
+
+
+def supersede_pull_request_runs() -> Concurrency:
+    """A new push to a pull request cancels the pull request's stale run. Every other run
+    is alone in its group (keyed by its run id), so nothing on ``main`` -- a ``pulumi up``
+    above all -- is ever cancelled by it."""
+    return Concurrency(
+        group="${{ github.workflow }}-${{ github.event.pull_request.number || github.run_id }}",
+        cancel_in_progress=True,
+    )
+
 
 # A service is a directory `<servicesPath>/<name>/` holding a Makefile; names are
 # restricted to DNS labels so a directory name in a pull request cannot smuggle shell
@@ -22,16 +35,26 @@ READ: Permissions = {"contents": "read"}
 SERVICE_NAME = "^[a-z0-9][a-z0-9-]{0,62}$"
 
 
-def checkout(*, fetch_depth: int | None = None, sparse: Sequence[str] = (), token: str | None = None) -> Step:
-    """actions/checkout; credentials are persisted only when a token is given (the job pushes)."""
-    with_: dict[str, Scalar] = {"persist-credentials": token is not None}
-    if token is not None:
-        with_["token"] = token
+def checkout(*, fetch_depth: int | None = None, sparse: Sequence[str] = ()) -> Step:
+    """actions/checkout without persisted credentials: no later step (or artifact) can
+    reuse the token. Jobs that push authenticate that one command (``GIT_AUTH_FUNCTION``)."""
+    with_: dict[str, Scalar] = {"persist-credentials": False}
     if fetch_depth is not None:
         with_["fetch-depth"] = fetch_depth
     if sparse:
         with_["sparse-checkout"] = "\n".join(sparse)
     return Step(name="Check out", uses=action("actions/checkout"), with_=with_)
+
+
+# Bash function for jobs that push: runs one git command authenticated with PUSH_TOKEN
+# (from env), passed as a header for that command only, never written to .git/config.
+GIT_AUTH_FUNCTION = r"""git_auth() {  # git <args...> with PUSH_TOKEN for github.com
+  local basic
+  basic="$(printf 'x-access-token:%s' "$PUSH_TOKEN" | base64 -w0)"
+  echo "::add-mask::$basic"
+  git -c "http.$SERVER/.extraheader=AUTHORIZATION: basic $basic" "$@"
+}
+"""
 
 
 def setup_go(settings: Settings, *, version: str | None = None, cache: bool = True) -> Step:
@@ -264,3 +287,56 @@ def trivy_fs_steps() -> list[Step]:
             },
         ),
     ]
+
+
+# --------------------------------------------------------------------------- notify
+
+
+def secret(name: str) -> str:
+    """The expression reading Actions secret ``name`` (names come from ci_contract)."""
+    return f"${{{{ secrets.{name} }}}}"
+
+
+def variable(name: str) -> str:
+    """The expression reading Actions variable ``name``."""
+    return f"${{{{ vars.{name} }}}}"
+
+
+NOTIFY_SCRIPT = r"""set -euo pipefail
+# Pipeline alert to Slack (seed 003): which workflow failed, where, and the run's link.
+if [[ -z "${SLACK_WEBHOOK_URL:-}" ]]; then
+  echo "::notice::no Slack webhook configured"
+  exit 0
+fi
+text="$WORKFLOW failed on $REF ($SHA): $SERVER/$REPO/actions/runs/$RUN_ID"
+jq -n --arg text "$text" '{text: $text}' \
+  | curl --fail --silent --show-error --request POST --header 'Content-Type: application/json' \
+      --data @- "$SLACK_WEBHOOK_URL"
+"""
+
+
+def notify_job(workflow_name: str, watched: Sequence[Job], *, if_: str) -> Job:
+    """Post to Slack when a watched job failed (advisory: never fails the workflow's gate)."""
+    return Job(
+        id="notify",
+        needs=tuple(j.id for j in watched),
+        if_=if_,
+        advisory=True,
+        permissions={},
+        timeout_minutes=5,
+        steps=(
+            Step(
+                name="Tell Slack",
+                env={
+                    "SLACK_WEBHOOK_URL": secret(ci_contract.SLACK_WEBHOOK_URL),
+                    "WORKFLOW": workflow_name,
+                    "REF": "${{ github.ref_name }}",
+                    "SHA": "${{ github.sha }}",
+                    "SERVER": "${{ github.server_url }}",
+                    "REPO": "${{ github.repository }}",
+                    "RUN_ID": "${{ github.run_id }}",
+                },
+                run=NOTIFY_SCRIPT,
+            ),
+        ),
+    )
