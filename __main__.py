@@ -117,30 +117,6 @@ def main() -> None:
     pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
     pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
 
-    # --- repository governance -----------------------------------------------------
-    # Only the stack named by github.managingStack: the metrics bucket, main's ruleset,
-    # repository secrets and variables, the OIDC subject template.
-    if config.github.manage_repository and config.github.deployer is not None:
-        metrics = MetricsBucket("metrics", MetricsBucketArgs(project=project, metrics=config.metrics))
-        RepositoryGovernance(
-            "repository",
-            RepositoryGovernanceArgs(
-                repository=config.github.repository,
-                deployer=config.github.deployer,
-                required_status_checks=required_status_checks(),
-                metrics=MetricsCredentials(
-                    bucket=metrics.bucket.label,
-                    endpoint=metrics.endpoint,
-                    access_key_id=metrics.access_key_id,
-                    secret_access_key=metrics.secret_access_key,
-                ),
-                slack_webhook_url=secrets.slack_webhook_url,
-            ),
-            opts=pulumi.ResourceOptions(providers=[github_provider]),
-        )
-        pulumi.export("metricsBucket", metrics.bucket.label)
-        pulumi.export("metricsEndpoint", metrics.endpoint)
-
     # --- workflow files ------------------------------------------------------------
     # Only the stack that manages the repository commits the GitHub Actions workflows.
     if config.github.manage_repository:
@@ -157,6 +133,31 @@ def main() -> None:
             opts=pulumi.ResourceOptions(provider=github_provider),
         )
         pulumi.export("workflowFiles", sorted(workflow_files.files))
+
+    # --- repository governance -----------------------------------------------------
+    # Only the stack named by github.managingStack: the metrics bucket, main's ruleset,
+    # repository secrets and variables, the OIDC subject template. The ruleset comes after
+    # the workflow files: once main is protected only the deployer may commit to it.
+    if config.github.manage_repository and config.github.deployer is not None:
+        metrics = MetricsBucket("metrics", MetricsBucketArgs(project=project, metrics=config.metrics))
+        RepositoryGovernance(
+            "repository",
+            RepositoryGovernanceArgs(
+                repository=config.github.repository,
+                deployer=config.github.deployer,
+                required_status_checks=required_status_checks(),
+                metrics=MetricsCredentials(
+                    bucket=metrics.bucket.label,
+                    endpoint=metrics.endpoint,
+                    access_key_id=metrics.access_key_id,
+                    secret_access_key=metrics.secret_access_key,
+                ),
+                slack_webhook_url=secrets.slack_webhook_url,
+            ),
+            opts=pulumi.ResourceOptions(providers=[github_provider], depends_on=[workflow_files]),
+        )
+        pulumi.export("metricsBucket", metrics.bucket.label)
+        pulumi.export("metricsEndpoint", metrics.endpoint)
 
 
 main()

@@ -1,0 +1,269 @@
+"""Governance config: bad input is refused by validation, with the key named, before any resource.
+
+Rows change the committed stack file the way a user would and name the lines the one
+ConfigError must contain; every row also checks that nothing was declared.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+import pytest
+import yaml
+from conftest import TEST_SECRETS
+
+from components.config import ConfigError, parse_namespace
+from tools.offline import STACKS, Recorder, engine_config, run_program, stack_file
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    return copy.deepcopy(yaml.safe_load(stack_file(stack).read_text())["config"])
+
+
+def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The committed stack values with `delivery:a.b.c` paths set (None deletes the key)."""
+    values = stack_values(stack)
+    for dotted, value in changes.items():
+        top, _, rest = dotted.partition(".")
+        if not rest:
+            if value is None:
+                values.pop(top, None)
+            else:
+                values[top] = value
+            continue
+        node = values.setdefault(top, {})
+        *parents, leaf = rest.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return values
+
+
+def parsed(stack: str, changes: dict[str, Any] | None = None) -> Any:
+    config, _ = engine_config(stack, TEST_SECRETS, with_changes(stack, changes or {}))
+    prefix = "delivery:"
+    return parse_namespace({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, stack)
+
+
+# (stack, {config key: new value, None deletes}, [lines the error must contain])
+BAD_GOVERNANCE: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "production",
+        {"delivery:github.productionReviewers": {"users": [], "teams": []}},
+        ["delivery:github.productionReviewers = ", "production deployments need at least one reviewer"],
+    ),
+    (
+        # A second owner: staging copied production's `manageRepository: true`.
+        "staging",
+        {"delivery:github.manageRepository": True},
+        [
+            "delivery:github.manageRepository = true: `github.managingStack` names 'production'",
+            "must not declare them too; allowed: false",
+            "delivery:github.deployer: the stack that manages the repository needs the deploying identity",
+        ],
+    ),
+    (
+        # The owner's own file names another stack as owner: two stacks would both claim it.
+        "production",
+        {"delivery:github.managingStack": "staging"},
+        ["delivery:github.manageRepository = true: `github.managingStack` names 'staging'"],
+    ),
+    (
+        "production",
+        {"delivery:github.managingStack": "qa"},
+        ["delivery:github.managingStack = \"qa\": Input should be 'development', 'staging' or 'production'"],
+    ),
+    (
+        "production",
+        {"delivery:github.deployer": None},
+        ["delivery:github.deployer: the stack that manages the repository needs the deploying identity"],
+    ),
+    (
+        "production",
+        {"delivery:github.deployer.team": None},
+        ["delivery:github.deployer.team: required key is missing"],
+    ),
+    (
+        "production",
+        {"delivery:github.productionReviewers.users": ["platform_lead"]},
+        ['delivery:github.productionReviewers.users[0] = "platform_lead": must be a GitHub login'],
+    ),
+    (
+        "production",
+        {
+            "delivery:github.productionReviewers.users": ["-lead"],
+            "delivery:github.productionReviewers.teams": ["SRE Team"],
+        },
+        [
+            'delivery:github.productionReviewers.users[0] = "-lead": must be a GitHub login',
+            'delivery:github.productionReviewers.teams[0] = "SRE Team": must be a DNS label',
+        ],
+    ),
+    (
+        "production",
+        {"delivery:github.productionReviewers.users": ["a1", "a2", "a3", "a4", "a5", "a6"]},
+        [
+            "delivery:github.productionReviewers = ",
+            "at most 6 required reviewers (users and teams together); 7 given",
+        ],
+    ),
+    (
+        "production",
+        {"delivery:github.productionReviewers.users": ["platform-lead", "Platform-Lead"]},
+        ["delivery:github.productionReviewers = ", "users lists a reviewer twice"],
+    ),
+    (
+        "production",
+        {"delivery:github.productionReviewers.users": ["ai-aas-deployer"]},
+        [
+            'delivery:github.productionReviewers.users = ["ai-aas-deployer"]: the deploying identity '
+            "'ai-aas-deployer' must not approve the deployments it runs"
+        ],
+    ),
+    (
+        "production",
+        {"delivery:github.productionReviewers.teams": ["platform-deployers"]},
+        [
+            "delivery:github.productionReviewers.teams = ",
+            "the deployer's team 'platform-deployers' must not approve",
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:github.deploymentBranches": ["main", "feature/*"]},
+        [
+            "delivery:github.deploymentBranches = ",
+            "staging deploys only what was merged to main; allowed: [main]",
+        ],
+    ),
+    (
+        "production",
+        {"delivery:github.deploymentBranches": ["release/*"]},
+        ["delivery:github.deploymentBranches = ", "production deploys only what was merged to main"],
+    ),
+    (
+        "development",
+        {"delivery:github.deploymentBranches": ["refs/heads/main"]},
+        [
+            'delivery:github.deploymentBranches[0] = "refs/heads/main": must be a branch name or fnmatch pattern'
+        ],
+    ),
+    (
+        "development",
+        {"delivery:github.deploymentBranches": []},
+        ["delivery:github.deploymentBranches = []: List should have at least 1 item"],
+    ),
+    (
+        "development",
+        {"delivery:github.productionReviewers": {"users": ["platform-lead"]}},
+        [
+            "delivery:github.productionReviewers = ",
+            "only the production stack's environment has required reviewers; development deploys on merge",
+        ],
+    ),
+    (
+        "development",
+        {"delivery:pipeline.credentials.lifetimeDays": 0},
+        ["delivery:pipeline.credentials.lifetimeDays = 0: Input should be greater than or equal to 1"],
+    ),
+    (
+        "production",
+        {"delivery:pipeline.credentials.lifetimeDays": 400},
+        ["delivery:pipeline.credentials.lifetimeDays = 400: Input should be less than or equal to 365"],
+    ),
+    (
+        "staging",
+        {"delivery:pipeline.credentials.issuedOn": "2026-02-30"},
+        ["delivery:pipeline.credentials = ", "issuedOn '2026-02-30' is not a calendar date"],
+    ),
+    (
+        "staging",
+        {"delivery:pipeline.credentials.issuedOn": "1999-12-31"},
+        ["delivery:pipeline.credentials = ", "allowed: a date from 2000-01-01 to 2999-12-31"],
+    ),
+    (
+        "staging",
+        {"delivery:pipeline.credentials.issuedOn": 20261123},
+        ["delivery:pipeline.credentials.issuedOn = 20261123: Input should be a valid string"],
+    ),
+    (
+        "staging",
+        {"delivery:pipeline.credentials.issuedOn": None},
+        ["delivery:pipeline.credentials.issuedOn: required key is missing"],
+    ),
+    (
+        "staging",
+        {"delivery:pipeline.stateBackend.bucket": "Pulumi_State"},
+        ['delivery:pipeline.stateBackend.bucket = "Pulumi_State": must be a DNS label'],
+    ),
+    (
+        "staging",
+        {"delivery:pipeline.stateBackend.endpoint": "https://us-ord-1.linodeobjects.com"},
+        [
+            'delivery:pipeline.stateBackend.endpoint = "https://us-ord-1.linodeobjects.com": String should match'
+        ],
+    ),
+    (
+        "development",
+        {"delivery:pipeline": None},
+        ["delivery:pipeline: required key is missing"],
+    ),
+    (
+        "production",
+        {"delivery:metrics.noncurrentVersionDays": 120},
+        ["delivery:metrics.noncurrentVersionDays = 120: old versions would outlive the metrics themselves"],
+    ),
+    (
+        "production",
+        {"delivery:metrics.abortIncompleteUploadDays": 0},
+        ["delivery:metrics.abortIncompleteUploadDays = 0: Input should be greater than or equal to 1"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("stack", "changes", "expected"), BAD_GOVERNANCE, ids=lambda v: str(v)[:70])
+def test_bad_governance_config_is_refused_with_the_key_named(
+    stack: str, changes: dict[str, Any], expected: list[str]
+) -> None:
+    recorder = Recorder()
+    with pytest.raises(ConfigError) as caught:
+        run_program(stack, TEST_SECRETS, with_changes(stack, changes), recorder=recorder)
+    message = str(caught.value)
+    for line in expected:
+        assert line in message, f"missing {line!r} in:\n{message}"
+    assert len(caught.value.problems) == len([e for e in expected if e.startswith("delivery:")]), message
+    assert recorder.resources == [], "a resource was declared before the config was validated"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stacks_agree_on_one_managing_stack(stack: str) -> None:
+    config = parsed(stack)
+    assert config.github.managing_stack == "production"
+    assert config.github.manage_repository == (stack == "production")
+
+
+def test_development_may_deploy_from_configured_branches() -> None:
+    config = parsed("development", {"delivery:github.deploymentBranches": ["main", "release/*"]})
+    assert config.github.deployment_branches == ["main", "release/*"]
+
+
+def test_token_expiry_is_issue_date_plus_lifetime_in_utc() -> None:
+    config = parsed(
+        "staging", {"delivery:pipeline.credentials": {"issuedOn": "2026-12-31", "lifetimeDays": 1}}
+    )
+    assert config.pipeline.credentials.expiry == "2027-01-01T00:00:00Z"
+    production = parsed("production").pipeline.credentials
+    expires = date.fromisoformat(production.expiry[:10])
+    assert (expires - date.fromisoformat(production.issued_on)).days == production.lifetime_days <= 365
+
+
+def test_state_endpoint_defaults_to_the_bucket_region() -> None:
+    state = parsed("staging", {"delivery:pipeline.stateBackend.region": "eu-central"}).pipeline.state_backend
+    assert state.endpoint_host == "eu-central-1.linodeobjects.com"
+    custom = parsed("staging", {"delivery:pipeline.stateBackend.endpoint": "eu-central-10.linodeobjects.com"})
+    assert custom.pipeline.state_backend.endpoint_host == "eu-central-10.linodeobjects.com"
