@@ -1,0 +1,156 @@
+"""Real validators over every workflow file the owner stack commits.
+
+The rendered files are taken from the program's recording (the ``content`` of each
+``github.RepositoryFile``), written once per session into a temporary repository layout,
+and each tool runs once over all of them:
+
+- ``actionlint``: syntax, expressions, ``needs``/outputs, shellcheck-free type checks;
+- ``zizmor --offline``: GitHub Actions security audits, with ``zizmor.yml`` (every accepted
+  finding is listed there with its reason);
+- ``check-jsonschema --builtin-schema vendor.github-workflows``: SchemaStore's schema.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import run_stack
+
+from tools.offline import ROOT
+from tools.plan import render_documents
+
+BIN = Path(sys.executable).parent
+WORKFLOWS_DIR = ".github/workflows"
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def _run(args: list[str], cwd: Path) -> ToolRun:
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
+    return ToolRun(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def workflow_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository-shaped temp dir holding every workflow file production commits."""
+    root = tmp_path_factory.mktemp("repo")
+    docs = render_documents(run_stack("production"))
+    written = 0
+    for rel, text in docs.items():
+        if rel.startswith(f"github/{WORKFLOWS_DIR}/"):
+            path = root / rel.removeprefix("github/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            written += 1
+    assert written >= 7, "the owner stack must render every workflow file"
+    return root
+
+
+def _files(tree: Path) -> list[str]:
+    return sorted(str(p.relative_to(tree)) for p in (tree / WORKFLOWS_DIR).glob("*.yml"))
+
+
+@pytest.fixture(scope="session")
+def actionlint(workflow_tree: Path) -> ToolRun:
+    return _run([str(BIN / "actionlint"), "-no-color", *_files(workflow_tree)], workflow_tree)
+
+
+@pytest.fixture(scope="session")
+def zizmor(workflow_tree: Path) -> ToolRun:
+    return _run(
+        [
+            str(BIN / "zizmor"),
+            "--offline",
+            "--no-progress",
+            "--config",
+            str(ROOT / "zizmor.yml"),
+            "--format",
+            "json",
+            WORKFLOWS_DIR,
+        ],
+        workflow_tree,
+    )
+
+
+@pytest.fixture(scope="session")
+def workflow_schema(workflow_tree: Path) -> ToolRun:
+    return _run(
+        [
+            str(BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *_files(workflow_tree),
+        ],
+        workflow_tree,
+    )
+
+
+def test_actionlint_reports_no_error(actionlint: ToolRun) -> None:
+    assert actionlint.returncode == 0, actionlint.output
+
+
+def test_zizmor_reports_no_finding(zizmor: ToolRun) -> None:
+    assert json.loads(zizmor.stdout) == [], zizmor.output
+    assert zizmor.returncode == 0, zizmor.output
+
+
+def test_workflows_match_githubs_workflow_schema(workflow_schema: ToolRun) -> None:
+    assert workflow_schema.returncode == 0, workflow_schema.output
+    assert "ok -- validation done" in workflow_schema.output
+
+
+def test_every_accepted_zizmor_finding_names_its_reason() -> None:
+    """Each ignore in zizmor.yml sits under a comment explaining why it is accepted."""
+    lines = (ROOT / "zizmor.yml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(("ignore:", "disable:")):
+            above = [l.strip() for l in lines[max(0, i - 4) : i]]
+            assert any(l.startswith("#") and len(l) > 20 for l in above), f"zizmor.yml:{i + 1} has no reason"
+
+
+INSECURE = """on: pull_request
+permissions: {}
+jobs:
+  x:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+def test_the_validators_catch_a_bad_workflow(tmp_path: Path) -> None:
+    """The tools are wired so that they fail: bad syntax and insecure steps are refused."""
+    workflows = tmp_path / WORKFLOWS_DIR
+    workflows.mkdir(parents=True)
+    (workflows / "insecure.yml").write_text(INSECURE)
+    zizmor = _run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", "--format", "json", WORKFLOWS_DIR], tmp_path
+    )
+    audits = {finding["ident"] for finding in json.loads(zizmor.stdout)}
+    assert zizmor.returncode != 0
+    assert {"unpinned-uses", "template-injection", "artipacked"} <= audits
+    invalid = workflows / "invalid.yml"
+    invalid.write_text(
+        INSECURE.replace("timeout-minutes: 5", "timeout-minutes: soon").replace("steps:", "stepz:")
+    )
+    assert _run([str(BIN / "actionlint"), "-no-color", str(invalid)], tmp_path).returncode != 0
+    schema = _run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(invalid)], tmp_path
+    )
+    assert schema.returncode != 0
