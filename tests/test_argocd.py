@@ -1,0 +1,355 @@
+"""Argo CD on every stack: the pinned release, its Helm values against the chart, notifications,
+the read-only deploy key and the private key's secrecy."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import TEST_SECRETS
+
+from components.argocd_values import (
+    HA_REPLICAS,
+    NOTIFICATIONS_SECRET,
+    SLACK_WEBHOOK_KEY,
+    argocd_values,
+)
+from components.config import ArgoCdConfig, ConfigError, parse_namespace
+from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, run_program, stack_file, walk
+from tools.plan import render_documents
+
+ROOT = Path(__file__).resolve().parent.parent
+CHARTS = ROOT / "components" / "schemas" / "charts"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+SECRET = "kubernetes:core/v1:Secret"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
+DEPLOY_KEY = "github:index/repositoryDeployKey:RepositoryDeployKey"
+MOCK_PRIVATE_KEY = MOCK_OUTPUTS[PRIVATE_KEY]["privateKeyOpenssh"]
+
+# Free-form maps of the argo-cd chart: their keys land verbatim in Argo CD's ConfigMaps, so
+# they are checked against what Argo CD documents instead of against the chart's values.yaml.
+# Sources: docs/operator-manual/argocd-cm.yaml, argocd-rbac-cm.yaml, argocd-cmd-params-cm.yaml
+# and notifications/ (argocd-notifications-cm.yaml, services/webhook.md, triggers.md) of
+# github.com/argoproj/argo-cd. The chart's own keys in these maps (`create`, `annotations`)
+# are checked against values.yaml like any other key.
+DOCUMENTED: dict[str, re.Pattern[str]] = {
+    "configs.cm": re.compile(
+        r"^(url|admin\.enabled|exec\.enabled|exec\.shells|users\.anonymous\.enabled|users\.session\.duration"
+        r"|statusbadge\.enabled|timeout\.reconciliation|timeout\.reconciliation\.jitter"
+        r"|timeout\.hard\.reconciliation|application\.instanceLabelKey|application\.resourceTrackingMethod"
+        r"|application\.sync\.impersonation\.enabled|resource\.exclusions|resource\.inclusions"
+        r"|resource\.customizations\.[A-Za-z]+\.[A-Za-z0-9._-]+)$"
+    ),
+    "configs.rbac": re.compile(r"^(policy\.csv|policy\.default|policy\.matchMode|scopes)$"),
+    "configs.params": re.compile(
+        r"^(server|reposerver|controller|applicationsetcontroller|otlp|redis)\.[a-z.]+$"
+    ),
+    "notifications.notifiers": re.compile(r"^service\.[a-z]+(\.[A-Za-z0-9_-]+)?$"),
+    "notifications.templates": re.compile(r"^template\.[A-Za-z0-9_-]+$"),
+    "notifications.triggers": re.compile(r"^trigger\.[A-Za-z0-9_-]+$"),
+}
+CHART_KEYS_IN_FREE_FORM = {"create", "annotations"}
+# What Argo CD documents inside the notification documents themselves.
+TRIGGER_FIELDS = {"description", "when", "send", "oncePer"}
+TEMPLATE_FIELDS = {"message", "email", "slack", "webhook", "teams", "googlechat", "opsgenie"}
+WEBHOOK_TEMPLATE_FIELDS = {"method", "path", "body"}
+WEBHOOK_SERVICE_FIELDS = {
+    "url",
+    "headers",
+    "basicAuth",
+    "insecureSkipVerify",
+    "retryWaitMin",
+    "retryWaitMax",
+    "retryMax",
+}
+
+
+def of_type(run: Run, type_: str) -> list[RecordedResource]:
+    return run.recorder.of_type(type_)
+
+
+def argocd_release(run: Run) -> RecordedResource:
+    [release] = [r for r in of_type(run, RELEASE) if r.inputs["chart"] == "argo-cd"]
+    return release
+
+
+def stack_config(stack: str) -> Any:
+    doc = yaml.safe_load(stack_file(stack).read_text())["config"]
+    values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}
+    return parse_namespace(values, stack)
+
+
+def chart_values(chart: str, version: str) -> dict[str, Any]:
+    path = CHARTS / chart / version / "values.yaml"
+    assert path.exists(), f"pinned {chart} {version}: copy its values.yaml to {path.relative_to(ROOT)}"
+    return yaml.safe_load(path.read_text())
+
+
+def unknown_key_paths(ours: Any, chart: Any, path: str = "") -> list[str]:
+    """Key paths of `ours` the chart does not have (free-form maps checked against Argo CD's docs)."""
+    problems: list[str] = []
+    for key, value in ours.items():
+        here = f"{path}.{key}" if path else key
+        if path in DOCUMENTED and key not in CHART_KEYS_IN_FREE_FORM:
+            if not DOCUMENTED[path].match(key):
+                problems.append(f"{here} (not a key Argo CD documents)")
+            continue
+        if not isinstance(chart, dict) or key not in chart:
+            problems.append(here)
+            continue
+        default = chart[key]
+        if isinstance(value, dict):
+            if not isinstance(default, dict):
+                problems.append(f"{here} (a map where the chart has {type(default).__name__})")
+            else:
+                problems.extend(unknown_key_paths(value, default, here))
+        elif isinstance(default, dict | list | bool) and type(value) is not type(default):
+            problems.append(f"{here} ({type(value).__name__} where the chart has {type(default).__name__})")
+    return problems
+
+
+# --------------------------------------------------------------------------- the release
+
+
+def test_one_pinned_argocd_release_on_the_stack_cluster(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    release = argocd_release(stack_run)
+    assert release.inputs["chart"] == "argo-cd"
+    assert release.inputs["repositoryOpts"] == {"repo": "https://argoproj.github.io/argo-helm"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", release.inputs["version"]), "chart version must be an exact pin"
+    assert release.inputs["version"] == config.argocd.chart_version
+    [cluster_provider] = [r.name for r in stack_run.resources if r.type == "pulumi:providers:kubernetes"]
+    assert release.provider == cluster_provider, (
+        "Argo CD must go to this stack's cluster, not the ambient one"
+    )
+    assert release.inputs["name"] == "argocd"
+    assert release.inputs["namespace"] == config.argocd.namespace
+
+
+def test_every_kubernetes_resource_names_the_stack_cluster_provider(stack_run: Run) -> None:
+    [cluster_provider] = [r.name for r in stack_run.resources if r.type == "pulumi:providers:kubernetes"]
+    gitops = [r for r in stack_run.resources if r.custom and r.type.startswith("kubernetes:")]
+    assert gitops
+    assert {r.name: r.provider for r in gitops} == {r.name: cluster_provider for r in gitops}
+
+
+def test_release_upgrade_behaviour_is_deliberate(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    for release in of_type(stack_run, RELEASE):
+        inputs = release.inputs
+        # Failed installs are removed and failed upgrades rolled back (see components/argocd.py).
+        assert inputs["atomic"] is True and inputs["cleanupOnFail"] is True
+        assert inputs["skipAwait"] is False, "Applications must wait for a serving Argo CD"
+        assert inputs["timeout"] == config.argocd.helm_timeout_seconds
+        assert inputs["createNamespace"] is False, "the namespace is a declared resource, not Helm's"
+        assert 1 <= inputs["maxHistory"] <= 20
+        namespace = next(
+            r for r in of_type(stack_run, NAMESPACE) if r.inputs["metadata"]["name"] == inputs["namespace"]
+        )
+        assert namespace.name in release.depends_on
+
+
+def test_argocd_values_use_only_chart_keys(stack_run: Run) -> None:
+    release = argocd_release(stack_run)
+    chart = chart_values("argo-cd", release.inputs["version"])
+    assert unknown_key_paths(release.plain["values"], chart) == []
+
+
+def test_key_path_check_catches_typos() -> None:
+    chart = chart_values("argo-cd", "10.1.1")
+    bad = {
+        "server": {"replica": 2},
+        "redisHa": {"enabled": True},
+        "configs": {"cm": {"exec.enable": False}, "rbac": {"policy.defaults": "role:readonly"}},
+        "notifications": {"triggers": {"on-deployed": "x"}},
+        "controller": {"pdb": True},
+    }
+    assert sorted(unknown_key_paths(bad, chart)) == sorted(
+        [
+            "server.replica",
+            "redisHa",
+            "configs.cm.exec.enable (not a key Argo CD documents)",
+            "configs.rbac.policy.defaults (not a key Argo CD documents)",
+            "notifications.triggers.on-deployed (not a key Argo CD documents)",
+            "controller.pdb (bool where the chart has dict)",
+        ]
+    )
+
+
+def test_production_argocd_is_highly_available_and_development_lean(runs: dict[str, Run]) -> None:
+    production = argocd_release(runs["production"]).plain["values"]
+    for component in ("controller", "server", "repoServer", "applicationSet"):
+        assert production[component]["replicas"] >= HA_REPLICAS, component
+        assert production[component]["pdb"] == {"enabled": True, "minAvailable": 1}, component
+    assert production["redis-ha"]["enabled"] is True
+
+    development = argocd_release(runs["development"]).plain["values"]
+    for component in ("controller", "server", "repoServer", "applicationSet"):
+        assert development[component]["replicas"] == 1, component
+        assert "pdb" not in development[component], component
+    assert development["redis-ha"]["enabled"] is False
+    assert development["dex"]["enabled"] is False
+
+
+def test_ha_values_follow_the_config_not_the_environment_name() -> None:
+    assert argocd_values("staging", ArgoCdConfig(high_availability=True))["redis-ha"]["enabled"] is True
+    assert argocd_values("production", ArgoCdConfig(high_availability=False))["redis-ha"]["enabled"] is False
+
+
+@pytest.mark.parametrize("nodes", [1, 2])
+def test_production_on_fewer_than_three_nodes_is_refused_before_anything_is_declared(nodes: int) -> None:
+    doc = yaml.safe_load(stack_file("production").read_text())["config"]
+    doc["delivery:cluster"] = {
+        **doc["delivery:cluster"],
+        "pools": {"default": {"type": "g6-standard-8", "count": nodes}},
+    }
+    with pytest.raises(ConfigError) as caught:
+        run_program("production", TEST_SECRETS, stack_values=doc)
+    paths = {p.path for p in caught.value.problems}
+    assert "argocd.highAvailability" in paths, str(caught.value)
+    assert "redis-ha" in str(caught.value)
+
+
+def test_rbac_default_is_read_only(stack_run: Run) -> None:
+    rbac = argocd_release(stack_run).plain["values"]["configs"]["rbac"]
+    assert rbac["policy.default"] in ("role:readonly", "")
+    assert rbac["policy.csv"] == "", "no extra grants are declared"
+    assert stack_config(stack_run.stack).argocd.rbac_default_policy == "role:readonly"
+
+
+def test_ui_exec_and_anonymous_access_are_off(stack_run: Run) -> None:
+    cm = argocd_release(stack_run).plain["values"]["configs"]["cm"]
+    assert cm["exec.enabled"] is False
+    assert cm["users.anonymous.enabled"] == "false"
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+def notifications_secret(run: Run) -> RecordedResource:
+    [secret] = [r for r in of_type(run, SECRET) if r.inputs["metadata"]["name"] == NOTIFICATIONS_SECRET]
+    return secret
+
+
+def test_notifications_reach_slack_through_the_secret_webhook(stack_run: Run) -> None:
+    release = argocd_release(stack_run)
+    notifications = release.plain["values"]["notifications"]
+    assert notifications["enabled"] is True
+    assert notifications["secret"] == {"create": False, "name": NOTIFICATIONS_SECRET}
+
+    secret = notifications_secret(stack_run)
+    assert secret.name in release.depends_on, "the controller must find its Secret at start"
+    assert secret.plain["stringData"] == {SLACK_WEBHOOK_KEY: TEST_SECRETS["slackWebhookUrl"]}
+    leaves = list(walk(secret.inputs["stringData"]))
+    assert leaves and all(is_secret for _, _, is_secret in leaves), "the webhook URL must stay secret"
+    assert TEST_SECRETS["slackWebhookUrl"] not in json.dumps(release.plain), "the URL must not reach Helm"
+
+    services: dict[str, dict[str, Any]] = {}
+    for key, text in notifications["notifiers"].items():
+        kind, _, name = key.removeprefix("service.").partition(".")
+        assert kind == "webhook", key
+        service = yaml.safe_load(text)
+        assert set(service) <= WEBHOOK_SERVICE_FIELDS, key
+        for ref in re.findall(r"\$([\w-]+)", json.dumps(service)):
+            assert ref in secret.plain["stringData"], f"{key} refers to ${ref}, which the Secret lacks"
+        services[name] = service
+
+    templates = {}
+    for key, text in notifications["templates"].items():
+        template = yaml.safe_load(text)
+        assert set(template) <= TEMPLATE_FIELDS, key
+        for service, request in template["webhook"].items():
+            assert service in services, f"{key} posts to undeclared webhook {service}"
+            assert set(request) <= WEBHOOK_TEMPLATE_FIELDS and request["method"] == "POST"
+            # The body is JSON once the Go template runs: stand in for its two actions.
+            first, second = request["body"].splitlines()
+            assert first.startswith("{{- $text := printf ") and first.endswith(" -}}")
+            assert f"[{stack_run.stack}]" in first, "messages must name the environment"
+            payload = json.loads(second.replace("{{ toJson $text }}", json.dumps('a "quoted" error')))
+            assert payload["attachments"][0]["text"] == 'a "quoted" error'
+        templates[key.removeprefix("template.")] = template
+
+    triggers = {}
+    for key, text in notifications["triggers"].items():
+        conditions = yaml.safe_load(text)
+        for condition in conditions:
+            assert set(condition) <= TRIGGER_FIELDS and {"when", "send"} <= set(condition), key
+            assert set(condition["send"]) <= set(templates), key
+        triggers[key.removeprefix("trigger.")] = conditions
+    assert {"on-deployed", "on-sync-failed", "on-health-degraded"} <= set(triggers)
+
+    [subscription] = notifications["subscriptions"]
+    assert set(subscription["recipients"]) <= set(services)
+    assert set(subscription["triggers"]) == set(triggers), "every trigger must reach someone"
+
+
+def test_notifications_disabled_means_no_controller_and_no_secret() -> None:
+    doc = yaml.safe_load(stack_file("staging").read_text())["config"]
+    doc["delivery:argocd"] = {**doc["delivery:argocd"], "notifications": {"enabled": False}}
+    run = run_program("staging", TEST_SECRETS, stack_values=doc)
+    assert argocd_release(run).plain["values"]["notifications"] == {"enabled": False}
+    assert not [r for r in of_type(run, SECRET) if r.inputs["metadata"]["name"] == NOTIFICATIONS_SECRET]
+    assert TEST_SECRETS["slackWebhookUrl"] not in json.dumps([r.plain for r in run.resources])
+
+
+# --------------------------------------------------------------------------- repository access
+
+
+def repository_secret(run: Run) -> RecordedResource:
+    [secret] = [
+        r
+        for r in of_type(run, SECRET)
+        if r.inputs["metadata"].get("labels", {}).get("argocd.argoproj.io/secret-type") == "repository"
+    ]
+    return secret
+
+
+def test_deploy_key_is_ed25519_read_only_and_titled_for_the_environment(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    [key] = of_type(stack_run, PRIVATE_KEY)
+    assert key.inputs["algorithm"] == "ED25519"
+    [deploy_key] = of_type(stack_run, DEPLOY_KEY)
+    assert deploy_key.inputs["readOnly"] is True
+    assert deploy_key.inputs["repository"] == config.github.repository
+    assert stack_run.stack in deploy_key.inputs["title"]
+    assert deploy_key.inputs["key"] == MOCK_OUTPUTS[PRIVATE_KEY]["publicKeyOpenssh"]
+    assert deploy_key.provider == "github", "the deploy key must use the owner-bound GitHub provider"
+
+
+def test_deploy_key_titles_differ_per_environment(runs: dict[str, Run]) -> None:
+    titles = {stack: of_type(run, DEPLOY_KEY)[0].inputs["title"] for stack, run in runs.items()}
+    assert len(set(titles.values())) == len(STACKS), titles
+
+
+def test_repository_secret_hands_argo_cd_the_key_for_the_gitops_repository(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    secret = repository_secret(stack_run)
+    assert secret.inputs["metadata"]["namespace"] == config.argocd.namespace
+    data = secret.plain["stringData"]
+    assert data == {
+        "type": "git",
+        "url": config.gitops_repo_url,
+        "project": f"platform-{stack_run.stack}",
+        "sshPrivateKey": MOCK_PRIVATE_KEY,
+    }
+    [deploy_key] = of_type(stack_run, DEPLOY_KEY)
+    assert deploy_key.name in secret.depends_on
+
+
+def test_private_key_appears_nowhere_unmarked_as_secret(stack_run: Run) -> None:
+    marked = 0
+    for res in stack_run.resources:
+        for path, value, is_secret in walk(res.inputs):
+            if isinstance(value, str) and "PRIVATE KEY" in value:
+                assert is_secret, f"{res.name}.{path} carries a private key unmarked"
+                marked += 1
+    assert marked >= 1, "the repository Secret must carry the key (marked secret)"
+    for name, value, is_secret in walk(stack_run.outputs):
+        assert not (isinstance(value, str) and "PRIVATE KEY" in value and not is_secret), name
+    rendered = "\n".join(render_documents(stack_run).values())
+    assert MOCK_PRIVATE_KEY not in rendered and "PRIVATE KEY" not in rendered

@@ -1,0 +1,377 @@
+"""The AppProject and Applications of every environment: names, sync policy, least privilege,
+dependency order, schema validity with unknown fields rejected, and golden files."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.config import ConfigError, GitOpsConfig, StackConfig, parse_namespace
+from components.gitops_manifests import (
+    IN_CLUSTER,
+    RESOURCES_FINALIZER,
+    GitOpsSpec,
+    ServiceApp,
+    app_project,
+    applications,
+)
+from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap
+from tools.plan import render_documents
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "components" / "schemas" / "argoproj.io"
+GOLDEN = ROOT / "tests" / "golden"
+APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
+APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+TOP_LEVEL = {"apiVersion", "kind", "metadata", "spec"}
+SYNC_OPTIONS = ["CreateNamespace=true", "PrunePropagationPolicy=foreground", "PruneLast=true"]
+
+
+def stack_config(stack: str) -> StackConfig:
+    doc = yaml.safe_load(stack_file(stack).read_text())["config"]
+    return parse_namespace(
+        {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}, stack
+    )
+
+
+@cache
+def validator(kind: str) -> jsonschema.Draft7Validator:
+    schema = json.loads((SCHEMAS / f"{kind.lower()}_v1alpha1.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def manifest_problems(
+    doc: dict[str, Any], kubernetes_version: str = "1.33", check_metadata: bool = True
+) -> list[str]:
+    """Why an Argo CD manifest is invalid, unknown fields included (empty: valid).
+
+    The datreeio schemas refuse unknown fields below the root but not at it, and leave
+    `metadata` open, so the top-level keys are checked here and the metadata against
+    Kubernetes' own ObjectMeta schema (strict) by validating it on a ConfigMap.
+    """
+    problems = [f"unknown top-level key {key!r}" for key in sorted(set(doc) - TOP_LEVEL)]
+    if doc.get("apiVersion") != "argoproj.io/v1alpha1" or doc.get("kind") not in (
+        "Application",
+        "AppProject",
+    ):
+        return [*problems, f"not an Argo CD manifest: {doc.get('apiVersion')} {doc.get('kind')}"]
+    problems += [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator(doc["kind"]).iter_errors(doc)
+    ]
+    if not check_metadata:
+        return problems
+    try:
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": doc.get("metadata")},
+            kubernetes_version,
+            strict=True,
+        )
+    except kubernetes_validate.ValidationError as error:
+        problems.append(f"metadata: {error.message}")
+    return problems
+
+
+def named(run: Run, type_: str) -> dict[str, RecordedResource]:
+    return {r.inputs["metadata"]["name"]: r for r in run.recorder.of_type(type_)}
+
+
+def k8s_version(run: Run) -> str:
+    [cluster] = run.recorder.of_type("linode:index/lkeCluster:LkeCluster")
+    return str(cluster.inputs["k8sVersion"])
+
+
+# --------------------------------------------------------------------------- names and sources
+
+
+def test_one_project_and_one_application_per_service_plus_infrastructure(stack_run: Run) -> None:
+    env = stack_run.stack
+    config = stack_config(env)
+    assert list(named(stack_run, APP_PROJECT)) == [f"platform-{env}"]
+    expected = {f"platform-{env}-infrastructure"} | {f"platform-{env}-{s}" for s in config.services}
+    apps = named(stack_run, APPLICATION)
+    assert set(apps) == expected
+    assert len(apps) == len(config.services) + 1
+
+
+def test_applications_deploy_the_environment_directory_and_service_charts(stack_run: Run) -> None:
+    env = stack_run.stack
+    config = stack_config(env)
+    apps = named(stack_run, APPLICATION)
+    infra = apps[f"platform-{env}-infrastructure"].plain["spec"]
+    assert infra["source"]["path"] == f"{config.gitops.clusters_path}/{env}"
+    assert "helm" not in infra["source"]
+    for service in config.services:
+        spec = apps[f"platform-{env}-{service}"].plain["spec"]
+        assert (
+            spec["source"]["path"]
+            == f"{config.gitops.charts_path}/{config.services[service].chart or service}"
+        )
+        assert spec["source"]["helm"]["valueFiles"] == [f"values-{env}.yaml"]
+        assert spec["destination"] == {"server": IN_CLUSTER, "namespace": config.service_namespace(service)}
+    for app in apps.values():
+        spec = app.plain["spec"]
+        assert spec["project"] == f"platform-{env}", "every Application belongs to the environment's project"
+        assert spec["source"]["repoURL"] == config.gitops_repo_url
+        assert spec["source"]["targetRevision"] == config.gitops.target_revision
+        assert app.inputs["metadata"]["namespace"] == config.argocd.namespace
+
+
+# --------------------------------------------------------------------------- sync policy
+
+
+def test_automated_sync_exactly_in_development_and_staging(runs: dict[str, Run]) -> None:
+    automated = {
+        stack: {"automated" in app.plain["spec"]["syncPolicy"] for app in named(run, APPLICATION).values()}
+        for stack, run in runs.items()
+    }
+    assert automated == {"development": {True}, "staging": {True}, "production": {False}}
+    for stack in ("development", "staging"):
+        for app in named(runs[stack], APPLICATION).values():
+            assert app.plain["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+
+
+def test_retry_sync_options_and_finalizer_on_every_application(stack_run: Run) -> None:
+    for name, app in named(stack_run, APPLICATION).items():
+        policy = app.plain["spec"]["syncPolicy"]
+        assert policy["syncOptions"] == SYNC_OPTIONS, name
+        retry = policy["retry"]
+        assert retry["limit"] >= 1 and retry["backoff"]["factor"] > 1, name
+        assert retry["backoff"]["duration"] and retry["backoff"]["maxDuration"], name
+        assert app.inputs["metadata"]["finalizers"] == [RESOURCES_FINALIZER], name
+
+
+# --------------------------------------------------------------------------- least privilege
+
+
+def test_project_allows_only_the_repository_this_cluster_and_the_platform_namespaces(stack_run: Run) -> None:
+    env = stack_run.stack
+    config = stack_config(env)
+    [project] = named(stack_run, APP_PROJECT).values()
+    spec = project.plain["spec"]
+    assert spec["sourceRepos"] == [config.gitops_repo_url]
+    platform = {f"platform-{env}"} | {config.service_namespace(s) for s in config.services}
+    assert {d["server"] for d in spec["destinations"]} == {IN_CLUSTER}
+    assert {d["namespace"] for d in spec["destinations"]} == platform
+    assert set().union(*(d.keys() for d in spec["destinations"])) == {"server", "namespace"}
+    forbidden = {config.argocd.namespace, config.argocd.rollouts.namespace, "kube-system", "default"}
+    assert not forbidden & {d["namespace"] for d in spec["destinations"]}
+    assert spec["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+    assert "*" not in json.dumps(spec), "no wildcards in the project"
+    assert set(spec) == {"description", "sourceRepos", "destinations", "clusterResourceWhitelist"}
+    assert project.inputs["metadata"]["finalizers"] == [RESOURCES_FINALIZER]
+
+
+def test_every_application_destination_is_one_the_project_allows(stack_run: Run) -> None:
+    [project] = named(stack_run, APP_PROJECT).values()
+    allowed = [d for d in project.plain["spec"]["destinations"]]
+    for name, app in named(stack_run, APPLICATION).items():
+        assert app.plain["spec"]["destination"] in allowed, name
+
+
+def test_repository_credentials_are_scoped_to_the_project(stack_run: Run) -> None:
+    [secret] = [
+        r
+        for r in stack_run.recorder.of_type("kubernetes:core/v1:Secret")
+        if r.inputs["metadata"].get("labels", {}).get("argocd.argoproj.io/secret-type") == "repository"
+    ]
+    [project] = named(stack_run, APP_PROJECT)
+    assert secret.plain["stringData"]["project"] == project
+    assert (
+        secret.plain["stringData"]["url"]
+        in named(stack_run, APP_PROJECT)[project].plain["spec"]["sourceRepos"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"services": {"api": {"namespace": "argocd"}}}, "services.api.namespace"),
+        ({"services": {"api": {"namespace": "kube-system"}}}, "services.api.namespace"),
+        ({"services": {"api": {"namespace": "argo-rollouts"}}}, "services.api.namespace"),
+        ({"services": {"infrastructure": {}}}, "services.infrastructure"),
+        ({"argocd": {"namespace": "platform-staging"}}, "argocd.namespace"),
+        (
+            {"gitops": {"clusterResources": ["rbac.authorization.k8s.io/ClusterRole"]}},
+            "gitops.clusterResources",
+        ),
+        ({"gitops": {"clusterResources": ["*"]}}, "gitops.clusterResources[0]"),
+    ],
+)
+def test_config_keeps_applications_out_of_argo_cds_reach(change: dict[str, Any], path: str) -> None:
+    doc = yaml.safe_load(stack_file("staging").read_text())["config"]
+    values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}
+    values.update(change)
+    with pytest.raises(ConfigError) as caught:
+        parse_namespace(values, "staging")
+    assert path in {p.path for p in caught.value.problems}, str(caught.value)
+
+
+def test_extra_cluster_kinds_reach_the_project_whitelist() -> None:
+    config = stack_config("staging")
+    gitops = GitOpsConfig(
+        cluster_resources=["Namespace", "rbac.authorization.k8s.io/ClusterRole", "Namespace"]
+    )
+    spec = GitOpsSpec.from_config(config).model_copy(update={"gitops": gitops})
+    assert app_project(spec)["spec"]["clusterResourceWhitelist"] == [
+        {"group": "", "kind": "Namespace"},
+        {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
+    ]
+
+
+# --------------------------------------------------------------------------- dependency order
+
+
+def test_applications_depend_on_argo_cd_so_destroy_deletes_them_first(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    releases = {r.inputs["chart"]: r.name for r in stack_run.recorder.of_type(RELEASE)}
+    [project] = named(stack_run, APP_PROJECT).values()
+    [repo_secret] = [
+        r.name
+        for r in stack_run.recorder.of_type("kubernetes:core/v1:Secret")
+        if r.inputs["metadata"].get("labels", {}).get("argocd.argoproj.io/secret-type") == "repository"
+    ]
+    needed = {releases["argo-cd"], repo_secret}
+    if config.rollouts_enabled:
+        needed.add(releases["argo-rollouts"])
+    else:
+        assert "argo-rollouts" not in releases
+    assert needed <= set(project.depends_on)
+    for name, app in named(stack_run, APPLICATION).items():
+        # Pulumi deletes dependents before their dependencies: these edges make destroy remove
+        # the Applications (finalizers processed by a running Argo CD) before the release.
+        assert needed | {project.name} <= set(app.depends_on), name
+    apps = {a.name for a in named(stack_run, APPLICATION).values()}
+    for release in stack_run.recorder.of_type(RELEASE):
+        assert not apps & set(release.depends_on), "no cycle: the release must not wait for Applications"
+
+
+def test_production_applications_and_argocd_namespace_are_protected(runs: dict[str, Run]) -> None:
+    for stack, run in runs.items():
+        production = stack == "production"
+        for name, app in named(run, APPLICATION).items():
+            assert app.protect is production, name
+        [argocd_ns] = [
+            r
+            for r in run.recorder.of_type("kubernetes:core/v1:Namespace")
+            if r.name.endswith("-argocd-namespace")
+        ]
+        assert argocd_ns.protect is production
+
+
+# --------------------------------------------------------------------------- schema validation
+
+
+def test_every_argo_cd_manifest_is_schema_valid_with_unknown_fields_rejected(stack_run: Run) -> None:
+    documents = [*named(stack_run, APP_PROJECT).values(), *named(stack_run, APPLICATION).values()]
+    assert len(documents) >= 2
+    for res in documents:
+        assert manifest_problems(res.plain, k8s_version(stack_run)) == [], res.name
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d.update(specs={}), "unknown top-level key 'specs'"),
+        (lambda d: d["spec"].update(syncPolcy={}), "syncPolcy"),
+        (lambda d: d["spec"]["syncPolicy"]["automated"].update(selfheal=True), "selfheal"),
+        (lambda d: d["spec"]["source"].pop("repoURL"), "repoURL"),
+        (lambda d: d["spec"]["syncPolicy"]["retry"].update(limit="five"), "five"),
+        (lambda d: d["metadata"].update(finalizer=[RESOURCES_FINALIZER]), "finalizer"),
+        (lambda d: d.update(kind="Aplication"), "not an Argo CD manifest"),
+    ],
+)
+def test_schema_check_rejects_typos(mutate: Any, expected: str) -> None:
+    doc = copy.deepcopy(applications(GitOpsSpec.from_config(stack_config("staging")))["infrastructure"])
+    assert manifest_problems(doc) == []
+    mutate(doc)
+    problems = manifest_problems(doc)
+    assert any(expected in p for p in problems), problems
+
+
+def test_project_schema_check_rejects_typos() -> None:
+    doc = app_project(GitOpsSpec.from_config(stack_config("staging")))
+    assert manifest_problems(doc) == []
+    doc["spec"]["sourceRepo"] = doc["spec"].pop("sourceRepos")
+    assert any("sourceRepo" in p for p in manifest_problems(doc))
+
+
+def test_core_objects_are_valid_kubernetes_objects(stack_run: Run) -> None:
+    core = [
+        r
+        for r in stack_run.resources
+        if r.type in ("kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret")
+    ]
+    assert core
+    for res in core:
+        kubernetes_validate.validate(unwrap(res.inputs), k8s_version(stack_run), strict=True)
+
+
+_NAMES = st.from_regex(r"\A[a-z][a-z0-9-]{0,20}[a-z0-9]\Z").filter(
+    lambda s: "--" not in s and s != "infrastructure"
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    env=st.sampled_from(STACKS),
+    services=st.dictionaries(
+        _NAMES, st.tuples(st.one_of(st.none(), _NAMES), st.one_of(st.none(), _NAMES)), min_size=1, max_size=6
+    ),
+)
+def test_any_service_set_yields_valid_least_privilege_manifests(
+    env: Any, services: dict[str, tuple[str | None, str | None]]
+) -> None:
+    spec = GitOpsSpec(
+        environment=env,
+        argocd_namespace="argocd",
+        repo_url="git@github.com:example/repo.git",
+        gitops=GitOpsConfig(),
+        services={
+            name: ServiceApp(namespace=ns or f"platform-{env}", chart=chart or name)
+            for name, (ns, chart) in services.items()
+        },
+        automated_sync=env != "production",
+    )
+    project = app_project(spec)
+    # Metadata is checked (slowly, ~10 ms each) on the committed stacks' manifests above.
+    assert manifest_problems(project, check_metadata=False) == []
+    apps = applications(spec)
+    names = [a["metadata"]["name"] for a in apps.values()]
+    assert len(set(names)) == len(services) + 1
+    allowed = project["spec"]["destinations"]
+    for app in apps.values():
+        assert manifest_problems(app, check_metadata=False) == []
+        assert app["spec"]["destination"] in allowed
+        assert app["spec"]["project"] == project["metadata"]["name"]
+    assert len(allowed) == len({d["namespace"] for d in allowed}), "destinations are a set"
+
+
+# --------------------------------------------------------------------------- golden files
+
+
+def test_argocd_manifests_and_helm_values_match_the_golden_files(stack_run: Run) -> None:
+    """Rewrite with `python -m tools.plan --update-golden development staging production`."""
+    rendered = {
+        rel: text for rel, text in render_documents(stack_run).items() if rel.startswith(("argocd/", "helm/"))
+    }
+    base = GOLDEN / stack_run.stack
+    golden = {
+        str(path.relative_to(base)): path.read_text()
+        for kind in ("argocd", "helm")
+        for path in sorted((base / kind).glob("*.yaml"))
+    }
+    assert sorted(rendered) == sorted(golden), "documents added or removed"
+    for rel, text in rendered.items():
+        assert text == golden[rel], f"{rel} drifted from tests/golden/{stack_run.stack}/{rel}"
