@@ -45,7 +45,9 @@ _HIDDEN_INPUTS = {"content", "values", "spec", "metadata", "kubeconfig", "valueY
 
 
 def _dump(doc: Any) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100)
+    # Sorted: recorded inputs come back through protobuf Structs whose key order varies
+    # from run to run (hash seed), and golden files must not churn with it.
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100)
 
 
 def render_documents(run: Run) -> dict[str, str]:
