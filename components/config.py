@@ -398,7 +398,7 @@ class WorkflowsConfig(Model):
         description="GHCR prefix images are pushed under (`<prefix>/<service>`). Default: `ghcr.io/<owner>`.",
     )
     image_platforms: list[ImagePlatform] = Field(
-        default_factory=lambda: _all_platforms(),
+        default_factory=_all_platforms,
         min_length=1,
         description="Platforms of every pushed image (multi-arch manifest).",
     )

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_stack
+from conftest import TEST_SECRETS, run_stack
 
 from components.workflows import required_status_checks
 from components.workflows.pins import PINS_FILE, all_pins
-from tools.offline import ROOT, STACKS, Run
+from tools.offline import ROOT, STACKS, Run, run_program
 from tools.plan import GOLDEN, render_documents
 
 FILE_TYPE = "github:index/repositoryFile:RepositoryFile"
@@ -107,10 +107,6 @@ def test_files_commit_to_main_with_skip_ci_a_configured_author_and_adopt_existin
 
 
 def test_commit_identity_comes_from_the_workflows_config() -> None:
-    from conftest import TEST_SECRETS
-
-    from tools.offline import run_program
-
     values = yaml.safe_load((ROOT / f"Pulumi.{OWNER_STACK}.yaml").read_text())["config"]
     values["delivery:github"]["workflows"] = {
         "commitAuthor": "release-robot",

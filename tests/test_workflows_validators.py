@@ -118,8 +118,8 @@ def test_every_accepted_zizmor_finding_names_its_reason() -> None:
     lines = (ROOT / "zizmor.yml").read_text().splitlines()
     for i, line in enumerate(lines):
         if line.strip().startswith(("ignore:", "disable:")):
-            above = [l.strip() for l in lines[max(0, i - 4) : i]]
-            assert any(l.startswith("#") and len(l) > 20 for l in above), f"zizmor.yml:{i + 1} has no reason"
+            above = [text.strip() for text in lines[max(0, i - 4) : i]]
+            assert any(t.startswith("#") and len(t) > 20 for t in above), f"zizmor.yml:{i + 1} has no reason"
 
 
 INSECURE = """on: pull_request

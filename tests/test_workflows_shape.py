@@ -1,0 +1,468 @@
+"""Pipeline shape measured from the workflow models, and the workflows' scripts run for real.
+
+The scripts are the exact text the workflows carry (module constants); they run here in
+bash against temporary git repositories and directories, with the environment GitHub
+would give them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.config import WorkflowsConfig
+from components.workflows import ci, infrastructure, pull_request_gates, workflows
+from components.workflows.common import ALWAYS, ANY_SERVICE, DISCOVER_SCRIPT, GATE_SCRIPT, services_matrix
+from components.workflows.db_guardrails import CHECK_SCRIPT
+from components.workflows.delivery import DEPLOY_SCRIPT
+from components.workflows.model import Job, Workflow
+from components.workflows.promote import PROMOTE_SCRIPT
+from components.workflows.reusable_build import MAKE_SCRIPT
+from components.workflows.settings import REFERENCE, Settings
+
+SERVICES = ("api-router-service", "billing-service", "user-org-service")
+
+
+def bash(script: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    full_env = {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}
+    return subprocess.run(
+        ["bash", "-c", script], cwd=cwd, env=full_env, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "HOME": str(cwd),
+        "PATH": os.environ["PATH"],
+    }
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def write(root: Path, rel: str, text: str = "x\n") -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+@pytest.fixture(scope="module")
+def monorepo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository with three services on `main`, and branches for pull requests."""
+    root = tmp_path_factory.mktemp("monorepo")
+    git(root, "init", "--quiet", "--initial-branch=main")
+    for service in SERVICES:
+        write(root, f"services/{service}/Makefile", "build:\n\ttrue\n")
+        write(root, f"services/{service}/main.go", "package main\n")
+    write(root, "docs/README.md")
+    git(root, "add", ".")
+    git(root, "commit", "--quiet", "-m", "base")
+    return root
+
+
+def pull_request(repo: Path, name: str, change: Callable[[Path], None]) -> str:
+    """Check out the merge commit GitHub builds for a pull request from branch `name`."""
+    git(repo, "checkout", "--quiet", "main")
+    git(repo, "checkout", "--quiet", "-B", name)
+    change(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", name)
+    git(repo, "checkout", "--quiet", "--detach", "main")
+    git(repo, "merge", "--quiet", "--no-ff", "-m", f"merge {name}", name)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def discover(repo: Path, tmp_path: Path, **env: str) -> list[str]:
+    output = tmp_path / "output"
+    output.write_text("")
+    done = bash(
+        DISCOVER_SCRIPT,
+        repo,
+        {
+            "SERVICES_PATH": "services",
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+            **env,
+        },
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    (line,) = output.read_text().splitlines()
+    key, _, value = line.partition("=")
+    assert key == "services"
+    result: list[str] = json.loads(value)
+    return result
+
+
+def test_discovery_on_a_pull_request_selects_only_the_services_it_changes(
+    monorepo: Path, tmp_path: Path
+) -> None:
+    pull_request(
+        monorepo, "one", lambda r: write(r, "services/billing-service/main.go", "package main // fix\n")
+    )
+    assert discover(monorepo, tmp_path, SELECT="pr") == ["billing-service"]
+
+    def two(r: Path) -> None:
+        write(r, "services/api-router-service/handler.go")
+        write(r, "services/user-org-service/deep/nested/file.go")
+
+    pull_request(monorepo, "two", two)
+    assert discover(monorepo, tmp_path, SELECT="pr") == ["api-router-service", "user-org-service"]
+    pull_request(monorepo, "docs", lambda r: write(r, "docs/README.md", "changed\n"))
+    assert discover(monorepo, tmp_path, SELECT="pr") == []
+    # A removed service is not built.
+    pull_request(
+        monorepo, "remove", lambda r: [p.unlink() for p in (r / "services/billing-service").iterdir()]
+    )
+    assert discover(monorepo, tmp_path, SELECT="pr") == []
+
+
+def test_discovery_on_main_and_on_demand(monorepo: Path, tmp_path: Path) -> None:
+    git(monorepo, "checkout", "--quiet", "main")
+    base = git(monorepo, "rev-parse", "HEAD")
+    assert discover(monorepo, tmp_path, SELECT="all") == list(SERVICES)
+    assert discover(monorepo, tmp_path, SELECT="named", REQUESTED="all") == list(SERVICES)
+    assert discover(monorepo, tmp_path, SELECT="named", REQUESTED="user-org-service") == ["user-org-service"]
+    # Delivery: services changed since the previous head of main; all when it is unknown.
+    pull_request(monorepo, "since", lambda r: write(r, "services/api-router-service/x.go"))
+    assert discover(monorepo, tmp_path, SELECT="since", SINCE=base) == ["api-router-service"]
+    assert discover(monorepo, tmp_path, SELECT="since", SINCE="0" * 40) == list(SERVICES)
+    assert discover(monorepo, tmp_path, SELECT="since", SINCE="f" * 40) == list(SERVICES)
+
+
+@pytest.mark.parametrize(
+    ("env", "layout"),
+    [
+        ({"SELECT": "named", "REQUESTED": "no-such-service"}, {}),
+        ({"SELECT": "named", "REQUESTED": "../../etc"}, {}),
+        ({"SELECT": "all"}, {"services/$(touch pwned)/Makefile": "x\n"}),
+        ({"SELECT": "bogus"}, {}),
+    ],
+)
+def test_discovery_refuses_unknown_requests_and_unsafe_directory_names(
+    tmp_path: Path, env: dict[str, str], layout: dict[str, str]
+) -> None:
+    write(tmp_path, "services/ok-service/Makefile")
+    for rel, text in layout.items():
+        write(tmp_path, rel, text)
+    done = bash(
+        DISCOVER_SCRIPT,
+        tmp_path,
+        {
+            "SERVICES_PATH": "services",
+            "GITHUB_OUTPUT": str(tmp_path / "o"),
+            "GITHUB_STEP_SUMMARY": "/dev/null",
+            **env,
+        },
+    )
+    assert done.returncode != 0
+    assert "::error::" in done.stdout
+    assert not (tmp_path / "pwned").exists()
+
+
+# --------------------------------------------------------------------------- shape
+
+PR_CONDITIONS: dict[str, Callable[[list[str]], bool]] = {
+    # What each job condition the workflows use evaluates to on a pull request.
+    ALWAYS: lambda services: True,
+    ANY_SERVICE: lambda services: services != [],
+    "github.event_name == 'pull_request'": lambda services: True,
+    # The pull request under test touches services only, not the Pulumi program.
+    "github.event_name == 'pull_request' && needs.changes.outputs.infra == 'true'": lambda services: False,
+    infrastructure.ON_MAIN: lambda services: False,
+    f"failure() && {infrastructure.ON_MAIN}": lambda services: False,
+}
+
+
+def expand(workflow: Workflow, services: list[str]) -> dict[str, list[dict[str, object]]]:
+    """Job id -> the instances that run on a pull request whose discovery found `services`."""
+    instances: dict[str, list[dict[str, object]]] = {}
+    for job in workflow.jobs:
+        if job.if_ is not None and not PR_CONDITIONS[job.if_](services):
+            continue
+        if job.strategy is None:
+            instances[job.id] = [dict(job.with_)]
+            continue
+        ((key, axis),) = job.strategy.matrix.items()
+        if isinstance(axis, tuple):
+            instances[job.id] = [{**job.with_, key: value} for value in axis]
+        else:
+            assert axis == services_matrix(), f"{job.id}: a computed matrix must come from the discover job"
+            instances[job.id] = [{**job.with_, key: s} for s in services]
+    return instances
+
+
+def critical_path(workflow: Workflow, running: set[str]) -> int:
+    def chain(job: Job) -> int:
+        if job.id not in running:
+            return 0  # a skipped job resolves at once
+        return 1 + max((chain(workflow.job(n)) for n in job.needs), default=0)
+
+    return max(chain(j) for j in workflow.jobs)
+
+
+def test_a_pull_request_touching_one_service_builds_and_tests_that_service_only(
+    monorepo: Path, tmp_path: Path
+) -> None:
+    pull_request(monorepo, "shape", lambda r: write(r, "services/user-org-service/api.go"))
+    services = discover(monorepo, tmp_path, SELECT="pr")
+    assert services == ["user-org-service"]
+    workflow = ci.workflow(REFERENCE)
+    run = expand(workflow, services)
+    reusable = "./.github/workflows/reusable-build.yml"
+    calls = sorted(
+        (job.id, str(instance["target"]), str(instance["service"]))
+        for job in workflow.jobs
+        if job.uses == reusable and job.id in run
+        for instance in run[job.id]
+    )
+    assert calls == [("build", "build", "user-org-service"), ("test", "test", "user-org-service")]
+    assert [i["service"] for i in run["lint"]] == ["user-org-service"]
+    assert critical_path(workflow, set(run)) <= 3
+
+
+def test_a_pull_request_touching_no_service_runs_no_build_and_still_reports_its_gate() -> None:
+    workflow = ci.workflow(REFERENCE)
+    run = expand(workflow, [])
+    assert "build" not in run and "test" not in run and "lint" not in run
+    assert "gate" in run and "scan" in run
+
+
+def test_every_pull_request_workflow_has_a_critical_path_of_at_most_three_jobs() -> None:
+    for workflow, _ in pull_request_gates(REFERENCE):
+        running = set(expand(workflow, list(SERVICES)))
+        assert critical_path(workflow, running) <= 3, workflow.file
+
+
+def test_required_checks_do_not_depend_on_the_stack_settings() -> None:
+    other = Settings(
+        image_registry="ghcr.io/someone-else",
+        workflows=WorkflowsConfig(services_path="apps", pulumi_path="deploy/pulumi", migrations_path="sql"),
+        clusters_path="deploy/clusters",
+    )
+    assert [name for _, name in pull_request_gates(other)] == [
+        name for _, name in pull_request_gates(REFERENCE)
+    ]
+    assert all(w.gate is None or w.gate.if_ == ALWAYS for w in workflows(other))
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def gate(tmp_path: Path, results: dict[str, str], may_skip: list[str]) -> int:
+    needs = {job: {"result": result, "outputs": {}} for job, result in results.items()}
+    env = {"NEEDS": json.dumps(needs), "MAY_SKIP": json.dumps(may_skip)}
+    return bash(GATE_SCRIPT, tmp_path, env).returncode
+
+
+def test_the_gate_passes_only_when_every_needed_job_succeeded(tmp_path: Path) -> None:
+    ok = {"discover": "success", "build": "success", "scan": "success"}
+    assert gate(tmp_path, ok, ["build"]) == 0
+    assert gate(tmp_path, {**ok, "build": "skipped"}, ["build"]) == 0
+    assert gate(tmp_path, {**ok, "scan": "skipped"}, ["build"]) != 0
+    assert gate(tmp_path, {**ok, "build": "failure"}, ["build"]) != 0
+    assert gate(tmp_path, {**ok, "discover": "cancelled"}, ["build"]) != 0
+
+
+def test_the_gates_allow_skips_only_for_jobs_with_their_own_condition() -> None:
+    for workflow in workflows(REFERENCE):
+        if workflow.gate is None:
+            continue
+        (step,) = workflow.gate.steps
+        may_skip = set(json.loads(step.env["MAY_SKIP"]))
+        assert may_skip == {n for n in workflow.gate.needs if workflow.job(n).if_ is not None}, workflow.file
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+@pytest.mark.parametrize(
+    ("files", "ok"),
+    [
+        ({}, True),
+        ({"0001_init.up.sql": "create", "0001_init.down.sql": "drop"}, True),
+        (
+            {
+                "0001_init.up.sql": "c",
+                "0001_init.down.sql": "d",
+                "0002_users.up.sql": "c",
+                "0002_users.down.sql": "d",
+            },
+            True,
+        ),
+        ({"0001_init.up.sql": "create"}, False),  # not reversible
+        ({"0001_init.up.sql": "c", "0001_init.down.sql": ""}, False),  # empty down
+        ({"0002_a.up.sql": "c", "0002_a.down.sql": "d"}, False),  # gap: no 1
+        (
+            {"0001_a.up.sql": "c", "0001_a.down.sql": "d", "1_b.up.sql": "c", "1_b.down.sql": "d"},
+            False,  # two migrations numbered 1
+        ),
+        ({"0001_a.up.sql": "c", "0001_b.down.sql": "d"}, False),  # names differ
+        ({"0001_a.up.sql": "c", "0001_a.down.sql": "d", "notes.txt": "x"}, False),  # stray file
+        ({"0001_a.up.sql": "c", "0001_a.down.sql": "d", "0003_c.up.sql": "c", "0003_c.down.sql": "d"}, False),
+    ],
+)
+def test_migrations_are_numbered_in_sequence_and_reversible(
+    tmp_path: Path, files: dict[str, str], ok: bool
+) -> None:
+    migrations = tmp_path / "db" / "migrations"
+    if files:
+        migrations.mkdir(parents=True)
+    for name, text in files.items():
+        (migrations / name).write_text(text)
+    done = bash(CHECK_SCRIPT, tmp_path, {"MIGRATIONS_PATH": "db/migrations"})
+    assert (done.returncode == 0) == ok, done.stdout + done.stderr
+
+
+# --------------------------------------------------------------------------- build
+
+
+@pytest.mark.parametrize(
+    ("service", "target", "ok"),
+    [
+        ("svc-a", "build", True),
+        ("svc-a", "test", True),
+        ("all", "test", True),
+        ("svc-a", "deploy", False),
+        ("../svc-a", "build", False),
+        ("svc-a; touch pwned", "build", False),
+        ("missing", "build", False),
+    ],
+)
+def test_the_reusable_build_runs_only_build_or_test_of_a_real_service(
+    tmp_path: Path, service: str, target: str, ok: bool
+) -> None:
+    for name in ("svc-a", "svc-b"):
+        write(
+            tmp_path,
+            f"services/{name}/Makefile",
+            f"build:\n\ttouch built-{name}\ntest:\n\ttouch tested-{name}\n",
+        )
+    done = bash(MAKE_SCRIPT, tmp_path, {"SERVICE": service, "TARGET": target, "SERVICES_PATH": "services"})
+    assert (done.returncode == 0) == ok, done.stdout + done.stderr
+    assert not (tmp_path / "pwned").exists()
+    if ok and service == "all":
+        assert (tmp_path / "services/svc-a/tested-svc-a").exists()
+        assert (tmp_path / "services/svc-b/tested-svc-b").exists()
+
+
+# --------------------------------------------------------------------------- gitops commits
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> tuple[Path, Path]:
+    """A bare `origin` with `main`, and a clone of it (the job's checkout)."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    seed = tmp_path / "seed"
+    git(tmp_path, "clone", "--quiet", str(bare), str(seed))
+    write(seed, "gitops/clusters/staging/images/api-router-service.yaml", "old\n")
+    git(seed, "add", ".")
+    git(seed, "commit", "--quiet", "-m", "seed")
+    git(seed, "push", "--quiet", "origin", "HEAD:main")
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "--quiet", str(bare), str(work))
+    return bare, work
+
+
+def record(directory: Path, service: str, digest: str = "sha256:" + "a" * 64) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{service}.json").write_text(
+        json.dumps(
+            {"service": service, "repository": f"ghcr.io/ai-aas/{service}", "tag": "1e5", "digest": digest}
+        )
+    )
+
+
+def deploy_env(tmp_path: Path, env: str) -> dict[str, str]:
+    return {
+        "IMAGES_DIR": str(tmp_path / "images"),
+        "TARGET_DIR": f"gitops/clusters/{env}",
+        "AUTHOR_NAME": "delivery-bot",
+        "AUTHOR_EMAIL": "delivery-bot@users.noreply.github.com",
+        "MESSAGE": f"deploy({env}): images of abc [skip ci]",
+        "PUSH_TOKEN": "not-a-real-token",
+        "SERVER": "https://github.com",
+    }
+
+
+def test_deploy_commits_image_tags_and_digests_to_main_with_skip_ci(
+    tmp_path: Path, origin: tuple[Path, Path]
+) -> None:
+    bare, work = origin
+    record(tmp_path / "images", "api-router-service")
+    record(tmp_path / "images", "billing-service", "sha256:" + "b" * 64)
+    done = bash(DEPLOY_SCRIPT, work, deploy_env(tmp_path, "staging"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert git(bare, "log", "-1", "--format=%s%n%an", "main") == (
+        "deploy(staging): images of abc [skip ci]\ndelivery-bot"
+    )
+    shown = git(bare, "show", "main:gitops/clusters/staging/images/billing-service.yaml")
+    assert yaml.safe_load(shown) == {
+        "image": {
+            "repository": "ghcr.io/ai-aas/billing-service",
+            "tag": "1e5",
+            "digest": "sha256:" + "b" * 64,
+        }
+    }
+    # Nothing new: no empty commit.
+    head = git(bare, "rev-parse", "main")
+    assert bash(DEPLOY_SCRIPT, work, deploy_env(tmp_path, "staging")).returncode == 0
+    assert git(bare, "rev-parse", "main") == head
+
+
+def test_deploy_refuses_a_malformed_image_record(tmp_path: Path, origin: tuple[Path, Path]) -> None:
+    bare, work = origin
+    head = git(bare, "rev-parse", "main")
+    record(tmp_path / "images", "api-router-service", digest="latest")
+    done = bash(DEPLOY_SCRIPT, work, deploy_env(tmp_path, "development"))
+    assert done.returncode != 0
+    assert git(bare, "rev-parse", "main") == head
+
+
+def test_promotion_opens_a_pull_request_with_the_staging_images(
+    tmp_path: Path, origin: tuple[Path, Path]
+) -> None:
+    bare, work = origin
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "gh").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/gh-args\n')
+    (shim / "gh").chmod(0o755)
+    env = {
+        "PATH": f"{shim}:{os.environ['PATH']}",
+        "SERVICE": "all",
+        "SOURCE_DIR": "gitops/clusters/staging",
+        "TARGET_DIR": "gitops/clusters/production",
+        "BRANCH": "promote/production-42",
+        "AUTHOR_NAME": "delivery-bot",
+        "AUTHOR_EMAIL": "delivery-bot@users.noreply.github.com",
+        "PUSH_TOKEN": "not-a-real-token",
+        "GH_TOKEN": "not-a-real-token",
+        "ACTOR": "someone",
+        "SERVER": "https://github.com",
+        "REPO": "ai-aas/platform",
+        "RUN_ID": "42",
+    }
+    done = bash(PROMOTE_SCRIPT, work, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    promoted = git(
+        bare, "show", "promote/production-42:gitops/clusters/production/images/api-router-service.yaml"
+    )
+    assert promoted == "old"
+    args = (tmp_path / "gh-args").read_text().splitlines()
+    assert args[:6] == ["pr", "create", "--base", "main", "--head", "promote/production-42"]
+    # main itself is untouched: production changes only through the reviewed pull request.
+    assert "production" not in git(bare, "ls-tree", "-r", "--name-only", "main")
+    bad = bash(PROMOTE_SCRIPT, work, {**env, "SERVICE": "$(touch pwned)", "BRANCH": "promote/x"})
+    assert bad.returncode != 0 and not (work / "pwned").exists()
