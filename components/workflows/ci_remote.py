@@ -20,8 +20,8 @@ NOTES_SCRIPT = r"""set -euo pipefail
 {
   echo "### Remote CI"
   echo
-  printf -- '- requested by: `%s`\n' "$ACTOR"
-  printf -- '- service: `%s`\n' "$SERVICE"
+  printf -- '- requested by: %s\n' "$ACTOR"
+  printf -- '- service: %s\n' "$SERVICE"
   echo
   echo "Notes:"
   echo
