@@ -466,3 +466,29 @@ def test_promotion_opens_a_pull_request_with_the_staging_images(
     assert "production" not in git(bare, "ls-tree", "-r", "--name-only", "main")
     bad = bash(PROMOTE_SCRIPT, work, {**env, "SERVICE": "$(touch pwned)", "BRANCH": "promote/x"})
     assert bad.returncode != 0 and not (work / "pwned").exists()
+
+
+def test_previews_run_only_for_pull_requests_touching_the_pulumi_program(
+    monorepo: Path, tmp_path: Path
+) -> None:
+    def changed(event: str) -> str:
+        output = tmp_path / "changes"
+        output.write_text("")
+        done = bash(
+            infrastructure.CHANGES_SCRIPT,
+            monorepo,
+            {
+                "EVENT_NAME": event,
+                "PULUMI_PATH": "infra/pulumi",
+                "GITHUB_OUTPUT": str(output),
+                "GITHUB_STEP_SUMMARY": "/dev/null",
+            },
+        )
+        assert done.returncode == 0, done.stderr
+        return output.read_text().strip()
+
+    pull_request(monorepo, "infra", lambda r: write(r, "infra/pulumi/__main__.py"))
+    assert changed("pull_request") == "infra=true"
+    pull_request(monorepo, "service-only", lambda r: write(r, "services/billing-service/y.go"))
+    assert changed("pull_request") == "infra=false"
+    assert changed("push") == "infra=true"
