@@ -50,7 +50,7 @@ _GITHUB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})$")
 
 
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(
             "must be a DNS label: lowercase letters, digits and '-', "
             "starting and ending with a letter or digit, at most 63 characters"
@@ -59,13 +59,13 @@ def _dns_label(value: str) -> str:
 
 
 def _ipv4_cidr(value: str) -> str:
-    if not _IPV4_CIDR.match(value):
+    if not _IPV4_CIDR.fullmatch(value):
         raise ValueError("must be an IPv4 CIDR such as 203.0.113.0/24")
     return value
 
 
 def _github_name(value: str) -> str:
-    if not _GITHUB_NAME.match(value):
+    if not _GITHUB_NAME.fullmatch(value):
         raise ValueError("must be a GitHub account or repository name (letters, digits, '.', '_', '-')")
     return value
 

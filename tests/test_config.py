@@ -72,11 +72,31 @@ def test_every_secret_read_is_declared_secret_with_a_description() -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_stack_files_carry_no_ciphertext_and_no_undeclared_namespaces(stack: str) -> None:
-    text = stack_file(stack).read_text()
-    assert "secure:" not in text
-    for key in yaml.safe_load(text)["config"]:
-        assert key.split(":", 1)[0] == NAMESPACE, f"{key}: provider settings belong to the provider objects"
+def test_stack_files_hold_secrets_only_encrypted_and_only_declared_ones(stack: str) -> None:
+    """The files committed here carry no ciphertext at all (the passphrases are the user's);
+    a deployment's own files carry `secure:` values, and only for declared secrets."""
+    config = yaml.safe_load(stack_file(stack).read_text())["config"]
+    for key, value in config.items():
+        namespace, _, name = key.partition(":")
+        assert namespace == NAMESPACE, f"{key}: provider settings belong to the provider objects"
+        if isinstance(value, dict) and "secure" in value:
+            assert name in SECRET_KEYS, f"{key} is encrypted but Pulumi.yaml does not declare it secret"
+        assert name not in SECRET_KEYS or isinstance(value, dict), f"{key} is a secret set in plain text"
+
+
+def test_committed_stack_files_carry_no_ciphertext() -> None:
+    for stack in STACKS:
+        text = stack_file(stack).read_text()
+        assert "secure:" not in text
+        assert "encryptionsalt" not in text
+
+
+def test_harness_reads_an_encrypted_stack_file_as_the_engine_would() -> None:
+    values = stack_values("staging")
+    values["delivery:slackWebhookUrl"] = {"secure": "v1:ciphertext-only-the-passphrase-opens"}
+    config, secret_keys = engine_config("staging", TEST_SECRETS, values)
+    assert config["delivery:slackWebhookUrl"] == TEST_SECRETS["slackWebhookUrl"]
+    assert "delivery:slackWebhookUrl" in secret_keys
 
 
 def test_engine_refuses_a_secret_set_in_plain_text() -> None:
