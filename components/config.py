@@ -614,6 +614,15 @@ class StackConfig(Model):
                         "production needs at least 3 nodes in total (count, or autoscaler min); allowed: 3 or more",
                     )
                 )
+            if not self.argocd.high_availability:
+                problems.append(
+                    Problem(
+                        "argocd.highAvailability",
+                        False,
+                        "production runs Argo CD highly available (replicated server, repo server, "
+                        "ApplicationSet controller, redis-ha); allowed: true",
+                    )
+                )
             if self.github.production_reviewers.count == 0:
                 problems.append(
                     Problem(

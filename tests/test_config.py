@@ -139,6 +139,11 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "production",
+        {"delivery:argocd.highAvailability": False},
+        ["delivery:argocd.highAvailability = false: production runs Argo CD highly available"],
+    ),
+    (
+        "production",
         {"delivery:cluster.highAvailability": False},
         ["delivery:cluster.highAvailability = false: production needs an HA control plane; allowed: true"],
     ),
@@ -148,7 +153,10 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
             "delivery:cluster.pools": {"default": {"type": "g6-standard-8", "count": 2}},
             "delivery:argocd.highAvailability": False,
         },
-        ["delivery:cluster.pools = 2: production needs at least 3 nodes in total"],
+        [
+            "delivery:cluster.pools = 2: production needs at least 3 nodes in total",
+            "delivery:argocd.highAvailability = false: production runs Argo CD highly available",
+        ],
     ),
     (
         "development",

@@ -162,6 +162,9 @@ class RecordedResource:
 
 
 def _wrap_secrets(value: Any) -> Any:
+    # The wire format carries every number as a double; a whole one was an int in the program.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, dict):
         if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
             return Secret(_wrap_secrets(value.get("value")))
