@@ -107,6 +107,7 @@ class NodePool(Model):
     type: str = Field(
         default="g6-standard-2",
         pattern=r"^g\d+-[a-z0-9-]+$",
+        examples=["g6-standard-4", "g6-dedicated-16"],
         description="Linode instance type of the pool's nodes (e.g. g6-standard-4).",
     )
     count: int | None = Field(
@@ -478,6 +479,7 @@ class MetricsConfig(Model):
     region: str = Field(
         default="us-ord",
         pattern=r"^[a-z]{2}-[a-z]+(-\d)?$",
+        examples=["us-ord", "eu-central"],
         description="Object Storage region of the bucket.",
     )
     retention_days: int = Field(default=90, ge=1, le=3650, description="Days a metrics object is kept.")
@@ -510,12 +512,14 @@ class StateBackendConfig(Model):
     region: str = Field(
         default="us-ord",
         pattern=r"^[a-z]{2}-[a-z]+(-\d)?$",
+        examples=["us-ord", "eu-central"],
         description="Object Storage region of the state bucket.",
     )
     endpoint: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
-        description="S3 endpoint host of the bucket's region.",
+        examples=["us-ord-1.linodeobjects.com"],
+        description="S3 endpoint host of the bucket's region (a host name, no scheme).",
         json_schema_extra={"defaultText": "`<region>-1.linodeobjects.com`"},
     )
 
@@ -576,6 +580,7 @@ class StackConfig(Model):
     region: str = Field(
         default="us-ord",
         pattern=r"^[a-z]{2}-[a-z]+(-\d)?$",
+        examples=["us-ord", "eu-central"],
         description="Linode region of the cluster (e.g. us-ord, eu-central).",
     )
     cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="The LKE cluster.")
@@ -866,6 +871,17 @@ def _owner_model(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
+def _pattern_message(loc: tuple[str | int, ...], pattern: str) -> str:
+    """A pattern mismatch, with the field's examples where it declares them."""
+    owner = _owner_model(loc[:-1])
+    field = (
+        next((f for n, f in owner.model_fields.items() if loc[-1] in (n, f.alias)), None) if owner else None
+    )
+    examples = ", ".join(str(e) for e in (field.examples or [])) if field else ""
+    allowed = f"values like {examples}" if examples else f"values matching {pattern}"
+    return f"not a valid value here; allowed: {allowed}"
+
+
 def _problems_from(error: ValidationError) -> list[Problem]:
     problems: list[Problem] = []
     for item in error.errors(include_url=False):
@@ -880,6 +896,8 @@ def _problems_from(error: ValidationError) -> list[Problem]:
             problems.append(Problem(path, _MISSING, "required key is missing"))
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
+            if kind == "string_pattern_mismatch":
+                message = _pattern_message(loc, str(item.get("ctx", {}).get("pattern", "")))
             if loc and loc[-1] == "[key]":
                 message = f"invalid name: {message}"
             problems.append(Problem(path, item["input"], message))

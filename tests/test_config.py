@@ -206,8 +206,9 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
             "delivery:metrics.retentionDays": 0,
         },
         [
-            'delivery:cluster.pools.default.type = "big-box": String should match pattern',
-            'delivery:region = "Chicago": String should match pattern',
+            'delivery:cluster.pools.default.type = "big-box": not a valid value here; allowed: values like '
+            "g6-standard-4, g6-dedicated-16",
+            'delivery:region = "Chicago": not a valid value here; allowed: values like us-ord, eu-central',
             "delivery:metrics.retentionDays = 0: Input should be greater than or equal to 1",
         ],
     ),

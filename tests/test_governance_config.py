@@ -205,7 +205,8 @@ BAD_GOVERNANCE: list[tuple[str, dict[str, Any], list[str]]] = [
         "staging",
         {"delivery:pipeline.stateBackend.endpoint": "https://us-ord-1.linodeobjects.com"},
         [
-            'delivery:pipeline.stateBackend.endpoint = "https://us-ord-1.linodeobjects.com": String should match'
+            'delivery:pipeline.stateBackend.endpoint = "https://us-ord-1.linodeobjects.com": not a valid value '
+            "here; allowed: values like us-ord-1.linodeobjects.com"
         ],
     ),
     (
