@@ -8,13 +8,13 @@ from pydantic import BaseModel, ConfigDict
 
 from components.argocd_values import (
     CHART,
-    CHART_REPOSITORY,
     NOTIFICATIONS_SECRET,
     RELEASE_NAME,
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
 from components.config import ArgoCdConfig, Environment
+from components.helm import pinned_release
 
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 
@@ -84,27 +84,14 @@ class ArgoCd(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
             )
 
-        self.release = k8s.helm.v3.Release(
+        self.release = pinned_release(
             f"{name}-release",
-            name=RELEASE_NAME,
+            release_name=RELEASE_NAME,
             chart=CHART,
             version=config.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
             namespace=config.namespace,
-            # The namespace is the Namespace resource above, so Helm never owns (or deletes) it.
-            create_namespace=False,
             values=argocd_values(args.environment, config),
-            # A failed install is uninstalled and a failed upgrade rolled back, so a retry starts
-            # from a clean release instead of "cannot re-use a name that is still in use"
-            # (https://github.com/pulumi/pulumi-kubernetes/issues/1697,
-            # https://github.com/pulumi/pulumi-kubernetes/issues/1727). Atomic implies waiting
-            # for every workload: Applications are only created once Argo CD serves them.
-            atomic=True,
-            cleanup_on_fail=True,
-            skip_await=False,
-            timeout=config.helm_timeout_seconds,
-            # Bounded release history: each revision is a Secret in the namespace.
-            max_history=10,
+            timeout_seconds=config.helm_timeout_seconds,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,

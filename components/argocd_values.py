@@ -18,7 +18,6 @@ import yaml
 from components.config import ArgoCdConfig, Environment
 
 CHART = "argo-cd"
-CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
 RELEASE_NAME = "argocd"
 
 # Replicas of each stateless component in HA mode: two keep the API, manifest generation

@@ -9,8 +9,8 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from components.argocd import require_provider
-from components.argocd_values import CHART_REPOSITORY
 from components.config import Environment, RolloutsConfig
+from components.helm import pinned_release
 
 CHART = "argo-rollouts"
 RELEASE_NAME = "argo-rollouts"
@@ -63,21 +63,14 @@ class Rollouts(pulumi.ComponentResource):
             metadata={"name": config.namespace, "labels": {"app.kubernetes.io/part-of": "argo-rollouts"}},
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
-        self.release = k8s.helm.v3.Release(
+        self.release = pinned_release(
             f"{name}-release",
-            name=RELEASE_NAME,
+            release_name=RELEASE_NAME,
             chart=CHART,
             version=config.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
             namespace=config.namespace,
-            create_namespace=False,
             values=rollouts_values(args.high_availability),
-            # Same upgrade behaviour as Argo CD's release (see components/argocd.py).
-            atomic=True,
-            cleanup_on_fail=True,
-            skip_await=False,
-            timeout=args.timeout_seconds,
-            max_history=10,
+            timeout_seconds=args.timeout_seconds,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
         )
         self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

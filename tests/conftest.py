@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tools.offline import STACKS, Run, run_program  # noqa: E402
+from tools.offline import STACKS, Run, run_program, stack_file  # noqa: E402
 
 # What a user would set with `pulumi config set --secret <key>`; distinctive values so a
 # test can find any of them that leaks into an input unmarked.
@@ -42,3 +45,30 @@ def stack_run(request: pytest.FixtureRequest) -> Run:
 def runs() -> dict[str, Run]:
     """All three committed stacks' recordings, keyed by stack name."""
     return {stack: run_stack(stack) for stack in STACKS}
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """A fresh copy of the committed stack file's `config:` block."""
+    return copy.deepcopy(yaml.safe_load(stack_file(stack).read_text())["config"])
+
+
+def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The committed stack values with `delivery:a.b.c` paths set (None deletes the key)."""
+    values = stack_values(stack)
+    for dotted, value in changes.items():
+        top, _, rest = dotted.partition(".")
+        if not rest:
+            if value is None:
+                values.pop(top, None)
+            else:
+                values[top] = value
+            continue
+        node = values.setdefault(top, {})
+        *parents, leaf = rest.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return values

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from conftest import TEST_SECRETS
+from conftest import TEST_SECRETS, stack_values, with_changes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -33,11 +33,6 @@ from tools.offline import (
     run_program,
     stack_file,
 )
-
-
-def stack_values(stack: str) -> dict[str, Any]:
-    """The committed stack file's `config:` block."""
-    return copy.deepcopy(yaml.safe_load(stack_file(stack).read_text())["config"])
 
 
 def namespace_values(stack: str, values: dict[str, Any] | None = None) -> dict[str, str]:
@@ -213,25 +208,6 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
         ],
     ),
 ]
-
-
-def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """The committed stack values with `delivery:a.b.c` paths set (None deletes)."""
-    values = stack_values(stack)
-    for dotted, value in changes.items():
-        top, _, rest = dotted.partition(".")
-        if not rest:
-            if value is None:
-                values.pop(top, None)
-            else:
-                values[top] = value
-            continue
-        node = values.setdefault(top, {})
-        *parents, leaf = rest.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return values
 
 
 @pytest.mark.parametrize(("stack", "changes", "expected"), BAD_CONFIGS, ids=lambda v: str(v)[:60])

@@ -6,42 +6,14 @@ ConfigError must contain; every row also checks that nothing was declared.
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 from typing import Any
 
 import pytest
-import yaml
-from conftest import TEST_SECRETS
+from conftest import TEST_SECRETS, with_changes
 
 from components.config import ConfigError, parse_namespace
-from tools.offline import STACKS, Recorder, engine_config, run_program, stack_file
-
-
-def stack_values(stack: str) -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load(stack_file(stack).read_text())["config"])
-
-
-def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """The committed stack values with `delivery:a.b.c` paths set (None deletes the key)."""
-    values = stack_values(stack)
-    for dotted, value in changes.items():
-        top, _, rest = dotted.partition(".")
-        if not rest:
-            if value is None:
-                values.pop(top, None)
-            else:
-                values[top] = value
-            continue
-        node = values.setdefault(top, {})
-        *parents, leaf = rest.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        if value is None:
-            node.pop(leaf, None)
-        else:
-            node[leaf] = value
-    return values
+from tools.offline import STACKS, Recorder, engine_config, run_program
 
 
 def parsed(stack: str, changes: dict[str, Any] | None = None) -> Any:
