@@ -275,7 +275,7 @@ class Input:
 
 
 @dataclass(frozen=True)
-class Push:
+class _BranchAndPathFilter:
     branches: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
 
@@ -289,17 +289,13 @@ class Push:
 
 
 @dataclass(frozen=True)
-class PullRequest:
-    branches: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()
+class Push(_BranchAndPathFilter):
+    """`on.push`, optionally filtered by branch and path."""
 
-    def to_dict(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {}
-        if self.branches:
-            doc["branches"] = list(self.branches)
-        if self.paths:
-            doc["paths"] = list(self.paths)
-        return doc
+
+@dataclass(frozen=True)
+class PullRequest(_BranchAndPathFilter):
+    """`on.pull_request`, optionally filtered by base branch and path."""
 
 
 @dataclass(frozen=True)
