@@ -117,9 +117,12 @@ def main() -> None:
     pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
     pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
 
-    # --- workflow files ------------------------------------------------------------
-    # Only the stack that manages the repository commits the GitHub Actions workflows.
-    if config.github.manage_repository:
+    # --- repository-wide objects ----------------------------------------------------
+    # Only the stack named by github.managingStack (config validation guarantees it names a
+    # deployer): the workflow files, then the metrics bucket, main's ruleset, repository
+    # secrets and variables and the OIDC subject template.
+    deployer = config.github.deployer
+    if config.github.manage_repository and deployer is not None:
         workflow_files = WorkflowFiles(
             "workflows",
             WorkflowFilesArgs(
@@ -132,19 +135,12 @@ def main() -> None:
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
         )
-        pulumi.export("workflowFiles", sorted(workflow_files.files))
-
-    # --- repository governance -----------------------------------------------------
-    # Only the stack named by github.managingStack: the metrics bucket, main's ruleset,
-    # repository secrets and variables, the OIDC subject template. The ruleset comes after
-    # the workflow files: once main is protected only the deployer may commit to it.
-    if config.github.manage_repository and config.github.deployer is not None:
         metrics = MetricsBucket("metrics", MetricsBucketArgs(project=project, metrics=config.metrics))
         RepositoryGovernance(
             "repository",
             RepositoryGovernanceArgs(
                 repository=config.github.repository,
-                deployer=config.github.deployer,
+                deployer=deployer,
                 required_status_checks=required_status_checks(),
                 metrics=MetricsCredentials(
                     bucket=metrics.bucket.label,
@@ -154,8 +150,11 @@ def main() -> None:
                 ),
                 slack_webhook_url=secrets.slack_webhook_url,
             ),
+            # Once main is protected only the deployer may commit to it: the workflow files go
+            # first, while the first `pulumi up` still may.
             opts=pulumi.ResourceOptions(providers=[github_provider], depends_on=[workflow_files]),
         )
+        pulumi.export("workflowFiles", sorted(workflow_files.files))
         pulumi.export("metricsBucket", metrics.bucket.label)
         pulumi.export("metricsEndpoint", metrics.endpoint)
 
