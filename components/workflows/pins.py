@@ -1,9 +1,8 @@
 """The GitHub Actions the workflows use, each pinned to a full commit SHA.
 
-The pins live in ``actions-pins.json`` beside this module, copied from the team's
-reference file (``/work/shared/reference/github-actions-pins.json``: each action's newest
-stable release as of 2026-08-21, the commit behind its tag, and the inputs its
-``action.yml`` declares). A step can only name an action listed there, so every ``uses:``
+The pins live in ``actions-pins.json`` beside this module: for each action its newest
+stable release as of 2026-08-21, the commit behind that tag, and the inputs its
+``action.yml`` declares (its ``_source`` field says how the entries were read). A step can only name an action listed there, so every ``uses:``
 is SHA-pinned and its ``with:`` keys are checked against the inputs the action declares.
 """
 
