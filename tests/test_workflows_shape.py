@@ -179,7 +179,8 @@ PR_CONDITIONS: dict[str, Callable[[list[str]], bool]] = {
     ANY_SERVICE: lambda services: services != [],
     "github.event_name == 'pull_request'": lambda services: True,
     # The pull request under test touches services only, not the Pulumi program.
-    "github.event_name == 'pull_request' && needs.changes.outputs.infra == 'true'": lambda services: False,
+    infrastructure.PROGRAM_CHANGED: lambda services: False,
+    f"github.event_name == 'pull_request' && {infrastructure.PROGRAM_CHANGED}": lambda services: False,
     infrastructure.ON_MAIN: lambda services: False,
     f"failure() && {infrastructure.ON_MAIN}": lambda services: False,
 }

@@ -1,11 +1,12 @@
 """``infrastructure.yml``: this Pulumi program, previewed on pull requests, applied on main.
 
 Pull request: ``changes`` decides whether the pull request touches the program; if so,
+``validate`` runs the program's own tests, lint and type checks (no credentials) and
 ``preview-<env>`` runs ``pulumi preview`` of every stack in parallel with the
 ``<env>-preview`` environment's read-only credentials (so previews never wait for the
 production approval) and comments the result on the pull request.
 
-``main`` (or a manual run there): ``up-development`` -> ``up-staging`` ->
+``main`` (or a manual run there): ``validate`` -> ``up-development`` -> ``up-staging`` ->
 ``up-production``; production's environment requires approval. Each stack's ``up`` is in
 its own concurrency group that never cancels a run in progress.
 
@@ -63,6 +64,7 @@ python -m venv .venv
 """
 
 ON_MAIN = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
+PROGRAM_CHANGED = "needs.changes.outputs.infra == 'true'"
 
 
 def pulumi_env() -> dict[str, str]:
@@ -76,6 +78,14 @@ def pulumi_env() -> dict[str, str]:
         # The github provider's credentials: the deployer identity (read-only in previews).
         "GITHUB_TOKEN": secret(ci_contract.DEPLOYER_GITHUB_TOKEN),
     }
+
+
+def _setup_python(settings: Settings) -> Step:
+    return Step(
+        name="Set up Python",
+        uses=action("actions/setup-python"),
+        with_={"python-version": settings.workflows.python_version},
+    )
 
 
 def _pulumi_steps(settings: Settings, stack: Environment, command: str) -> tuple[Step, ...]:
@@ -94,11 +104,7 @@ def _pulumi_steps(settings: Settings, stack: Environment, command: str) -> tuple
         with_ |= {"comment-on-pr": True, "github-token": "${{ github.token }}"}
     return (
         checkout(),
-        Step(
-            name="Set up Python",
-            uses=action("actions/setup-python"),
-            with_={"python-version": wf.python_version},
-        ),
+        _setup_python(settings),
         Step(name="Install the program's dependencies", working_directory=wf.pulumi_path, run=INSTALL_SCRIPT),
         Step(
             name=f"pulumi {command} ({stack})", uses=action("pulumi/actions"), env=pulumi_env(), with_=with_
@@ -122,11 +128,30 @@ def workflow(settings: Settings) -> Workflow:
             ),
         ),
     )
+    # The program's own checks (the seeds' "infrastructure tests"): policy tests over what
+    # every stack declares, the workflow and manifest validators, lint and strict types.
+    # No credentials: the program runs under mocks.
+    validate = Job(
+        id="validate",
+        needs=(changes.id,),
+        if_=PROGRAM_CHANGED,
+        permissions=READ,
+        timeout_minutes=20,
+        steps=(
+            checkout(),
+            _setup_python(settings),
+            Step(
+                name="Policy tests, lint and type checks of the program",
+                working_directory=settings.workflows.pulumi_path,
+                run="make test lint typecheck\n",
+            ),
+        ),
+    )
     previews = tuple(
         Job(
             id=f"preview-{env}",
             needs=(changes.id,),
-            if_="github.event_name == 'pull_request' && needs.changes.outputs.infra == 'true'",
+            if_=f"github.event_name == 'pull_request' && {PROGRAM_CHANGED}",
             environment=ci_contract.preview_environment(env),
             # pull-requests: write only to comment the preview.
             permissions={"contents": "read", "pull-requests": "write"},
@@ -140,7 +165,7 @@ def workflow(settings: Settings) -> Workflow:
         ups.append(
             Job(
                 id=f"up-{env}",
-                needs=(ups[-1].id,) if ups else (changes.id,),
+                needs=(ups[-1].id,) if ups else (validate.id,),
                 if_=ON_MAIN,
                 environment=env,
                 concurrency=Concurrency(group=f"pulumi-{env}", cancel_in_progress=False),
@@ -150,7 +175,7 @@ def workflow(settings: Settings) -> Workflow:
             )
         )
     notify = notify_job("infrastructure", tuple(ups), if_=f"failure() && {ON_MAIN}")
-    judged = (changes, *previews, *ups)
+    judged = (changes, validate, *previews, *ups)
     return Workflow(
         file=FILE,
         name="Infrastructure",
