@@ -2,7 +2,8 @@
 
 Names follow the seeds: project `platform-<env>`, Applications `platform-<env>-infrastructure`
 (the directory `<clustersPath>/<env>`) and `platform-<env>-<service>` (the service's Helm
-chart under `<chartsPath>`, with `values-<env>.yaml`).
+chart under `<chartsPath>`, with `values-<env>.yaml` and then the image file the delivery
+workflows commit, `<clustersPath>/<env>/images/<service>.yaml`, see `gitops_layout`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from components.config import Environment, GitOpsConfig, StackConfig
+from components.gitops_layout import environment_dir, image_file
 
 API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER = "https://kubernetes.default.svc"
@@ -23,6 +25,8 @@ SYNC_OPTIONS = ("CreateNamespace=true", "PrunePropagationPolicy=foreground", "Pr
 RETRY = {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
 INFRASTRUCTURE = "infrastructure"
 LABEL_ENVIRONMENT = "delivery.ai-aas.io/environment"
+# Name of the values-only source: a value file `$gitops/<path>` is `<path>` in the GitOps repository.
+GITOPS_REF = "gitops"
 
 
 class ServiceApp(BaseModel):
@@ -119,14 +123,22 @@ def _sync_policy(spec: GitOpsSpec) -> dict[str, Any]:
     return policy
 
 
-def _application(spec: GitOpsSpec, app: str, source: dict[str, Any], namespace: str) -> dict[str, Any]:
+def _source(spec: GitOpsSpec, **fields: Any) -> dict[str, Any]:
+    """A source in the GitOps repository (the one the AppProject allows) at the tracked revision."""
+    return {"repoURL": spec.repo_url, "targetRevision": spec.gitops.target_revision, **fields}
+
+
+def _application(spec: GitOpsSpec, app: str, sources: list[dict[str, Any]], namespace: str) -> dict[str, Any]:
+    # One source stays `source`: a one-element `sources` would make Argo CD treat the
+    # Application as multi-source for nothing.
+    source: dict[str, Any] = {"source": sources[0]} if len(sources) == 1 else {"sources": sources}
     return {
         "apiVersion": API_VERSION,
         "kind": "Application",
         "metadata": _metadata(spec, spec.application_name(app)),
         "spec": {
             "project": spec.project,
-            "source": {"repoURL": spec.repo_url, "targetRevision": spec.gitops.target_revision, **source},
+            **source,
             "destination": {"server": IN_CLUSTER, "namespace": namespace},
             "syncPolicy": _sync_policy(spec),
             "revisionHistoryLimit": 10,
@@ -137,20 +149,32 @@ def _application(spec: GitOpsSpec, app: str, source: dict[str, Any], namespace: 
 def infrastructure_application(spec: GitOpsSpec) -> dict[str, Any]:
     """`platform-<env>-infrastructure`: the environment's manifest directory.
 
-    No `directory` block: Argo CD detects plain manifests or a kustomization there itself.
+    No `directory` block: Argo CD detects plain manifests or a kustomization there itself,
+    and does not recurse, so the image files in `images/` below it are not read as manifests.
     """
-    path = f"{spec.gitops.clusters_path}/{spec.environment}"
-    return _application(spec, INFRASTRUCTURE, {"path": path}, spec.platform_namespace)
+    path = environment_dir(spec.gitops.clusters_path, spec.environment)
+    return _application(spec, INFRASTRUCTURE, [_source(spec, path=path)], spec.platform_namespace)
 
 
 def service_application(spec: GitOpsSpec, service: str) -> dict[str, Any]:
-    """`platform-<env>-<service>`: the service's chart with the environment's values file."""
+    """`platform-<env>-<service>`: the service's chart with the environment's values file and
+    the image the delivery workflows committed for it (multi-source, Argo CD >= 2.6)."""
     app = spec.services[service]
-    source = {
-        "path": f"{spec.gitops.charts_path}/{app.chart}",
-        "helm": {"releaseName": service, "valueFiles": [f"values-{spec.environment}.yaml"]},
-    }
-    return _application(spec, service, source, app.namespace)
+    image = image_file(environment_dir(spec.gitops.clusters_path, spec.environment), service)
+    chart = _source(
+        spec,
+        path=f"{spec.gitops.charts_path}/{app.chart}",
+        helm={
+            "releaseName": service,
+            # Later files win: the committed image overrides the chart's and the values file's.
+            "valueFiles": [f"values-{spec.environment}.yaml", f"${GITOPS_REF}/{image}"],
+            # Before a service's first image is published it runs its chart's default image.
+            # (Argo CD has one switch per source, so this also tolerates a missing values file.)
+            "ignoreMissingValueFiles": True,
+        },
+    )
+    # Values only: a source with `ref` and no `path` renders nothing itself.
+    return _application(spec, service, [chart, _source(spec, ref=GITOPS_REF)], app.namespace)
 
 
 def applications(spec: GitOpsSpec) -> dict[str, dict[str, Any]]:

@@ -1,10 +1,13 @@
-"""The AppProject and Applications of every environment: names, sync policy, least privilege,
-dependency order, schema validity with unknown fields rejected, and golden files."""
+"""The AppProject and Applications of every environment: names, sources (the service's chart
+with the image the delivery workflows commit), sync policy, least privilege, dependency
+order, schema validity with unknown fields rejected, and golden files."""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,11 +16,13 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from conftest import run_stack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, GitOpsConfig, StackConfig, parse_namespace
 from components.gitops_manifests import (
+    GITOPS_REF,
     IN_CLUSTER,
     RESOURCES_FINALIZER,
     GitOpsSpec,
@@ -25,6 +30,7 @@ from components.gitops_manifests import (
     app_project,
     applications,
 )
+from components.workflows import Settings
 from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap
 from tools.plan import render_documents
 
@@ -34,6 +40,7 @@ GOLDEN = ROOT / "tests" / "golden"
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+REPOSITORY_FILE = "github:index/repositoryFile:RepositoryFile"
 TOP_LEVEL = {"apiVersion", "kind", "metadata", "spec"}
 SYNC_OPTIONS = ["CreateNamespace=true", "PrunePropagationPolicy=foreground", "PruneLast=true"]
 
@@ -92,6 +99,23 @@ def k8s_version(run: Run) -> str:
     return str(cluster.inputs["k8sVersion"])
 
 
+def sources(app_spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every source of an Application spec, single-source or multi-source."""
+    return list(app_spec["sources"]) if "sources" in app_spec else [app_spec["source"]]
+
+
+def owner_stack() -> str:
+    """The stack that commits the workflow files (all stacks name the same one)."""
+    [owner] = {stack_config(stack).github.managing_stack for stack in STACKS}
+    return owner
+
+
+def workflow_settings() -> Settings:
+    """The settings the committed workflows are built from: the managing stack's paths."""
+    config = stack_config(owner_stack())
+    return Settings(image_registry="ghcr.io/test", clusters_path=config.gitops.clusters_path)
+
+
 # --------------------------------------------------------------------------- names and sources
 
 
@@ -110,22 +134,145 @@ def test_applications_deploy_the_environment_directory_and_service_charts(stack_
     config = stack_config(env)
     apps = named(stack_run, APPLICATION)
     infra = apps[f"platform-{env}-infrastructure"].plain["spec"]
+    assert "sources" not in infra, "the infrastructure Application stays single-source"
     assert infra["source"]["path"] == f"{config.gitops.clusters_path}/{env}"
     assert "helm" not in infra["source"]
+    # No `directory` block, so no `recurse`: the image files in `images/` below the
+    # directory are Helm values, not manifests, and must stay out of it.
+    assert "directory" not in infra["source"]
     for service in config.services:
         spec = apps[f"platform-{env}-{service}"].plain["spec"]
-        assert (
-            spec["source"]["path"]
-            == f"{config.gitops.charts_path}/{config.services[service].chart or service}"
-        )
-        assert spec["source"]["helm"]["valueFiles"] == [f"values-{env}.yaml"]
+        chart = spec["sources"][0]
+        assert chart["path"] == f"{config.gitops.charts_path}/{config.services[service].chart or service}"
+        assert chart["helm"]["releaseName"] == service
+        assert chart["helm"]["valueFiles"][0] == f"values-{env}.yaml"
         assert spec["destination"] == {"server": IN_CLUSTER, "namespace": config.service_namespace(service)}
     for app in apps.values():
         spec = app.plain["spec"]
         assert spec["project"] == f"platform-{env}", "every Application belongs to the environment's project"
-        assert spec["source"]["repoURL"] == config.gitops_repo_url
-        assert spec["source"]["targetRevision"] == config.gitops.target_revision
+        for source in sources(spec):
+            assert source["repoURL"] == config.gitops_repo_url
+            assert source["targetRevision"] == config.gitops.target_revision
         assert app.inputs["metadata"]["namespace"] == config.argocd.namespace
+
+
+def test_service_applications_layer_the_committed_image_over_the_chart(stack_run: Run) -> None:
+    """Each service reads its environment's image file, at the path the workflows write it,
+    through a values-only `ref` source on the same repository and revision."""
+    env = stack_run.stack
+    config = stack_config(env)
+    apps = named(stack_run, APPLICATION)
+    for service in config.services:
+        spec = apps[f"platform-{env}-{service}"].plain["spec"]
+        assert "source" not in spec, service
+        chart, values = spec["sources"]
+        assert values == {
+            "repoURL": chart["repoURL"],
+            "targetRevision": chart["targetRevision"],
+            "ref": GITOPS_REF,
+        }, "the ref source is the chart's repository at the chart's revision, and nothing else"
+        assert "ref" not in chart
+        image = workflow_settings().image_file(env, service)
+        assert chart["helm"]["valueFiles"] == [f"values-{env}.yaml", f"${values['ref']}/{image}"]
+        # A service with no published image yet syncs with its chart's default image.
+        assert chart["helm"]["ignoreMissingValueFiles"] is True
+
+
+def _run(cwd: Path, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full_env = {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}
+    return subprocess.run(
+        argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def _git(cwd: Path, *args: str) -> str:
+    identity = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
+    done = _run(cwd, ["git", *args], identity)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _script_step(workflow: dict[str, Any], job: str) -> dict[str, Any]:
+    [step] = [s for s in workflow["jobs"][job]["steps"] if "run" in s]
+    return step
+
+
+@pytest.fixture(scope="module")
+def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """Every file the committed delivery.yml and promote.yml write, replayed for real.
+
+    Their scripts and environment paths come from the managing stack's RepositoryFiles:
+    each deploy job commits one image per service to `main` of a scratch repository, then
+    promote.yml copies them to its pull-request branch.
+    """
+    committed = {
+        Path(str(res.plain["file"])).name: yaml.safe_load(str(res.plain["content"]))
+        for res in run_stack(owner_stack()).resources
+        if res.type == REPOSITORY_FILE
+    }
+    root = tmp_path_factory.mktemp("gitops")
+    bare, work, records, shim = root / "origin.git", root / "work", root / "records", root / "bin"
+    _git(root, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    _git(root, "clone", "--quiet", str(bare), str(work))
+    (work / "README").write_text("x\n")
+    _git(work, "add", ".")
+    _git(work, "commit", "--quiet", "-m", "seed")
+    _git(work, "push", "--quiet", "origin", "HEAD:main")
+    records.mkdir()
+    for service in {s for stack in STACKS for s in stack_config(stack).services}:
+        record = {
+            "service": service,
+            "repository": f"ghcr.io/t/{service}",
+            "tag": "1",
+            "digest": "sha256:" + "a" * 64,
+        }
+        (records / f"{service}.json").write_text(json.dumps(record))
+    shim.mkdir()
+    (shim / "gh").write_text("#!/bin/sh\nexit 0\n")
+    (shim / "gh").chmod(0o755)
+    # Only what GitHub would fill in is replaced; TARGET_DIR and SOURCE_DIR stay as committed.
+    github = {
+        "SERVER": "https://github.com",
+        "PUSH_TOKEN": "t",
+        "GH_TOKEN": "t",
+        "PATH": f"{shim}:{os.environ['PATH']}",
+    }
+    delivery = committed["delivery.yml"]
+    deploys = [job for job in delivery["jobs"] if job.startswith("deploy-")]
+    assert deploys
+    for job in deploys:
+        step = _script_step(delivery, job)
+        done = _run(work, ["bash", "-c", step["run"]], {**step["env"], **github, "IMAGES_DIR": str(records)})
+        assert done.returncode == 0, done.stdout + done.stderr
+    step = _script_step(committed["promote.yml"], "promote")
+    branch = "promote/test"
+    done = _run(
+        work, ["bash", "-c", step["run"]], {**step["env"], **github, "SERVICE": "all", "BRANCH": branch}
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {
+        path for ref in ("main", branch) for path in _git(bare, "ls-tree", "-r", "--name-only", ref).split()
+    }
+
+
+def test_service_applications_read_the_files_the_workflows_write(
+    stack_run: Run, files_the_workflows_write: set[str]
+) -> None:
+    env = stack_run.stack
+    for name, app in named(stack_run, APPLICATION).items():
+        if name.endswith("-infrastructure"):
+            continue
+        chart, values = app.plain["spec"]["sources"]
+        read = [f for f in chart["helm"]["valueFiles"] if f.startswith(f"${values['ref']}/")]
+        assert len(read) == 1, name
+        assert read[0].removeprefix(f"${values['ref']}/") in files_the_workflows_write, (
+            f"{name} reads {read[0]}, which no workflow writes for {env}"
+        )
 
 
 # --------------------------------------------------------------------------- sync policy
@@ -355,6 +502,7 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
         assert manifest_problems(app, check_metadata=False) == []
         assert app["spec"]["destination"] in allowed
         assert app["spec"]["project"] == project["metadata"]["name"]
+        assert {s["repoURL"] for s in sources(app["spec"])} <= set(project["spec"]["sourceRepos"])
     assert len(allowed) == len({d["namespace"] for d in allowed}), "destinations are a set"
 
 

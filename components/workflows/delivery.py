@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from components import ci_contract
 from components.config import Environment
+from components.gitops_layout import image_file, images_dir
 from components.workflows.common import (
     ANY_SERVICE,
     GIT_AUTH_FUNCTION,
@@ -57,8 +58,10 @@ jq -n --arg service "$SERVICE" --arg repository "$REPOSITORY" --arg tag "$TAG" -
   > "$RUNNER_TEMP/image/$SERVICE.json"
 """
 
-# Also used by promote.yml: writes one image file per record into TARGET_DIR/images.
-WRITE_IMAGES_FUNCTION = r"""write_image() {  # <record.json> <target dir>
+# Writes one image file per record below the environment directory <target dir>. The paths
+# come from gitops_layout, called with shell variables: the Applications read the same files.
+WRITE_IMAGES_FUNCTION = (
+    r"""write_image() {  # <record.json> <target dir>
   local record="$1" target="$2" service
   service="$(jq -r .service "$record")"
   if [[ ! "$service" =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]] \
@@ -66,11 +69,13 @@ WRITE_IMAGES_FUNCTION = r"""write_image() {  # <record.json> <target dir>
     echo "::error::malformed image record"
     exit 1
   fi
-  mkdir -p "$target/images"
-  jq -r '"# Written by the delivery workflow; Argo CD deploys this image.\nimage:\n  repository: \(.repository)\n  tag: \"\(.tag)\"\n  digest: \(.digest)"' \
-    "$record" > "$target/images/$service.yaml"
-}
 """
+    + f'  mkdir -p "{images_dir("$target")}"\n'
+    + r"""  jq -r '"# Written by the delivery workflow; Argo CD deploys this image.\nimage:\n  repository: \(.repository)\n  tag: \"\(.tag)\"\n  digest: \(.digest)"' \
+"""
+    + f'    "$record" > "{image_file("$target", "$service")}"\n'
+    + "}\n"
+)
 
 PUSH_FUNCTION = r"""push_main() {  # commit staged changes with MESSAGE and push them to main, rebasing on races
   git config user.name "$AUTHOR_NAME"
@@ -109,9 +114,9 @@ fi
 for record in "${records[@]}"; do
   write_image "$record" "$TARGET_DIR"
 done
-git add -- "$TARGET_DIR/images"
-push_main
 """
+    + f'git add -- "{images_dir("$TARGET_DIR")}"\n'
+    + "push_main\n"
 )
 
 
@@ -140,10 +145,10 @@ def deploy_job(settings: Settings, env: Environment, needs: tuple[str, ...]) -> 
                 },
             ),
             Step(
-                name=f"Commit the image tags to {settings.clusters_path}/{env}",
+                name=f"Commit the image tags to {settings.environment_dir(env)}",
                 env={
                     "IMAGES_DIR": "${{ runner.temp }}/images",
-                    "TARGET_DIR": f"{settings.clusters_path}/{env}",
+                    "TARGET_DIR": settings.environment_dir(env),
                     "AUTHOR_NAME": wf.commit_author,
                     "AUTHOR_EMAIL": wf.commit_email,
                     "MESSAGE": f"deploy({env}): images of ${{{{ github.sha }}}} [skip ci]",

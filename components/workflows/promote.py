@@ -11,55 +11,64 @@ operator syncs production by hand in Argo CD (seed 001).
 from __future__ import annotations
 
 from components import ci_contract
+from components.gitops_layout import IMAGE_FILE_SUFFIX, image_file, images_dir
 from components.workflows.common import GIT_AUTH_FUNCTION, READ, checkout, secret
 from components.workflows.model import Concurrency, Input, Job, Step, Triggers, Workflow, WorkflowDispatch
 from components.workflows.settings import Settings
 
 FILE = "promote.yml"
 
+# Paths from gitops_layout with the script's shell variables in them: promote.yml writes
+# where the production Applications read.
+_SOURCE_IMAGES = images_dir("$SOURCE_DIR")
+_TARGET_IMAGES = images_dir("$TARGET_DIR")
+_REQUESTED_IMAGE = image_file("$SOURCE_DIR", "$SERVICE")
+# Every image file of SOURCE_DIR: the directory quoted, the `*` left for the shell to glob.
+_EVERY_SOURCE_IMAGE = image_file('"$SOURCE_DIR"', "*")
+
 PROMOTE_SCRIPT = (
     "set -euo pipefail\n"
     + GIT_AUTH_FUNCTION
-    + r"""
+    + rf"""
 # SERVICE (input, via env only): a service name or "all". Copies the image files of
 # SOURCE_DIR to TARGET_DIR on branch BRANCH and opens a pull request to main.
 export LC_ALL=C
 shopt -s nullglob
 if [[ "$SERVICE" == all ]]; then
-  files=("$SOURCE_DIR"/images/*.yaml)
-elif [[ "$SERVICE" =~ ^[a-z0-9][a-z0-9-]{0,62}$ && -f "$SOURCE_DIR/images/$SERVICE.yaml" ]]; then
-  files=("$SOURCE_DIR/images/$SERVICE.yaml")
+  files=({_EVERY_SOURCE_IMAGE})
+elif [[ "$SERVICE" =~ ^[a-z0-9][a-z0-9-]{{0,62}}$ && -f "{_REQUESTED_IMAGE}" ]]; then
+  files=("{_REQUESTED_IMAGE}")
 else
-  echo "::error::no image of that service in $SOURCE_DIR/images"
+  echo "::error::no image of that service in {_SOURCE_IMAGES}"
   exit 1
 fi
-if (( ${#files[@]} == 0 )); then
-  echo "::error::$SOURCE_DIR/images holds no images to promote"
+if (( ${{#files[@]}} == 0 )); then
+  echo "::error::{_SOURCE_IMAGES} holds no images to promote"
   exit 1
 fi
-mkdir -p "$TARGET_DIR/images"
+mkdir -p "{_TARGET_IMAGES}"
 promoted=()
-for file in "${files[@]}"; do
-  name="${file##*/}"
-  if ! cmp -s "$file" "$TARGET_DIR/images/$name"; then
-    cp "$file" "$TARGET_DIR/images/$name"
-    promoted+=("${name%.yaml}")
+for file in "${{files[@]}}"; do
+  name="${{file##*/}}"
+  if ! cmp -s "$file" "{_TARGET_IMAGES}/$name"; then
+    cp "$file" "{_TARGET_IMAGES}/$name"
+    promoted+=("${{name%{IMAGE_FILE_SUFFIX}}}")
   fi
 done
-if (( ${#promoted[@]} == 0 )); then
+if (( ${{#promoted[@]}} == 0 )); then
   echo "production already runs the staging images"
   exit 0
 fi
 git config user.name "$AUTHOR_NAME"
 git config user.email "$AUTHOR_EMAIL"
 git switch --quiet --create "$BRANCH"
-git add -- "$TARGET_DIR/images"
-git commit --quiet --message "promote(production): ${promoted[*]} from staging"
+git add -- "{_TARGET_IMAGES}"
+git commit --quiet --message "promote(production): ${{promoted[*]}} from staging"
 git_auth push --quiet origin "$BRANCH"
-body="Images running in staging, promoted by $ACTOR in $SERVER/$REPO/actions/runs/$RUN_ID: ${promoted[*]}.
+body="Images running in staging, promoted by $ACTOR in $SERVER/$REPO/actions/runs/$RUN_ID: ${{promoted[*]}}.
 
 After merging, sync the production Applications by hand in Argo CD."
-gh pr create --base main --head "$BRANCH" --title "Promote to production: ${promoted[*]}" --body "$body"
+gh pr create --base main --head "$BRANCH" --title "Promote to production: ${{promoted[*]}}" --body "$body"
 """
 )
 
@@ -80,8 +89,8 @@ def workflow(settings: Settings) -> Workflow:
                 name=f"Open a pull request promoting {source} images to {target}",
                 env={
                     "SERVICE": "${{ inputs.service }}",
-                    "SOURCE_DIR": f"{settings.clusters_path}/{source}",
-                    "TARGET_DIR": f"{settings.clusters_path}/{target}",
+                    "SOURCE_DIR": settings.environment_dir(source),
+                    "TARGET_DIR": settings.environment_dir(target),
                     "BRANCH": f"promote/{target}-${{{{ github.run_id }}}}",
                     "AUTHOR_NAME": wf.commit_author,
                     "AUTHOR_EMAIL": wf.commit_email,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from components import gitops_layout
 from components.config import (
     ENVIRONMENTS,
     Environment,
@@ -40,6 +41,16 @@ class Settings:
             raise ValueError(f"unknown environment(s) {sorted(unknown)}")
         if self.promote_to in self.auto_deploy:
             raise ValueError(f"{self.promote_to} is promoted by pull request, not deployed automatically")
+
+    def environment_dir(self, env: Environment) -> str:
+        """The environment's GitOps directory: its infrastructure Application's path, with
+        the image files below it."""
+        return gitops_layout.environment_dir(self.clusters_path, env)
+
+    def image_file(self, env: Environment, service: str) -> str:
+        """Where ``service``'s image for ``env`` is committed (by ``delivery.yml``, or for the
+        promoted environment by ``promote.yml``) and read by its Argo CD Application."""
+        return gitops_layout.image_file(self.environment_dir(env), service)
 
 
 # Check names and pipeline shapes do not depend on the deployment's registry or paths;
