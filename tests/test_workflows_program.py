@@ -323,6 +323,19 @@ def test_checkouts_never_persist_credentials(documents: dict[str, dict[str, Any]
     assert all(s["with"]["persist-credentials"] is False for s in checkouts)
 
 
+def test_every_remote_git_command_authenticates_itself(documents: dict[str, dict[str, Any]]) -> None:
+    """Checkouts keep no credentials, so a bare `git push` would fail on GitHub (a local
+    bare repository in the script tests would not notice): every push, pull and fetch goes
+    through `git_auth`, which sends the token for that one command."""
+    remote = re.compile(r"(?<![\w-])(git|git_auth)\s+(push|pull|fetch)\b")
+    pushes = 0
+    for path, job_id, step in steps(documents):
+        for match in remote.finditer(str(step.get("run", ""))):
+            pushes += match.group(2) == "push"
+            assert match.group(1) == "git_auth", f"{path}:{job_id}: {match.group(0)!r}"
+    assert pushes >= 2, "the delivery and promotion workflows push"
+
+
 def test_every_job_running_steps_has_a_timeout(documents: dict[str, dict[str, Any]]) -> None:
     for path, job_id, job in jobs(documents):
         if "uses" in job:

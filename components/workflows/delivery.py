@@ -87,12 +87,12 @@ PUSH_FUNCTION = r"""push_main() {  # commit staged changes with MESSAGE and push
   git commit --quiet --message "$MESSAGE"
   local attempt
   for attempt in 1 2 3 4 5; do
-    if git push --quiet origin HEAD:main; then
+    if git_auth push --quiet origin HEAD:main; then
       echo "pushed $(git rev-parse HEAD) to main"
       return 0
     fi
     sleep $((attempt * 3))
-    git pull --quiet --rebase origin main
+    git_auth pull --quiet --rebase origin main
   done
   echo "::error::could not push to main"
   exit 1
