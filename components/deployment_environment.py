@@ -61,7 +61,7 @@ def token_scopes(access: Access, manages_repository: bool) -> str:
     - `object_storage`: read-write only where `pulumi up` manages the metrics bucket (its
       versioning and lifecycle go through temporary keys the provider mints); elsewhere the
       stack's Object Storage keys are only read. Minting keys and tokens is a rotation,
-      run by the bootstrap identity (see docs/governance.md).
+      run by the bootstrap identity (README, "Credential model").
     - No `account` scope: it would let CI mint tokens and users, i.e. grant itself `*`.
     """
     write = "read_write" if access == "up" else "read_only"

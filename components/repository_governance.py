@@ -1,6 +1,6 @@
 """Repository-wide governance: `main`'s ruleset, Actions secrets and variables, the OIDC template.
 
-Declared only by the stack with `github.manageRepository` (see docs/governance.md).
+Declared only by the stack with `github.manageRepository` (README, "Repository governance").
 
 Why a ruleset and not classic branch protection: the deploying identity must commit to
 `main` directly (the workflow files through the contents API, the GitOps image-tag
