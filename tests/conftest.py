@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tools.offline import STACKS, Run, run_program, stack_file  # noqa: E402
+from components.config import ConfigError  # noqa: E402
+from tools.offline import STACKS, Recorder, Run, run_program, stack_file  # noqa: E402
 
 # What a user would set with `pulumi config set --secret <key>`; distinctive values so a
 # test can find any of them that leaks into an input unmarked.
@@ -72,3 +73,16 @@ def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
         else:
             node[leaf] = value
     return values
+
+
+def assert_refused(stack: str, changes: dict[str, Any], expected: list[str]) -> None:
+    """The whole program refuses the changed stack config with exactly the expected problems
+    (each `delivery:...` line is one problem) and declares nothing."""
+    recorder = Recorder()
+    with pytest.raises(ConfigError) as caught:
+        run_program(stack, TEST_SECRETS, with_changes(stack, changes), recorder=recorder)
+    message = str(caught.value)
+    for line in expected:
+        assert line in message, f"missing {line!r} in:\n{message}"
+    assert len(caught.value.problems) == len([e for e in expected if e.startswith("delivery:")]), message
+    assert recorder.resources == [], "a resource was declared before the config was validated"

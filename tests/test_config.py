@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from conftest import TEST_SECRETS, stack_values, with_changes
+from conftest import TEST_SECRETS, assert_refused, stack_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -26,7 +26,6 @@ from components.config import (
 from tools.offline import (
     STACKS,
     EngineConfigError,
-    Recorder,
     declared_secrets,
     engine_config,
     project,
@@ -214,14 +213,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
 def test_bad_config_reports_every_problem_and_declares_nothing(
     stack: str, changes: dict[str, Any], expected: list[str]
 ) -> None:
-    recorder = Recorder()
-    with pytest.raises(ConfigError) as caught:
-        run_program(stack, TEST_SECRETS, with_changes(stack, changes), recorder=recorder)
-    message = str(caught.value)
-    for line in expected:
-        assert line in message, f"missing {line!r} in:\n{message}"
-    assert len(caught.value.problems) == max(1, len([e for e in expected if e.startswith("delivery:")]))
-    assert recorder.resources == [], "a resource was declared before the config was validated"
+    assert_refused(stack, changes, expected)
 
 
 def test_config_error_is_a_clean_run_error() -> None:
