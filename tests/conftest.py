@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +89,25 @@ def assert_refused(stack: str, changes: dict[str, Any], expected: list[str]) -> 
         assert line in message, f"missing {line!r} in:\n{message}"
     assert len(caught.value.problems) == len([e for e in expected if e.startswith("delivery:")]), message
     assert recorder.resources == [], "a resource was declared before the config was validated"
+
+
+def bash(script: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a workflow script the way a runner would: bash, only the given environment."""
+    full_env = {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}
+    return subprocess.run(
+        ["bash", "-c", script], cwd=cwd, env=full_env, capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def git(cwd: Path, *args: str) -> str:
+    """A git command in a scratch repository, with a fixed identity; its stdout, stripped."""
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "HOME": str(cwd),
+        "PATH": os.environ["PATH"],
+    }
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()

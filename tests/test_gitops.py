@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import run_stack
+from conftest import bash, git, run_stack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -178,25 +177,6 @@ def test_service_applications_layer_the_committed_image_over_the_chart(stack_run
         assert chart["helm"]["ignoreMissingValueFiles"] is True
 
 
-def _run(cwd: Path, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full_env = {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}
-    return subprocess.run(
-        argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False, timeout=60
-    )
-
-
-def _git(cwd: Path, *args: str) -> str:
-    identity = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-    }
-    done = _run(cwd, ["git", *args], identity)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def _script_step(workflow: dict[str, Any], job: str) -> dict[str, Any]:
     [step] = [s for s in workflow["jobs"][job]["steps"] if "run" in s]
     return step
@@ -217,12 +197,12 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
     }
     root = tmp_path_factory.mktemp("gitops")
     bare, work, records, shim = root / "origin.git", root / "work", root / "records", root / "bin"
-    _git(root, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
-    _git(root, "clone", "--quiet", str(bare), str(work))
+    git(root, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    git(root, "clone", "--quiet", str(bare), str(work))
     (work / "README").write_text("x\n")
-    _git(work, "add", ".")
-    _git(work, "commit", "--quiet", "-m", "seed")
-    _git(work, "push", "--quiet", "origin", "HEAD:main")
+    git(work, "add", ".")
+    git(work, "commit", "--quiet", "-m", "seed")
+    git(work, "push", "--quiet", "origin", "HEAD:main")
     records.mkdir()
     for service in {s for stack in STACKS for s in stack_config(stack).services}:
         record = {
@@ -247,16 +227,14 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
     assert deploys
     for job in deploys:
         step = _script_step(delivery, job)
-        done = _run(work, ["bash", "-c", step["run"]], {**step["env"], **github, "IMAGES_DIR": str(records)})
+        done = bash(step["run"], work, {**step["env"], **github, "IMAGES_DIR": str(records)})
         assert done.returncode == 0, done.stdout + done.stderr
     step = _script_step(committed["promote.yml"], "promote")
     branch = "promote/test"
-    done = _run(
-        work, ["bash", "-c", step["run"]], {**step["env"], **github, "SERVICE": "all", "BRANCH": branch}
-    )
+    done = bash(step["run"], work, {**step["env"], **github, "SERVICE": "all", "BRANCH": branch})
     assert done.returncode == 0, done.stdout + done.stderr
     return {
-        path for ref in ("main", branch) for path in _git(bare, "ls-tree", "-r", "--name-only", ref).split()
+        path for ref in ("main", branch) for path in git(bare, "ls-tree", "-r", "--name-only", ref).split()
     }
 
 

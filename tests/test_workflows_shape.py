@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import bash, git
 
 from components.config import WorkflowsConfig
 from components.workflows import ci, infrastructure, pull_request_gates, workflows
@@ -27,26 +27,6 @@ from components.workflows.reusable_build import MAKE_SCRIPT
 from components.workflows.settings import REFERENCE, Settings
 
 SERVICES = ("api-router-service", "billing-service", "user-org-service")
-
-
-def bash(script: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    full_env = {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}
-    return subprocess.run(
-        ["bash", "-c", script], cwd=cwd, env=full_env, capture_output=True, text=True, check=False, timeout=60
-    )
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        "HOME": str(cwd),
-        "PATH": os.environ["PATH"],
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 def write(root: Path, rel: str, text: str = "x\n") -> None:
