@@ -75,6 +75,7 @@ Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 GithubName = Annotated[str, AfterValidator(_github_name)]
 K8sVersion = Annotated[str, Field(pattern=_K8S_VERSION.pattern)]
 ChartVersion = Annotated[str, Field(pattern=_CHART_VERSION.pattern)]
+LinodeRegion = Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+(-\d)?$", examples=["us-ord", "eu-central"])]
 
 
 class Model(BaseModel):
@@ -476,10 +477,8 @@ class MetricsConfig(Model):
     bucket: DnsLabel = Field(
         default="ai-aas-build-metrics", description="Object Storage bucket for CI build metrics."
     )
-    region: str = Field(
+    region: LinodeRegion = Field(
         default="us-ord",
-        pattern=r"^[a-z]{2}-[a-z]+(-\d)?$",
-        examples=["us-ord", "eu-central"],
         description="Object Storage region of the bucket.",
     )
     retention_days: int = Field(default=90, ge=1, le=3650, description="Days a metrics object is kept.")
@@ -509,10 +508,8 @@ class StateBackendConfig(Model):
             "cannot read or overwrite another environment's state."
         )
     )
-    region: str = Field(
+    region: LinodeRegion = Field(
         default="us-ord",
-        pattern=r"^[a-z]{2}-[a-z]+(-\d)?$",
-        examples=["us-ord", "eu-central"],
         description="Object Storage region of the state bucket.",
     )
     endpoint: str | None = Field(
@@ -577,10 +574,8 @@ class StackConfig(Model):
         description="Environment of this stack.",
         json_schema_extra={"defaultText": "the stack name"},
     )
-    region: str = Field(
+    region: LinodeRegion = Field(
         default="us-ord",
-        pattern=r"^[a-z]{2}-[a-z]+(-\d)?$",
-        examples=["us-ord", "eu-central"],
         description="Linode region of the cluster (e.g. us-ord, eu-central).",
     )
     cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="The LKE cluster.")
