@@ -23,9 +23,12 @@ from components.config import (
     StackConfig,
     parse_namespace,
 )
+from tools import offline, plan
 from tools.offline import (
     STACKS,
     EngineConfigError,
+    Recorder,
+    StackFileError,
     declared_secrets,
     engine_config,
     project,
@@ -214,6 +217,71 @@ def test_bad_config_reports_every_problem_and_declares_nothing(
     stack: str, changes: dict[str, Any], expected: list[str]
 ) -> None:
     assert_refused(stack, changes, expected)
+
+
+# Stack files that are not valid YAML or repeat a key, as edits of the committed staging file:
+# (old text, new text, the line the error must name (its text in the edited file), message)
+BAD_STACK_FILES: list[tuple[str, str, str, str]] = [
+    (
+        "  delivery:pipeline:\n",
+        "  delivery:region: eu-central\n  delivery:pipeline:\n",
+        "  delivery:region: eu-central",
+        'duplicate key "delivery:region" (first at line 5); a key may appear once in a mapping',
+    ),
+    (
+        "        count: 3\n",
+        "        count: 3\n        count: 4\n",
+        "        count: 4",
+        'duplicate key "count" (first at line 12); a key may appear once in a mapping',
+    ),
+    (
+        "    highAvailability: false\n    pools:",
+        "\thighAvailability: false\n    pools:",
+        "\thighAvailability: false",
+        "a tab character; indent with spaces, YAML does not allow tabs",
+    ),
+    (
+        "    highAvailability: false\n    pools:",
+        "      highAvailability: false\n    pools:",
+        "      highAvailability: false",
+        "not valid YAML here",
+    ),
+    (
+        "    pools:\n",
+        "   pools:\n",
+        "   pools:",
+        "check this line's indentation against the lines above",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD_STACK_FILES, ids=lambda case: repr(case[2]))
+def test_bad_stack_file_is_one_problem_with_file_and_line(
+    case: tuple[str, str, str, str],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    old, new, line, message = case
+    committed = stack_file("staging").read_text()
+    assert committed.count(old) == 1, "the edit must apply to the committed file once"
+    text = committed.replace(old, new)
+    bad = tmp_path / "Pulumi.staging.yaml"
+    bad.write_text(text)
+    monkeypatch.setattr(offline, "stack_file", lambda stack: bad)
+    recorder = Recorder()
+    with pytest.raises(StackFileError) as caught:
+        run_program("staging", TEST_SECRETS, recorder=recorder)
+    number = text.splitlines().index(line) + 1
+    first, problem = str(caught.value).splitlines()
+    assert first == "invalid stack configuration (1 problem); nothing was declared:"
+    assert problem.startswith(f"  - Pulumi.staging.yaml, line {number}, column "), problem
+    assert message in problem
+    assert recorder.resources == []
+    # The offline plan reports it as one message, no traceback.
+    assert plan.main(["staging"]) == 1
+    printed = capsys.readouterr()
+    assert problem in printed.err and "Traceback" not in printed.err
 
 
 def test_config_error_is_a_clean_run_error() -> None:

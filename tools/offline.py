@@ -32,6 +32,68 @@ class EngineConfigError(Exception):
     """What `pulumi up` itself would refuse before the program runs."""
 
 
+class StackFileError(EngineConfigError):
+    """A stack file that is not valid YAML or repeats a key: one problem, with file and line."""
+
+    def __init__(self, path: Path, line: int, column: int, message: str):
+        self.path, self.line, self.column = path, line, column
+        super().__init__(
+            "invalid stack configuration (1 problem); nothing was declared:\n"
+            f"  - {path.name}, line {line}, column {column}: {message}"
+        )
+
+
+class _DuplicateKeyError(yaml.constructor.ConstructorError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys without a word; a stack file must not."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                line = first.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if line != key_node.start_mark.line:
+                raise _DuplicateKeyError(
+                    None,
+                    None,
+                    f"duplicate key {json.dumps(key, default=str)} (first at line {line + 1});"
+                    " a key may appear once in a mapping",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """A stack file's document, or StackFileError naming the file and line of the problem."""
+    try:
+        doc = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = " ".join(str(part) for part in (error.problem, error.context) if part)
+        if isinstance(error, _DuplicateKeyError):
+            pass
+        elif "\\t" in problem:  # PyYAML names the character as `'\t'`
+            problem = f"a tab character; indent with spaces, YAML does not allow tabs ({problem})"
+        else:
+            problem = (
+                f"not valid YAML here ({problem}); check this line's indentation against the lines above"
+            )
+        raise StackFileError(
+            path, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0, problem
+        ) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise StackFileError(path, 1, 1, "the file must be a mapping with a `config:` block")
+    return doc
+
+
 @dataclass(frozen=True)
 class Secret:
     """An input value the program marked secret (as it reaches the engine)."""
@@ -79,8 +141,7 @@ def engine_config(
     name = project_name()
     decls: dict[str, Any] = project().get("config") or {}
     if stack_values is None:
-        doc = yaml.safe_load(stack_file(stack).read_text()) or {}
-        stack_values = doc.get("config") or {}
+        stack_values = read_stack_file(stack_file(stack)).get("config") or {}
     merged: dict[str, Any] = {}
     secret_keys: list[str] = []
     for key, value in stack_values.items():
