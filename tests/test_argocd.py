@@ -353,3 +353,10 @@ def test_private_key_appears_nowhere_unmarked_as_secret(stack_run: Run) -> None:
         assert not (isinstance(value, str) and "PRIVATE KEY" in value and not is_secret), name
     rendered = "\n".join(render_documents(stack_run).values())
     assert MOCK_PRIVATE_KEY not in rendered and "PRIVATE KEY" not in rendered
+
+
+def test_argocd_release_keeps_its_crds_on_uninstall(stack_run: Run) -> None:
+    # Helm deletes the CRDs it installed with the release unless told to keep them, and
+    # with the Application CRD goes every Application and everything they deployed.
+    values = argocd_release(stack_run).plain["values"]
+    assert values["crds"]["keep"] is True

@@ -109,3 +109,10 @@ def test_a_pool_config_change_reaches_the_cluster_unchanged_in_meaning() -> None
     assert [p["label"] for p in pools] == ["alpha", "zeta"]
     assert "count" not in pools[0]
     assert pools[1]["count"] == 1
+
+
+def test_production_provider_never_deletes_what_it_cannot_reach(runs: dict[str, Run]) -> None:
+    # deleteUnreachable drops from state every resource of a cluster the provider cannot
+    # reach: one API outage during a production `pulumi up` would forget the whole cluster.
+    provider = only(runs["production"], K8S_PROVIDER)
+    assert provider.plain.get("deleteUnreachable", "false") in ("false", False)

@@ -163,6 +163,49 @@ def test_every_action_is_pinned_by_full_sha_with_its_version_comment() -> None:
     assert seen > 20
 
 
+def test_sub_actions_of_one_action_repository_share_one_commit() -> None:
+    # github/codeql-action/init, /analyze and /upload-sarif are one release: mixed commits
+    # mean an init from one CodeQL bundle and an analyze from another.
+    commits: dict[str, set[str]] = {}
+    for text in workflow_texts(run_stack(OWNER_STACK)).values():
+        for line in text.splitlines():
+            match = _USES.match(line)
+            pinned = _PINNED.match(match["ref"]) if match else None
+            if pinned:
+                owner, repo = pinned["action"].split("/")[:2]
+                commits.setdefault(f"{owner}/{repo}", set()).add(pinned["sha"])
+    assert "github/codeql-action" in commits
+    mixed = {repository: shas for repository, shas in commits.items() if len(shas) > 1}
+    assert mixed == {}, f"sub-actions pinned to different commits: {mixed}"
+
+
+def test_every_gitleaks_job_checks_out_the_whole_history(documents: dict[str, dict[str, Any]]) -> None:
+    # A shallow checkout holds one commit: gitleaks would scan it and pass whatever the
+    # history holds.
+    scanning = 0
+    for path, job_id, job in jobs(documents):
+        steps = job.get("steps", [])
+        runs_gitleaks = [
+            i
+            for i, step in enumerate(steps)
+            if "gitleaks" in str(step.get("run", "")) + str(step.get("uses", ""))
+        ]
+        if not runs_gitleaks:
+            continue
+        scanning += 1
+        checkouts = [
+            step
+            for step in steps[: runs_gitleaks[0]]
+            if str(step.get("uses", "")).startswith("actions/checkout@")
+        ]
+        assert checkouts, f"{path} {job_id}: gitleaks runs without a checkout"
+        for step in checkouts:
+            assert step.get("with", {}).get("fetch-depth") == 0, (
+                f"{path} {job_id}: checkout must fetch-depth: 0"
+            )
+    assert scanning >= 2, "ci.yml and security.yml both run gitleaks"
+
+
 def test_every_pinned_action_is_used() -> None:
     copied = json.loads(PINS_FILE.read_text())["actions"]
     used = "\n".join(workflow_texts(run_stack(OWNER_STACK)).values())
