@@ -13,8 +13,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-plan: install  ## offline plan of STACK: resource tree + rendered documents under build/STACK
-	$(BIN)/python -m tools.plan $(STACK)
+plan: install  ## offline plan of STACK against BASE (default: the golden files); FULL=1 prints every input
+	$(BIN)/python -m tools.plan $(STACK) $(if $(BASE),--base $(BASE)) $(if $(FULL),--full)
 
 golden: install  ## rewrite the committed golden files of every stack
 	$(BIN)/python -m tools.plan --update-golden development staging production

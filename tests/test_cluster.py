@@ -11,7 +11,7 @@ import yaml
 from conftest import TEST_SECRETS, run_stack
 
 from components.cluster import decode_kubeconfig
-from tools.offline import PROJECT_FILE, RecordedResource, Run, Secret, run_program
+from tools.offline import PROJECT_FILE, RecordedResource, Run, Secret, mock_id, run_program
 
 LKE = "linode:index/lkeCluster:LkeCluster"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
@@ -77,7 +77,7 @@ def test_kubeconfig_stays_secret_from_cluster_to_provider_to_output(stack_run: R
 
 def test_provider_is_replaced_only_with_the_cluster(stack_run: Run) -> None:
     provider = only(stack_run, K8S_PROVIDER)
-    assert provider.plain["clusterIdentifier"] == f"{stack_run.stack}-lke-id"
+    assert provider.plain["clusterIdentifier"] == mock_id(f"{stack_run.stack}-lke")
     assert provider.parent == stack_run.stack
 
 
@@ -90,7 +90,7 @@ def test_every_kubernetes_resource_targets_this_stacks_cluster(stack_run: Run) -
 
 def test_outputs_a_platform_engineer_needs(stack_run: Run) -> None:
     assert {"clusterId", "apiEndpoints", "kubeconfig"} <= set(stack_run.outputs)
-    assert stack_run.outputs["clusterId"] == f"{stack_run.stack}-lke-id"
+    assert stack_run.outputs["clusterId"] == mock_id(f"{stack_run.stack}-lke")
 
 
 def test_decode_kubeconfig_reads_lke_base64() -> None:

@@ -489,7 +489,7 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
 
 
 def test_argocd_manifests_and_helm_values_match_the_golden_files(stack_run: Run) -> None:
-    """Rewrite with `python -m tools.plan --update-golden development staging production`."""
+    """Rewrite with `make golden`."""
     rendered = {
         rel: text for rel, text in render_documents(stack_run).items() if rel.startswith(("argocd/", "helm/"))
     }
@@ -499,6 +499,8 @@ def test_argocd_manifests_and_helm_values_match_the_golden_files(stack_run: Run)
         for kind in ("argocd", "helm")
         for path in sorted((base / kind).glob("*.yaml"))
     }
-    assert sorted(rendered) == sorted(golden), "documents added or removed"
+    assert sorted(rendered) == sorted(golden), "documents added or removed; run `make golden`"
     for rel, text in rendered.items():
-        assert text == golden[rel], f"{rel} drifted from tests/golden/{stack_run.stack}/{rel}"
+        assert text == golden[rel], (
+            f"{rel} drifted from tests/golden/{stack_run.stack}/{rel}; run `make golden`"
+        )

@@ -14,7 +14,7 @@ from test_governance_config import parsed
 
 from components import ci_contract
 from components.workflows import required_status_checks
-from tools.offline import MOCK_CALLS, RecordedResource, Recorder, Run, Secret, run_program
+from tools.offline import MOCK_CALLS, MOCK_OUTPUTS, RecordedResource, Recorder, Run, Secret, run_program
 
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
 BRANCH_PROTECTION = "github:index/branchProtection:BranchProtection"
@@ -107,7 +107,11 @@ def test_repository_secrets_and_variables_ci_needs(owner: Run) -> None:
     assert set(variables) == {ci_contract.METRICS_BUCKET, ci_contract.METRICS_ENDPOINT}
     (bucket,) = owner.recorder.of_type(BUCKET)
     assert variables[ci_contract.METRICS_BUCKET].plain["value"] == bucket.plain["label"]
-    assert variables[ci_contract.METRICS_ENDPOINT].plain["value"] == "https://us-ord-1.linodeobjects.com"
+    # The endpoint is the bucket's computed s3Endpoint, known only after apply.
+    assert (
+        variables[ci_contract.METRICS_ENDPOINT].plain["value"]
+        == f"https://{MOCK_OUTPUTS[BUCKET]['s3Endpoint']}"
+    )
     assert all(v.delete_before_replace for v in variables.values())
 
 

@@ -129,11 +129,9 @@ def test_golden_workflow_files_match_the_program() -> None:
         golden = {
             str(p.relative_to(GOLDEN / stack)): p.read_text() for p in golden_dir.rglob("*") if p.is_file()
         }
-        assert golden.keys() == rendered.keys(), "run: python -m tools.plan --update-golden " + " ".join(
-            STACKS
-        )
+        assert golden.keys() == rendered.keys(), "workflow files added or removed; run `make golden`"
         for rel, text in rendered.items():
-            assert golden[rel] == text, f"{rel} drifted; run: python -m tools.plan --update-golden {stack}"
+            assert golden[rel] == text, f"{rel} drifted; run `make golden`"
 
 
 # --------------------------------------------------------------------------- pinning

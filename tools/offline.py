@@ -213,6 +213,7 @@ class RecordedResource:
     delete_before_replace: bool = False
     retain_on_delete: bool = False
     ignore_changes: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
     aliases: list[Any] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
 
@@ -274,6 +275,20 @@ def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any, bool]]:
     yield from go(value, path, False)
 
 
+def unknown(what: str) -> str:
+    """The stand-in for a value only the provider knows, after apply (an id, a computed output).
+
+    The offline run cannot know these; the stand-in says so wherever it lands (the plan, the
+    golden files, a string the program builds from it), so it never passes for a real value.
+    """
+    return f"<unknown: {what}>"
+
+
+def mock_id(name: str) -> str:
+    """The id the mocks give the resource named `name`."""
+    return unknown(f"id of {name}")
+
+
 _FAKE_KUBECONFIG = base64.b64encode(
     yaml.safe_dump(
         {
@@ -288,16 +303,18 @@ _FAKE_KUBECONFIG = base64.b64encode(
 ).decode()
 
 # Computed outputs the program reads, per resource type (inputs are echoed back as well).
+# Credentials keep a credential's shape (they are secrets, masked wherever shown, and the
+# tests trace them); everything else is an `unknown(...)` stand-in.
 MOCK_OUTPUTS: dict[str, dict[str, Any]] = {
     "linode:index/lkeCluster:LkeCluster": {
         "kubeconfig": _FAKE_KUBECONFIG,
-        "apiEndpoints": ["https://lke.example.invalid:443"],
-        "status": "ready",
+        "apiEndpoints": [unknown("apiEndpoints of the LkeCluster")],
+        "status": unknown("status of the LkeCluster"),
     },
     "tls:index/privateKey:PrivateKey": {
         "privateKeyOpenssh": "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
         "privateKeyPem": "-----BEGIN PRIVATE KEY-----\nmock\n-----END PRIVATE KEY-----\n",
-        "publicKeyOpenssh": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMock",
+        "publicKeyOpenssh": unknown("publicKeyOpenssh of the tls PrivateKey"),
     },
     "linode:index/objectStorageKey:ObjectStorageKey": {
         "accessKey": "MOCKACCESSKEY",
@@ -305,27 +322,32 @@ MOCK_OUTPUTS: dict[str, dict[str, Any]] = {
     },
     "linode:index/token:Token": {"token": "mock-linode-token"},
     "linode:index/objectStorageBucket:ObjectStorageBucket": {
-        "hostname": "bucket.us-ord-1.linodeobjects.com",
-        "endpoint": "us-ord-1.linodeobjects.com",
-        "s3Endpoint": "us-ord-1.linodeobjects.com",
+        "hostname": unknown("hostname of the ObjectStorageBucket"),
+        "endpoint": unknown("endpoint of the ObjectStorageBucket"),
+        "s3Endpoint": unknown("s3Endpoint of the ObjectStorageBucket"),
     },
 }
+
+# GitHub's numeric ids of looked-up users and teams: the program needs integers, so these are
+# numbers in a range no config value reaches; `Recorder.unknowns` names each one for the plan.
+_USER_IDS = 7_000_000_000
+_TEAM_IDS = 8_000_000_000
 
 # Answers to provider functions (data sources) the program calls.
 MOCK_CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "github:index/getUser:getUser": lambda a: {
-        "id": str(100000 + sum(map(ord, a.get("username", "")))),
+        "id": str(_USER_IDS + sum(map(ord, a.get("username", "")))),
         "login": a.get("username", ""),
-        "nodeId": f"U_mock_{a.get('username', '')}",
+        "nodeId": unknown(f"node id of GitHub user {a.get('username', '')}"),
     },
     "github:index/getTeam:getTeam": lambda a: {
-        "id": str(200000 + sum(map(ord, a.get("slug", "")))),
+        "id": str(_TEAM_IDS + sum(map(ord, a.get("slug", "")))),
         "slug": a.get("slug", ""),
-        "nodeId": f"T_mock_{a.get('slug', '')}",
+        "nodeId": unknown(f"node id of GitHub team {a.get('slug', '')}"),
     },
     "github:index/getRepository:getRepository": lambda a: {
-        "repoId": 424242,
-        "nodeId": "R_mock_repository",
+        "repoId": 6_000_000_000,
+        "nodeId": unknown("node id of the repository"),
         "fullName": a.get("fullName") or a.get("name", ""),
         "name": a.get("name", ""),
     },
@@ -340,6 +362,8 @@ class Recorder(pulumi_mocks.Mocks):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._by_key: dict[tuple[str, str], RecordedResource] = {}
         self._names: dict[int, str] = {}
+        # Numbers the mocks made up (lookup ids) -> what they stand for, for the plan.
+        self.unknowns: dict[int, str] = {}
 
     def _get(self, type_: str, name: str, custom: bool) -> RecordedResource:
         key = (type_, name)
@@ -364,6 +388,7 @@ class Recorder(pulumi_mocks.Mocks):
         res.delete_before_replace = bool(opts.delete_before_replace)
         res.retain_on_delete = bool(opts.retain_on_delete)
         res.ignore_changes = list(opts.ignore_changes or [])
+        res.replace_on_changes = list(opts.replace_on_changes or [])
         res.aliases = list(opts.aliases or [])
         res.additional_secret_outputs = list(opts.additional_secret_outputs or [])
 
@@ -374,14 +399,19 @@ class Recorder(pulumi_mocks.Mocks):
             # A provider reference is `<provider urn>::<provider id>`; the URN ends in its name.
             res.provider = args.provider.split("::")[-2]
         outputs = {**unwrap(res.inputs), **MOCK_OUTPUTS.get(args.typ, {})}
-        return f"{args.name}-id", outputs
+        return mock_id(args.name), outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         inputs = unwrap(_wrap_secrets(dict(args.args)))
         self.calls.append((args.token, inputs))
-        answer = MOCK_CALLS.get(args.token)
+        answer = MOCK_CALLS[args.token](inputs) if args.token in MOCK_CALLS else {}
+        function = args.token.rsplit(":", 1)[-1]
+        asked = ", ".join(f"{k}={v}" for k, v in sorted(inputs.items()))
+        for key, value in answer.items():
+            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                self.unknowns[int(value)] = f"{key} from {function}({asked})"
         # An empty failure list, not None: pulumi's mock monitor iterates it (3.272).
-        return ({**inputs, **answer(inputs)} if answer else inputs), []
+        return {**inputs, **answer}, []
 
     # Queries for tests -----------------------------------------------------------
 

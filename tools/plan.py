@@ -1,11 +1,16 @@
-"""Offline plan: run the program for a stack with no credentials and no Pulumi CLI.
+"""Offline plan: what the program declares for a stack, with no credentials and no Pulumi CLI.
 
-Prints every declared resource as a tree by parent (type, name, the inputs that matter,
-secrets masked) and writes every rendered document (workflow files, Argo CD manifests,
-Helm values) under ``build/<stack>/``. ``--update-golden`` also rewrites the committed
-golden copies under ``tests/golden/<stack>/`` that reviewers read in a PR diff.
+Writes every declared resource (type, name, parent, provider, options and every input,
+secrets masked, values only known after apply marked) as one YAML document under
+``build/<stack>/resources/<component path>/``, beside the documents the program renders
+(workflow files, Argo CD manifests, Helm values). Prints the resources as a tree, the way
+`pulumi preview` does, each marked against a base: the golden files ``tests/golden/<stack>/``
+(default), an earlier build directory, or the golden files at a git ref (``--base``).
+``--full`` prints every input. ``--update-golden`` rewrites the golden files, which
+reviewers read as the pull request's diff.
 
     python -m tools.plan staging
+    python -m tools.plan staging --base origin/main --full
     python -m tools.plan --update-golden development staging production
 """
 
@@ -13,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,33 +33,122 @@ from tools.offline import (
     EngineConfigError,
     RecordedResource,
     Run,
+    Secret,
     declared_secrets,
-    mask,
     run_program,
+    unknown,
+)
+from tools.preview import (
+    BaseError,
+    Step,
+    change_lines,
+    diff,
+    read_base,
+    read_directory,
+    resource_documents,
+    summary_lines,
 )
 
 BUILD = ROOT / "build"
 GOLDEN = ROOT / "tests" / "golden"
+GOLDEN_COMMAND = "make golden"
 
 # Offline runs need values for the declared secrets; these placeholders never leave the
 # process and are masked in every printed or written document.
 PLACEHOLDER_SECRETS = {key: f"offline-placeholder-{key}" for key in declared_secrets()}
 
-# Inputs too long or too noisy for the tree; they are in the rendered documents instead.
-_HIDDEN_INPUTS = {"content", "values", "spec", "metadata", "kubeconfig", "valueYamlFiles"}
+
+def present(value: Any, unknowns: dict[int, str]) -> Any:
+    """A recorded value as a reviewer reads it: secrets masked, made-up lookup ids named,
+    keys sorted (recorded inputs come back through protobuf Structs whose key order varies
+    with the hash seed, and golden files must not churn with it)."""
+    if isinstance(value, Secret):
+        return "[secret]"
+    if isinstance(value, dict):
+        return {k: present(value[k], unknowns) for k in sorted(value)}
+    if isinstance(value, list):
+        return [present(v, unknowns) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value in unknowns:
+        return unknown(unknowns[value])
+    return value
 
 
 def _dump(doc: Any) -> str:
-    # Sorted: recorded inputs come back through protobuf Structs whose key order varies
-    # from run to run (hash seed), and golden files must not churn with it.
     return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100)
+
+
+class _ReadableDumper(yaml.SafeDumper):
+    """Multi-line strings (workflow files, scripts) as literal blocks, keys in given order."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_ReadableDumper.add_representer(str, _represent_str)
+
+
+def dump_resource(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_ReadableDumper, sort_keys=False, default_flow_style=False, width=100)
+
+
+def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[str, Any]:
+    """Everything the program declares about one resource, as the plan and golden files show it."""
+    doc: dict[str, Any] = {"type": res.type, "name": res.name}
+    if res.parent is not None:
+        doc["parent"] = res.parent
+    if res.provider is not None:
+        doc["provider"] = res.provider
+    options = {
+        "protect": res.protect,
+        "dependsOn": sorted(res.depends_on),
+        "deleteBeforeReplace": res.delete_before_replace,
+        "retainOnDelete": res.retain_on_delete,
+        "ignoreChanges": sorted(res.ignore_changes),
+        "replaceOnChanges": sorted(res.replace_on_changes),
+        "additionalSecretOutputs": sorted(set(res.additional_secret_outputs)),
+        "aliases": [str(a) for a in res.aliases],
+    }
+    if any(options.values()):
+        doc["options"] = {k: v for k, v in options.items() if v}
+    doc["inputs"] = present(res.inputs, unknowns)
+    return doc
+
+
+def declared_documents(run: Run) -> list[dict[str, Any]]:
+    """Every resource's document in declaration order, read back as a base's files are."""
+    return [yaml.safe_load(dump_resource(resource_document(r, run.recorder.unknowns))) for r in run.resources]
+
+
+def plan_steps(run: Run, base_docs: dict[str, str]) -> list[Step]:
+    """The run's resources against a base's files (relative path -> text)."""
+    return diff(resource_documents(base_docs), declared_documents(run))
+
+
+def _file_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def resource_path(res: RecordedResource, by_name: dict[str, RecordedResource]) -> str:
+    """`resources/<ancestor names>/<Kind>-<name>.yaml`: a component's children in its folder."""
+    parts: list[str] = []
+    parent = res.parent
+    while parent is not None and parent in by_name:
+        parts.insert(0, _file_part(parent))
+        parent = by_name[parent].parent
+    kind = res.type.rsplit(":", 1)[-1] if not res.type.startswith("pulumi:providers:") else "Provider"
+    return "/".join(["resources", *parts, f"{kind}-{_file_part(res.name)}.yaml"])
 
 
 def render_documents(run: Run) -> dict[str, str]:
     """Relative path -> text of every document the stack renders, secrets masked."""
     docs: dict[str, str] = {}
+    unknowns = run.recorder.unknowns
+    by_name = {res.name: res for res in run.resources}
     for res in run.resources:
-        inputs = mask(res.inputs)
+        docs[resource_path(res, by_name)] = dump_resource(resource_document(res, unknowns))
+        inputs = present(res.inputs, unknowns)
         if res.type == "github:index/repositoryFile:RepositoryFile":
             docs[f"github/{inputs['file']}"] = str(inputs["content"])
         elif res.type.startswith("kubernetes:argoproj.io/"):
@@ -66,45 +160,53 @@ def render_documents(run: Run) -> dict[str, str]:
     return dict(sorted(docs.items()))
 
 
-def _summary(res: RecordedResource) -> str:
-    shown = {k: v for k, v in mask(res.inputs).items() if k not in _HIDDEN_INPUTS}
+def _flags(doc: dict[str, Any]) -> str:
+    options = doc.get("options") or {}
     flags = [
         flag
-        for flag, on in (
-            ("protect", res.protect),
-            ("delete-before-replace", res.delete_before_replace),
-            ("retain-on-delete", res.retain_on_delete),
+        for flag, key in (
+            ("protect", "protect"),
+            ("delete-before-replace", "deleteBeforeReplace"),
+            ("retain-on-delete", "retainOnDelete"),
         )
-        if on
+        if options.get(key)
     ]
-    if res.depends_on:
-        flags.append("depends-on=" + ",".join(res.depends_on))
-    text = json.dumps(shown, sort_keys=True, default=str)
-    if len(text) > 160:
-        text = text[:157] + "..."
-    return (
-        f"{res.type}  {res.name}"
-        + (f"  [{' '.join(flags)}]" if flags else "")
-        + (f"\n      {text}" if shown else "")
-    )
+    return f"  [{' '.join(flags)}]" if flags else ""
 
 
-def print_tree(run: Run) -> None:
-    children: dict[str | None, list[RecordedResource]] = {}
-    for res in run.resources:
-        children.setdefault(res.parent, []).append(res)
+def plan_lines(steps: list[Step], full: bool = False) -> list[str]:
+    """The tree by parent, a marker per resource, the changed keys below an update or replace."""
+    children: dict[str | None, list[Step]] = {}
+    names = {str(step.doc["name"]) for step in steps}
+    for step in steps:
+        parent = step.doc.get("parent")
+        children.setdefault(parent if parent in names else None, []).append(step)
+    lines: list[str] = []
 
     def show(parent: str | None, depth: int) -> None:
-        for res in children.get(parent, []):
-            pad = "  " * depth
-            print(pad + _summary(res).replace("\n", "\n" + pad))
-            show(res.name, depth + 1)
+        for step in children.get(parent, []):
+            pad = "    " + "  " * depth
+            doc = step.doc
+            lines.append(f"{step.marker:<3}{pad}{doc['type']}  {doc['name']}{_flags(doc)}")
+            detail = change_lines(step) if step.old is not None and step.changed else []
+            if full and step.op != "delete" and doc.get("inputs"):
+                detail += dump_resource(doc.get("inputs") or {}).rstrip("\n").splitlines()
+            lines.extend(f"   {pad}    {line}" for line in detail)
+            show(str(doc["name"]), depth + 1)
 
-    print(f"stack {run.stack}: {len(run.resources)} resources")
-    show(None, 1)
-    print("outputs:")
-    for name, value in sorted(mask(run.outputs).items()):
-        print(f"  {name}: {json.dumps(value, default=str)}")
+    show(None, 0)
+    return lines
+
+
+def print_plan(run: Run, steps: list[Step], base: str, full: bool) -> None:
+    print(f"stack {run.stack}: {len(run.resources)} resources, compared with {base}")
+    for line in plan_lines(steps, full):
+        print(line)
+    for line in summary_lines(steps):
+        print(line)
+    print("Outputs:")
+    for name, value in sorted(present(run.outputs, run.recorder.unknowns).items()):
+        print(f"    {name}: {json.dumps(value, default=str)}")
 
 
 def write_documents(docs: dict[str, str], target: Path) -> None:
@@ -121,23 +223,37 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("stacks", nargs="+", choices=STACKS, metavar="STACK", help=", ".join(STACKS))
+    parser.add_argument(
+        "--base",
+        help="compare with this build directory (or one holding <stack>/), or the golden files at this "
+        "git ref; default: tests/golden/<stack>",
+    )
+    parser.add_argument("--full", action="store_true", help="print every input of every resource")
     parser.add_argument("--update-golden", action="store_true", help="rewrite tests/golden/<stack>/")
     args = parser.parse_args(argv)
     for stack in args.stacks:
-        started = time.perf_counter()
         try:
             run = run_program(stack, PLACEHOLDER_SECRETS)
-        except (ConfigError, EngineConfigError) as error:
+            base, base_docs = (
+                read_base(args.base, stack)
+                if args.base
+                else (
+                    str((GOLDEN / stack).relative_to(ROOT)),
+                    read_directory(GOLDEN / stack),
+                )
+            )
+        except (ConfigError, EngineConfigError, BaseError) as error:
             print(f"stack {stack}: {error}", file=sys.stderr)
             return 1
         docs = render_documents(run)
-        print_tree(run)
+        steps = plan_steps(run, base_docs)
+        print_plan(run, steps, base, args.full)
         write_documents(docs, BUILD / stack)
         print(f"wrote {len(docs)} documents under {(BUILD / stack).relative_to(ROOT)}/")
         if args.update_golden:
             write_documents(docs, GOLDEN / stack)
             print(f"updated {(GOLDEN / stack).relative_to(ROOT)}/")
-        print(f"planned in {time.perf_counter() - started:.2f}s\n")
+        print()
     return 0
 
 
