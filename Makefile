@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= staging
 
-.PHONY: install plan golden test lint typecheck check
+.PHONY: install plan golden bench test lint typecheck check
 
 install: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -18,6 +18,9 @@ plan: install  ## offline plan of STACK against BASE (default: the golden files)
 
 golden: install  ## rewrite the committed golden files of every stack
 	$(BIN)/python -m tools.plan --update-golden development staging production
+
+bench: install  ## time the offline plan and the program against a bare Pulumi program (ratios)
+	$(BIN)/python -m tools.bench
 
 test: install  ## the whole test suite
 	$(BIN)/python -m pytest

@@ -443,10 +443,12 @@ def run_program(
     secrets: Mapping[str, str],
     stack_values: Mapping[str, Any] | None = None,
     recorder: Recorder | None = None,
+    program: Callable[[], None] | None = None,
 ) -> Run:
     """Run `__main__.py` for `stack` under mocks on a fresh event loop; return the recording.
 
-    Pass a `recorder` to inspect what was declared even when the program raises.
+    Pass a `recorder` to inspect what was declared even when the program raises, and a
+    `program` to run another one under the same mocks (the benchmark's baseline).
     """
     config, secret_keys = engine_config(stack, secrets, stack_values)
     recorder = recorder or Recorder()
@@ -459,10 +461,10 @@ def run_program(
         pulumi.runtime.register_stack_transformation(recorder.transformation)
         root = pulumi.runtime.get_root_resource()
 
-        def program() -> None:
+        def main() -> None:
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
-        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(program))
+        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(program or main))
         outputs = loop.run_until_complete(_resolve(getattr(root, "outputs", {})))
     finally:
         pulumi.runtime.set_all_config({}, [])

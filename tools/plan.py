@@ -73,12 +73,12 @@ def present(value: Any, unknowns: dict[int, str]) -> Any:
     return value
 
 
-def _dump(doc: Any) -> str:
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100)
+# libyaml's emitter (PyYAML's wheels carry it): the pure-Python one took most of the plan's time.
+_SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _ReadableDumper(yaml.SafeDumper):
-    """Multi-line strings (workflow files, scripts) as literal blocks, keys in given order."""
+class _ReadableDumper(_SAFE_DUMPER):  # type: ignore[valid-type,misc]
+    """Multi-line strings (workflow files, scripts, notification templates) as literal blocks."""
 
 
 def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
@@ -87,6 +87,10 @@ def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
 
 
 _ReadableDumper.add_representer(str, _represent_str)
+
+
+def _dump(doc: Any) -> str:
+    return yaml.dump(doc, Dumper=_ReadableDumper, sort_keys=True, default_flow_style=False, width=100)
 
 
 def dump_resource(doc: dict[str, Any]) -> str:
@@ -117,8 +121,8 @@ def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[s
 
 
 def declared_documents(run: Run) -> list[dict[str, Any]]:
-    """Every resource's document in declaration order, read back as a base's files are."""
-    return [yaml.safe_load(dump_resource(resource_document(r, run.recorder.unknowns))) for r in run.resources]
+    """Every resource's document in declaration order (as its file reads back)."""
+    return [resource_document(r, run.recorder.unknowns) for r in run.resources]
 
 
 def plan_steps(run: Run, base_docs: dict[str, str]) -> list[Step]:
