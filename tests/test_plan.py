@@ -222,3 +222,35 @@ def test_everything_is_a_create_against_an_empty_base() -> None:
     steps = plan_steps(run_stack("development"), {})
     assert {s.marker for s in steps} == {"+"}
     assert all(line.startswith("+") for line in plan_lines(steps))
+
+
+# One change of each kind of stack input: each must change a golden file and a marker.
+SINGLE_CHANGES: list[tuple[str, dict[str, object]]] = [
+    ("production", {"delivery:cluster.tags": ["team:platform", "cost:inference"]}),
+    ("production", {"delivery:cluster.controlPlaneAcl": ["203.0.113.0/24"]}),
+    ("production", {"delivery:argocd.helmTimeoutSeconds": 600}),
+    ("production", {"delivery:argocd.rbacDefaultPolicy": ""}),
+    ("production", {"delivery:gitops.targetRevision": "release"}),
+    ("production", {"delivery:gitops.clusterResources": ["Namespace", "ClusterRole"]}),
+    ("production", {"delivery:services.web-portal": {"namespace": "web"}}),
+    ("development", {"delivery:github.deploymentBranches": ["main", "release/*"]}),
+    ("production", {"delivery:github.productionReviewers.teams": ["platform-sre", "security"]}),
+    ("production", {"delivery:github.workflows.goVersion": "1.25"}),
+    ("production", {"delivery:metrics.retentionDays": 30}),
+    ("production", {"delivery:pipeline.stateBackend.bucket": "ai-aas-pulumi-state-prod"}),
+    ("development", {"delivery:pipeline.credentials.lifetimeDays": 60}),
+]
+
+
+@pytest.mark.parametrize("case", SINGLE_CHANGES, ids=lambda case: next(iter(case[1])))
+def test_each_stack_input_changes_a_golden_file_and_the_plan(case: tuple[str, dict[str, object]]) -> None:
+    stack, change = case
+    run = run_program(stack, TEST_SECRETS, with_changes(stack, dict(change)))
+    golden = read_directory(GOLDEN / stack)
+    rendered = render_documents(run)
+    assert any(
+        rendered.get(rel) != golden.get(rel)
+        for rel in set(rendered) | set(golden)
+        if rel.startswith("resources/")
+    ), "no resource document changed"
+    assert changed(plan_steps(run, golden)), "the plan shows no change"

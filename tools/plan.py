@@ -204,6 +204,8 @@ def plan_lines(steps: list[Step], full: bool = False) -> list[str]:
 
 def print_plan(run: Run, steps: list[Step], base: str, full: bool) -> None:
     print(f"stack {run.stack}: {len(run.resources)} resources, compared with {base}")
+    if all(step.op == "create" for step in steps):
+        print("    (the base holds no resource documents of this stack: every resource shows as a create)")
     for line in plan_lines(steps, full):
         print(line)
     for line in summary_lines(steps):
