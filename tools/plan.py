@@ -70,6 +70,8 @@ def present(value: Any, unknowns: dict[int, str]) -> Any:
         return [present(v, unknowns) for v in value]
     if isinstance(value, int) and not isinstance(value, bool) and value in unknowns:
         return unknown(unknowns[value])
+    if isinstance(value, str) and value.isdigit() and int(value) in unknowns:
+        return unknown(unknowns[int(value)])
     return value
 
 
