@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from components.workflows.common import READ, checkout, setup_go
-from components.workflows.model import Input, Job, Step, Strategy, Triggers, Workflow, WorkflowCall
-from components.workflows.settings import Settings
+from components.github.workflows.common import READ, checkout, setup_go
+from components.github.workflows.model import Input, Job, Step, Strategy, Triggers, Workflow, WorkflowCall
+from components.github.workflows.settings import Settings
 
 FILE = "reusable-build.yml"
 CALL = f"./.github/workflows/{FILE}"

@@ -8,9 +8,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components.argocd import require_provider
 from components.config import Environment, RolloutsConfig
-from components.helm import pinned_release
+from components.gitops.argocd import require_provider
+from components.gitops.helm import pinned_release
 
 CHART = "argo-rollouts"
 RELEASE_NAME = "argo-rollouts"

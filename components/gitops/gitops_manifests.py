@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from components.config import Environment, GitOpsConfig, StackConfig
-from components.gitops_layout import environment_dir, image_file
+from components.gitops.gitops_layout import environment_dir, image_file
 
 API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER = "https://kubernetes.default.svc"

@@ -9,7 +9,7 @@ YAML committed under ``.github/workflows/``.
 
 from __future__ import annotations
 
-from components.workflows import (
+from components.github.workflows import (
     ci,
     ci_remote,
     db_guardrails,
@@ -19,8 +19,8 @@ from components.workflows import (
     reusable_build,
     security,
 )
-from components.workflows.model import Workflow
-from components.workflows.settings import REFERENCE, Settings
+from components.github.workflows.model import Workflow
+from components.github.workflows.settings import REFERENCE, Settings
 
 __all__ = ["Settings", "Workflow", "required_status_checks", "workflows"]
 

@@ -16,9 +16,9 @@ program is untouched) so that its gate can be a required status check.
 
 from __future__ import annotations
 
-from components import ci_contract
 from components.config import Environment
-from components.workflows.common import (
+from components.github import ci_contract
+from components.github.workflows.common import (
     READ,
     checkout,
     gate_job,
@@ -27,7 +27,7 @@ from components.workflows.common import (
     supersede_pull_request_runs,
     variable,
 )
-from components.workflows.model import (
+from components.github.workflows.model import (
     Concurrency,
     Job,
     PullRequest,
@@ -37,8 +37,8 @@ from components.workflows.model import (
     Workflow,
     WorkflowDispatch,
 )
-from components.workflows.pins import action
-from components.workflows.settings import Settings
+from components.github.workflows.pins import action
+from components.github.workflows.settings import Settings
 
 FILE = "infrastructure.yml"
 GATE = "infrastructure-gate"

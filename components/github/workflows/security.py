@@ -7,7 +7,7 @@ pull request on a blocking finding.
 
 from __future__ import annotations
 
-from components.workflows.common import (
+from components.github.workflows.common import (
     READ,
     SCANNING,
     checkout,
@@ -17,9 +17,9 @@ from components.workflows.common import (
     supersede_pull_request_runs,
     trivy_fs_steps,
 )
-from components.workflows.model import Job, PullRequest, Push, Step, Strategy, Triggers, Workflow
-from components.workflows.pins import action
-from components.workflows.settings import Settings
+from components.github.workflows.model import Job, PullRequest, Push, Step, Strategy, Triggers, Workflow
+from components.github.workflows.pins import action
+from components.github.workflows.settings import Settings
 
 FILE = "security.yml"
 GATE = "security-gate"

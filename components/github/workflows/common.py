@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from components import ci_contract
-from components.workflows.model import ALWAYS, Concurrency, Job, Permissions, Scalar, Step
-from components.workflows.pins import action
-from components.workflows.settings import Settings
+from components.github import ci_contract
+from components.github.workflows.model import ALWAYS, Concurrency, Job, Permissions, Scalar, Step
+from components.github.workflows.pins import action
+from components.github.workflows.settings import Settings
 
 READ: Permissions = {"contents": "read"}
 SCANNING: Permissions = {"contents": "read", "security-events": "write"}

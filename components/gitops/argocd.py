@@ -6,15 +6,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components.argocd_values import (
+from components.config import ArgoCdConfig, Environment
+from components.gitops.argocd_values import (
     CHART,
     NOTIFICATIONS_SECRET,
     RELEASE_NAME,
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
-from components.config import ArgoCdConfig, Environment
-from components.helm import pinned_release
+from components.gitops.helm import pinned_release
 
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 

@@ -16,8 +16,8 @@ import pulumi_github as github
 from pydantic import BaseModel, ConfigDict
 
 from components.config import Environment, WorkflowsConfig
-from components.workflows import Settings, workflows
-from components.workflows.render import render
+from components.github.workflows import Settings, workflows
+from components.github.workflows.render import render
 
 BRANCH = "main"
 

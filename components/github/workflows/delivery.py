@@ -17,10 +17,9 @@ could have written (cache poisoning).
 
 from __future__ import annotations
 
-from components import ci_contract
 from components.config import Environment
-from components.gitops_layout import image_file, images_dir
-from components.workflows.common import (
+from components.github import ci_contract
+from components.github.workflows.common import (
     ANY_SERVICE,
     GIT_AUTH_FUNCTION,
     READ,
@@ -30,7 +29,7 @@ from components.workflows.common import (
     secret,
     services_matrix,
 )
-from components.workflows.model import (
+from components.github.workflows.model import (
     Concurrency,
     Job,
     Push,
@@ -40,8 +39,9 @@ from components.workflows.model import (
     Workflow,
     WorkflowDispatch,
 )
-from components.workflows.pins import action
-from components.workflows.settings import Settings
+from components.github.workflows.pins import action
+from components.github.workflows.settings import Settings
+from components.gitops.gitops_layout import image_file, images_dir
 
 FILE = "delivery.yml"
 IMAGE_ARTIFACT_PREFIX = "image-"

@@ -7,9 +7,9 @@ whatever happened. The critical path is three jobs. On ``main`` every service is
 
 from __future__ import annotations
 
-from components import ci_contract
-from components.workflows import reusable_build
-from components.workflows.common import (
+from components.github import ci_contract
+from components.github.workflows import reusable_build
+from components.github.workflows.common import (
     ANY_SERVICE,
     READ,
     SCANNING,
@@ -24,7 +24,7 @@ from components.workflows.common import (
     trivy_fs_steps,
     variable,
 )
-from components.workflows.model import (
+from components.github.workflows.model import (
     ALWAYS,
     Job,
     PullRequest,
@@ -34,8 +34,8 @@ from components.workflows.model import (
     Triggers,
     Workflow,
 )
-from components.workflows.pins import action
-from components.workflows.settings import Settings
+from components.github.workflows.pins import action
+from components.github.workflows.settings import Settings
 
 FILE = "ci.yml"
 GATE = "ci-gate"

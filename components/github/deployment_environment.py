@@ -10,7 +10,7 @@ Each stack declares two environments of its own (never another stack's):
   read-only Linode token, a read-only key to the state bucket (a DIY-backend preview takes
   no lock and writes nothing) and the read-only GitHub token.
 
-Both hold the same secret names (``components.ci_contract``), so a workflow job reads the
+Both hold the same secret names (``components.github.ci_contract``), so a workflow job reads the
 same ``secrets.X`` whichever environment it runs in.
 """
 
@@ -24,7 +24,6 @@ import pulumi_github as github
 import pulumi_linode as linode
 from pydantic import BaseModel, ConfigDict
 
-from components import ci_contract
 from components.config import (
     MAIN_BRANCH,
     CredentialsConfig,
@@ -32,6 +31,7 @@ from components.config import (
     Reviewers,
     StateBackendConfig,
 )
+from components.github import ci_contract
 
 Access = Literal["up", "preview"]
 ACCESSES: tuple[Access, ...] = ("up", "preview")

@@ -7,10 +7,10 @@ through an environment variable, so no input text is ever spliced into a script.
 
 from __future__ import annotations
 
-from components.workflows import ci
-from components.workflows.common import discover_job
-from components.workflows.model import Input, Job, Step, Triggers, Workflow, WorkflowDispatch
-from components.workflows.settings import Settings
+from components.github.workflows import ci
+from components.github.workflows.common import discover_job
+from components.github.workflows.model import Input, Job, Step, Triggers, Workflow, WorkflowDispatch
+from components.github.workflows.settings import Settings
 
 FILE = "ci-remote.yml"
 GATE = "ci-remote-gate"

@@ -12,9 +12,9 @@ numbers run 1, 2, 3, ... (zero padding allowed) without gaps or duplicates.
 
 from __future__ import annotations
 
-from components.workflows.common import READ, checkout, gate_job, supersede_pull_request_runs
-from components.workflows.model import Job, PullRequest, Push, Step, Triggers, Workflow
-from components.workflows.settings import Settings
+from components.github.workflows.common import READ, checkout, gate_job, supersede_pull_request_runs
+from components.github.workflows.model import Job, PullRequest, Push, Step, Triggers, Workflow
+from components.github.workflows.settings import Settings
 
 FILE = "db-guardrails.yml"
 GATE = "db-guardrails-gate"

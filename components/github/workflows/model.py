@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from components.workflows.pins import Action
+from components.github.workflows.pins import Action
 
 Scalar = str | int | bool
 PermissionScope = Literal[

@@ -10,11 +10,19 @@ operator syncs production by hand in Argo CD (seed 001).
 
 from __future__ import annotations
 
-from components import ci_contract
-from components.gitops_layout import IMAGE_FILE_SUFFIX, image_file, images_dir
-from components.workflows.common import GIT_AUTH_FUNCTION, READ, checkout, secret
-from components.workflows.model import Concurrency, Input, Job, Step, Triggers, Workflow, WorkflowDispatch
-from components.workflows.settings import Settings
+from components.github import ci_contract
+from components.github.workflows.common import GIT_AUTH_FUNCTION, READ, checkout, secret
+from components.github.workflows.model import (
+    Concurrency,
+    Input,
+    Job,
+    Step,
+    Triggers,
+    Workflow,
+    WorkflowDispatch,
+)
+from components.github.workflows.settings import Settings
+from components.gitops.gitops_layout import IMAGE_FILE_SUFFIX, image_file, images_dir
 
 FILE = "promote.yml"
 

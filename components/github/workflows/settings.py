@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from components import gitops_layout
 from components.config import (
     ENVIRONMENTS,
     Environment,
@@ -12,6 +11,7 @@ from components.config import (
     MetricsConfig,
     WorkflowsConfig,
 )
+from components.gitops import gitops_layout
 
 
 @dataclass(frozen=True)
