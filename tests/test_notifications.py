@@ -28,16 +28,23 @@ ROOT = Path(__file__).resolve().parent.parent
 # Which samples fire each trigger (by sample file name). A trigger the program declares
 # must be listed here, so a new notification comes with its expectations.
 FIRES: dict[str, set[str]] = {
-    "on-deployed": {"single-source-synced", "multi-source-synced"},
+    "on-deployed": {
+        "single-source-synced",
+        "multi-source-synced",
+        "multi-source-synced-after-unrelated-commit",
+    },
     "on-sync-failed": {"sync-failed"},
     "on-health-degraded": {"degraded"},
 }
 
 
-def revision(app: dict[str, Any]) -> str:
-    """The revision a sample reports: one source's, or the first of a multi-source app's."""
-    sync = app["status"]["sync"]
-    return str(sync.get("revision") or sync["revisions"][0])
+def revisions(app: dict[str, Any], trigger: str) -> list[str]:
+    """The revisions a message and `oncePer` must name: for "deployed", those its sync applied
+    (`operationState.syncResult`), else those Argo CD last compared (`status.sync`); one
+    source's `revision`, or a multi-source app's `revisions`."""
+    status = app["status"]
+    at = status["operationState"]["syncResult"] if trigger == "on-deployed" else status["sync"]
+    return list(at.get("revisions") or [at["revision"]])
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +116,13 @@ def test_once_per_is_the_revision_wherever_a_trigger_with_once_per_fires(
     stack: str, evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
 ) -> None:
     keyed = 0
-    for (sample, _), result in by_sample(evaluations[stack], samples).items():
+    for (sample, trigger), result in by_sample(evaluations[stack], samples).items():
         for condition in result.conditions:
             if condition.triggered and condition.once_per_expression:
                 keyed += 1
                 # "<nil>" is what the engine makes of a missing field: one message ever.
                 assert condition.once_per not in ("", "<nil>"), (sample, condition.once_per_expression)
-                assert revision(samples[sample]) in condition.once_per, sample
+                assert condition.once_per.split(",") == revisions(samples[sample], trigger), sample
     assert keyed >= 2, "on-deployed keys oncePer on the revision, for single- and multi-source"
 
 
@@ -135,9 +142,21 @@ def test_every_message_renders_valid_json_with_the_short_revision(
                 assert note.body is not None
                 text = json.loads(note.body)["attachments"][0]["text"]
                 assert text.startswith(f"[{stack}] {samples[sample]['metadata']['name']} "), text
-                assert f" {revision(samples[sample])[:7]}" in text, f"{trigger} on {sample}: {text}"
+                short = revisions(samples[sample], trigger)[0][:7]
+                assert f" {short}" in text, f"{trigger} on {sample}: {text}"
                 rendered += 1
     assert rendered >= len(FIRES)
+
+
+def test_a_commit_without_a_sync_does_not_announce_deployed_again(
+    evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
+) -> None:
+    """Every Application tracks the GitOps repository, so `status.sync` moves on any commit;
+    the controller sends again only when `oncePer` changes, which needs a sync."""
+    app = samples["multi-source-synced-after-unrelated-commit"]
+    [condition] = evaluations["staging"].of(app["metadata"]["name"], "on-deployed").conditions
+    assert condition.triggered
+    assert app["status"]["sync"]["revisions"][0] not in condition.once_per
 
 
 def test_the_unfixed_deployed_notification_fails_on_a_multi_source_app(
