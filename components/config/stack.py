@@ -19,6 +19,7 @@ from components.config.base import (
     ConfigError,
     DnsLabel,
     Environment,
+    FieldError,
     LinodeRegion,
     Model,
     Problem,
@@ -315,6 +316,33 @@ def _problems_from(error: ValidationError) -> list[Problem]:
             problems.append(Problem(path, item["input"], f"unknown key; allowed keys here: {allowed}"))
         elif kind == "missing":
             problems.append(Problem(path, _MISSING, "required key is missing"))
+        elif isinstance(cause := item.get("ctx", {}).get("error"), FieldError):
+            given = item["input"]
+            value = given.get(cause.key, _MISSING) if isinstance(given, dict) else _MISSING
+            problems.append(Problem(_key_path((*loc, cause.key)), value, str(cause)))
+        elif (
+            kind == "string_type"
+            and isinstance(item["input"], int | float)
+            and not isinstance(item["input"], bool)
+        ):
+            # `kubernetesVersion: 1.30` is the YAML number 1.3 by the time it reaches the program.
+            problems.append(
+                Problem(
+                    path,
+                    item["input"],
+                    "YAML read this as a number, not text (an unquoted 1.30 becomes 1.3); "
+                    'allowed: the value in quotes, e.g. "1.30"',
+                )
+            )
+        elif loc == ("services",) and (not item["input"] or item["input"] == "null"):
+            problems.append(
+                Problem(
+                    path,
+                    item["input"],
+                    "at least one service is needed (one Argo CD Application each); allowed: a map of "
+                    "service names to their settings, e.g. api-router-service: {}",
+                )
+            )
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
             if kind == "string_pattern_mismatch":

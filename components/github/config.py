@@ -13,6 +13,7 @@ from components.config.base import (
     BranchPattern,
     DnsLabel,
     Environment,
+    FieldError,
     GithubLogin,
     GithubName,
     LinodeRegion,
@@ -36,7 +37,7 @@ class Reviewers(Model):
         for kind, names in (("users", self.users), ("teams", self.teams)):
             seen = {n.lower() for n in names}
             if len(seen) != len(names):
-                raise ValueError(f"{kind} lists a reviewer twice")
+                raise FieldError(kind, "lists a reviewer twice; allowed: each reviewer once")
         if self.count > MAX_ENVIRONMENT_REVIEWERS:
             raise ValueError(
                 f"GitHub allows at most {MAX_ENVIRONMENT_REVIEWERS} required reviewers (users and "
@@ -242,9 +243,11 @@ class CredentialsConfig(Model):
         try:
             issued = date.fromisoformat(self.issued_on)
         except ValueError as error:
-            raise ValueError(f"issuedOn {self.issued_on!r} is not a calendar date: {error}") from None
+            raise FieldError(
+                "issuedOn", f"not a calendar date ({error}); allowed: a real date, YYYY-MM-DD"
+            ) from None
         if not 2000 <= issued.year <= 2999:
-            raise ValueError(f"issuedOn {self.issued_on!r}: allowed: a date from 2000-01-01 to 2999-12-31")
+            raise FieldError("issuedOn", "out of range; allowed: a date from 2000-01-01 to 2999-12-31")
         return self
 
     @property
