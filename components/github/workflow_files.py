@@ -15,7 +15,8 @@ import pulumi
 import pulumi_github as github
 from pydantic import BaseModel, ConfigDict
 
-from components.config import Environment, WorkflowsConfig
+from components.config.base import Environment
+from components.github.config import WorkflowsConfig
 from components.github.workflows import Settings, workflows
 from components.github.workflows.render import render
 

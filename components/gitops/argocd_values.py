@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from components.config import ArgoCdConfig, Environment
+from components.config.base import Environment
+from components.gitops.config import ArgoCdConfig
 
 CHART = "argo-cd"
 RELEASE_NAME = "argocd"

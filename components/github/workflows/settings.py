@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from components.config import (
-    ENVIRONMENTS,
-    Environment,
-    GitOpsConfig,
-    MetricsConfig,
-    WorkflowsConfig,
-)
+from components.config.base import ENVIRONMENTS, Environment
+from components.github.config import WorkflowsConfig
 from components.gitops import gitops_layout
+from components.gitops.config import GitOpsConfig
+from components.storage.config import MetricsConfig
 
 
 @dataclass(frozen=True)
