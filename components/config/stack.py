@@ -170,6 +170,7 @@ class StackConfig(Model):
                         "runs; allowed: teams other than the deployer's",
                     )
                 )
+        problems.extend(self._plan_problems())
         metrics = self.metrics
         if metrics.noncurrent_version_days > metrics.retention_days:
             problems.append(
@@ -178,6 +179,49 @@ class StackConfig(Model):
                     metrics.noncurrent_version_days,
                     f"old versions would outlive the metrics themselves (retentionDays {metrics.retention_days}); "
                     f"allowed: 1 to {metrics.retention_days}",
+                )
+            )
+        return problems
+
+    def _plan_problems(self) -> list[Problem]:
+        """Features the delivery system cannot do without, against what the plan offers."""
+        plan = self.github.plan
+        where = f"a {plan.visibility} repository on GitHub {plan.tier.capitalize()}"
+        problems: list[Problem] = []
+        if not plan.environments:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"{where} has no deployment environments, which hold every stack's CI credentials; "
+                    "allowed: pro, team or enterprise, or visibility public",
+                )
+            )
+        elif self.environment == "production" and not plan.environment_reviewers:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"production deploys only after a required reviewer approves, and {where} has no "
+                    "required reviewers on environments; allowed: enterprise, or visibility public",
+                )
+            )
+        if self.github.manage_repository and not plan.rulesets:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"{where} has no rulesets, which protect main; allowed: pro, team or enterprise, "
+                    "or visibility public",
+                )
+            )
+        if plan.code_security and not plan.public and plan.tier in ("free", "pro"):
+            problems.append(
+                Problem(
+                    "github.plan.codeSecurity",
+                    True,
+                    f"GitHub Code Security is sold for organisations on Team or Enterprise, not {where}; "
+                    "allowed: false, or tier team or enterprise",
                 )
             )
         return problems

@@ -146,6 +146,58 @@ class WorkflowsConfig(Model):
         return self.image_registry or f"ghcr.io/{owner.lower()}"
 
 
+class GithubPlan(Model):
+    """What the repository's GitHub plan offers. A private repository lacks some features on
+    some plans; the program then declares nothing that needs them, so no required check waits
+    on a job that cannot run (the README's "GitHub plan requirements" table)."""
+
+    visibility: Literal["public", "private", "internal"] = Field(
+        default="private", description="Visibility of the repository."
+    )
+    tier: Literal["free", "pro", "team", "enterprise"] = Field(
+        default="enterprise",
+        description=(
+            "GitHub plan of the owner (`enterprise`: GitHub Enterprise Cloud). A private repository needs "
+            "`pro` or `team` for environments and rulesets, `enterprise` for required reviewers and the merge queue."
+        ),
+    )
+    code_security: bool = Field(
+        default=True,
+        description=(
+            "GitHub Code Security (or Advanced Security) is on for the repository: CodeQL, SARIF uploads to "
+            "code scanning and dependency review. Without it (private repositories) the scanners still "
+            "fail the gate on findings, but nothing is uploaded and CodeQL and dependency review do not run."
+        ),
+    )
+
+    @property
+    def public(self) -> bool:
+        return self.visibility == "public"
+
+    @property
+    def environments(self) -> bool:
+        """Deployment environments with secrets and branch policies."""
+        return self.public or self.tier != "free"
+
+    @property
+    def rulesets(self) -> bool:
+        return self.public or self.tier != "free"
+
+    @property
+    def environment_reviewers(self) -> bool:
+        """Required reviewers (and the admin-bypass switch) on an environment."""
+        return self.public or self.tier == "enterprise"
+
+    @property
+    def merge_queue(self) -> bool:
+        return self.public or self.tier == "enterprise"
+
+    @property
+    def code_scanning(self) -> bool:
+        """CodeQL, SARIF uploads and dependency review."""
+        return self.public or self.code_security
+
+
 class GithubConfig(Model):
     owner: GithubName = Field(description="GitHub organisation or user that owns the repository.")
     repository: GithubName = Field(
@@ -188,6 +240,10 @@ class GithubConfig(Model):
     )
     workflows: WorkflowsConfig = Field(
         default_factory=WorkflowsConfig, description="The generated GitHub Actions workflows."
+    )
+    plan: GithubPlan = Field(
+        default_factory=GithubPlan,
+        description="What the repository's GitHub plan offers; features it lacks are left out or refused.",
     )
 
     @property

@@ -13,11 +13,11 @@ from components.github.workflows.common import (
     ANY_SERVICE,
     OBJECT_STORAGE_ENV,
     READ,
-    SCANNING,
     checkout,
     discover_job,
     gate_job,
     gitleaks_steps,
+    scanning_permissions,
     secret,
     services_matrix,
     setup_go,
@@ -92,7 +92,7 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
     )
     scan = Job(
         id="scan",
-        permissions=SCANNING,
+        permissions=scanning_permissions(settings),
         timeout_minutes=20,
         steps=(
             checkout(fetch_depth=0),
@@ -101,7 +101,7 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
             *gitleaks_steps(
                 settings, log_opts="${{ github.event_name == 'pull_request' && 'HEAD^1..HEAD^2' || '' }}"
             ),
-            *trivy_fs_steps(),
+            *trivy_fs_steps(settings),
         ),
     )
     judged = (discover, build, test, lint, scan)
