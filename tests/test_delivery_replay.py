@@ -24,12 +24,15 @@ import pytest
 import yaml
 from conftest import bash, git, run_stack
 
+from components.gitops.config import GitOpsConfig
+from components.gitops.gitops_layout import environment_dir, image_file
 from tools.offline import Run
 
 OWNER_STACK = "production"
 WORKFLOW = ".github/workflows/delivery.yml"
 SERVICES = ("api-router-service", "billing-service", "user-org-service")
-ENVIRONMENTS = ("development", "staging")
+ENVIRONMENTS = ("development", "staging")  # deployed by the delivery workflow itself
+CLUSTERS_PATH = GitOpsConfig().clusters_path  # the owner stack's (it sets none)
 ZERO = "0" * 40
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _EVENT_CHOICE = re.compile(r"^github\.event_name == '(\w+)' && '([\w-]+)' \|\| '([\w-]+)'$")
@@ -81,6 +84,7 @@ class Replay:
         git(self.dev, "commit", "--quiet", "-m", "three services")
         git(self.dev, "push", "--quiet", "origin", "HEAD:main")
         self.runs = 0
+        self.changes = 0
         self.events: list[tuple[str, str]] = []  # (github.event.before, github.sha) of each run
         self.built: list[list[str]] = []  # what each run's discovery selected
 
@@ -92,7 +96,8 @@ class Replay:
         git(self.dev, "pull", "--quiet", "--rebase", "origin", "main")
         before = git(self.dev, "rev-parse", "HEAD")
         main_go = self.dev / "services" / service / "main.go"
-        main_go.write_text(main_go.read_text() + f"// change {self.runs}-{len(self.built)}\n")
+        self.changes += 1
+        main_go.write_text(main_go.read_text() + f"// change {self.changes}\n")
         git(self.dev, "commit", "--quiet", "-am", f"change {service}")
         git(self.dev, "push", "--quiet", "origin", "HEAD:main")
         return before, git(self.dev, "rev-parse", "HEAD")
@@ -262,11 +267,11 @@ class Replay:
         for service in SERVICES:
             source = git(self.origin, "rev-parse", f"main:services/{service}")
             for env in ENVIRONMENTS:
-                path = f"main:gitops/clusters/{env}/images/{service}.yaml"
-                if path.removeprefix("main:") not in self.files_on_main():
+                path = image_file(environment_dir(CLUSTERS_PATH, env), service)
+                if path not in self.files_on_main():
                     missing.append((service, env))
                     continue
-                image = yaml.safe_load(git(self.origin, "show", path))["image"]
+                image = yaml.safe_load(git(self.origin, "show", f"main:{path}"))["image"]
                 built_from = git(self.origin, "rev-parse", f"{image['tag']}:services/{service}")
                 if built_from != source or image["digest"] != digest_of(service, image["tag"]):
                     missing.append((service, env))
