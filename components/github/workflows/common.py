@@ -83,8 +83,9 @@ def setup_go(settings: Settings, *, version: str | None = None, cache: bool = Tr
 
 # Linode Object Storage has refused the CRC checksums that AWS CLI v2 and the AWS SDKs send
 # and ask for by default since early 2025 (linode/terraform-provider-linode#1834); Pulumi's
-# S3 state backend uses the AWS SDK for Go v2, which reads the same two variables. Every
-# step that talks to Object Storage gets them: checksums only where an operation requires one.
+# S3 state backend uses the AWS SDK for Go v2 (gocloud.dev's default since v0.39,
+# google/go-cloud#3472), which reads the same two variables. Every step that talks to
+# Object Storage gets them: checksums only where an operation requires one.
 OBJECT_STORAGE_ENV: Mapping[str, str] = {
     "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
     "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
