@@ -143,6 +143,9 @@ def test_discovery_on_main_and_on_demand(monorepo: Path, tmp_path: Path) -> None
         for service in SERVICES:
             record(env_dir, service, head)
     assert discover(monorepo, tmp_path, **delivered) == []
+    # A re-run of an older run, once a later commit is delivered, rolls nothing back.
+    git(monorepo, "checkout", "--quiet", "--detach", base)
+    assert discover(monorepo, tmp_path, **delivered) == []
 
 
 @pytest.mark.parametrize(

@@ -133,20 +133,23 @@ case "$SELECT" in
       mapfile -t selected < <(comm -12 <(printf '%s\n' "${known[@]}") <(printf '%s\n' "${changed[@]}") | sed '/^$/d') ;;
   undelivered)
     # Delivered: every environment's image file records (its tag) a commit whose copy of
-    # the service is HEAD's. So a run also delivers what an earlier run missed (a run
-    # GitHub cancelled while pending, a failed build, the very first run), and commits
-    # that change no service (the bot's own) select nothing.
+    # the service is HEAD's, or a later commit (a re-run of an old run never rolls back).
+    # So a run also delivers what an earlier run missed (a run GitHub cancelled while
+    # pending, a failed build, the very first run), and commits that change no service
+    # (the bot's own) select nothing.
     read -r -a delivered_dirs <<<"$DELIVERED_DIRS"
     selected=()
     for name in "${known[@]}"; do
       source_tree="$(git rev-parse "HEAD:$SERVICES_PATH/$name")"
       for dir in "${delivered_dirs[@]}"; do
         built_from="$(sed -n -E 's/^  tag: "?([0-9a-f]{40})"?$/\1/p' "__IMAGE_FILE__" 2>/dev/null || true)"
-        if [[ -z "$built_from" ]] \
-           || [[ "$(git rev-parse -q --verify "$built_from:$SERVICES_PATH/$name" 2>/dev/null || true)" != "$source_tree" ]]; then
-          selected+=("$name")
-          break
+        if [[ -n "$built_from" ]] \
+           && { [[ "$(git rev-parse -q --verify "$built_from:$SERVICES_PATH/$name" 2>/dev/null || true)" == "$source_tree" ]] \
+                || git merge-base --is-ancestor HEAD "$built_from" 2>/dev/null; }; then
+          continue
         fi
+        selected+=("$name")
+        break
       done
     done ;;
   named)
