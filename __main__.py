@@ -3,26 +3,26 @@
 import pulumi
 import pulumi_github as github
 
-from components.argocd import ArgoCd, ArgoCdArgs
-from components.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
-from components.cluster import Cluster, ClusterArgs
+from components.cluster.cluster import Cluster, ClusterArgs
 from components.config import ENVIRONMENTS, load_config
-from components.deployment_environment import (
+from components.github.deployment_environment import (
     DeploymentEnvironment,
     DeploymentEnvironmentArgs,
     EnvironmentSecrets,
 )
-from components.gitops_apps import GitOpsApps
-from components.gitops_manifests import GitOpsSpec, applications
-from components.metrics_bucket import MetricsBucket, MetricsBucketArgs
-from components.repository_governance import (
+from components.github.repository_governance import (
     MetricsCredentials,
     RepositoryGovernance,
     RepositoryGovernanceArgs,
 )
-from components.rollouts import Rollouts, RolloutsArgs
-from components.workflow_files import WorkflowFiles, WorkflowFilesArgs
-from components.workflows import required_status_checks
+from components.github.workflow_files import WorkflowFiles, WorkflowFilesArgs
+from components.github.workflows import required_status_checks
+from components.gitops.argocd import ArgoCd, ArgoCdArgs
+from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
+from components.gitops.gitops_apps import GitOpsApps
+from components.gitops.gitops_manifests import GitOpsSpec, applications
+from components.gitops.rollouts import Rollouts, RolloutsArgs
+from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from conftest import TEST_SECRETS, run_stack
 
-from components.workflows import required_status_checks
-from components.workflows.pins import PINS_FILE, all_pins
+from components.github.workflows import required_status_checks
+from components.github.workflows.pins import PINS_FILE, all_pins
 from tools.offline import ROOT, STACKS, Run, run_program
 from tools.plan import GOLDEN, render_documents
 

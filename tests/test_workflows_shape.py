@@ -17,14 +17,20 @@ import yaml
 from conftest import bash, git
 
 from components.config import WorkflowsConfig
-from components.workflows import ci, infrastructure, pull_request_gates, workflows
-from components.workflows.common import ALWAYS, ANY_SERVICE, DISCOVER_SCRIPT, GATE_SCRIPT, services_matrix
-from components.workflows.db_guardrails import CHECK_SCRIPT
-from components.workflows.delivery import DEPLOY_SCRIPT
-from components.workflows.model import Job, Workflow
-from components.workflows.promote import PROMOTE_SCRIPT
-from components.workflows.reusable_build import MAKE_SCRIPT
-from components.workflows.settings import REFERENCE, Settings
+from components.github.workflows import ci, infrastructure, pull_request_gates, workflows
+from components.github.workflows.common import (
+    ALWAYS,
+    ANY_SERVICE,
+    DISCOVER_SCRIPT,
+    GATE_SCRIPT,
+    services_matrix,
+)
+from components.github.workflows.db_guardrails import CHECK_SCRIPT
+from components.github.workflows.delivery import DEPLOY_SCRIPT
+from components.github.workflows.model import Job, Workflow
+from components.github.workflows.promote import PROMOTE_SCRIPT
+from components.github.workflows.reusable_build import MAKE_SCRIPT
+from components.github.workflows.settings import REFERENCE, Settings
 
 SERVICES = ("api-router-service", "billing-service", "user-org-service")
 

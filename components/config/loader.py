@@ -1,0 +1,65 @@
+"""Loading the stack configuration: the only code that reads ``pulumi.Config``.
+
+Every key of the ``delivery`` namespace is read once, here, and parsed into ``StackConfig``
+(pydantic v2, ``extra="forbid"``); bad input raises one ``ConfigError`` before the program
+declares any resource. Secrets are read as secret Outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from components.config.base import NAMESPACE, SECRET_KEYS
+from components.config.stack import StackConfig, parse_config
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Secret config values, kept as secret Outputs end to end."""
+
+    ci_pulumi_passphrase: pulumi.Output[str]
+    slack_webhook_url: pulumi.Output[str]
+    ci_github_token: pulumi.Output[str]
+    ci_github_read_token: pulumi.Output[str]
+
+
+def _raw_namespace_values() -> dict[str, Any]:
+    """Every `delivery:*` key set for this stack (stack file and Pulumi.yaml defaults)."""
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    prefix = f"{NAMESPACE}:"
+    return {k[len(prefix) :]: runtime_config.get_config(k) for k in sorted(keys) if k.startswith(prefix)}
+
+
+def _decode(value: Any) -> Any:
+    """Structured config values (objects, lists) arrive as JSON strings; scalars stay as set."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_namespace(values: dict[str, Any], stack: str) -> StackConfig:
+    """Validate the `delivery:*` values as the engine passes them (without the prefix)."""
+    raw = {k: _decode(v) for k, v in values.items() if k not in SECRET_KEYS}
+    raw.setdefault("environment", stack)
+    return parse_config(raw)
+
+
+def load_config() -> tuple[StackConfig, StackSecrets]:
+    """Read and validate the whole stack configuration; raise ConfigError on bad input."""
+    config = parse_namespace(_raw_namespace_values(), pulumi.get_stack())
+    cfg = pulumi.Config(NAMESPACE)
+    secrets = StackSecrets(
+        ci_pulumi_passphrase=cfg.require_secret("ciPulumiPassphrase"),
+        slack_webhook_url=cfg.require_secret("slackWebhookUrl"),
+        ci_github_token=cfg.require_secret("ciGithubToken"),
+        ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
+    )
+    return config, secrets
