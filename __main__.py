@@ -132,6 +132,7 @@ def main() -> None:
                 clusters_path=config.gitops.clusters_path,
                 metrics_region=config.metrics.region,
                 environments=ENVIRONMENTS,
+                runners=config.pipeline.runners,
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
         )

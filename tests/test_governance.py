@@ -61,7 +61,8 @@ def test_main_refuses_force_pushes_and_deletion(owner: Run) -> None:
 
 def test_required_checks_are_the_workflows_gate_jobs_reported_by_actions(owner: Run) -> None:
     checks = main_ruleset(owner)["rules"]["requiredStatusChecks"]
-    assert checks["strictRequiredStatusChecksPolicy"] is True
+    # The merge queue tests every change on the latest main (tests/test_merge_queue.py).
+    assert checks["strictRequiredStatusChecksPolicy"] is False
     names = [c["context"] for c in checks["requiredChecks"]]
     assert names == sorted(required_status_checks()), "the ruleset must require exactly the gate jobs"
     assert all(c["integrationId"] == GITHUB_ACTIONS_APP_ID for c in checks["requiredChecks"])

@@ -18,8 +18,8 @@ METRICS_ENDPOINT = "METRICS_ENDPOINT"  # variable: https://<bucket region>-1.lin
 SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
 
 # --- per environment (declared by each stack in its own deployment environments) ----
-# The same names exist in `<env>` (protected; `pulumi up`) and `<env>-preview`
-# (unprotected; read-only credentials for `pulumi preview` on pull requests).
+# The same names exist in `<env>` (`pulumi up`) and `<env>-preview` (read-only credentials
+# for the real `pulumi preview` on main; both deploy from main only).
 LINODE_TOKEN = "LINODE_TOKEN"
 # The deploying identity's GitHub token (`ciGithubToken`; `ciGithubReadToken` in the
 # preview environment): the GitHub provider's credentials, and the only identity allowed
@@ -35,5 +35,5 @@ PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"
 
 
 def preview_environment(env: Environment) -> str:
-    """The unprotected GitHub environment holding `env`'s read-only preview credentials."""
+    """The GitHub environment holding `env`'s read-only preview credentials (main only)."""
     return f"{env}-preview"

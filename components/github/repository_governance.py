@@ -55,8 +55,26 @@ class RepositoryGovernanceArgs(BaseModel):
     slack_webhook_url: pulumi.Output[str]
 
 
+# The merge queue replaces "branches must be up to date" (README, "Merge queue instead of
+# up to date"): it tests each approved pull request on top of main and the entries ahead of
+# it (`merge_group` runs of the required workflows), so the deployer's pushes to main no
+# longer send every open pull request back to its author.
+MERGE_QUEUE = github.RepositoryRulesetRulesMergeQueueArgs(
+    merge_method="MERGE",
+    # Every entry's own merge commit must pass, not only the head of its group.
+    grouping_strategy="ALLGREEN",
+    min_entries_to_merge=1,
+    min_entries_to_merge_wait_minutes=5,
+    max_entries_to_build=5,
+    max_entries_to_merge=5,
+    # The slowest required workflow's jobs time out after 30 minutes (the previews).
+    check_response_timeout_minutes=60,
+)
+
+
 def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRulesetRulesArgs:
-    """Every change reaches `main` through a reviewed, up-to-date, green pull request."""
+    """Every change reaches `main` through a reviewed pull request whose checks passed in the
+    merge queue, on top of what `main` will be."""
     return github.RepositoryRulesetRulesArgs(
         deletion=True,
         non_fast_forward=True,
@@ -67,8 +85,10 @@ def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRu
             require_last_push_approval=True,
             required_review_thread_resolution=True,
         ),
+        merge_queue=MERGE_QUEUE,
         required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
-            strict_required_status_checks_policy=True,
+            # The queue tests every change on the latest main: no need to make authors update.
+            strict_required_status_checks_policy=False,
             required_checks=[
                 github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
                     context=check, integration_id=GITHUB_ACTIONS_APP_ID

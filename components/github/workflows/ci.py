@@ -27,6 +27,7 @@ from components.github.workflows.common import (
 from components.github.workflows.model import (
     ALWAYS,
     Job,
+    MergeGroup,
     PullRequest,
     Push,
     Step,
@@ -148,7 +149,7 @@ def workflow(settings: Settings) -> Workflow:
     return Workflow(
         file=FILE,
         name="CI",
-        on=Triggers(push=Push(branches=("main",)), pull_request=PullRequest()),
+        on=Triggers(push=Push(branches=("main",)), pull_request=PullRequest(), merge_group=MergeGroup()),
         permissions={"contents": "read"},
         concurrency=supersede_pull_request_runs(),
         jobs=pipeline_jobs(settings, discover, workflow_name="ci", gate=GATE),
