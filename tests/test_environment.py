@@ -26,8 +26,11 @@ GET_TEAM = "github:index/getTeam:getTeam"
 
 
 def environments(run: Run) -> dict[str, RecordedResource]:
-    found = {r.plain["environment"]: r for r in run.recorder.of_type(ENVIRONMENT)}
-    assert len(found) == len(run.recorder.of_type(ENVIRONMENT)), "an environment is declared twice"
+    """The stack's deployment environments (the managing stack's `ci-main` is governance's)."""
+    declared = run.recorder.of_type(ENVIRONMENT)
+    found = {r.plain["environment"]: r for r in declared}
+    assert len(found) == len(declared), "an environment is declared twice"
+    found.pop(ci_contract.CI_MAIN_ENVIRONMENT, None)
     return found
 
 

@@ -168,6 +168,7 @@ PR_CONDITIONS: dict[str, Callable[[list[str]], bool]] = {
     infrastructure.PROGRAM_CHANGED: lambda services: False,
     f"{infrastructure.ON_CHANGE} && {infrastructure.PROGRAM_CHANGED}": lambda services: False,
     infrastructure.ON_MAIN: lambda services: False,
+    ci.METRICS_ON_MAIN: lambda services: False,
     f"failure() && {infrastructure.ON_MAIN}": lambda services: False,
 }
 

@@ -151,15 +151,35 @@ class RepositoryGovernance(pulumi.ComponentResource):
             ci_contract.METRICS_SECRET_ACCESS_KEY: args.metrics.secret_access_key,
             ci_contract.SLACK_WEBHOOK_URL: args.slack_webhook_url,
         }
+        # Deployments from main only, no reviewers: the metrics upload and the failure alerts
+        # on main run in it, nothing a branch or pull request starts can.
+        ci_main = github.RepositoryEnvironment(
+            f"{name}-ci-main-environment",
+            repository=repo,
+            environment=ci_contract.CI_MAIN_ENVIRONMENT,
+            can_admins_bypass=False,
+            deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
+                protected_branches=False, custom_branch_policies=True
+            ),
+            opts=child,
+        )
+        github.RepositoryEnvironmentDeploymentPolicy(
+            f"{name}-ci-main-branch-{MAIN_BRANCH}",
+            repository=repo,
+            environment=ci_main.environment,
+            branch_pattern=MAIN_BRANCH,
+            opts=child,
+        )
         for secret_name in sorted(secrets):
             sealed: pulumi.Output[str] = pulumi.Output.secret(secrets[secret_name])
-            github.ActionsSecret(
+            github.ActionsEnvironmentSecret(
                 f"{name}-{secret_name}",
                 repository=repo,
+                environment=ci_main.environment,
                 secret_name=secret_name,
                 value=sealed,
                 # Create-before-delete writes the new secret under the same name, then
-                # deletes it with the old one: pulumi/pulumi-github#111, #250.
+                # deletes it with the old one: pulumi/pulumi-github#223, #250.
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
         variables: dict[str, pulumi.Output[str]] = {

@@ -44,6 +44,7 @@ from components.github.workflows.settings import Settings
 from components.gitops.gitops_layout import image_file, images_dir
 
 FILE = "delivery.yml"
+FAILED_ON_MAIN = "failure() && github.ref == 'refs/heads/main'"
 IMAGE_ARTIFACT_PREFIX = "image-"
 
 RECORD_SCRIPT = r"""set -euo pipefail
@@ -251,5 +252,5 @@ def workflow(settings: Settings) -> Workflow:
         ),
         permissions={},
         concurrency=Concurrency(group="${{ github.workflow }}", cancel_in_progress=False),
-        jobs=(*jobs, notify_job("delivery", jobs, if_="failure()")),
+        jobs=(*jobs, notify_job("delivery", jobs, if_=FAILED_ON_MAIN)),
     )
