@@ -139,7 +139,7 @@ class StackConfig(Model):
             Problem(
                 f"pipeline.runners.{env}.egressCidrs",
                 outside,
-                f"outside delivery:cluster.controlPlaneAcl {acl}: the {env} infrastructure runner could not "
+                f"outside delivery:cluster.controlPlaneAcl {json.dumps(acl)}: the {env} infrastructure runner could not "
                 "reach its Kubernetes API; allowed: CIDRs inside the ACL (or widen the ACL)",
             )
         ]
