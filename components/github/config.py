@@ -154,9 +154,9 @@ class GithubConfig(Model):
     manage_repository: bool = Field(
         default=False,
         description=(
-            "This stack declares the repository-wide objects (branch protection, repository "
-            "secrets and variables, OIDC template, workflow files, metrics bucket). Exactly "
-            "one stack sets it: the one named by `managingStack`."
+            "This stack declares the repository-wide objects (branch protection, the `ci-main` "
+            "environment with the CI secrets, repository variables, OIDC template, workflow files, "
+            "metrics bucket). Exactly one stack sets it: the one named by `managingStack`."
         ),
     )
     managing_stack: Environment = Field(

@@ -1,4 +1,5 @@
-"""Repository-wide governance: `main`'s ruleset, Actions secrets and variables, the OIDC template.
+"""Repository-wide governance: `main`'s ruleset, the CI secrets (environment `ci-main`), Actions
+variables, the OIDC template.
 
 Declared only by the stack with `github.manageRepository` (README, "Repository governance").
 
@@ -100,7 +101,8 @@ def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRu
 
 
 class RepositoryGovernance(pulumi.ComponentResource):
-    """`main`'s ruleset, repository Actions secrets and variables, and the OIDC template.
+    """`main`'s ruleset, the `ci-main` environment and its secrets, repository variables, and the
+    OIDC template.
 
     Pass the workflow files resource in `opts.depends_on`: the ruleset is declared after
     them, so the first `pulumi up` can still commit them before `main` is protected.
