@@ -133,6 +133,7 @@ def main() -> None:
                 metrics_region=config.metrics.region,
                 environments=ENVIRONMENTS,
                 runners=config.pipeline.runners,
+                code_scanning=config.github.plan.code_scanning,
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
         )

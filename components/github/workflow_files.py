@@ -35,6 +35,7 @@ class WorkflowFilesArgs(BaseModel):
     metrics_region: str
     environments: tuple[Environment, ...]
     runners: dict[Environment, SelfHostedRunners]
+    code_scanning: bool
 
     def settings(self) -> Settings:
         return Settings(
@@ -44,6 +45,7 @@ class WorkflowFilesArgs(BaseModel):
             metrics_region=self.metrics_region,
             environments=self.environments,
             runners=self.runners,
+            code_scanning=self.code_scanning,
         )
 
 

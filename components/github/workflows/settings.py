@@ -29,6 +29,9 @@ class Settings:
     # Self-hosted runner groups of each stack's infrastructure jobs (`pipeline.runners`);
     # a stack not listed runs them on GitHub-hosted runners.
     runners: Mapping[Environment, SelfHostedRunners] = field(default_factory=dict)
+    # GitHub code scanning (CodeQL, SARIF uploads, dependency review) is available; without
+    # it those jobs and steps are left out, so no gate waits on them.
+    code_scanning: bool = True
 
     def __post_init__(self) -> None:
         if (
