@@ -144,6 +144,7 @@ def main() -> None:
                 repository=config.github.repository,
                 deployer=deployer,
                 required_status_checks=required_status_checks(),
+                merge_queue=config.github.plan.merge_queue,
                 metrics=MetricsCredentials(
                     bucket=metrics.bucket.label,
                     endpoint=metrics.endpoint,

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import run_stack
 
+from components.github.repository_governance import main_ruleset_rules
 from components.github.workflows import pull_request_gates, required_status_checks, workflows
 from components.github.workflows.model import ALWAYS, Job, Workflow
 from components.github.workflows.settings import REFERENCE
@@ -69,3 +70,13 @@ def test_main_merges_through_the_queue_instead_of_strict_up_to_date_checks() -> 
     assert rules["requiredStatusChecks"]["strictRequiredStatusChecksPolicy"] is False
     contexts = sorted(c["context"] for c in rules["requiredStatusChecks"]["requiredChecks"])
     assert contexts == required_status_checks()
+
+
+def test_without_a_merge_queue_in_the_plan_branches_must_be_up_to_date() -> None:
+    """A private repository below GitHub Enterprise has no merge queue (`github.plan`)."""
+    rules = main_ruleset_rules(required_status_checks(), merge_queue=False)
+    assert rules.merge_queue is None
+    assert rules.required_status_checks.strict_required_status_checks_policy is True
+    queued = main_ruleset_rules(required_status_checks())
+    assert queued.merge_queue is not None
+    assert queued.required_status_checks.strict_required_status_checks_policy is False

@@ -52,6 +52,8 @@ class RepositoryGovernanceArgs(BaseModel):
     deployer: Deployer
     # From the workflow definitions (one source of truth): the jobs that always report.
     required_status_checks: list[str] = Field(min_length=1)
+    # The plan offers merge queues (`github.plan`); without one, branches must be up to date.
+    merge_queue: bool = True
     metrics: MetricsCredentials
     slack_webhook_url: pulumi.Output[str]
 
@@ -73,9 +75,12 @@ MERGE_QUEUE = github.RepositoryRulesetRulesMergeQueueArgs(
 )
 
 
-def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRulesetRulesArgs:
-    """Every change reaches `main` through a reviewed pull request whose checks passed in the
-    merge queue, on top of what `main` will be."""
+def main_ruleset_rules(
+    required_status_checks: list[str], *, merge_queue: bool = True
+) -> github.RepositoryRulesetRulesArgs:
+    """Every change reaches `main` through a reviewed pull request whose checks passed on top of
+    what `main` will be: in the merge queue, or (on a plan without one) on a branch kept up to
+    date with `main`."""
     return github.RepositoryRulesetRulesArgs(
         deletion=True,
         non_fast_forward=True,
@@ -86,10 +91,10 @@ def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRu
             require_last_push_approval=True,
             required_review_thread_resolution=True,
         ),
-        merge_queue=MERGE_QUEUE,
+        merge_queue=MERGE_QUEUE if merge_queue else None,
         required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
             # The queue tests every change on the latest main: no need to make authors update.
-            strict_required_status_checks_policy=False,
+            strict_required_status_checks_policy=not merge_queue,
             required_checks=[
                 github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
                     context=check, integration_id=GITHUB_ACTIONS_APP_ID
@@ -144,7 +149,7 @@ class RepositoryGovernance(pulumi.ComponentResource):
                     bypass_mode="always",
                 )
             ],
-            rules=main_ruleset_rules(args.required_status_checks),
+            rules=main_ruleset_rules(args.required_status_checks, merge_queue=args.merge_queue),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 
