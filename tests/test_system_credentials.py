@@ -255,8 +255,12 @@ def starts_of(on: Any) -> tuple[Start, ...]:
         spec = given or {}
         if trigger == "pull_request":
             starts.append(Start("pull request from any branch", True))
+        elif trigger == "pull_request_target":
+            # main's workflow, but started by any pull request, forks included, with secrets.
+            starts.append(Start("pull request target (any pull request, forks too)", True))
         elif trigger == "push":
-            if spec.get("branches") == [MAIN] and not spec.get("branches-ignore"):
+            # Anyone with write access pushes any branch or tag; only main is reviewed.
+            if spec.get("branches") == [MAIN] and not spec.get("branches-ignore") and not spec.get("tags"):
                 starts.append(Start("push to main", False))
             else:
                 starts.append(Start("push to any branch", True))
@@ -266,6 +270,9 @@ def starts_of(on: Any) -> tuple[Start, ...]:
             starts.append(Start("schedule (main's workflow)", False))
         elif trigger == "workflow_dispatch":
             starts.append(Start("manual run on any ref", True))
+        elif trigger in ("repository_dispatch", "workflow_run"):
+            # Always the default branch's workflow file, whoever sends the event.
+            starts.append(Start(f"{trigger} (main's workflow)", False))
         elif trigger == "workflow_call":
             continue  # its callers' rows carry it
         else:
