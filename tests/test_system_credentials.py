@@ -55,6 +55,7 @@ CONFIG_SECRET_GRANTS: dict[str, tuple[tuple[str, Level, str], ...]] = {
     ),
     "ciGithubReadToken": (("github: repository settings and contents", "read", REPOSITORY),),
     "slackWebhookUrl": (("slack: post to the alert channel", "write", REPOSITORY),),
+    "ghcrPullToken": (("ghcr: pull the platform's images (read:packages)", "read", REPOSITORY),),
 }
 PASSPHRASE = "ciPulumiPassphrase"
 

@@ -28,6 +28,7 @@ SECRET_KEYS: tuple[str, ...] = (
     "slackWebhookUrl",
     "ciGithubToken",
     "ciGithubReadToken",
+    "ghcrPullToken",
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

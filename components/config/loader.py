@@ -31,6 +31,7 @@ class StackSecrets:
     slack_webhook_url: pulumi.Output[str]
     ci_github_token: pulumi.Output[str]
     ci_github_read_token: pulumi.Output[str]
+    ghcr_pull_token: pulumi.Output[str]
 
 
 def _raw_namespace_values() -> dict[str, Any]:
@@ -103,5 +104,6 @@ def load_config() -> tuple[StackConfig, StackSecrets]:
         slack_webhook_url=cfg.require_secret("slackWebhookUrl"),
         ci_github_token=cfg.require_secret("ciGithubToken"),
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
+        ghcr_pull_token=cfg.require_secret("ghcrPullToken"),
     )
     return config, secrets
