@@ -20,7 +20,6 @@ same ``secrets.X`` whichever environment it runs in.
 
 from __future__ import annotations
 
-from typing import Literal
 from urllib.parse import urlencode
 
 import pulumi
@@ -31,9 +30,13 @@ from pydantic import BaseModel, ConfigDict
 from components.config.base import MAIN_BRANCH, Environment
 from components.github import ci_contract
 from components.github.config import CredentialsConfig, Reviewers, StateBackendConfig
-
-Access = Literal["up", "preview"]
-ACCESSES: tuple[Access, ...] = ("up", "preview")
+from components.github.identities import (
+    ACCESSES,
+    Access,
+    ci_linode_scopes,
+    scopes_text,
+    state_key_permissions,
+)
 
 # Secrets every environment of the stack holds (values differ by access level).
 ENVIRONMENT_SECRETS: tuple[str, ...] = (
@@ -49,37 +52,6 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (ci_contract.PULUMI_BACKEND_URL,)
 def environment_name(env: Environment, access: Access) -> str:
     """The GitHub environment a job of `access` runs in."""
     return env if access == "up" else ci_contract.preview_environment(env)
-
-
-def token_scopes(access: Access, manages_repository: bool) -> str:
-    """Linode OAuth scopes of the CI token: what the stack's own resources need, never `*`.
-
-    - `lke`: the stack's cluster and node pools (read-write only for `pulumi up`).
-    - `linodes:read_only`, `events:read_only`: the provider reads the pools' instances and
-      polls account events while it waits for LKE operations to finish.
-    - `object_storage`: read-write only where `pulumi up` manages the metrics bucket (its
-      versioning and lifecycle go through temporary keys the provider mints); elsewhere the
-      stack's Object Storage keys are only read. Minting keys and tokens is a rotation,
-      run by the bootstrap identity (README, "Credential model").
-    - No `account` scope: it would let CI mint tokens and users, i.e. grant itself `*`.
-    """
-    write = "read_write" if access == "up" else "read_only"
-    scopes = {
-        "events": "read_only",
-        "linodes": "read_only",
-        "lke": write,
-        "object_storage": "read_write" if access == "up" and manages_repository else "read_only",
-    }
-    return " ".join(f"{area}:{level}" for area, level in sorted(scopes.items()))
-
-
-def state_permissions(access: Access) -> str:
-    """`pulumi up` locks and writes the stack's state; a DIY-backend preview only reads it.
-
-    pulumi/pulumi pkg/backend/diy/backend.go: `Preview` calls `apply` with `DryRun` and no
-    `Lock`; history and backups are written only when not a dry run.
-    """
-    return "read_write" if access == "up" else "read_only"
 
 
 def backend_url(state: StateBackendConfig) -> str:
@@ -138,7 +110,8 @@ class DeploymentEnvironment(pulumi.ComponentResource):
             self.tokens[access] = linode.Token(
                 f"{name}-{access}-token",
                 label=f"{args.project}-ci-{env}-{access}-{issued}",
-                scopes=token_scopes(access, args.manages_repository),
+                # The one list of what each identity may do (components/github/identities.py).
+                scopes=scopes_text(ci_linode_scopes(access, args.manages_repository)),
                 expiry=args.credentials.expiry,
                 opts=pulumi.ResourceOptions(
                     parent=self,
@@ -155,7 +128,7 @@ class DeploymentEnvironment(pulumi.ComponentResource):
                     linode.ObjectStorageKeyBucketAccessArgs(
                         bucket_name=args.state_backend.bucket,
                         region=args.state_backend.region,
-                        permissions=state_permissions(access),
+                        permissions=state_key_permissions(access),
                     )
                 ],
                 opts=pulumi.ResourceOptions(
@@ -265,6 +238,4 @@ __all__ = [
     "EnvironmentSecrets",
     "backend_url",
     "environment_name",
-    "state_permissions",
-    "token_scopes",
 ]

@@ -4,9 +4,9 @@ One ``github.RepositoryFile`` per workflow under ``.github/workflows/``. Declare
 the stack that manages the repository (one owner per file, or stacks would overwrite each
 other). Commits carry ``[skip ci]`` (a workflow-file commit must not start the pipelines
 it changes) and the configured author; ``overwrite_on_create`` adopts files that already
-exist instead of failing on the first ``up``. Writing under ``.github/workflows/`` needs a
-token with the ``workflow`` scope, and ``main``'s ruleset must let the deploying identity
-push (it is the ruleset's bypass actor).
+exist instead of failing on the first ``up``. Writing under ``.github/workflows/`` needs the
+deployer's Workflows permission (``components.github.identities``), and ``main``'s ruleset
+must let the deploying identity push (it is the ruleset's bypass actor).
 """
 
 from __future__ import annotations

@@ -102,9 +102,9 @@ class ServiceConfig(Model):
 class ImagePullConfig(Model):
     user: GithubLogin = Field(
         description=(
-            "Machine user owning `ghcrPullToken`, the clusters' identity towards GHCR: a classic "
-            "token with only `read:packages` (GHCR takes no fine-grained token), the user with read "
-            "access to the repository the images are published from."
+            "Machine user owning `ghcrPullToken`, the clusters' identity towards GHCR (the image "
+            "puller in README, Identities and their permissions), with read access to the "
+            "repository the images are published from."
         )
     )
     secret_name: DnsLabel = Field(
