@@ -425,7 +425,7 @@ IDENTITIES: tuple[Identity, ...] = (
         (
             Credential(
                 "SSH deploy key minted by the stack",
-                "a repository Secret in the `argocd` namespace",
+                "a repository Secret in Argo CD's namespace (`argocd.namespace`)",
                 ("read-only deploy key of this repository",),
             ),
         ),
