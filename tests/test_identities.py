@@ -36,6 +36,7 @@ from components.github.identities import (
     scopes_text,
     script_needs,
     state_key_permissions,
+    unknown_uses,
 )
 from tools import identities_reference
 from tools.offline import ROOT, STACKS, Run
@@ -92,6 +93,8 @@ def _workflow_needs(runs: dict[str, Run]) -> frozenset[Permission]:
                 "nothing WORKFLOW_COMMANDS knows: add what it does to components/github/identities.py"
             )
             assert not env_name.endswith("-preview"), f"{path}: a preview environment's token in a script"
+            unknown = unknown_uses(step["run"])
+            assert not unknown, f"{path}: {step.get('name')!r} uses the deployer's token for {unknown}"
             needs |= found
         else:
             uses = str(step.get("uses", ""))
@@ -139,6 +142,7 @@ def test_the_workflows_push_and_open_the_promotion_pull_request(runs: dict[str, 
     assert Permission("Pull requests", "write") in needs
     # A script that uses the token for anything else is unknown (and fails the scan above).
     assert script_needs('gh api -X PUT "repos/$REPO/collaborators/someone"') == frozenset()
+    assert unknown_uses("git_auth push origin HEAD\ngh pr merge 1 --admin\n") == ["gh pr merge"]
 
 
 def test_preview_permissions_are_the_read_level_of_what_the_program_declares(runs: dict[str, Run]) -> None:

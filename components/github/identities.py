@@ -171,6 +171,15 @@ WORKFLOW_COMMANDS: tuple[Command, ...] = (
 )
 
 
+# Where a script uses the token: `gh` reads GH_TOKEN, `git_auth` passes PUSH_TOKEN to git.
+TOKEN_USE = re.compile(r"\b(?:gh\s+\w+\s+\w+|git_auth\s+\w+)")
+
+
+def unknown_uses(script: str) -> list[str]:
+    """Uses of the token (`gh ...`, `git_auth ...`) in a script that no command here covers."""
+    return [u for u in TOKEN_USE.findall(script) if not any(c.pattern.search(u) for c in WORKFLOW_COMMANDS)]
+
+
 def script_needs(script: str) -> frozenset[Permission]:
     """The permissions a workflow script's uses of the deployer's token need."""
     return frozenset(p for c in WORKFLOW_COMMANDS if c.pattern.search(script) for p in c.permissions)
@@ -531,4 +540,5 @@ __all__ = [
     "script_needs",
     "state_key_permissions",
     "table",
+    "unknown_uses",
 ]
