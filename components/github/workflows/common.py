@@ -35,7 +35,14 @@ def supersede_pull_request_runs() -> Concurrency:
 SERVICE_NAME = "^[a-z0-9][a-z0-9-]{0,62}$"
 
 
-def checkout(*, fetch_depth: int | None = None, sparse: Sequence[str] = ()) -> Step:
+def checkout(
+    *,
+    fetch_depth: int | None = None,
+    sparse: Sequence[str] = (),
+    ref: str | None = None,
+    path: str | None = None,
+    name: str = "Check out",
+) -> Step:
     """actions/checkout without persisted credentials: no later step (or artifact) can
     reuse the token. Jobs that push authenticate that one command (``GIT_AUTH_FUNCTION``)."""
     with_: dict[str, Scalar] = {"persist-credentials": False}
@@ -43,7 +50,11 @@ def checkout(*, fetch_depth: int | None = None, sparse: Sequence[str] = ()) -> S
         with_["fetch-depth"] = fetch_depth
     if sparse:
         with_["sparse-checkout"] = "\n".join(sparse)
-    return Step(name="Check out", uses=action("actions/checkout"), with_=with_)
+    if ref is not None:
+        with_["ref"] = ref
+    if path is not None:
+        with_["path"] = path
+    return Step(name=name, uses=action("actions/checkout"), with_=with_)
 
 
 # Bash function for jobs that push: runs one git command authenticated with PUSH_TOKEN

@@ -9,6 +9,7 @@ from components.config import (
     Environment,
     GitOpsConfig,
     MetricsConfig,
+    ValidationConfig,
     WorkflowsConfig,
 )
 from components.gitops import gitops_layout
@@ -55,4 +56,7 @@ class Settings:
 
 # Check names and pipeline shapes do not depend on the deployment's registry or paths;
 # these settings build the workflows when only such shapes are asked for.
-REFERENCE = Settings(image_registry="ghcr.io/reference")
+REFERENCE = Settings(
+    image_registry="ghcr.io/reference",
+    workflows=WorkflowsConfig(validation=ValidationConfig(base_url="https://staging.reference.invalid")),
+)
