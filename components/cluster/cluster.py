@@ -9,7 +9,8 @@ import pulumi_kubernetes as k8s
 import pulumi_linode as linode
 from pydantic import BaseModel, ConfigDict
 
-from components.config import ClusterConfig, Environment
+from components.cluster.config import ClusterConfig
+from components.config.base import Environment
 
 
 class ClusterArgs(BaseModel):

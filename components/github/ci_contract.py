@@ -7,7 +7,7 @@ workflows reference them. Both import the names from here, and a test checks tha
 
 from __future__ import annotations
 
-from components.config import Environment
+from components.config.base import Environment
 
 # --- repository-wide (declared by the stack with github.manageRepository) -----------
 # CI build metrics bucket (seeds 000/001): a key limited to that one bucket.

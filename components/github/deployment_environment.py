@@ -24,14 +24,9 @@ import pulumi_github as github
 import pulumi_linode as linode
 from pydantic import BaseModel, ConfigDict
 
-from components.config import (
-    MAIN_BRANCH,
-    CredentialsConfig,
-    Environment,
-    Reviewers,
-    StateBackendConfig,
-)
+from components.config.base import MAIN_BRANCH, Environment
 from components.github import ci_contract
+from components.github.config import CredentialsConfig, Reviewers, StateBackendConfig
 
 Access = Literal["up", "preview"]
 ACCESSES: tuple[Access, ...] = ("up", "preview")

@@ -17,8 +17,9 @@ import pulumi
 import pulumi_github as github
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.config import MAIN_BRANCH, Deployer
+from components.config.base import MAIN_BRANCH
 from components.github import ci_contract
+from components.github.config import Deployer
 
 # GitHub Actions' app id: a required check must be reported by Actions itself, so a token
 # that can write commit statuses cannot fake a passing check under the same name.

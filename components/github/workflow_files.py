@@ -16,7 +16,8 @@ import pulumi
 import pulumi_github as github
 from pydantic import BaseModel, ConfigDict
 
-from components.config import Environment, WorkflowsConfig
+from components.config.base import Environment
+from components.github.config import WorkflowsConfig
 from components.github.workflows import Settings, scripts, workflows
 from components.github.workflows.render import render
 
@@ -34,6 +35,7 @@ class WorkflowFilesArgs(BaseModel):
     clusters_path: str
     metrics_region: str
     environments: tuple[Environment, ...]
+    code_scanning: bool
 
     def settings(self) -> Settings:
         return Settings(
@@ -42,6 +44,7 @@ class WorkflowFilesArgs(BaseModel):
             clusters_path=self.clusters_path,
             metrics_region=self.metrics_region,
             environments=self.environments,
+            code_scanning=self.code_scanning,
         )
 
 

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components.config import ArgoCdConfig, Environment
+from components.config.base import Environment
 from components.gitops.argocd_values import (
     CHART,
     GITHUB_DISPATCH_KEY,
@@ -15,6 +15,7 @@ from components.gitops.argocd_values import (
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
+from components.gitops.config import ArgoCdConfig
 from components.gitops.helm import pinned_release
 
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.config import DnsLabel, Environment, GithubName
+from components.config.base import DnsLabel, Environment, GithubName
 from components.gitops.argocd import PART_OF, require_provider
 
 # Argo CD picks up repositories from Secrets carrying this label.

@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from components.config import ArgoCdConfig, Environment
+from components.config.base import Environment
 from components.github.ci_contract import STAGING_DEPLOYED_EVENT
+from components.gitops.config import ArgoCdConfig
 
 CHART = "argo-cd"
 RELEASE_NAME = "argocd"

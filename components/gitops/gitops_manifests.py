@@ -12,7 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from components.config import Environment, GitOpsConfig, StackConfig
+from components.config.base import Environment
+from components.config.stack import StackConfig
+from components.gitops.config import GitOpsConfig
 from components.gitops.gitops_layout import environment_dir, image_file
 
 API_VERSION = "argoproj.io/v1alpha1"

@@ -8,8 +8,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components.config import Environment, RolloutsConfig
+from components.config.base import Environment
 from components.gitops.argocd import require_provider
+from components.gitops.config import RolloutsConfig
 from components.gitops.helm import pinned_release
 
 CHART = "argo-rollouts"

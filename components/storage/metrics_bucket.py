@@ -10,7 +10,7 @@ import pulumi
 import pulumi_linode as linode
 from pydantic import BaseModel, ConfigDict
 
-from components.config import MetricsConfig
+from components.storage.config import MetricsConfig
 
 
 class MetricsBucketArgs(BaseModel):

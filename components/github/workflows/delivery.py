@@ -17,7 +17,7 @@ could have written (cache poisoning).
 
 from __future__ import annotations
 
-from components.config import Environment
+from components.config.base import Environment
 from components.github import ci_contract
 from components.github.workflows.common import (
     ANY_SERVICE,

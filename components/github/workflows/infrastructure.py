@@ -16,7 +16,7 @@ program is untouched) so that its gate can be a required status check.
 
 from __future__ import annotations
 
-from components.config import Environment
+from components.config.base import Environment
 from components.github import ci_contract
 from components.github.workflows.common import (
     READ,

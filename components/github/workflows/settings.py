@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from components.config import (
-    ENVIRONMENTS,
-    Environment,
-    GitOpsConfig,
-    MetricsConfig,
-    ValidationConfig,
-    WorkflowsConfig,
-)
+from components.config.base import ENVIRONMENTS, Environment
+from components.github.config import ValidationConfig, WorkflowsConfig
 from components.gitops import gitops_layout
+from components.gitops.config import GitOpsConfig
+from components.storage.config import MetricsConfig
 
 
 @dataclass(frozen=True)
@@ -28,6 +24,9 @@ class Settings:
     # (Argo CD syncs them automatically); the rest are promoted by pull request.
     auto_deploy: tuple[Environment, ...] = ("development", "staging")
     promote_to: Environment = "production"
+    # GitHub code scanning (CodeQL, SARIF uploads, dependency review) is available; without
+    # it those jobs and steps are left out, so no gate waits on them.
+    code_scanning: bool = True
 
     def __post_init__(self) -> None:
         if (
