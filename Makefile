@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= staging
+# Go tool binaries build here, outside the repository (CI keeps ~/.cache between runs);
+# exported so the tests find them.
+TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
+export TOOLS_CACHE
 
-.PHONY: install plan golden test lint typecheck check
+.PHONY: install plan golden test lint typecheck check notifications-harness
 
 install: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -30,3 +34,12 @@ typecheck: install
 	$(BIN)/mypy
 
 check: test lint typecheck
+
+# Argo CD's notifications engine, pinned in tools/notifications/go.mod, evaluating the
+# rendered triggers and templates (tests/notifications_harness.py runs it).
+NOTIFICATIONS_HARNESS := $(TOOLS_CACHE)/notifications-harness
+notifications-harness: $(NOTIFICATIONS_HARNESS)  ## build the notifications harness (needs Go)
+$(NOTIFICATIONS_HARNESS): tools/notifications/main.go tools/notifications/go.mod tools/notifications/go.sum
+	@command -v go >/dev/null || { echo "go not found: the notifications harness needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(dir $(abspath $@))
+	cd tools/notifications && GOFLAGS=-mod=readonly go build -trimpath -o $(abspath $@) .

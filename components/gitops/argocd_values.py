@@ -42,12 +42,21 @@ GITHUB_DISPATCH_SERVICE = "github-dispatch"
 GITHUB_API = "https://api.github.com"
 
 
+# Where a notification reads the revision it names: a single-source Application reports
+# `revision`, a multi-source one leaves it out and reports `revisions`, one per source
+# (argoproj/argo-cd#13188, #15617); every source of ours is the GitOps repository at one
+# tracked revision, so the first stands for all.
+_SYNCED = ".app.status.sync"  # what Argo CD last compared the live state to
+_DEPLOYED = ".app.status.operationState.syncResult"  # what the last sync operation applied
+
+
 @dataclass(frozen=True)
 class _Notification:
     """One trigger and the Slack message it sends.
 
     The text is built with printf and `toJson` (sprig, which notification templates have), so
-    whatever an app reports, e.g. a sync error with quotes in it, stays valid JSON.
+    whatever an app reports, e.g. a sync error with quotes in it, stays valid JSON. Each text
+    names the short revision read from `revision_of` (its first `%s` after the app name).
     """
 
     description: str
@@ -55,32 +64,47 @@ class _Notification:
     colour: str
     text_format: str
     arguments: str
+    revision_of: str
     once_per: str | None = None
 
 
+# Conditions test `operationState != nil` first: an Application that never synced has none,
+# and expr refuses to read a field of nil (the engine logs the error and skips the trigger).
 _NOTIFICATIONS: dict[str, _Notification] = {
     "on-deployed": _Notification(
-        description="Application is synced and healthy (once per revision)",
-        when="app.status.operationState.phase in ['Succeeded'] and app.status.health.status == 'Healthy'",
+        description="Application is synced and healthy (once per synced revision)",
+        when=(
+            "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']"
+            " and app.status.health.status == 'Healthy'"
+        ),
         colour="good",
         text_format="%s deployed %s and is healthy",
-        arguments=".app.metadata.name (trunc 7 .app.status.sync.revision)",
-        # One message per synced revision, not one per reconciliation.
-        once_per="app.status.sync.revision",
+        arguments=".app.metadata.name $revision",
+        revision_of=_DEPLOYED,
+        # One message per revision a sync applied, not one per reconciliation, nor one per
+        # commit to the GitOps repository (every Application tracks it, so `status.sync`
+        # moves for all of them on any commit, without a sync). Argo CD writes `revision`
+        # empty beside `revisions` for a multi-source sync, hence the list first.
+        once_per=(
+            "join(app.status.operationState.syncResult.revisions"
+            " ?? [app.status.operationState.syncResult.revision], ',')"
+        ),
     ),
     "on-sync-failed": _Notification(
         description="Application sync has failed",
-        when="app.status.operationState.phase in ['Error', 'Failed']",
+        when="app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
         colour="danger",
-        text_format="%s failed to sync: %s",
-        arguments=".app.metadata.name .app.status.operationState.message",
+        text_format="%s failed to sync %s: %s",
+        arguments=".app.metadata.name $revision .app.status.operationState.message",
+        revision_of=_SYNCED,
     ),
     "on-health-degraded": _Notification(
         description="Application has degraded",
         when="app.status.health.status == 'Degraded'",
         colour="warning",
-        text_format="%s is degraded",
-        arguments=".app.metadata.name",
+        text_format="%s is degraded at %s",
+        arguments=".app.metadata.name $revision",
+        revision_of=_SYNCED,
     ),
 }
 
@@ -89,11 +113,12 @@ _NOTIFICATIONS: dict[str, _Notification] = {
 class _Dispatch:
     """One trigger and the repository_dispatch it sends to GitHub (``POST .../dispatches``).
 
-    The client payload names the Application, its synced revisions and its images. A
-    multi-source Application (every service Application: chart plus the `ref` source of its
-    image file) reports ``status.sync.revisions`` and no ``status.sync.revision``
-    (argoproj/argo-cd#13188); a single-source one the other way round, so the template
-    takes whichever is there, and ``oncePer`` keys on both.
+    The client payload names the Application, the revisions its last sync applied and its
+    images (``status.summary.images``). Revisions come from ``operationState.syncResult``,
+    like on-deployed's: a multi-source Application (every service Application: chart plus
+    the `ref` source of its image file) reports ``revisions`` and an empty ``revision``
+    (argoproj/argo-cd#13188), a single-source one only ``revision``; the template takes
+    whichever is there.
     """
 
     description: str
@@ -105,10 +130,10 @@ class _Dispatch:
 _DISPATCHES: dict[str, _Dispatch] = {
     "on-staging-deployed": _Dispatch(
         description="Application is synced and healthy: tell GitHub, which starts staging validation",
-        when="app.status.operationState.phase in ['Succeeded'] and app.status.health.status == 'Healthy'",
+        when=_NOTIFICATIONS["on-deployed"].when,
         event_type=STAGING_DEPLOYED_EVENT,
-        # Once per synced revision set, not once per reconciliation.
-        once_per="app.status.sync.revisions ?? app.status.sync.revision",
+        # Once per revision set a sync applied, as on-deployed.
+        once_per=str(_NOTIFICATIONS["on-deployed"].once_per),
     ),
 }
 
@@ -117,26 +142,23 @@ def _dispatch_template(environment: Environment, repository: str, note: _Dispatc
     """A webhook template posting the repository_dispatch; the body is one sprig `toJson`
     of a `dict`, so it is valid JSON whatever the Application reports."""
     body = (
-        "{{- $revisions := .app.status.sync.revisions -}}\n"
-        "{{- if not $revisions }}{{ $revisions = list .app.status.sync.revision }}{{ end -}}\n"
+        f"{{{{- $revisions := {_DEPLOYED}.revisions -}}}}\n"
+        f"{{{{- if not $revisions }}}}{{{{ $revisions = list {_DEPLOYED}.revision }}}}{{{{ end -}}}}\n"
         f'{{{{ toJson (dict "event_type" {json.dumps(note.event_type)} "client_payload" (dict '
         '"application" .app.metadata.name "environment" '
         + json.dumps(environment)
         + ' "revisions" $revisions '
         '"images" (default (list) .app.status.summary.images))) }}'
     )
-    return yaml.safe_dump(
-        {
-            "webhook": {
-                GITHUB_DISPATCH_SERVICE: {
-                    "method": "POST",
-                    "path": f"/repos/{repository}/dispatches",
-                    "body": body + "\n",
-                }
-            }
-        },
-        sort_keys=False,
-        width=1000,
+    # Written as YAML by hand, like the Slack templates, so the ConfigMap shows a readable block.
+    lines = "".join(f"      {line}\n" for line in body.splitlines())
+    return (
+        "webhook:\n"
+        f"  {GITHUB_DISPATCH_SERVICE}:\n"
+        "    method: POST\n"
+        f"    path: /repos/{repository}/dispatches\n"
+        "    body: |\n"
+        f"{lines}"
     )
 
 
@@ -166,11 +188,17 @@ def _slack_template(environment: Environment, note: _Notification) -> str:
     attachment = (
         f'{{"attachments": [{{"color": {json.dumps(note.colour)}, "text": {{{{ toJson $text }}}}}}]}}'
     )
+    # `revision`, else the first of `revisions` (sprig's `default` stands in for a missing list).
+    revision = (
+        f"{{{{- $revision := trunc 7 (or {note.revision_of}.revision"
+        f' (index (default (list "") {note.revision_of}.revisions) 0)) -}}}}'
+    )
     return (
         "webhook:\n"
         f"  {SLACK_WEBHOOK_SERVICE}:\n"
         "    method: POST\n"
         "    body: |\n"
+        f"      {revision}\n"
         f"      {{{{- $text := printf {text} {note.arguments} -}}}}\n"
         f"      {attachment}\n"
     )
