@@ -21,6 +21,7 @@ from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.gitops.gitops_apps import GitOpsApps
 from components.gitops.gitops_manifests import GitOpsSpec, applications
+from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
 from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
@@ -92,6 +93,21 @@ def main() -> None:
         )
         # Rollout resources live in the Applications: they go before the controller on destroy.
         app_dependencies.append(rollouts.release)
+    # GHCR pull credentials in every namespace the Applications deploy to: before the first
+    # sync pulls an image, and deleted after the Applications (and their workloads).
+    image_pull = ImagePullSecrets(
+        f"{env}-image-pull",
+        ImagePullSecretsArgs(
+            environment=env,
+            namespaces=gitops_spec.namespaces,
+            registry=config.github.workflows.registry_for(config.github.owner).split("/", 1)[0],
+            user=config.image_pull.user,
+            secret_name=config.image_pull.secret_name,
+        ),
+        token=secrets.ghcr_pull_token,
+        opts=pulumi.ResourceOptions(providers=gitops_providers),
+    )
+    app_dependencies.extend(image_pull.secrets.values())
     GitOpsApps(
         f"{env}-gitops",
         gitops_spec,

@@ -31,6 +31,7 @@ class StackSecrets:
     slack_webhook_url: pulumi.Output[str]
     ci_github_token: pulumi.Output[str]
     ci_github_read_token: pulumi.Output[str]
+    ghcr_pull_token: pulumi.Output[str]
     argocd_dispatch_token: pulumi.Output[str]
 
 
@@ -104,6 +105,7 @@ def load_config() -> tuple[StackConfig, StackSecrets]:
         slack_webhook_url=cfg.require_secret("slackWebhookUrl"),
         ci_github_token=cfg.require_secret("ciGithubToken"),
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
+        ghcr_pull_token=cfg.require_secret("ghcrPullToken"),
         argocd_dispatch_token=cfg.require_secret("argocdDispatchToken"),
     )
     return config, secrets

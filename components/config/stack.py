@@ -25,7 +25,7 @@ from components.config.base import (
     Problem,
 )
 from components.github.config import GithubConfig, PipelineConfig
-from components.gitops.config import ArgoCdConfig, GitOpsConfig, ServiceConfig
+from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
 from components.storage.config import MetricsConfig
 
 
@@ -45,6 +45,9 @@ class StackConfig(Model):
     )
     services: dict[DnsLabel, ServiceConfig] = Field(
         min_length=1, description="The platform's services, keyed by name (one Argo CD Application each)."
+    )
+    image_pull: ImagePullConfig = Field(
+        description="How the clusters pull the platform's images from GHCR (packages of a private repository are private)."
     )
     github: GithubConfig = Field(description="The GitHub repository and its governance.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="CI build metrics bucket.")

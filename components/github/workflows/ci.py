@@ -11,6 +11,7 @@ from components.github import ci_contract
 from components.github.workflows import reusable_build
 from components.github.workflows.common import (
     ANY_SERVICE,
+    OBJECT_STORAGE_ENV,
     READ,
     checkout,
     discover_job,
@@ -129,6 +130,7 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
                     "BUCKET": variable(ci_contract.METRICS_BUCKET),
                     "ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
                     "REGION": settings.metrics_region,
+                    **OBJECT_STORAGE_ENV,
                 },
                 run=METRICS_SCRIPT,
             ),

@@ -19,6 +19,7 @@ from __future__ import annotations
 from components.config.base import Environment
 from components.github import ci_contract
 from components.github.workflows.common import (
+    OBJECT_STORAGE_ENV,
     READ,
     checkout,
     gate_job,
@@ -73,6 +74,7 @@ def pulumi_env() -> dict[str, str]:
         # The S3-compatible state backend (Linode Object Storage) reads the AWS variables.
         "AWS_ACCESS_KEY_ID": secret(ci_contract.STATE_ACCESS_KEY_ID),
         "AWS_SECRET_ACCESS_KEY": secret(ci_contract.STATE_SECRET_ACCESS_KEY),
+        **OBJECT_STORAGE_ENV,
         "PULUMI_CONFIG_PASSPHRASE": secret(ci_contract.PULUMI_CONFIG_PASSPHRASE),
         "LINODE_TOKEN": secret(ci_contract.LINODE_TOKEN),
         # The github provider's credentials: the deployer identity (read-only in previews).
