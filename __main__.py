@@ -158,6 +158,7 @@ def main() -> None:
                 clusters_path=config.gitops.clusters_path,
                 metrics_region=config.metrics.region,
                 environments=ENVIRONMENTS,
+                runners=config.pipeline.runners,
                 code_scanning=config.github.plan.code_scanning,
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
@@ -169,6 +170,7 @@ def main() -> None:
                 repository=config.github.repository,
                 deployer=deployer,
                 required_status_checks=required_status_checks(),
+                merge_queue=config.github.plan.merge_queue,
                 metrics=MetricsCredentials(
                     bucket=metrics.bucket.label,
                     endpoint=metrics.endpoint,

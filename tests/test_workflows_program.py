@@ -314,7 +314,6 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         for scope, access in job["permissions"].items()
         if access == "write"
     }
-    previews = {("infrastructure.yml", f"preview-{env}", "pull-requests") for env in STACKS}
     assert writes == {
         # SARIF uploads to code scanning.
         ("ci.yml", "scan", "security-events"),
@@ -326,8 +325,6 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         ("delivery.yml", "images", "packages"),
         # The staging-validation commit status, which promote.yml requires.
         ("staging-validation.yml", "gate", "statuses"),
-        # The preview comment on the pull request.
-        *previews,
     }
     # No job uses OIDC, so none may mint an OIDC token.
     assert not any("id-token" in job["permissions"] for _, _, job in jobs(documents))
@@ -377,20 +374,27 @@ def test_infrastructure_applies_stacks_in_order_behind_their_environments_and_ne
     documents: dict[str, dict[str, Any]],
 ) -> None:
     doc = documents[".github/workflows/infrastructure.yml"]
-    previous = None
+    previous = "validate"
     for env in STACKS:
+        # On main: the real preview against the stack's state, then its `up`.
+        state_preview = doc["jobs"][f"state-preview-{env}"]
+        assert state_preview["environment"] == f"{env}-preview"
+        assert state_preview["needs"] == [previous]
+        step = next(s for s in state_preview["steps"] if "pulumi/actions@" in s.get("uses", ""))
+        assert step["with"]["command"] == "preview" and step["with"]["stack-name"] == env
         up = doc["jobs"][f"up-{env}"]
         assert up["environment"] == env
         assert up["concurrency"] == {"group": f"pulumi-{env}", "cancel-in-progress": False}
-        if previous:
-            assert up["needs"] == [previous]
+        assert up["needs"] == [f"state-preview-{env}"]
+        assert up["runs-on"] == state_preview["runs-on"], "both reach the same cluster"
         previous = f"up-{env}"
         step = next(s for s in up["steps"] if "pulumi/actions@" in s.get("uses", ""))
         assert step["with"]["command"] == "up" and step["with"]["stack-name"] == env
+        # On a pull request or in the merge queue: the credential-free preview, no environment.
         preview = doc["jobs"][f"preview-{env}"]
-        assert preview["environment"] == f"{env}-preview", "previews must not wait for approvals"
-        step = next(s for s in preview["steps"] if "pulumi/actions@" in s.get("uses", ""))
-        assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+        assert "environment" not in preview and "secrets." not in json.dumps(preview)
+        assert preview["permissions"] == {"contents": "read"}
+        assert any("make preview" in s.get("run", "") for s in preview["steps"])
     # The workflow-level group cancels only superseded pull-request runs: elsewhere it is
     # unique to the run.
     group = doc["concurrency"]["group"]

@@ -187,8 +187,9 @@ PR_CONDITIONS: dict[str, Callable[[list[str]], bool]] = {
     "github.event_name == 'pull_request'": lambda services: True,
     # The pull request under test touches services only, not the Pulumi program.
     infrastructure.PROGRAM_CHANGED: lambda services: False,
-    f"github.event_name == 'pull_request' && {infrastructure.PROGRAM_CHANGED}": lambda services: False,
+    f"{infrastructure.ON_CHANGE} && {infrastructure.PROGRAM_CHANGED}": lambda services: False,
     infrastructure.ON_MAIN: lambda services: False,
+    ci.METRICS_ON_MAIN: lambda services: False,
     f"failure() && {infrastructure.ON_MAIN}": lambda services: False,
 }
 

@@ -6,6 +6,7 @@ key paths (``delivery:cluster.pools.default.count``), the bad value and what is 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -105,9 +106,47 @@ class StackConfig(Model):
             )
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())
+        problems.extend(self._reachability_problems())
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _reachability_problems(self) -> list[Problem]:
+        """The runner of this stack's infrastructure jobs must get through its control-plane ACL
+        (README, "Reachability"): an ACL admits addresses, and only a self-hosted group has
+        fixed ones."""
+        acl = self.cluster.control_plane_acl
+        if not acl:
+            return []
+        env = self.environment
+        runner = self.pipeline.runners.get(env)
+        if runner is None:
+            return [
+                Problem(
+                    "cluster.controlPlaneAcl",
+                    acl,
+                    f"the {env} infrastructure jobs run on GitHub-hosted runners (delivery:pipeline.runners.{env} "
+                    "is not set), which have no fixed egress addresses, so the ACL would lock them out of the "
+                    f"Kubernetes API; allowed: [], or a self-hosted group in delivery:pipeline.runners.{env} "
+                    "whose egressCidrs lie inside the ACL",
+                )
+            ]
+        networks = [ipaddress.IPv4Network(cidr, strict=False) for cidr in acl]
+        outside = [
+            cidr
+            for cidr in runner.egress_cidrs
+            if not any(ipaddress.IPv4Network(cidr, strict=False).subnet_of(net) for net in networks)
+        ]
+        if not outside:
+            return []
+        return [
+            Problem(
+                f"pipeline.runners.{env}.egressCidrs",
+                outside,
+                f"outside delivery:cluster.controlPlaneAcl {json.dumps(acl)}: the {env} infrastructure runner could not "
+                "reach its Kubernetes API; allowed: CIDRs inside the ACL (or widen the ACL)",
+            )
+        ]
 
     def _governance_problems(self) -> list[Problem]:
         """One owner of the repository-wide objects; seed 001's promotion rules per environment."""

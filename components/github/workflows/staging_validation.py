@@ -9,8 +9,9 @@ when an Application has synced and is healthy (``argocd_values``), or by hand. S
 through ``make <target> BASE_URL=...``), ``dast`` (OWASP ZAP baseline; new high findings
 fail), ``load`` (Locust; the gate script fails on P95 or error rate at or above the
 thresholds) -> ``gate`` (check ``staging-validation``): a commit status
-``staging-validation`` on the image commit, which ``promote.yml`` requires, a summary table,
-and the figures uploaded to the metrics bucket beside the build metrics.
+``staging-validation`` on the image commit, which ``promote.yml`` requires, and a summary
+table -> ``metrics`` (environment ``ci-main``, which holds the bucket's key): the figures
+uploaded to the metrics bucket beside the build metrics.
 
 The test suites run at the image commit; the gate scripts come from ``.github/scripts/``
 of the workflow's own revision (committed with the workflow files by the program).
@@ -19,7 +20,8 @@ of the workflow's own revision (committed with the workflow files by the program
 from __future__ import annotations
 
 from components.github import ci_contract
-from components.github.workflows.common import READ, checkout, secret, variable
+from components.github.workflows.ci import METRICS_ON_MAIN
+from components.github.workflows.common import OBJECT_STORAGE_ENV, READ, checkout, secret, variable
 from components.github.workflows.model import (
     ALWAYS,
     Concurrency,
@@ -43,6 +45,7 @@ GATE = STATUS_CONTEXT
 # Where the jobs check out the gate scripts (sparse, at the workflow's own revision).
 GATES_PATH = "_validation-gates"
 LOAD_ARTIFACT = "load-test"
+METRICS_ARTIFACT = "validation-metrics"
 ZAP_ARTIFACT = "zap-baseline-report"
 
 # The platform repository's test contract: `make <target> BASE_URL=<staging base URL>`.
@@ -334,22 +337,45 @@ def workflow(settings: Settings) -> Workflow:
                 run=VALIDATION_GATE_SCRIPT,
             ),
             Step(
-                name="Upload the figures to the metrics bucket",
+                name="Hand the figures to the metrics job",
                 if_="always() && hashFiles('validation-metrics.json') != ''",
-                # Observability: a failed upload must not change the verdict.
+                uses=action("actions/upload-artifact"),
+                with_={"name": METRICS_ARTIFACT, "path": "validation-metrics.json", "retention-days": 7},
+            ),
+        ),
+    )
+    # The bucket's write key is a secret of the ci-main environment, which deploys from main
+    # only; it stays out of the job that may write commit statuses. Observability only: a
+    # failed upload does not change the verdict.
+    metrics = Job(
+        id="metrics",
+        needs=(gate.id,),
+        if_=METRICS_ON_MAIN,
+        environment=ci_contract.CI_MAIN_ENVIRONMENT,
+        advisory=True,
+        permissions={},
+        timeout_minutes=5,
+        steps=(
+            Step(
+                name="Fetch the figures",
+                uses=action("actions/download-artifact"),
                 continue_on_error=True,
+                with_={"name": METRICS_ARTIFACT},
+            ),
+            Step(
+                name="Upload the figures to the metrics bucket",
+                if_="hashFiles('validation-metrics.json') != ''",
                 env={
                     "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
                     "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
-                    # Linode Object Storage rejects the CRC checksums newer AWS CLIs send by
-                    # default (linode/terraform-provider-linode#1834).
-                    "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
-                    "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
                     "BUCKET": variable(ci_contract.METRICS_BUCKET),
                     "ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
                     "REGION": settings.metrics_region,
                     "RUN_ID": "${{ github.run_id }}",
                     "RUN_ATTEMPT": "${{ github.run_attempt }}",
+                    # Linode Object Storage rejects the CRC checksums newer AWS CLIs send by
+                    # default (linode/terraform-provider-linode#1834).
+                    **OBJECT_STORAGE_ENV,
                 },
                 run=UPLOAD_SCRIPT,
             ),
@@ -372,5 +398,5 @@ def workflow(settings: Settings) -> Workflow:
         permissions={},
         # One validation at a time; a newer dispatch replaces a waiting one, never a running one.
         concurrency=Concurrency(group="staging-validation", cancel_in_progress=False),
-        jobs=(*judged, gate),
+        jobs=(*judged, gate, metrics),
     )
