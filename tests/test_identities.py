@@ -21,6 +21,8 @@ from components.github.identities import (
     ALWAYS,
     BOOTSTRAP_LINODE,
     DEPLOYER_GITHUB,
+    DISPATCH_CALLS,
+    DISPATCH_GITHUB,
     GITHUB_NEEDS,
     IDENTITIES,
     IMAGE_PULL_SCOPES,
@@ -38,6 +40,7 @@ from components.github.identities import (
     state_key_permissions,
     unknown_uses,
 )
+from components.gitops.argocd_values import GITHUB_DISPATCH_SERVICE
 from tools import identities_reference
 from tools.offline import ROOT, STACKS, Run
 
@@ -149,6 +152,34 @@ def test_preview_permissions_are_the_read_level_of_what_the_program_declares(run
     program = {p for t, inputs in _declared_github(runs) for p in github_needs(t, inputs)}
     assert reduce(read_level(program) | ALWAYS) == PREVIEW_GITHUB
     assert all(p.level == "read" for p in PREVIEW_GITHUB)
+
+
+def _dispatch_calls(runs: dict[str, Run]) -> list[str]:
+    """ "METHOD path" of every template of Argo CD's GitHub dispatch webhook, in every stack."""
+    calls = []
+    for run in runs.values():
+        for res in run.resources:
+            if res.type != "kubernetes:helm.sh/v3:Release":
+                continue
+            templates = ((res.plain.get("values") or {}).get("notifications") or {}).get("templates") or {}
+            for text in templates.values():
+                webhook = (yaml.safe_load(text).get("webhook") or {}).get(GITHUB_DISPATCH_SERVICE)
+                if webhook:
+                    calls.append(f"{webhook['method']} {webhook['path']}")
+    return calls
+
+
+def test_dispatcher_permissions_are_exactly_what_its_webhook_calls_need(runs: dict[str, Run]) -> None:
+    calls = _dispatch_calls(runs)
+    assert calls, "no stack sends the staging-deployed dispatch"
+    needed: set[Permission] = set(ALWAYS)
+    for call in calls:
+        known = [c for c in DISPATCH_CALLS if c.pattern.fullmatch(call)]
+        assert known, (
+            f"Argo CD's dispatch webhook calls {call!r}: add it to DISPATCH_CALLS with its permissions"
+        )
+        needed |= {p for c in known for p in c.permissions}
+    assert reduce(needed) == DISPATCH_GITHUB
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -29,6 +29,7 @@ SECRET_KEYS: tuple[str, ...] = (
     "ciGithubToken",
     "ciGithubReadToken",
     "ghcrPullToken",
+    "argocdDispatchToken",
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

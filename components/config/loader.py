@@ -32,6 +32,7 @@ class StackSecrets:
     ci_github_token: pulumi.Output[str]
     ci_github_read_token: pulumi.Output[str]
     ghcr_pull_token: pulumi.Output[str]
+    argocd_dispatch_token: pulumi.Output[str]
 
 
 def _raw_namespace_values() -> dict[str, Any]:
@@ -105,5 +106,6 @@ def load_config() -> tuple[StackConfig, StackSecrets]:
         ci_github_token=cfg.require_secret("ciGithubToken"),
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
         ghcr_pull_token=cfg.require_secret("ghcrPullToken"),
+        argocd_dispatch_token=cfg.require_secret("argocdDispatchToken"),
     )
     return config, secrets

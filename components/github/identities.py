@@ -180,6 +180,18 @@ def unknown_uses(script: str) -> list[str]:
     return [u for u in TOKEN_USE.findall(script) if not any(c.pattern.search(u) for c in WORKFLOW_COMMANDS)]
 
 
+# What Argo CD's `github-dispatch` webhook service calls with `argocdDispatchToken`, as
+# "METHOD path" of its templates. A call not listed fails tests/test_identities.py.
+DISPATCH_CALLS: tuple[Command, ...] = (
+    Command(
+        "POST /repos/{owner}/{repo}/dispatches",
+        re.compile(r"POST /repos/[^/\s]+/[^/\s]+/dispatches"),
+        (CONTENTS_WRITE,),
+        "staging's `staging-deployed` repository_dispatch (create a repository dispatch event)",
+    ),
+)
+
+
 def script_needs(script: str) -> frozenset[Permission]:
     """The permissions a workflow script's uses of the deployer's token need."""
     return frozenset(p for c in WORKFLOW_COMMANDS if c.pattern.search(script) for p in c.permissions)
@@ -232,6 +244,10 @@ PREVIEW_GITHUB: frozenset[Permission] = frozenset(
         MEMBERS_READ,
     }
 )
+
+
+# `argocdDispatchToken`: the one call Argo CD's dispatch webhook makes.
+DISPATCH_GITHUB: frozenset[Permission] = frozenset({CONTENTS_WRITE, METADATA_READ})
 
 
 # --------------------------------------------------------------------------- Linode
@@ -440,6 +456,18 @@ IDENTITIES: tuple[Identity, ...] = (
         ),
     ),
     Identity(
+        "dispatcher",
+        "Staging's Argo CD notifications (`argocd.notifications.githubDispatch`), telling GitHub that "
+        "staging is deployed. A user outside the deployer's team, so it cannot push to `main`.",
+        (
+            Credential(
+                "`argocdDispatchToken`, fine-grained, this repository only",
+                "config secret; key `github-dispatch-token` of staging's `argocd-notifications-secret`",
+                _github(DISPATCH_GITHUB),
+            ),
+        ),
+    ),
+    Identity(
         "CI on main",
         "Jobs in the `ci-main` environment (managing stack): the build-metrics upload and the "
         "failure alerts on `main`.",
@@ -480,8 +508,9 @@ def table() -> str:
             )
     lines += [
         "",
-        "What the deployer's GitHub permissions are derived from (the preview identity's are "
-        "their read level, without the workflow commands):",
+        "What the GitHub permissions are derived from: the deployer's from the program's types and "
+        "the workflow commands, the preview identity's from the read level of the program's types, "
+        "the dispatcher's from its webhook:",
         "",
         "| declared by the program, or done by a workflow with `DEPLOYER_GITHUB_TOKEN` "
         "| fine-grained permissions | for |",
@@ -497,6 +526,10 @@ def table() -> str:
     for command in WORKFLOW_COMMANDS:
         lines.append(
             f"| workflow script: `{command.name}` | {_code(_github(command.permissions))} | {command.why} |"
+        )
+    for call in DISPATCH_CALLS:
+        lines.append(
+            f"| the dispatcher's webhook: `{call.name}` | {_code(_github(call.permissions))} | {call.why} |"
         )
     lines.append(f"| every fine-grained token | {_code(_github(ALWAYS))} | added by GitHub |")
     lines += [
@@ -521,6 +554,8 @@ __all__ = [
     "ACCESSES",
     "BOOTSTRAP_LINODE",
     "DEPLOYER_GITHUB",
+    "DISPATCH_CALLS",
+    "DISPATCH_GITHUB",
     "GITHUB_NEEDS",
     "IDENTITIES",
     "IMAGE_PULL_SCOPES",
