@@ -21,6 +21,7 @@ from components.github.identities import (
     ALWAYS,
     BOOTSTRAP_LINODE,
     DEPLOYER_GITHUB,
+    DEPLOYER_JOBS,
     DISPATCH_CALLS,
     DISPATCH_GITHUB,
     GITHUB_NEEDS,
@@ -28,6 +29,7 @@ from components.github.identities import (
     IMAGE_PULL_SCOPES,
     LINODE_NEEDS,
     PREVIEW_GITHUB,
+    PREVIEW_JOBS,
     Permission,
     Scope,
     UnknownGithubTypeError,
@@ -76,14 +78,20 @@ def _workflows(runs: dict[str, Run]) -> dict[str, dict[str, Any]]:
 
 def _token_steps(runs: dict[str, Run]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(workflow file, job's environment, step) of every step that receives the deployer's token."""
+    for path, _job_id, env_name, step in _token_jobs(runs):
+        yield path, env_name, step
+
+
+def _token_jobs(runs: dict[str, Run]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(workflow file, job id, job's environment, step) of every step with the deployer's token."""
     for path, doc in _workflows(runs).items():
-        for job in (doc.get("jobs") or {}).values():
+        for job_id, job in (doc.get("jobs") or {}).items():
             environment = job.get("environment")
             env_name = environment.get("name") if isinstance(environment, dict) else environment
             for step in job.get("steps") or []:
                 env = {**(job.get("env") or {}), **(step.get("env") or {})}
                 if any(DEPLOYER_SECRET in str(v) for v in env.values()):
-                    yield path, str(env_name), step
+                    yield path, str(job_id), str(env_name), step
 
 
 def _workflow_needs(runs: dict[str, Run]) -> frozenset[Permission]:
@@ -109,6 +117,15 @@ def _workflow_needs(runs: dict[str, Run]) -> frozenset[Permission]:
             # `pulumi up` needs what the program declares; a preview runs in `<env>-preview`.
             assert (command == "preview") == env_name.endswith("-preview"), f"{path}: {step.get('name')}"
     return frozenset(needs)
+
+
+def test_the_listed_jobs_are_those_that_receive_the_deployers_token(runs: dict[str, Run]) -> None:
+    found: dict[str, set[str]] = {"up": set(), "preview": set()}
+    for path, job_id, env_name, _ in _token_jobs(runs):
+        access = "preview" if env_name.endswith("-preview") else "up"
+        env = env_name.removesuffix("-preview")
+        found[access].add(f"{path.rsplit('/', 1)[-1]} {job_id.replace(env, '<env>')}")
+    assert found == {"up": set(DEPLOYER_JOBS), "preview": set(PREVIEW_JOBS)}
 
 
 def test_every_declared_github_type_has_its_permissions_decided(runs: dict[str, Run]) -> None:

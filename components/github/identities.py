@@ -212,6 +212,21 @@ def read_level(permissions: Iterable[Permission]) -> frozenset[Permission]:
     return frozenset(r for p in permissions if (r := p.read()) is not None)
 
 
+# The workflow jobs that receive DEPLOYER_GITHUB_TOKEN, per environment kind (`<env>` stands
+# for each stack's name), as `<file> <job id>`; tests/test_identities.py reads them from the
+# rendered workflows.
+DEPLOYER_JOBS: tuple[str, ...] = (
+    "delivery.yml deploy-<env>",
+    "infrastructure.yml up-<env>",
+    "promote.yml promote",
+)
+PREVIEW_JOBS: tuple[str, ...] = ("infrastructure.yml state-preview-<env>",)
+
+
+def _jobs(jobs: tuple[str, ...]) -> str:
+    return ", ".join(f"`{job.split()[1]}` ({job.split()[0]})" for job in jobs)
+
+
 # `ciGithubToken`: everything `pulumi up` declares, plus the workflows' pushes and the
 # promotion pull request. On the repository only, plus organisation Members (read).
 DEPLOYER_GITHUB: frozenset[Permission] = frozenset(
@@ -393,8 +408,7 @@ IDENTITIES: tuple[Identity, ...] = (
     Identity(
         "deployer",
         "Machine user `github.deployer.user`, admin role on the repository, only member of "
-        "`github.deployer.team` (main's bypass actor). CI jobs in `<env>`: `up-<env>`, delivery's "
-        "`deploy-<env>`, `promote`.",
+        f"`github.deployer.team` (main's bypass actor). CI jobs in `<env>`: {_jobs(DEPLOYER_JOBS)}.",
         (
             Credential(
                 "`ciGithubToken`, fine-grained, this repository only",
@@ -416,7 +430,7 @@ IDENTITIES: tuple[Identity, ...] = (
     ),
     Identity(
         "preview",
-        "The real `pulumi preview` on `main` (`state-preview-<env>`), in `<env>-preview`. Pull "
+        f"The real `pulumi preview` on `main`, in `<env>-preview`: {_jobs(PREVIEW_JOBS)}. Pull "
         "requests preview without any credential.",
         (
             Credential(
@@ -554,6 +568,7 @@ __all__ = [
     "ACCESSES",
     "BOOTSTRAP_LINODE",
     "DEPLOYER_GITHUB",
+    "DEPLOYER_JOBS",
     "DISPATCH_CALLS",
     "DISPATCH_GITHUB",
     "GITHUB_NEEDS",
@@ -561,6 +576,7 @@ __all__ = [
     "IMAGE_PULL_SCOPES",
     "LINODE_NEEDS",
     "PREVIEW_GITHUB",
+    "PREVIEW_JOBS",
     "WORKFLOW_COMMANDS",
     "Access",
     "Credential",
