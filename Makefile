@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= staging
+# Go tool binaries build outside the repository; tests that need one skip loudly without it.
+TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 
-.PHONY: install plan golden test lint typecheck check
+.PHONY: install plan golden test lint typecheck check promtool
 
 install: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -30,3 +32,8 @@ typecheck: install
 	$(BIN)/mypy
 
 check: test lint typecheck
+
+promtool: $(TOOLS_CACHE)/promtool  ## promtool of Prometheus v3.14.0 (pinned in tools/promtool/go.mod) for the alert-rule tests
+$(TOOLS_CACHE)/promtool: tools/promtool/go.mod tools/promtool/go.sum
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/promtool && nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/promtool github.com/prometheus/prometheus/cmd/promtool

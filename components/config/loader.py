@@ -26,6 +26,7 @@ class StackSecrets:
     slack_webhook_url: pulumi.Output[str]
     ci_github_token: pulumi.Output[str]
     ci_github_read_token: pulumi.Output[str]
+    pagerduty_routing_key: pulumi.Output[str]
 
 
 def _raw_namespace_values() -> dict[str, Any]:
@@ -61,5 +62,6 @@ def load_config() -> tuple[StackConfig, StackSecrets]:
         slack_webhook_url=cfg.require_secret("slackWebhookUrl"),
         ci_github_token=cfg.require_secret("ciGithubToken"),
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
+        pagerduty_routing_key=cfg.require_secret("pagerdutyRoutingKey"),
     )
     return config, secrets
