@@ -37,12 +37,21 @@ SLACK_WEBHOOK_KEY = "slack-webhook-url"
 SLACK_WEBHOOK_SERVICE = "slack-webhook"
 
 
+# Where a notification reads the revision it names: a single-source Application reports
+# `revision`, a multi-source one leaves it out and reports `revisions`, one per source
+# (argoproj/argo-cd#13188, #15617); every source of ours is the GitOps repository at one
+# tracked revision, so the first stands for all.
+_SYNCED = ".app.status.sync"  # what Argo CD last compared the live state to
+_DEPLOYED = ".app.status.operationState.syncResult"  # what the last sync operation applied
+
+
 @dataclass(frozen=True)
 class _Notification:
     """One trigger and the Slack message it sends.
 
     The text is built with printf and `toJson` (sprig, which notification templates have), so
-    whatever an app reports, e.g. a sync error with quotes in it, stays valid JSON.
+    whatever an app reports, e.g. a sync error with quotes in it, stays valid JSON. Each text
+    names the short revision read from `revision_of` (its first `%s` after the app name).
     """
 
     description: str
@@ -50,32 +59,47 @@ class _Notification:
     colour: str
     text_format: str
     arguments: str
+    revision_of: str
     once_per: str | None = None
 
 
+# Conditions test `operationState != nil` first: an Application that never synced has none,
+# and expr refuses to read a field of nil (the engine logs the error and skips the trigger).
 _NOTIFICATIONS: dict[str, _Notification] = {
     "on-deployed": _Notification(
-        description="Application is synced and healthy (once per revision)",
-        when="app.status.operationState.phase in ['Succeeded'] and app.status.health.status == 'Healthy'",
+        description="Application is synced and healthy (once per synced revision)",
+        when=(
+            "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']"
+            " and app.status.health.status == 'Healthy'"
+        ),
         colour="good",
         text_format="%s deployed %s and is healthy",
-        arguments=".app.metadata.name (trunc 7 .app.status.sync.revision)",
-        # One message per synced revision, not one per reconciliation.
-        once_per="app.status.sync.revision",
+        arguments=".app.metadata.name $revision",
+        revision_of=_DEPLOYED,
+        # One message per revision a sync applied, not one per reconciliation, nor one per
+        # commit to the GitOps repository (every Application tracks it, so `status.sync`
+        # moves for all of them on any commit, without a sync). Argo CD writes `revision`
+        # empty beside `revisions` for a multi-source sync, hence the list first.
+        once_per=(
+            "join(app.status.operationState.syncResult.revisions"
+            " ?? [app.status.operationState.syncResult.revision], ',')"
+        ),
     ),
     "on-sync-failed": _Notification(
         description="Application sync has failed",
-        when="app.status.operationState.phase in ['Error', 'Failed']",
+        when="app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
         colour="danger",
-        text_format="%s failed to sync: %s",
-        arguments=".app.metadata.name .app.status.operationState.message",
+        text_format="%s failed to sync %s: %s",
+        arguments=".app.metadata.name $revision .app.status.operationState.message",
+        revision_of=_SYNCED,
     ),
     "on-health-degraded": _Notification(
         description="Application has degraded",
         when="app.status.health.status == 'Degraded'",
         colour="warning",
-        text_format="%s is degraded",
-        arguments=".app.metadata.name",
+        text_format="%s is degraded at %s",
+        arguments=".app.metadata.name $revision",
+        revision_of=_SYNCED,
     ),
     # A Rollout turns Degraded when its update is aborted (a failed analysis, or by hand) or
     # exceeds its progress deadline: Argo Rollouts has sent the traffic back to the stable
@@ -88,8 +112,11 @@ _NOTIFICATIONS: dict[str, _Notification] = {
             "{.kind == 'Rollout' and .health != nil and .health.status == 'Degraded'})"
         ),
         colour="danger",
-        text_format="%s: a Rollout is degraded; its update was aborted and traffic is back on the stable version",
-        arguments=".app.metadata.name",
+        text_format=(
+            "%s has a degraded Rollout at %s: its update was aborted and traffic is back on the stable version"
+        ),
+        arguments=".app.metadata.name $revision",
+        revision_of=_SYNCED,
     ),
 }
 
@@ -107,11 +134,17 @@ def _slack_template(environment: Environment, note: _Notification) -> str:
     attachment = (
         f'{{"attachments": [{{"color": {json.dumps(note.colour)}, "text": {{{{ toJson $text }}}}}}]}}'
     )
+    # `revision`, else the first of `revisions` (sprig's `default` stands in for a missing list).
+    revision = (
+        f"{{{{- $revision := trunc 7 (or {note.revision_of}.revision"
+        f' (index (default (list "") {note.revision_of}.revisions) 0)) -}}}}'
+    )
     return (
         "webhook:\n"
         f"  {SLACK_WEBHOOK_SERVICE}:\n"
         "    method: POST\n"
         "    body: |\n"
+        f"      {revision}\n"
         f"      {{{{- $text := printf {text} {note.arguments} -}}}}\n"
         f"      {attachment}\n"
     )
