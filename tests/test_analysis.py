@@ -101,6 +101,13 @@ def test_templates_are_schema_valid_and_wait_for_the_rollouts_crd(stack_run: Run
         assert rollouts and rollouts[0] in resource.depends_on, "the release installs the CRD"
 
 
+def test_applications_wait_for_the_templates_their_rollouts_reference(stack_run: Run) -> None:
+    """Rollouts find their templates on first sync, and on destroy outlive no Application."""
+    templates = [r.name for r in stack_run.recorder.of_type(TEMPLATE_TYPE)]
+    for app in stack_run.recorder.of_type("kubernetes:argoproj.io/v1alpha1:Application"):
+        assert set(templates) <= set(app.depends_on), app.name
+
+
 def test_templates_query_the_in_cluster_prometheus_with_configured_cadence(stack_run: Run) -> None:
     config = stack_config(stack_run.stack)
     for template in templates_of(stack_run).values():

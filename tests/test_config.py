@@ -203,6 +203,14 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "staging",
+        {"delivery:services.web-portal.namespace": "monitoring"},
+        [
+            'delivery:services.web-portal.namespace = "monitoring": Applications may not deploy into Argo '
+            "CD's, Argo Rollouts', monitoring's or Kubernetes' own namespaces"
+        ],
+    ),
+    (
+        "staging",
         {"delivery:argocd.rollouts.analysis": {"count": 3, "failureLimit": 3}},
         ["delivery:argocd.rollouts.analysis = ", "failureLimit (3) must be below count (3)"],
     ),
