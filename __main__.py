@@ -164,6 +164,7 @@ def main() -> None:
                 clusters_path=config.gitops.clusters_path,
                 metrics_region=config.metrics.region,
                 environments=ENVIRONMENTS,
+                code_scanning=config.github.plan.code_scanning,
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
         )

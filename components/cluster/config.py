@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from components.config.base import DnsLabel, Ipv4Cidr, K8sVersion, Model
+from components.config.base import DnsLabel, FieldError, Ipv4Cidr, K8sVersion, Model
 
 
 class Autoscaler(Model):
@@ -14,7 +14,7 @@ class Autoscaler(Model):
     @model_validator(mode="after")
     def _min_not_above_max(self) -> Autoscaler:
         if self.min > self.max:
-            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+            raise FieldError("max", f"below min ({self.min}); allowed: {self.min} to 100")
         return self
 
 
@@ -44,9 +44,12 @@ class NodePool(Model):
     @model_validator(mode="after")
     def _count_xor_autoscaler(self) -> NodePool:
         if self.count is None and self.autoscaler is None:
-            raise ValueError("set either `count` or `autoscaler`")
+            raise FieldError("count", "a pool needs a fixed `count` or an `autoscaler`; allowed: 1 to 100")
         if self.count is not None and self.autoscaler is not None:
-            raise ValueError("set `count` or `autoscaler`, not both: the autoscaler owns the node count")
+            raise FieldError(
+                "count",
+                "set with `autoscaler`, which owns the node count; allowed: `count` or `autoscaler`, not both",
+            )
         return self
 
     @property

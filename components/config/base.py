@@ -127,6 +127,18 @@ class Problem:
 _MISSING: Any = object()
 
 
+class FieldError(ValueError):
+    """Raised by a model-level validator to report on one of the model's own keys.
+
+    Pydantic places a model validator's error on the model's path; the key that is wrong
+    (`issuedOn`, `autoscaler.max`) is where the user has to look, so the message goes there.
+    """
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
 class ConfigError(pulumi.RunError):
     """The stack configuration is invalid; the message lists every problem.
 

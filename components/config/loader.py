@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime import config as runtime_config
 
-from components.config.base import NAMESPACE, SECRET_KEYS
+from components.config.base import _MISSING, NAMESPACE, SECRET_KEYS, ConfigError, Problem
+from components.config.passphrase import MalformedSaltError, opens_stack
 from components.config.stack import StackConfig, parse_config
+
+PASSPHRASE_KEY = "ciPulumiPassphrase"
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,49 @@ def parse_namespace(values: dict[str, Any], stack: str) -> StackConfig:
     return parse_config(raw)
 
 
+def passphrase_problems(passphrase: str | None, stack_file: Path) -> list[Problem]:
+    """`ciPulumiPassphrase` must open the stack it is handed to CI for.
+
+    Checked against the stack file's `encryptionsalt`, which `pulumi stack init` writes for a
+    passphrase-encrypted stack; a stack without one (another secrets provider, or a stack file
+    not yet initialised) has nothing to check against.
+    """
+    if passphrase is None or not stack_file.is_file():
+        return []
+    salt = (yaml.safe_load(stack_file.read_text()) or {}).get("encryptionsalt")
+    if not isinstance(salt, str):
+        return []
+    try:
+        if opens_stack(passphrase, salt):
+            return []
+    except MalformedSaltError as error:
+        return [
+            Problem(PASSPHRASE_KEY, _MISSING, f"{stack_file.name} has an unreadable encryptionsalt: {error}")
+        ]
+    return [
+        Problem(
+            PASSPHRASE_KEY,
+            _MISSING,  # never print a secret, even a wrong one
+            f"does not decrypt this stack (the encryptionsalt of {stack_file.name}), so every CI run of "
+            "it would fail; allowed: this stack's own passphrase, the one `pulumi` is using now "
+            "(PULUMI_CONFIG_PASSPHRASE): `pulumi config set --secret ciPulumiPassphrase`",
+        )
+    ]
+
+
 def load_config() -> tuple[StackConfig, StackSecrets]:
     """Read and validate the whole stack configuration; raise ConfigError on bad input."""
-    config = parse_namespace(_raw_namespace_values(), pulumi.get_stack())
+    stack = pulumi.get_stack()
+    config = parse_namespace(_raw_namespace_values(), stack)
+    # The engine runs the program in the project directory, beside the stack files.
+    problems = passphrase_problems(
+        runtime_config.get_config(f"{NAMESPACE}:{PASSPHRASE_KEY}"), Path.cwd() / f"Pulumi.{stack}.yaml"
+    )
+    if problems:
+        raise ConfigError(problems)
     cfg = pulumi.Config(NAMESPACE)
     secrets = StackSecrets(
-        ci_pulumi_passphrase=cfg.require_secret("ciPulumiPassphrase"),
+        ci_pulumi_passphrase=cfg.require_secret(PASSPHRASE_KEY),
         slack_webhook_url=cfg.require_secret("slackWebhookUrl"),
         ci_github_token=cfg.require_secret("ciGithubToken"),
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),

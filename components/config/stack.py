@@ -19,6 +19,7 @@ from components.config.base import (
     ConfigError,
     DnsLabel,
     Environment,
+    FieldError,
     LinodeRegion,
     Model,
     Problem,
@@ -202,6 +203,7 @@ class StackConfig(Model):
                         "runs; allowed: teams other than the deployer's",
                     )
                 )
+        problems.extend(self._plan_problems())
         metrics = self.metrics
         if metrics.noncurrent_version_days > metrics.retention_days:
             problems.append(
@@ -210,6 +212,49 @@ class StackConfig(Model):
                     metrics.noncurrent_version_days,
                     f"old versions would outlive the metrics themselves (retentionDays {metrics.retention_days}); "
                     f"allowed: 1 to {metrics.retention_days}",
+                )
+            )
+        return problems
+
+    def _plan_problems(self) -> list[Problem]:
+        """Features the delivery system cannot do without, against what the plan offers."""
+        plan = self.github.plan
+        where = f"a {plan.visibility} repository on GitHub {plan.tier.capitalize()}"
+        problems: list[Problem] = []
+        if not plan.environments:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"{where} has no deployment environments, which hold every stack's CI credentials; "
+                    "allowed: pro, team or enterprise, or visibility public",
+                )
+            )
+        elif self.environment == "production" and not plan.environment_reviewers:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"production deploys only after a required reviewer approves, and {where} has no "
+                    "required reviewers on environments; allowed: enterprise, or visibility public",
+                )
+            )
+        if self.github.manage_repository and not plan.rulesets:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"{where} has no rulesets, which protect main; allowed: pro, team or enterprise, "
+                    "or visibility public",
+                )
+            )
+        if plan.code_security and not plan.public and plan.tier in ("free", "pro"):
+            problems.append(
+                Problem(
+                    "github.plan.codeSecurity",
+                    True,
+                    f"GitHub Code Security is sold for organisations on Team or Enterprise, not {where}; "
+                    "allowed: false, or tier team or enterprise",
                 )
             )
         return problems
@@ -362,6 +407,33 @@ def _problems_from(error: ValidationError) -> list[Problem]:
             problems.append(Problem(path, item["input"], f"unknown key; allowed keys here: {allowed}"))
         elif kind == "missing":
             problems.append(Problem(path, _MISSING, "required key is missing"))
+        elif isinstance(cause := item.get("ctx", {}).get("error"), FieldError):
+            given = item["input"]
+            value = given.get(cause.key, _MISSING) if isinstance(given, dict) else _MISSING
+            problems.append(Problem(_key_path((*loc, cause.key)), value, str(cause)))
+        elif (
+            kind == "string_type"
+            and isinstance(item["input"], int | float)
+            and not isinstance(item["input"], bool)
+        ):
+            # `kubernetesVersion: 1.30` is the YAML number 1.3 by the time it reaches the program.
+            problems.append(
+                Problem(
+                    path,
+                    item["input"],
+                    "YAML read this as a number, not text (an unquoted 1.30 becomes 1.3); "
+                    'allowed: the value in quotes, e.g. "1.30"',
+                )
+            )
+        elif loc == ("services",) and (not item["input"] or item["input"] == "null"):
+            problems.append(
+                Problem(
+                    path,
+                    item["input"],
+                    "at least one service is needed (one Argo CD Application each); allowed: a map of "
+                    "service names to their settings, e.g. api-router-service: {}",
+                )
+            )
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
             if kind == "string_pattern_mismatch":

@@ -13,6 +13,7 @@ from components.config.base import (
     BranchPattern,
     DnsLabel,
     Environment,
+    FieldError,
     GithubLogin,
     GithubName,
     LinodeRegion,
@@ -36,7 +37,7 @@ class Reviewers(Model):
         for kind, names in (("users", self.users), ("teams", self.teams)):
             seen = {n.lower() for n in names}
             if len(seen) != len(names):
-                raise ValueError(f"{kind} lists a reviewer twice")
+                raise FieldError(kind, "lists a reviewer twice; allowed: each reviewer once")
         if self.count > MAX_ENVIRONMENT_REVIEWERS:
             raise ValueError(
                 f"GitHub allows at most {MAX_ENVIRONMENT_REVIEWERS} required reviewers (users and "
@@ -145,6 +146,58 @@ class WorkflowsConfig(Model):
         return self.image_registry or f"ghcr.io/{owner.lower()}"
 
 
+class GithubPlan(Model):
+    """What the repository's GitHub plan offers. A private repository lacks some features on
+    some plans; the program then declares nothing that needs them, so no required check waits
+    on a job that cannot run (the README's "GitHub plan requirements" table)."""
+
+    visibility: Literal["public", "private", "internal"] = Field(
+        default="private", description="Visibility of the repository."
+    )
+    tier: Literal["free", "pro", "team", "enterprise"] = Field(
+        default="enterprise",
+        description=(
+            "GitHub plan of the owner (`enterprise`: GitHub Enterprise Cloud). A private repository needs "
+            "`pro` or `team` for environments and rulesets, `enterprise` for required reviewers and the merge queue."
+        ),
+    )
+    code_security: bool = Field(
+        default=True,
+        description=(
+            "GitHub Code Security (or Advanced Security) is on for the repository: CodeQL, SARIF uploads to "
+            "code scanning and dependency review. Without it (private repositories) the scanners still "
+            "fail the gate on findings, but nothing is uploaded and CodeQL and dependency review do not run."
+        ),
+    )
+
+    @property
+    def public(self) -> bool:
+        return self.visibility == "public"
+
+    @property
+    def environments(self) -> bool:
+        """Deployment environments with secrets and branch policies."""
+        return self.public or self.tier != "free"
+
+    @property
+    def rulesets(self) -> bool:
+        return self.public or self.tier != "free"
+
+    @property
+    def environment_reviewers(self) -> bool:
+        """Required reviewers (and the admin-bypass switch) on an environment."""
+        return self.public or self.tier == "enterprise"
+
+    @property
+    def merge_queue(self) -> bool:
+        return self.public or self.tier == "enterprise"
+
+    @property
+    def code_scanning(self) -> bool:
+        """CodeQL, SARIF uploads and dependency review."""
+        return self.public or self.code_security
+
+
 class GithubConfig(Model):
     owner: GithubName = Field(description="GitHub organisation or user that owns the repository.")
     repository: GithubName = Field(
@@ -187,6 +240,10 @@ class GithubConfig(Model):
     )
     workflows: WorkflowsConfig = Field(
         default_factory=WorkflowsConfig, description="The generated GitHub Actions workflows."
+    )
+    plan: GithubPlan = Field(
+        default_factory=GithubPlan,
+        description="What the repository's GitHub plan offers; features it lacks are left out or refused.",
     )
 
     @property
@@ -242,9 +299,11 @@ class CredentialsConfig(Model):
         try:
             issued = date.fromisoformat(self.issued_on)
         except ValueError as error:
-            raise ValueError(f"issuedOn {self.issued_on!r} is not a calendar date: {error}") from None
+            raise FieldError(
+                "issuedOn", f"not a calendar date ({error}); allowed: a real date, YYYY-MM-DD"
+            ) from None
         if not 2000 <= issued.year <= 2999:
-            raise ValueError(f"issuedOn {self.issued_on!r}: allowed: a date from 2000-01-01 to 2999-12-31")
+            raise FieldError("issuedOn", "out of range; allowed: a date from 2000-01-01 to 2999-12-31")
         return self
 
     @property

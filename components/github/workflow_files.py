@@ -34,6 +34,7 @@ class WorkflowFilesArgs(BaseModel):
     clusters_path: str
     metrics_region: str
     environments: tuple[Environment, ...]
+    code_scanning: bool
 
     def settings(self) -> Settings:
         return Settings(
@@ -42,6 +43,7 @@ class WorkflowFilesArgs(BaseModel):
             clusters_path=self.clusters_path,
             metrics_region=self.metrics_region,
             environments=self.environments,
+            code_scanning=self.code_scanning,
         )
 
 

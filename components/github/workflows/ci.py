@@ -12,11 +12,11 @@ from components.github.workflows import reusable_build
 from components.github.workflows.common import (
     ANY_SERVICE,
     READ,
-    SCANNING,
     checkout,
     discover_job,
     gate_job,
     gitleaks_steps,
+    scanning_permissions,
     secret,
     services_matrix,
     setup_go,
@@ -91,7 +91,7 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
     )
     scan = Job(
         id="scan",
-        permissions=SCANNING,
+        permissions=scanning_permissions(settings),
         timeout_minutes=20,
         steps=(
             checkout(fetch_depth=0),
@@ -100,7 +100,7 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
             *gitleaks_steps(
                 settings, log_opts="${{ github.event_name == 'pull_request' && 'HEAD^1..HEAD^2' || '' }}"
             ),
-            *trivy_fs_steps(),
+            *trivy_fs_steps(settings),
         ),
     )
     judged = (discover, build, test, lint, scan)

@@ -237,11 +237,13 @@ def gitleaks_steps(settings: Settings, *, log_opts: str = "") -> list[Step]:
     env = {"GITLEAKS_VERSION": settings.workflows.gitleaks_version}
     if log_opts:
         env["LOG_OPTS"] = log_opts
-    return [
+    steps = [
         setup_go(settings, cache=False),
         Step(name="Scan for secrets (gitleaks)", env=env, run=GITLEAKS_SCRIPT),
-        upload_sarif("gitleaks.sarif", "gitleaks"),
     ]
+    if settings.code_scanning:
+        steps.append(upload_sarif("gitleaks.sarif", "gitleaks"))
+    return steps
 
 
 def upload_sarif(path: str, category: str) -> Step:
@@ -254,9 +256,26 @@ def upload_sarif(path: str, category: str) -> Step:
     )
 
 
-def trivy_fs_steps() -> list[Step]:
-    """Trivy filesystem scan: every finding to code scanning, fixable high/critical ones fail."""
+def scanning_permissions(settings: Settings) -> Permissions:
+    """A scanner job uploads SARIF (security-events: write) only where code scanning exists."""
+    return SCANNING if settings.code_scanning else READ
+
+
+def trivy_fs_steps(settings: Settings) -> list[Step]:
+    """Trivy filesystem scan: every finding to code scanning (where the plan has it), fixable
+    high/critical ones fail."""
     trivy = action("aquasecurity/trivy-action")
+    gate_scan: dict[str, str | int | bool] = {
+        "scan-type": "fs",
+        "scan-ref": ".",
+        "scanners": "vuln,secret,misconfig",
+        "format": "table",
+        "severity": "CRITICAL,HIGH",
+        "ignore-unfixed": True,
+        "exit-code": "1",
+    }
+    if not settings.code_scanning:
+        return [Step(name="Fail on fixable high or critical findings (trivy)", uses=trivy, with_=gate_scan)]
     return [
         Step(
             name="Scan dependencies and config (trivy, SARIF)",
@@ -274,17 +293,9 @@ def trivy_fs_steps() -> list[Step]:
         Step(
             name="Fail on fixable high or critical findings (trivy)",
             uses=trivy,
+            # The SARIF scan above installed trivy and fetched its databases.
             env={"TRIVY_SKIP_DB_UPDATE": "true", "TRIVY_SKIP_JAVA_DB_UPDATE": "true"},
-            with_={
-                "scan-type": "fs",
-                "scan-ref": ".",
-                "scanners": "vuln,secret,misconfig",
-                "format": "table",
-                "severity": "CRITICAL,HIGH",
-                "ignore-unfixed": True,
-                "exit-code": "1",
-                "skip-setup-trivy": True,
-            },
+            with_={**gate_scan, "skip-setup-trivy": True},
         ),
     ]
 

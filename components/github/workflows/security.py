@@ -1,18 +1,18 @@
 """``security.yml``: CodeQL, trivy, gitleaks and dependency review (seeds 001, 003, 004).
 
 Runs on every push to ``main``, every pull request and daily at 02:00 UTC (new advisories
-surface in unchanged code). Findings go to code scanning as SARIF; the gate fails the
-pull request on a blocking finding.
+surface in unchanged code). Findings go to code scanning as SARIF where the repository has
+it; the gate fails the pull request on a blocking finding.
 """
 
 from __future__ import annotations
 
 from components.github.workflows.common import (
     READ,
-    SCANNING,
     checkout,
     gate_job,
     gitleaks_steps,
+    scanning_permissions,
     setup_go,
     supersede_pull_request_runs,
     trivy_fs_steps,
@@ -55,13 +55,13 @@ def workflow(settings: Settings) -> Workflow:
     )
     trivy = Job(
         id="trivy",
-        permissions=SCANNING,
+        permissions=scanning_permissions(settings),
         timeout_minutes=20,
-        steps=(checkout(), *trivy_fs_steps()),
+        steps=(checkout(), *trivy_fs_steps(settings)),
     )
     gitleaks = Job(
         id="gitleaks",
-        permissions=SCANNING,
+        permissions=scanning_permissions(settings),
         timeout_minutes=20,
         # The whole history: a secret removed in a later commit is still leaked.
         steps=(checkout(fetch_depth=0), *gitleaks_steps(settings)),
@@ -80,7 +80,9 @@ def workflow(settings: Settings) -> Workflow:
             ),
         ),
     )
-    judged = (codeql, trivy, gitleaks, dependency_review)
+    # CodeQL and dependency review need GitHub code scanning: where the plan lacks it they
+    # are left out, and the gate judges what runs.
+    judged = (codeql, trivy, gitleaks, dependency_review) if settings.code_scanning else (trivy, gitleaks)
     return Workflow(
         file=FILE,
         name="Security",

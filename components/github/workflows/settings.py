@@ -24,6 +24,9 @@ class Settings:
     # (Argo CD syncs them automatically); the rest are promoted by pull request.
     auto_deploy: tuple[Environment, ...] = ("development", "staging")
     promote_to: Environment = "production"
+    # GitHub code scanning (CodeQL, SARIF uploads, dependency review) is available; without
+    # it those jobs and steps are left out, so no gate waits on them.
+    code_scanning: bool = True
 
     def __post_init__(self) -> None:
         if (
