@@ -129,7 +129,7 @@ def rule_tests(config: AlertsConfig, namespaces: list[str]) -> list[dict[str, An
             # `billing` is bad for one minute less than the hold, then recovers: its bad series
             # goes stale (Argo CD stops exporting that label set) and a good one starts.
             series[info("billing", bad)] = f"1x{hold - 2} stale"
-            series[info("billing", good)] = f"_x{hold - 2} 1x{run - hold + 1}"
+            series[info("billing", good)] = f"_x{hold - 1} 1x{run - hold + 1}"
         case(
             alert,
             # `api` stays bad from 0m; `web` is fine throughout.
@@ -141,25 +141,34 @@ def rule_tests(config: AlertsConfig, namespaces: list[str]) -> list[dict[str, An
             ],
         )
 
+    # promtool's `_xN` is N missing samples; `VxN` is N+1 samples of V.
     window = minutes(config.sync_failed_window)
-    late = 2 * window + 40
+    # The test starts with `web`'s counter already there: not before one window has passed
+    # can the rule tell it from a counter that appeared at 0m, so the events come later.
+    first = window + 10  # `api` fails for the first time: its series appears.
+    again = first + window + 5  # `web`, which had failed before, fails once more.
+    end = again + window + 10
+    api = {"name": "api", "project": "platform"}
+    web = {"name": "web", "project": "platform"}
     case(
         "ArgoCdApplicationSyncFailed",
         {
-            # `api` fails for the first time at 10m: a new series (`_x9`: no sample at 0m..9m).
-            sync_total("api", "Failed"): f"_x9 1x{late}",
-            # `web` has failed before the test starts and once more at 30m.
-            sync_total("web", "Error"): f"3x{window + 14} 4x{late}",
+            sync_total("api", "Failed"): f"_x{first} 1x{end - first}",
+            sync_total("web", "Error"): f"3x{again - 1} 4x{end - again}",
             # `billing` only ever succeeds.
-            sync_total("billing", "Succeeded"): f"0+1x{late + 10}",
+            sync_total("billing", "Succeeded"): f"0+1x{end}",
         },
         [
-            (9, []),
-            (10, [{"name": "api", "project": "platform"}]),
-            (10 + window - 1, [{"name": "api", "project": "platform"}]),
-            (window + 14, []),
-            (window + 15, [{"name": "web", "project": "platform"}]),
-            (window + 15 + window + 1, []),
+            (first - 1, []),
+            (first, [api]),
+            (first + window - 1, [api]),
+            (first + window, []),
+            (again - 1, []),
+            (again, [web]),
+            # Ranges are left-open (Prometheus 3): the last sample before the increase leaves
+            # the window one scrape interval before the window has passed since the increase.
+            (again + window - 2, [web]),
+            (again + window - 1, []),
         ],
     )
 
