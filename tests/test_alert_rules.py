@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tools.offline import STACKS
 
 TOOLS_CACHE = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
 PROMTOOL = TOOLS_CACHE / "promtool"
+ROOT = Path(__file__).resolve().parent.parent
 
 _UNITS = {"s": 1 / 60, "m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
 
@@ -269,6 +271,22 @@ def test_promtool_catches_an_alert_that_fires_too_early(promtool: Path, tmp_path
         check=False,
     )
     assert done.returncode != 0 and "ArgoCdApplicationDegraded" in done.stdout + done.stderr
+
+
+def test_promtool_is_the_pinned_prometheus(promtool: Path) -> None:
+    """A binary built before tools/promtool/go.mod changed would test another rule engine."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go absent: cannot read the module versions built into promtool")
+    [pinned] = re.findall(
+        r"^\s*github\.com/prometheus/prometheus (v\S+)",
+        (ROOT / "tools" / "promtool" / "go.mod").read_text(),
+        flags=re.MULTILINE,
+    )
+    built = subprocess.run([go, "version", "-m", str(promtool)], capture_output=True, text=True, check=True)
+    assert re.search(
+        rf"^\s*mod\s+github\.com/prometheus/prometheus\s+{re.escape(pinned)}\s", built.stdout, re.M
+    ), f"promtool is not Prometheus {pinned}: rebuild it with `make promtool`"
 
 
 def test_every_alert_has_a_routed_severity() -> None:
