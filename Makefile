@@ -8,7 +8,7 @@ STACK ?= staging
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install plan golden test lint typecheck check notifications-harness promtool
+.PHONY: install plan golden test lint typecheck check notifications-harness promtool amtool
 
 install: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -49,3 +49,9 @@ $(NOTIFICATIONS_HARNESS): tools/notifications/main.go tools/notifications/go.mod
 	@command -v go >/dev/null || { echo "go not found: the notifications harness needs Go (https://go.dev/dl/)" >&2; exit 1; }
 	mkdir -p $(dir $(abspath $@))
 	cd tools/notifications && GOFLAGS=-mod=readonly go build -trimpath -o $(abspath $@) .
+
+amtool: $(TOOLS_CACHE)/amtool  ## amtool of Alertmanager v0.34.0 (pinned in tools/amtool/go.mod) for the routing tests
+$(TOOLS_CACHE)/amtool: tools/amtool/go.mod tools/amtool/go.sum
+	@command -v go >/dev/null || { echo "go not found: amtool needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/amtool && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/amtool github.com/prometheus/alertmanager/cmd/amtool

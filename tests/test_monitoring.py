@@ -5,12 +5,16 @@ and the receivers' secrets kept out of Helm."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
+import yaml
 from conftest import TEST_SECRETS
 from test_argocd import argocd_release, chart_values, stack_config, unknown_key_paths
 
@@ -32,6 +36,7 @@ SCHEMAS = ROOT / "components" / "schemas"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+AMTOOL = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools") / "amtool"
 
 # Maps the chart passes on verbatim (its default is `{}` or a sample): checked by their own
 # tests below instead of against the chart's values.yaml.
@@ -234,6 +239,55 @@ def test_critical_pages_warning_goes_to_slack_and_the_rest_nowhere() -> None:
     assert route_for({"alertname": "KubeCPUOvercommit", "severity": "info"}) == "null"
     receivers = {r["name"] for r in alertmanager_config()["receivers"]}
     assert set(ROUTES.values()) | {"null"} == receivers
+
+
+@pytest.fixture(scope="module")
+def amtool() -> Path:
+    if not AMTOOL.is_file():
+        pytest.skip(f"amtool absent at {AMTOOL}: build it with `make amtool`")
+    return AMTOOL
+
+
+def routes_test(amtool: Path, config_file: Path, receiver: str, labels: dict[str, str]) -> bool:
+    """Whether Alertmanager's own router sends an alert with `labels` to exactly `receiver`."""
+    done = subprocess.run(
+        [
+            str(amtool),
+            "config",
+            "routes",
+            "test",
+            f"--config.file={config_file}",
+            f"--verify.receivers={receiver}",
+            *(f"{k}={v}" for k, v in labels.items()),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return done.returncode == 0
+
+
+def test_alertmanager_itself_accepts_the_config_and_routes_every_alert(
+    amtool: Path, tmp_path: Path, stack_run: Run
+) -> None:
+    config_file = tmp_path / "alertmanager.yaml"
+    config_file.write_text(yaml.safe_dump(values(stack_run)["alertmanager"]["config"]))
+    checked = subprocess.run(
+        [str(amtool), "check-config", str(config_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    config = stack_config(stack_run.stack)
+    for alert in alerts(config.monitoring.alerts, config.platform_namespaces):
+        labels = {"alertname": alert.name, "severity": alert.severity, "namespace": "argocd"}
+        assert routes_test(amtool, config_file, ROUTES[alert.severity], labels), alert.name
+    assert routes_test(amtool, config_file, "null", {"alertname": "Watchdog", "severity": "none"})
+    # The check can fail: a critical alert does not reach Slack.
+    assert not routes_test(amtool, config_file, "slack", {"alertname": "X", "severity": "critical"})
 
 
 def test_receivers_read_their_credentials_from_the_mounted_secret(stack_run: Run) -> None:
