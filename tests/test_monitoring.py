@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -288,6 +289,21 @@ def test_alertmanager_itself_accepts_the_config_and_routes_every_alert(
     assert routes_test(amtool, config_file, "null", {"alertname": "Watchdog", "severity": "none"})
     # The check can fail: a critical alert does not reach Slack.
     assert not routes_test(amtool, config_file, "slack", {"alertname": "X", "severity": "critical"})
+
+
+def test_amtool_is_the_pinned_alertmanager(amtool: Path) -> None:
+    """A binary built before tools/amtool/go.mod changed would check another Alertmanager."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go absent: cannot read the module versions built into amtool")
+    [pinned] = re.findall(
+        r"^\s*github\.com/prometheus/alertmanager (v\S+)",
+        (ROOT / "tools" / "amtool" / "go.mod").read_text(),
+        flags=re.MULTILINE,
+    )
+    built = subprocess.run([go, "version", "-m", str(amtool)], capture_output=True, text=True, check=True)
+    pattern = rf"^\s*mod\s+github\.com/prometheus/alertmanager\s+{re.escape(pinned)}\s"
+    assert re.search(pattern, built.stdout, re.M), f"amtool is not Alertmanager {pinned}: `make amtool`"
 
 
 def test_receivers_read_their_credentials_from_the_mounted_secret(stack_run: Run) -> None:
