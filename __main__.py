@@ -22,6 +22,7 @@ from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.gitops.gitops_apps import GitOpsApps
 from components.gitops.gitops_manifests import GitOpsSpec, applications
+from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
 from components.monitoring.monitoring import Monitoring, MonitoringArgs
 from components.monitoring.stack_values import prometheus_url
@@ -114,6 +115,21 @@ def main() -> None:
         # Rollout resources live in the Applications and reference the templates: they go
         # before the templates and the controller on destroy.
         app_dependencies.extend([rollouts.release, *analysis.templates.values()])
+    # GHCR pull credentials in every namespace the Applications deploy to: before the first
+    # sync pulls an image, and deleted after the Applications (and their workloads).
+    image_pull = ImagePullSecrets(
+        f"{env}-image-pull",
+        ImagePullSecretsArgs(
+            environment=env,
+            namespaces=gitops_spec.namespaces,
+            registry=config.github.workflows.registry_for(config.github.owner).split("/", 1)[0],
+            user=config.image_pull.user,
+            secret_name=config.image_pull.secret_name,
+        ),
+        token=secrets.ghcr_pull_token,
+        opts=pulumi.ResourceOptions(providers=gitops_providers),
+    )
+    app_dependencies.extend(image_pull.secrets.values())
     GitOpsApps(
         f"{env}-gitops",
         gitops_spec,
@@ -164,6 +180,7 @@ def main() -> None:
                 clusters_path=config.gitops.clusters_path,
                 metrics_region=config.metrics.region,
                 environments=ENVIRONMENTS,
+                runners=config.pipeline.runners,
                 code_scanning=config.github.plan.code_scanning,
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
@@ -175,6 +192,7 @@ def main() -> None:
                 repository=config.github.repository,
                 deployer=deployer,
                 required_status_checks=required_status_checks(),
+                merge_queue=config.github.plan.merge_queue,
                 metrics=MetricsCredentials(
                     bucket=metrics.bucket.label,
                     endpoint=metrics.endpoint,

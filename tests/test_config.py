@@ -242,6 +242,36 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
         {"delivery:cluster.controlPlaneAcl": ["10.0.0.1"]},
         ['delivery:cluster.controlPlaneAcl[0] = "10.0.0.1": must be an IPv4 CIDR such as 203.0.113.0/24'],
     ),
+    # Reachability: the runner of the stack's infrastructure jobs must get through its ACL.
+    (
+        "production",
+        {"delivery:pipeline.runners": None},
+        [
+            'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24", "198.51.100.0/24"]: the production '
+            "infrastructure jobs run on GitHub-hosted runners (delivery:pipeline.runners.production is not set)",
+            "allowed: [], or a self-hosted group in delivery:pipeline.runners.production",
+        ],
+    ),
+    (
+        "production",
+        {"delivery:pipeline.runners.production.egressCidrs": ["203.0.113.32/28", "192.0.2.0/28"]},
+        [
+            'delivery:pipeline.runners.production.egressCidrs = ["192.0.2.0/28"]: outside '
+            'delivery:cluster.controlPlaneAcl ["203.0.113.0/24", "198.51.100.0/24"]',
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:cluster.controlPlaneAcl": ["203.0.113.0/24"]},
+        [
+            'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24"]: the staging infrastructure jobs run on GitHub-hosted'
+        ],
+    ),
+    (
+        "production",
+        {"delivery:pipeline.runners.production.egressCidrs": []},
+        ["delivery:pipeline.runners.production.egressCidrs = []: List should have at least 1 item"],
+    ),
     (
         "staging",
         {"delivery:services": {"Api_Router": {}}},

@@ -468,6 +468,7 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
             for name, (ns, chart) in services.items()
         },
         automated_sync=env != "production",
+        image_pull_secret="ghcr-pull",
     )
     project = app_project(spec)
     # Metadata is checked (slowly, ~10 ms each) on the committed stacks' manifests above.

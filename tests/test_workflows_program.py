@@ -300,7 +300,6 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         for scope, access in job["permissions"].items()
         if access == "write"
     }
-    previews = {("infrastructure.yml", f"preview-{env}", "pull-requests") for env in STACKS}
     assert writes == {
         # SARIF uploads to code scanning.
         ("ci.yml", "scan", "security-events"),
@@ -310,8 +309,6 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         ("security.yml", "gitleaks", "security-events"),
         # Image push to GHCR.
         ("delivery.yml", "images", "packages"),
-        # The preview comment on the pull request.
-        *previews,
     }
     # No job uses OIDC, so none may mint an OIDC token.
     assert not any("id-token" in job["permissions"] for _, _, job in jobs(documents))
@@ -361,20 +358,27 @@ def test_infrastructure_applies_stacks_in_order_behind_their_environments_and_ne
     documents: dict[str, dict[str, Any]],
 ) -> None:
     doc = documents[".github/workflows/infrastructure.yml"]
-    previous = None
+    previous = "validate"
     for env in STACKS:
+        # On main: the real preview against the stack's state, then its `up`.
+        state_preview = doc["jobs"][f"state-preview-{env}"]
+        assert state_preview["environment"] == f"{env}-preview"
+        assert state_preview["needs"] == [previous]
+        step = next(s for s in state_preview["steps"] if "pulumi/actions@" in s.get("uses", ""))
+        assert step["with"]["command"] == "preview" and step["with"]["stack-name"] == env
         up = doc["jobs"][f"up-{env}"]
         assert up["environment"] == env
         assert up["concurrency"] == {"group": f"pulumi-{env}", "cancel-in-progress": False}
-        if previous:
-            assert up["needs"] == [previous]
+        assert up["needs"] == [f"state-preview-{env}"]
+        assert up["runs-on"] == state_preview["runs-on"], "both reach the same cluster"
         previous = f"up-{env}"
         step = next(s for s in up["steps"] if "pulumi/actions@" in s.get("uses", ""))
         assert step["with"]["command"] == "up" and step["with"]["stack-name"] == env
+        # On a pull request or in the merge queue: the credential-free preview, no environment.
         preview = doc["jobs"][f"preview-{env}"]
-        assert preview["environment"] == f"{env}-preview", "previews must not wait for approvals"
-        step = next(s for s in preview["steps"] if "pulumi/actions@" in s.get("uses", ""))
-        assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+        assert "environment" not in preview and "secrets." not in json.dumps(preview)
+        assert preview["permissions"] == {"contents": "read"}
+        assert any("make preview" in s.get("run", "") for s in preview["steps"])
     # The workflow-level group cancels only superseded pull-request runs: elsewhere it is
     # unique to the run.
     group = doc["concurrency"]["group"]
@@ -397,3 +401,33 @@ def test_delivery_deploys_development_then_staging_and_promotion_goes_through_pr
     promote = documents[".github/workflows/promote.yml"]
     assert set(promote["on"]) == {"workflow_dispatch"}
     assert promote["jobs"]["promote"]["environment"] == "production"
+
+
+# --------------------------------------------------------------------------- object storage
+
+OBJECT_STORAGE_CREDENTIALS = re.compile(
+    r"secrets\.(" + "|".join(re.escape(p) for p in ("METRICS_", "PULUMI_BACKEND_")) + ")"
+)
+
+
+def test_every_step_talking_to_object_storage_sends_checksums_only_when_required(
+    documents: dict[str, dict[str, Any]],
+) -> None:
+    """AWS CLI v2 and the AWS SDK for Go v2 (Pulumi's S3 state backend) send CRC checksums by
+    default, which Linode Object Storage has refused (linode/terraform-provider-linode#1834):
+    every step that gets the metrics or state-bucket keys, or runs `aws s3`, turns them off."""
+    talking: set[tuple[str, str]] = set()
+    for path, job_id, job in jobs(documents):
+        for step in job.get("steps", []):
+            env = {**documents[path].get("env", {}), **job.get("env", {}), **step.get("env", {})}
+            if not (
+                any(OBJECT_STORAGE_CREDENTIALS.search(v) for v in strings(env))
+                or re.search(r"\baws s3\b", step.get("run", ""))
+            ):
+                continue
+            talking.add((path, job_id))
+            for variable in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):
+                assert env.get(variable) == "when_required", f"{path} {job_id} {step['name']!r}: {variable}"
+    # The check found both kinds of Object Storage clients: metrics uploads, Pulumi's backend.
+    files = {path for path, _ in talking}
+    assert {".github/workflows/ci.yml", ".github/workflows/infrastructure.yml"} <= files, talking

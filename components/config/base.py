@@ -28,6 +28,7 @@ SECRET_KEYS: tuple[str, ...] = (
     "slackWebhookUrl",
     "ciGithubToken",
     "ciGithubReadToken",
+    "ghcrPullToken",
     "pagerdutyRoutingKey",
 )
 

@@ -31,6 +31,7 @@ class StackSecrets:
     slack_webhook_url: pulumi.Output[str]
     ci_github_token: pulumi.Output[str]
     ci_github_read_token: pulumi.Output[str]
+    ghcr_pull_token: pulumi.Output[str]
     pagerduty_routing_key: pulumi.Output[str]
 
 
@@ -104,6 +105,7 @@ def load_config() -> tuple[StackConfig, StackSecrets]:
         slack_webhook_url=cfg.require_secret("slackWebhookUrl"),
         ci_github_token=cfg.require_secret("ciGithubToken"),
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
+        ghcr_pull_token=cfg.require_secret("ghcrPullToken"),
         pagerduty_routing_key=cfg.require_secret("pagerdutyRoutingKey"),
     )
     return config, secrets

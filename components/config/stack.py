@@ -6,6 +6,7 @@ key paths (``delivery:cluster.pools.default.count``), the bad value and what is 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -25,7 +26,7 @@ from components.config.base import (
     Problem,
 )
 from components.github.config import GithubConfig, PipelineConfig
-from components.gitops.config import ArgoCdConfig, GitOpsConfig, ServiceConfig
+from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
 from components.monitoring.config import MonitoringConfig
 from components.storage.config import MetricsConfig
 
@@ -46,6 +47,9 @@ class StackConfig(Model):
     )
     services: dict[DnsLabel, ServiceConfig] = Field(
         min_length=1, description="The platform's services, keyed by name (one Argo CD Application each)."
+    )
+    image_pull: ImagePullConfig = Field(
+        description="How the clusters pull the platform's images from GHCR (packages of a private repository are private)."
     )
     github: GithubConfig = Field(description="The GitHub repository and its governance.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="CI build metrics bucket.")
@@ -108,6 +112,7 @@ class StackConfig(Model):
         problems.extend(self._monitoring_problems())
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())
+        problems.extend(self._reachability_problems())
         if problems:
             raise ConfigError(problems)
         return self
@@ -141,6 +146,43 @@ class StackConfig(Model):
                     )
                 )
         return problems
+
+    def _reachability_problems(self) -> list[Problem]:
+        """The runner of this stack's infrastructure jobs must get through its control-plane ACL
+        (README, "Reachability"): an ACL admits addresses, and only a self-hosted group has
+        fixed ones."""
+        acl = self.cluster.control_plane_acl
+        if not acl:
+            return []
+        env = self.environment
+        runner = self.pipeline.runners.get(env)
+        if runner is None:
+            return [
+                Problem(
+                    "cluster.controlPlaneAcl",
+                    acl,
+                    f"the {env} infrastructure jobs run on GitHub-hosted runners (delivery:pipeline.runners.{env} "
+                    "is not set), which have no fixed egress addresses, so the ACL would lock them out of the "
+                    f"Kubernetes API; allowed: [], or a self-hosted group in delivery:pipeline.runners.{env} "
+                    "whose egressCidrs lie inside the ACL",
+                )
+            ]
+        networks = [ipaddress.IPv4Network(cidr, strict=False) for cidr in acl]
+        outside = [
+            cidr
+            for cidr in runner.egress_cidrs
+            if not any(ipaddress.IPv4Network(cidr, strict=False).subnet_of(net) for net in networks)
+        ]
+        if not outside:
+            return []
+        return [
+            Problem(
+                f"pipeline.runners.{env}.egressCidrs",
+                outside,
+                f"outside delivery:cluster.controlPlaneAcl {json.dumps(acl)}: the {env} infrastructure runner could not "
+                "reach its Kubernetes API; allowed: CIDRs inside the ACL (or widen the ACL)",
+            )
+        ]
 
     def _governance_problems(self) -> list[Problem]:
         """One owner of the repository-wide objects; seed 001's promotion rules per environment."""

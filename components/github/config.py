@@ -4,7 +4,7 @@ pipeline (``delivery:github``, ``delivery:pipeline``)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,6 +16,7 @@ from components.config.base import (
     FieldError,
     GithubLogin,
     GithubName,
+    Ipv4Cidr,
     LinodeRegion,
     Model,
 )
@@ -206,9 +207,9 @@ class GithubConfig(Model):
     manage_repository: bool = Field(
         default=False,
         description=(
-            "This stack declares the repository-wide objects (branch protection, repository "
-            "secrets and variables, OIDC template, workflow files, metrics bucket). Exactly "
-            "one stack sets it: the one named by `managingStack`."
+            "This stack declares the repository-wide objects (branch protection, the `ci-main` "
+            "environment with the CI secrets, repository variables, OIDC template, workflow files, "
+            "metrics bucket). Exactly one stack sets it: the one named by `managingStack`."
         ),
     )
     managing_stack: Environment = Field(
@@ -313,8 +314,46 @@ class CredentialsConfig(Model):
         return f"{expires.isoformat()}T00:00:00Z"
 
 
+RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$", examples=["self-hosted", "linux"])]
+
+
+class SelfHostedRunners(Model):
+    """A self-hosted runner group that runs a stack's infrastructure jobs."""
+
+    group: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        examples=["production-infrastructure"],
+        description=(
+            "Organisation runner group the jobs run in (`runs-on.group`). Restrict it to this "
+            "repository's infrastructure workflow on main (README, Reachability)."
+        ),
+    )
+    labels: list[RunnerLabel] = Field(
+        default_factory=lambda: ["self-hosted", "linux", "x64"],
+        min_length=1,
+        description="Labels a runner of the group must carry to take the jobs (`runs-on.labels`).",
+    )
+    egress_cidrs: list[Ipv4Cidr] = Field(
+        min_length=1,
+        description=(
+            "IPv4 CIDRs the group's runners reach the internet from (their NAT). The stack's "
+            "`cluster.controlPlaneAcl` must contain every one."
+        ),
+    )
+
+
 class PipelineConfig(Model):
-    """What CI needs from this stack: where its state lives and how long its credentials last."""
+    """What CI needs from this stack: where its state lives, how long its credentials last,
+    and which runners reach its cluster."""
 
     state_backend: StateBackendConfig = Field(description="This stack's Pulumi state bucket.")
     credentials: CredentialsConfig = Field(description="The CI Linode credentials the program mints.")
+    runners: dict[Environment, SelfHostedRunners] = Field(
+        default_factory=dict,
+        description=(
+            "Self-hosted runner groups of the infrastructure jobs (the real preview and `pulumi up`), "
+            "keyed by stack. A stack not listed runs them on GitHub-hosted runners, which have no fixed egress addresses, so its `cluster.controlPlaneAcl` must be "
+            "empty. The managing stack renders the workflows from its own file: a stack with a "
+            "self-hosted group lists the same entry in its own file and in the managing stack's."
+        ),
+    )

@@ -5,10 +5,14 @@ Each stack declares two environments of its own (never another stack's):
 - ``<env>``: protected; the ``pulumi up`` jobs on ``main`` run in it. Deployment branch
   policy (only ``main`` in staging and production), required reviewers in production,
   self-review prevented, admins not bypassing. It holds read-write credentials.
-- ``<env>-preview``: unprotected, so ``pulumi preview`` on a pull request runs without
-  waiting for an approval. It holds credentials that cannot change infrastructure: a
-  read-only Linode token, a read-only key to the state bucket (a DIY-backend preview takes
-  no lock and writes nothing) and the read-only GitHub token.
+- ``<env>-preview``: the real ``pulumi preview`` on ``main``, before ``up``. It deploys from
+  ``main`` only, whatever ``deploymentBranches`` says, and in production only after one of
+  the production reviewers approves: it holds the stack's passphrase, which decrypts every
+  secret of the stack's config and state, so it is as sensitive as ``<env>``. Its own
+  credentials cannot change infrastructure: a read-only Linode token, a read-only key to
+  the state bucket (a DIY-backend preview takes no lock and writes nothing) and the
+  read-only GitHub token. Pull requests preview without any of them (README, "Credential
+  closure").
 
 Both hold the same secret names (``components.github.ci_contract``), so a workflow job reads the
 same ``secrets.X`` whichever environment it runs in.
@@ -161,14 +165,8 @@ class DeploymentEnvironment(pulumi.ComponentResource):
                 ),
             )
 
-        self.environments["up"] = self._protected_environment(name, args)
-        # Unprotected: any branch's pull request may preview; its credentials cannot write.
-        self.environments["preview"] = github.RepositoryEnvironment(
-            f"{name}-preview-environment",
-            repository=args.repository,
-            environment=environment_name(env, "preview"),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        for access in ACCESSES:
+            self.environments[access] = self._environment(name, access, args)
 
         github_tokens = {"up": args.secrets.github_token, "preview": args.secrets.github_read_token}
         for access in ACCESSES:
@@ -208,10 +206,14 @@ class DeploymentEnvironment(pulumi.ComponentResource):
             }
         )
 
-    def _protected_environment(
-        self, name: str, args: DeploymentEnvironmentArgs
+    def _environment(
+        self, name: str, access: Access, args: DeploymentEnvironmentArgs
     ) -> github.RepositoryEnvironment:
         env = args.environment
+        # Only reviewed code on main may hold the passphrase; development's `<env>` may deploy
+        # from more branches (`deploymentBranches`), its preview environment never does.
+        branches = args.deployment_branches if access == "up" else [MAIN_BRANCH]
+        role = "environment" if access == "up" else "preview-environment"
         reviewers = None
         if args.reviewers.count:
             invoke = pulumi.InvokeOptions(parent=self)
@@ -228,9 +230,9 @@ class DeploymentEnvironment(pulumi.ComponentResource):
                 )
             ]
         environment = github.RepositoryEnvironment(
-            f"{name}-environment",
+            f"{name}-{role}",
             repository=args.repository,
-            environment=environment_name(env, "up"),
+            environment=environment_name(env, access),
             reviewers=reviewers,
             prevent_self_review=True,
             can_admins_bypass=False,
@@ -240,11 +242,11 @@ class DeploymentEnvironment(pulumi.ComponentResource):
                 protected_branches=False, custom_branch_policies=True
             ),
             # Production's environment carries its deployment history and approval rules.
-            opts=pulumi.ResourceOptions(parent=self, protect=env == "production"),
+            opts=pulumi.ResourceOptions(parent=self, protect=env == "production" and access == "up"),
         )
-        for pattern in sorted(set(args.deployment_branches)):
+        for pattern in sorted(set(branches)):
             github.RepositoryEnvironmentDeploymentPolicy(
-                f"{name}-branch-{pattern}",
+                f"{name}-{'' if access == 'up' else 'preview-'}branch-{pattern}",
                 repository=args.repository,
                 environment=environment.environment,
                 branch_pattern=pattern,

@@ -16,7 +16,7 @@ import pulumi_github as github
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
-from components.github.config import WorkflowsConfig
+from components.github.config import SelfHostedRunners, WorkflowsConfig
 from components.github.workflows import Settings, workflows
 from components.github.workflows.render import render
 
@@ -34,6 +34,7 @@ class WorkflowFilesArgs(BaseModel):
     clusters_path: str
     metrics_region: str
     environments: tuple[Environment, ...]
+    runners: dict[Environment, SelfHostedRunners]
     code_scanning: bool
 
     def settings(self) -> Settings:
@@ -43,6 +44,7 @@ class WorkflowFilesArgs(BaseModel):
             clusters_path=self.clusters_path,
             metrics_region=self.metrics_region,
             environments=self.environments,
+            runners=self.runners,
             code_scanning=self.code_scanning,
         )
 

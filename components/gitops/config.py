@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from components.config.base import ChartVersion, DnsLabel, Duration, Model
+from components.config.base import ChartVersion, DnsLabel, Duration, GithubLogin, Model
 
 
 class AnalysisConfig(Model):
@@ -137,4 +137,22 @@ class ServiceConfig(Model):
     )
     chart: DnsLabel | None = Field(
         default=None, description="Chart directory under `gitops.chartsPath`. Default: the service name."
+    )
+
+
+class ImagePullConfig(Model):
+    user: GithubLogin = Field(
+        description=(
+            "Machine user owning `ghcrPullToken`, the clusters' identity towards GHCR: a classic "
+            "token with only `read:packages` (GHCR takes no fine-grained token), the user with read "
+            "access to the repository the images are published from."
+        )
+    )
+    secret_name: DnsLabel = Field(
+        default="ghcr-pull",
+        description=(
+            "Name of the `kubernetes.io/dockerconfigjson` Secret the program keeps in every namespace "
+            "an Application deploys to; service Applications pass it to their chart as "
+            "`imagePullSecrets`."
+        ),
     )

@@ -51,6 +51,8 @@ class GitOpsSpec(BaseModel):
     gitops: GitOpsConfig
     services: dict[str, ServiceApp]
     automated_sync: bool
+    # The pull Secret (components.gitops.image_pull) in every namespace of `namespaces`.
+    image_pull_secret: str
 
     @classmethod
     def from_config(cls, config: StackConfig) -> GitOpsSpec:
@@ -65,6 +67,7 @@ class GitOpsSpec(BaseModel):
             },
             # Development and staging follow main on their own; production syncs by hand.
             automated_sync=config.environment != "production",
+            image_pull_secret=config.image_pull.secret_name,
         )
 
     @property
@@ -173,6 +176,9 @@ def service_application(spec: GitOpsSpec, service: str) -> dict[str, Any]:
             # Before a service's first image is published it runs its chart's default image.
             # (Argo CD has one switch per source, so this also tolerates a missing values file.)
             "ignoreMissingValueFiles": True,
+            # The namespace's GHCR pull Secret, under the key `helm create` charts read. Argo CD
+            # ranks valuesObject above valueFiles: no values file can drop it.
+            "valuesObject": {"imagePullSecrets": [{"name": spec.image_pull_secret}]},
         },
     )
     # Values only: a source with `ref` and no `path` renders nothing itself.

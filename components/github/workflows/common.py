@@ -14,6 +14,7 @@ from components.github import ci_contract
 from components.github.workflows.model import ALWAYS, Concurrency, Job, Permissions, Scalar, Step
 from components.github.workflows.pins import action
 from components.github.workflows.settings import Settings
+from components.gitops.gitops_layout import image_file
 
 READ: Permissions = {"contents": "read"}
 SCANNING: Permissions = {"contents": "read", "security-events": "write"}
@@ -35,15 +36,27 @@ def supersede_pull_request_runs() -> Concurrency:
 SERVICE_NAME = "^[a-z0-9][a-z0-9-]{0,62}$"
 
 
-def checkout(*, fetch_depth: int | None = None, sparse: Sequence[str] = ()) -> Step:
+def checkout(
+    *,
+    fetch_depth: int | None = None,
+    sparse: Sequence[str] = (),
+    ref: str | None = None,
+    path: str | None = None,
+    name: str = "Check out",
+) -> Step:
     """actions/checkout without persisted credentials: no later step (or artifact) can
-    reuse the token. Jobs that push authenticate that one command (``GIT_AUTH_FUNCTION``)."""
+    reuse the token. Jobs that push authenticate that one command (``GIT_AUTH_FUNCTION``).
+    Without ``ref`` the commit that triggered the run; with ``path`` into that directory."""
     with_: dict[str, Scalar] = {"persist-credentials": False}
+    if ref is not None:
+        with_["ref"] = ref
+    if path is not None:
+        with_["path"] = path
     if fetch_depth is not None:
         with_["fetch-depth"] = fetch_depth
     if sparse:
         with_["sparse-checkout"] = "\n".join(sparse)
-    return Step(name="Check out", uses=action("actions/checkout"), with_=with_)
+    return Step(name=name, uses=action("actions/checkout"), with_=with_)
 
 
 # Bash function for jobs that push: runs one git command authenticated with PUSH_TOKEN
@@ -68,12 +81,24 @@ def setup_go(settings: Settings, *, version: str | None = None, cache: bool = Tr
     return Step(name="Set up Go", uses=action("actions/setup-go"), with_=with_)
 
 
+# Linode Object Storage has refused the CRC checksums that AWS CLI v2 and the AWS SDKs send
+# and ask for by default since early 2025 (linode/terraform-provider-linode#1834); Pulumi's
+# S3 state backend uses the AWS SDK for Go v2 (gocloud.dev's default since v0.39,
+# google/go-cloud#3472), which reads the same two variables. Every step that talks to
+# Object Storage gets them: checksums only where an operation requires one.
+OBJECT_STORAGE_ENV: Mapping[str, str] = {
+    "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+    "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+}
+
+
 # --------------------------------------------------------------------------- discovery
 
-DISCOVER_SCRIPT = r"""set -euo pipefail
+_DISCOVER_TEMPLATE = r"""set -euo pipefail
 # In:  SELECT   all | pr (changes of the checked-out pull-request merge commit, HEAD^1..HEAD)
-#               | since (changes since commit SINCE; all if SINCE is unknown) | named (REQUESTED)
-#      SERVICES_PATH, SINCE, REQUESTED (a service name or "all")
+#               | undelivered (not yet delivered to every DELIVERED_DIRS) | named (REQUESTED)
+#      SERVICES_PATH, DELIVERED_DIRS (environment directories in a checkout of main,
+#      space-separated), REQUESTED (a service name or "all")
 # Out: services=<JSON array of service names> in $GITHUB_OUTPUT
 export LC_ALL=C  # sort and comm must agree on the order
 name_re='^[a-z0-9][a-z0-9-]{0,62}$'
@@ -106,14 +131,27 @@ case "$SELECT" in
   all) selected=("${known[@]}") ;;
   pr) mapfile -t changed < <(changed_since HEAD^1)
       mapfile -t selected < <(comm -12 <(printf '%s\n' "${known[@]}") <(printf '%s\n' "${changed[@]}") | sed '/^$/d') ;;
-  since)
-    if [[ -z "${SINCE:-}" || "$SINCE" =~ ^0+$ ]] || ! git cat-file -e "$SINCE^{commit}" 2>/dev/null; then
-      echo "::notice::no previous commit to compare with; selecting every service"
-      selected=("${known[@]}")
-    else
-      mapfile -t changed < <(changed_since "$SINCE")
-      mapfile -t selected < <(comm -12 <(printf '%s\n' "${known[@]}") <(printf '%s\n' "${changed[@]}") | sed '/^$/d')
-    fi ;;
+  undelivered)
+    # Delivered: every environment's image file records (its tag) a commit whose copy of
+    # the service is HEAD's, or a later commit (a re-run of an old run never rolls back).
+    # So a run also delivers what an earlier run missed (a run GitHub cancelled while
+    # pending, a failed build, the very first run), and commits that change no service
+    # (the bot's own) select nothing.
+    read -r -a delivered_dirs <<<"$DELIVERED_DIRS"
+    selected=()
+    for name in "${known[@]}"; do
+      source_tree="$(git rev-parse "HEAD:$SERVICES_PATH/$name")"
+      for dir in "${delivered_dirs[@]}"; do
+        built_from="$(sed -n -E 's/^  tag: "?([0-9a-f]{40})"?$/\1/p' "__IMAGE_FILE__" 2>/dev/null || true)"
+        if [[ -n "$built_from" ]] \
+           && { [[ "$(git rev-parse -q --verify "$built_from:$SERVICES_PATH/$name" 2>/dev/null || true)" == "$source_tree" ]] \
+                || git merge-base --is-ancestor HEAD "$built_from" 2>/dev/null; }; then
+          continue
+        fi
+        selected+=("$name")
+        break
+      done
+    done ;;
   named)
     if [[ "$REQUESTED" == all ]]; then
       selected=("${known[@]}")
@@ -135,6 +173,9 @@ echo "services=$services" >> "$GITHUB_OUTPUT"
 echo "Selected services: $services" >> "$GITHUB_STEP_SUMMARY"
 """
 
+# The image file's path comes from gitops_layout, called with the script's variables.
+DISCOVER_SCRIPT = _DISCOVER_TEMPLATE.replace("__IMAGE_FILE__", image_file("$dir", "$name"))
+
 DISCOVER_OUTPUT = "services"
 
 
@@ -144,10 +185,12 @@ def discover_job(
     select: str,
     fetch_depth: int,
     extra_env: Mapping[str, str] | None = None,
+    extra_steps: Sequence[Step] = (),
     make_help: bool = False,
 ) -> Job:
-    """Job `discover`: the JSON list of services to build, in output `services`."""
-    steps = [checkout(fetch_depth=fetch_depth)]
+    """Job `discover`: the JSON list of services to build, in output `services`.
+    ``extra_steps`` run after the checkout, before the discovery."""
+    steps = [checkout(fetch_depth=fetch_depth), *extra_steps]
     if make_help:
         # Seed 000: the discovery stage shows the repository's Make targets, which fails
         # early when the root Makefile is broken.
@@ -327,11 +370,16 @@ jq -n --arg text "$text" '{text: $text}' \
 
 
 def notify_job(workflow_name: str, watched: Sequence[Job], *, if_: str) -> Job:
-    """Post to Slack when a watched job failed (advisory: never fails the workflow's gate)."""
+    """Post to Slack when a watched job failed (advisory: never fails the workflow's gate).
+
+    The webhook is a secret of the ci-main environment, which deploys from main only: give
+    an ``if_`` that holds only on main, or a run elsewhere fails this job at its environment.
+    """
     return Job(
         id="notify",
         needs=tuple(j.id for j in watched),
         if_=if_,
+        environment=ci_contract.CI_MAIN_ENVIRONMENT,
         advisory=True,
         permissions={},
         timeout_minutes=5,

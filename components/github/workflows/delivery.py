@@ -1,16 +1,21 @@
-"""``delivery.yml``: images of the changed services to GHCR, their tags into GitOps.
+"""``delivery.yml``: images of the undelivered services to GHCR, their tags into GitOps.
 
 On a push to ``main`` touching the services (seed 000's deployment process):
-``discover`` (services changed since the previous head of ``main``) -> ``images``
-(per service: multi-arch build and push, SBOM and provenance attached, trivy image scan
-that fails on any critical finding, so a vulnerable image is never deployed) ->
-``deploy-development`` -> ``deploy-staging``. Each deploy job runs in its GitHub
-environment and commits the images' tags and digests to
-``<clustersPath>/<env>/images/<service>.yaml`` on ``main`` with that environment's
-deployer token (the only identity allowed to push to ``main``); Argo CD syncs them.
-Production is promoted by ``promote.yml``.
+``discover`` (the services not yet delivered) -> ``images`` (per service: multi-arch build
+and push, SBOM and provenance attached, trivy image scan that fails on any critical finding,
+so a vulnerable image is never deployed) -> ``deploy-development`` -> ``deploy-staging``.
+Each deploy job runs in its GitHub environment and commits the images' tags and digests to
+``<clustersPath>/<env>/images/<service>.yaml`` on ``main`` with that environment's deployer
+token (the only identity allowed to push to ``main``); Argo CD syncs them. Production is
+promoted by ``promote.yml``.
 
-The workflow is one concurrency group that never cancels: GitOps commits land in order.
+The workflow is one concurrency group that never cancels a run in progress: GitOps commits
+land in order. GitHub keeps only one pending run per group and cancels the older pending
+one, so a run cannot build just its own push (``github.event.before..github.sha``): the
+cancelled push's services would never be delivered. ``discover`` instead compares each
+service's source with the commit its image file on ``main`` records (the image tag), in
+every automatically deployed environment: whatever an earlier run missed is delivered by
+the next one (README, "The delivery loop").
 No build cache is used: a workflow that publishes must not restore caches a pull request
 could have written (cache poisoning).
 """
@@ -44,6 +49,11 @@ from components.github.workflows.settings import Settings
 from components.gitops.gitops_layout import image_file, images_dir
 
 FILE = "delivery.yml"
+FAILED_ON_MAIN = "failure() && github.ref == 'refs/heads/main'"
+MAIN = "main"
+# Where the discover job checks out main's image files (inside the workspace, as
+# actions/checkout requires), to learn what is delivered.
+DELIVERED_CHECKOUT = ".delivered"
 IMAGE_ARTIFACT_PREFIX = "image-"
 
 RECORD_SCRIPT = r"""set -euo pipefail
@@ -134,7 +144,9 @@ def deploy_job(settings: Settings, env: Environment, needs: tuple[str, ...]) -> 
         permissions=READ,
         timeout_minutes=10,
         steps=(
-            checkout(),
+            # main as it is now, not the pushed commit: the image files are written on top of
+            # whatever landed since the push, and only they change.
+            checkout(ref=MAIN),
             Step(
                 name="Download the image records",
                 uses=action("actions/download-artifact"),
@@ -165,9 +177,22 @@ def workflow(settings: Settings) -> Workflow:
     wf = settings.workflows
     discover = discover_job(
         settings,
-        select="${{ github.event_name == 'push' && 'since' || 'all' }}",
+        select="${{ github.event_name == 'push' && 'undelivered' || 'all' }}",
+        # The whole history: the commits the image files record must resolve.
         fetch_depth=0,
-        extra_env={"SINCE": "${{ github.event.before }}"},
+        extra_steps=(
+            checkout(
+                name="Check out what main has delivered",
+                ref=MAIN,
+                path=DELIVERED_CHECKOUT,
+                sparse=[images_dir(settings.environment_dir(env)) for env in settings.auto_deploy],
+            ),
+        ),
+        extra_env={
+            "DELIVERED_DIRS": " ".join(
+                f"{DELIVERED_CHECKOUT}/{settings.environment_dir(env)}" for env in settings.auto_deploy
+            )
+        },
     )
     image = f"{image_repository(settings)}:${{{{ github.sha }}}}"
     images = Job(
@@ -251,5 +276,5 @@ def workflow(settings: Settings) -> Workflow:
         ),
         permissions={},
         concurrency=Concurrency(group="${{ github.workflow }}", cancel_in_progress=False),
-        jobs=(*jobs, notify_job("delivery", jobs, if_="failure()")),
+        jobs=(*jobs, notify_job("delivery", jobs, if_=FAILED_ON_MAIN)),
     )
