@@ -72,8 +72,18 @@ def main() -> None:
     gitops_providers = {"kubernetes": cluster.provider, "github": github_provider}
     argocd = ArgoCd(
         f"{env}-argocd",
-        ArgoCdArgs(environment=env, argocd=config.argocd),
+        ArgoCdArgs(
+            environment=env,
+            argocd=config.argocd,
+            dispatch_repository=(
+                f"{config.github.owner}/{config.github.repository}"
+                if config.argocd.notifications.github_dispatch
+                else None
+            ),
+        ),
         slack_webhook_url=secrets.slack_webhook_url,
+        # Only the stack that sends the staging-deployed dispatch gets the token.
+        dispatch_token=secrets.argocd_dispatch_token if config.argocd.notifications.github_dispatch else None,
         depends_on=[monitoring.release],
         opts=pulumi.ResourceOptions(providers=gitops_providers),
     )

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS
+from conftest import TEST_SECRETS, assert_refused
 
 from components.config import ArgoCdConfig, ConfigError, parse_namespace
 from components.gitops.argocd_values import (
+    GITHUB_DISPATCH_KEY,
+    GITHUB_DISPATCH_SERVICE,
     HA_REPLICAS,
     NOTIFICATIONS_SECRET,
     SLACK_WEBHOOK_KEY,
@@ -251,10 +253,17 @@ def test_notifications_reach_slack_through_the_secret_webhook(stack_run: Run) ->
 
     secret = notifications_secret(stack_run)
     assert secret.name in release.depends_on, "the controller must find its Secret at start"
-    assert secret.plain["stringData"] == {SLACK_WEBHOOK_KEY: TEST_SECRETS["slackWebhookUrl"]}
+    expected = {SLACK_WEBHOOK_KEY: TEST_SECRETS["slackWebhookUrl"]}
+    if stack_run.stack == "staging":
+        # Only the stack that sends the staging-deployed dispatch holds its token.
+        expected[GITHUB_DISPATCH_KEY] = TEST_SECRETS["argocdDispatchToken"]
+    assert secret.plain["stringData"] == expected
     leaves = list(walk(secret.inputs["stringData"]))
     assert leaves and all(is_secret for _, _, is_secret in leaves), "the webhook URL must stay secret"
     assert TEST_SECRETS["slackWebhookUrl"] not in json.dumps(release.plain), "the URL must not reach Helm"
+    assert TEST_SECRETS["argocdDispatchToken"] not in json.dumps(release.plain), (
+        "the token must not reach Helm"
+    )
 
     services: dict[str, dict[str, Any]] = {}
     for key, text in notifications["notifiers"].items():
@@ -273,6 +282,10 @@ def test_notifications_reach_slack_through_the_secret_webhook(stack_run: Run) ->
         for service, request in template["webhook"].items():
             assert service in services, f"{key} posts to undeclared webhook {service}"
             assert set(request) <= WEBHOOK_TEMPLATE_FIELDS and request["method"] == "POST"
+            if service == GITHUB_DISPATCH_SERVICE:
+                # Its payload is checked in test_dispatch_* and by the engine in test_notifications.py.
+                assert request["path"] == "/repos/ai-aas/platform/dispatches"
+                continue
             # The body is JSON once the Go template runs: stand in for its actions (the
             # notifications engine renders them for real in test_notifications.py).
             *actions, last = request["body"].splitlines()
@@ -292,9 +305,12 @@ def test_notifications_reach_slack_through_the_secret_webhook(stack_run: Run) ->
         triggers[key.removeprefix("trigger.")] = conditions
     assert {"on-deployed", "on-sync-failed", "on-health-degraded"} <= set(triggers)
 
-    [subscription] = notifications["subscriptions"]
-    assert set(subscription["recipients"]) <= set(services)
-    assert set(subscription["triggers"]) == set(triggers), "every trigger must reach someone"
+    subscribed: set[str] = set()
+    for subscription in notifications["subscriptions"]:
+        assert set(subscription["recipients"]) <= set(services)
+        subscribed |= set(subscription["triggers"])
+    assert subscribed == set(triggers), "every trigger must reach someone"
+    assert (GITHUB_DISPATCH_SERVICE in services) == (stack_run.stack == "staging")
 
 
 def test_notifications_disabled_means_no_controller_and_no_secret() -> None:
@@ -364,3 +380,65 @@ def test_private_key_appears_nowhere_unmarked_as_secret(stack_run: Run) -> None:
         assert not (isinstance(value, str) and "PRIVATE KEY" in value and not is_secret), name
     rendered = "\n".join(render_documents(stack_run).values())
     assert MOCK_PRIVATE_KEY not in rendered and "PRIVATE KEY" not in rendered
+
+
+# --------------------------------------------------------------------------- staging-deployed dispatch
+
+
+def test_dispatch_token_is_deployed_only_by_the_stack_that_sends_the_dispatch(runs: dict[str, Run]) -> None:
+    token = TEST_SECRETS["argocdDispatchToken"]
+    for stack, run in runs.items():
+        holders = [r for r in run.resources if token in json.dumps(r.plain)]
+        if stack == "staging":
+            assert [r.name for r in holders] == [notifications_secret(run).name]
+            leaves = [v for _, v, _ in walk(holders[0].inputs["stringData"])]
+            assert token in leaves
+        else:
+            assert holders == [], f"{stack} must not deploy the dispatch token"
+
+
+def test_dispatch_trigger_fires_once_per_synced_revisions_when_healthy(stack_run: Run) -> None:
+    notifications = argocd_release(stack_run).plain["values"]["notifications"]
+    if stack_run.stack != "staging":
+        assert "trigger.on-staging-deployed" not in notifications["triggers"]
+        return
+    [condition] = yaml.safe_load(notifications["triggers"]["trigger.on-staging-deployed"])
+    assert "'Succeeded'" in condition["when"] and "'Healthy'" in condition["when"]
+    # The revisions the sync applied; a multi-source Application reports `revisions` only
+    # (argoproj/argo-cd#13188). The engine evaluates both in test_notifications.py.
+    assert condition["oncePer"] == (
+        "join(app.status.operationState.syncResult.revisions"
+        " ?? [app.status.operationState.syncResult.revision], ',')"
+    )
+    [template] = condition["send"]
+    request = yaml.safe_load(notifications["templates"][f"template.{template}"])["webhook"]["github-dispatch"]
+    assert '"event_type" "staging-deployed"' in request["body"]
+    assert ".app.status.summary.images" in request["body"]
+    assert ".app.status.operationState.syncResult.revisions" in request["body"]
+    service = yaml.safe_load(notifications["notifiers"]["service.webhook.github-dispatch"])
+    assert service["url"] == "https://api.github.com"
+    assert {"name": "Authorization", "value": f"Bearer ${GITHUB_DISPATCH_KEY}"} in service["headers"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes", "expected"),
+    [
+        (
+            "production",
+            {"delivery:argocd.notifications.githubDispatch": True},
+            ["delivery:argocd.notifications.githubDispatch = true: the dispatch tells GitHub that staging"],
+        ),
+        (
+            "staging",
+            {"delivery:argocd.notifications.enabled": False},
+            ["delivery:argocd.notifications.githubDispatch = true: the dispatch is an Argo CD notification"],
+        ),
+        (
+            "production",
+            {"delivery:github.workflows.validation.baseUrl": None},
+            ["delivery:github.workflows.validation.baseUrl: the stack that manages the repository commits"],
+        ),
+    ],
+)
+def test_validation_config_refusals(stack: str, changes: dict[str, Any], expected: list[str]) -> None:
+    assert_refused(stack, changes, expected)

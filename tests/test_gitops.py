@@ -193,7 +193,7 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
     committed = {
         Path(str(res.plain["file"])).name: yaml.safe_load(str(res.plain["content"]))
         for res in run_stack(owner_stack()).resources
-        if res.type == REPOSITORY_FILE
+        if res.type == REPOSITORY_FILE and str(res.plain["file"]).startswith(".github/workflows/")
     }
     root = tmp_path_factory.mktemp("gitops")
     bare, work, records, shim = root / "origin.git", root / "work", root / "records", root / "bin"
@@ -231,7 +231,14 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
         assert done.returncode == 0, done.stdout + done.stderr
     step = _script_step(committed["promote.yml"], "promote")
     branch = "promote/test"
-    done = bash(step["run"], work, {**step["env"], **github, "SERVICE": "all", "BRANCH": branch})
+    # What promote.yml's `validated` job hands over after the staging-validation check.
+    source = step["env"]["SOURCE_DIR"]
+    validated = {
+        "IMAGES_TREE": git(work, "rev-parse", f"HEAD:{source}/images"),
+        "IMAGE_COMMIT": "c",
+        "VALIDATION_URL": "u",
+    }
+    done = bash(step["run"], work, {**step["env"], **github, **validated, "SERVICE": "all", "BRANCH": branch})
     assert done.returncode == 0, done.stdout + done.stderr
     return {
         path for ref in ("main", branch) for path in git(bare, "ls-tree", "-r", "--name-only", ref).split()

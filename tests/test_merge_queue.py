@@ -26,7 +26,11 @@ MANAGING_STACK = "production"
 def committed() -> dict[str, dict[str, Any]]:
     """Workflow file name -> the document the managing stack commits."""
     files = run_stack(MANAGING_STACK).recorder.of_type(WORKFLOW_FILE)
-    return {f.plain["file"].rsplit("/", 1)[-1]: yaml.safe_load(f.plain["content"]) for f in files}
+    return {
+        f.plain["file"].rsplit("/", 1)[-1]: yaml.safe_load(f.plain["content"])
+        for f in files
+        if f.plain["file"].startswith(".github/workflows/")
+    }
 
 
 def _gate_of(check: str) -> tuple[Workflow, Job]:

@@ -28,17 +28,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Which samples fire each trigger (by sample file name). A trigger the program declares
 # must be listed here, so a new notification comes with its expectations.
+DEPLOYED = {
+    "single-source-synced",
+    "multi-source-synced",
+    "multi-source-synced-after-unrelated-commit",
+    "multi-source-synced-with-images",
+}
 FIRES: dict[str, set[str]] = {
-    "on-deployed": {
-        "single-source-synced",
-        "multi-source-synced",
-        "multi-source-synced-after-unrelated-commit",
-    },
+    "on-deployed": DEPLOYED,
     "on-sync-failed": {"sync-failed"},
     "on-health-degraded": {"degraded", "rollout-degraded"},
     # Not on `degraded`: a Deployment, not a Rollout, degraded there.
     "on-rollout-degraded": {"rollout-degraded"},
+    # The GitHub repository_dispatch that starts staging validation: exactly when deployed.
+    "on-staging-deployed": DEPLOYED,
 }
+# Triggers only the stack with `argocd.notifications.githubDispatch` (staging) declares.
+STAGING_ONLY = {"on-staging-deployed"}
+SLACK = "slack-webhook"
 
 
 def revisions(app: dict[str, Any], trigger: str) -> list[str]:
@@ -46,7 +53,8 @@ def revisions(app: dict[str, Any], trigger: str) -> list[str]:
     (`operationState.syncResult`), else those Argo CD last compared (`status.sync`); one
     source's `revision`, or a multi-source app's `revisions`."""
     status = app["status"]
-    at = status["operationState"]["syncResult"] if trigger == "on-deployed" else status["sync"]
+    deployed = trigger in ("on-deployed", "on-staging-deployed")
+    at = status["operationState"]["syncResult"] if deployed else status["sync"]
     return list(at.get("revisions") or [at["revision"]])
 
 
@@ -92,13 +100,14 @@ def test_each_trigger_fires_exactly_on_its_samples(
 ) -> None:
     results = by_sample(evaluations[stack], samples)
     triggers = sorted({trigger for _, trigger in results})
-    assert triggers == sorted(FIRES), f"list the samples each trigger fires on in FIRES: {triggers}"
+    expected = {t: fires for t, fires in FIRES.items() if stack == "staging" or t not in STAGING_ONLY}
+    assert triggers == sorted(expected), f"list the samples each trigger fires on in FIRES: {triggers}"
     table = [f"{'sample':24} " + " ".join(f"{t:20}" for t in triggers)]
     for sample in samples:
         table.append(f"{sample:24} " + " ".join(f"{results[sample, t].fired!s:20}" for t in triggers))
     print(f"\n[{stack}] trigger fired, by the notifications engine\n" + "\n".join(table))
     fired = {trigger: {s for s in samples if results[s, trigger].fired} for trigger in triggers}
-    assert fired == FIRES
+    assert fired == expected
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -141,6 +150,8 @@ def test_every_message_renders_valid_json_with_the_short_revision(
             assert condition.notifications, f"{trigger} fired on {sample} but reaches no service"
             for note in condition.notifications:
                 assert note.error == "", f"{trigger} on {sample}: {note.error}"
+                if note.service != SLACK:
+                    continue  # the dispatch's payload: test_staging_deployed_dispatch_*
                 assert note.service_type == "webhook" and note.method == "POST"
                 assert note.body is not None
                 body = json.loads(note.body)
@@ -200,3 +211,37 @@ def test_a_degraded_rollout_says_it_was_rolled_back(
         f"[{stack}] platform-staging-api-router-service has a degraded Rollout at 7e6d5c4: its update "
         "was aborted and traffic is back on the stable version"
     )
+
+
+def test_staging_deployed_dispatch_carries_the_application_its_revisions_and_images(
+    evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
+) -> None:
+    """What GitHub receives from staging's Argo CD, rendered by the engine: the
+    repository_dispatch that staging-validation.yml runs on, for single- and multi-source
+    Applications, with and without images."""
+    results = by_sample(evaluations["staging"], samples)
+    dispatched = set()
+    for sample in sorted(FIRES["on-staging-deployed"]):
+        app = samples[sample]
+        [condition] = results[sample, "on-staging-deployed"].conditions
+        assert condition.triggered
+        assert condition.once_per.split(",") == revisions(app, "on-staging-deployed")
+        [note] = condition.notifications
+        assert (note.service, note.error, note.method) == ("github-dispatch", "", "POST")
+        assert note.path == "/repos/ai-aas/platform/dispatches"
+        assert note.body is not None
+        payload = json.loads(note.body)
+        assert payload == {
+            "event_type": "staging-deployed",
+            "client_payload": {
+                "application": app["metadata"]["name"],
+                "environment": "staging",
+                "revisions": revisions(app, "on-staging-deployed"),
+                "images": app["status"].get("summary", {}).get("images", []),
+            },
+        }
+        dispatched.add(len(payload["client_payload"]["images"]) > 0)
+    assert dispatched == {True, False}, "samples with and without images"
+    # Never to Slack, and only staging sends it.
+    for stack in ("development", "production"):
+        assert not [r for r in evaluations[stack].results if r.trigger == "on-staging-deployed"]

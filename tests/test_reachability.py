@@ -30,7 +30,11 @@ def managing_stack(runs: dict[str, Run]) -> Run:
 
 def committed_workflows(runs: dict[str, Run]) -> dict[str, dict[str, Any]]:
     files = managing_stack(runs).recorder.of_type(WORKFLOW_FILE)
-    return {f.plain["file"]: yaml.safe_load(f.plain["content"]) for f in files}
+    return {
+        f.plain["file"]: yaml.safe_load(f.plain["content"])
+        for f in files
+        if f.plain["file"].startswith(".github/workflows/")
+    }
 
 
 def acl(run: Run) -> list[str]:

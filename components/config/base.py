@@ -29,6 +29,7 @@ SECRET_KEYS: tuple[str, ...] = (
     "ciGithubToken",
     "ciGithubReadToken",
     "ghcrPullToken",
+    "argocdDispatchToken",
     "pagerdutyRoutingKey",
 )
 

@@ -245,6 +245,34 @@ class StackConfig(Model):
                         "runs; allowed: teams other than the deployer's",
                     )
                 )
+        if gh.manage_repository and env == owner and gh.workflows.validation.base_url is None:
+            problems.append(
+                Problem(
+                    "github.workflows.validation.baseUrl",
+                    _MISSING,
+                    "the stack that manages the repository commits staging-validation.yml, which tests "
+                    "staging at this URL; allowed: an https URL such as https://api.staging.example.com",
+                )
+            )
+        notifications = self.argocd.notifications
+        if notifications.github_dispatch and env != "staging":
+            problems.append(
+                Problem(
+                    "argocd.notifications.githubDispatch",
+                    True,
+                    f"the dispatch tells GitHub that staging runs a release (event staging-deployed); {env} "
+                    "must not send it; allowed: false",
+                )
+            )
+        if notifications.github_dispatch and not notifications.enabled:
+            problems.append(
+                Problem(
+                    "argocd.notifications.githubDispatch",
+                    True,
+                    "the dispatch is an Argo CD notification and notifications are off "
+                    "(argocd.notifications.enabled: false); allowed: false, or enable notifications",
+                )
+            )
         problems.extend(self._plan_problems())
         metrics = self.metrics
         if metrics.noncurrent_version_days > metrics.retention_days:

@@ -41,3 +41,12 @@ PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"
 def preview_environment(env: Environment) -> str:
     """The GitHub environment holding `env`'s read-only preview credentials (main only)."""
     return f"{env}-preview"
+
+
+# --- staging validation -------------------------------------------------------------
+# The repository_dispatch event type staging's Argo CD sends when an Application has synced
+# and is healthy; staging-validation.yml runs on it.
+STAGING_DEPLOYED_EVENT = "staging-deployed"
+# The commit status staging-validation.yml records on the commit that set staging's images,
+# and promote.yml requires before it opens the production pull request.
+STAGING_VALIDATION_STATUS = "staging-validation"

@@ -79,6 +79,63 @@ def _all_platforms() -> list[ImagePlatform]:
 _SEMVER_V = r"^v\d+\.\d+\.\d+$"
 
 
+class LoadTestConfig(Model):
+    """Staging validation's Locust run and its performance gate (seeds 002, 003)."""
+
+    users: int = Field(default=100, ge=1, le=10000, description="Simulated users (seeds: 100).")
+    spawn_rate: int = Field(default=10, ge=1, le=1000, description="Users started per second (seeds: 10).")
+    duration_seconds: int = Field(
+        default=120, ge=10, le=3600, description="How long the load runs, in seconds (seed 002: 2 minutes)."
+    )
+    locustfile: str = Field(
+        default="tests/performance/locustfile.py",
+        pattern=_REPO_PATH,
+        description="The platform repository's locustfile (its load-test contract).",
+    )
+    locust_version: str = Field(
+        default="2.47.0",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="Locust release the load job installs (the one the gate's tests run).",
+    )
+    max_p95_ms: int = Field(
+        default=1000,
+        ge=1,
+        le=60000,
+        description=(
+            "The gate fails when the 95th percentile response time reaches this many ms "
+            "(seed 003: P95 < 1000 ms)."
+        ),
+    )
+    max_error_rate_percent: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="The gate fails when this percentage of requests fails (seed 003: error rate < 1 %).",
+    )
+
+
+class ValidationConfig(Model):
+    """``staging-validation.yml``: what it targets and what it requires."""
+
+    base_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[a-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$",
+        examples=["https://api.staging.example.com"],
+        description=(
+            "Staging's base URL (its API gateway): every suite, the ZAP scan and the load test target it "
+            "(`make <target> BASE_URL=...`). Required by the stack that manages the repository."
+        ),
+    )
+    zap_rules_file: str = Field(
+        default=".zap/rules.tsv",
+        pattern=_REPO_PATH,
+        description="ZAP rules file in the platform repository; its IGNORE lines are the accepted findings.",
+    )
+    load: LoadTestConfig = Field(
+        default_factory=LoadTestConfig, description="The Locust load test and its gate."
+    )
+
+
 class WorkflowsConfig(Model):
     """The generated GitHub Actions workflows (declared by the stack with manageRepository)."""
 
@@ -140,6 +197,10 @@ class WorkflowsConfig(Model):
         default="delivery-bot@users.noreply.github.com",
         pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$",
         description="Author email of those commits.",
+    )
+    validation: ValidationConfig = Field(
+        default_factory=ValidationConfig,
+        description="Staging validation, which promotion to production requires.",
     )
 
     def registry_for(self, owner: str) -> str:

@@ -1,6 +1,7 @@
 """The generated GitHub Actions workflows, committed to the repository's ``main``.
 
-One ``github.RepositoryFile`` per workflow under ``.github/workflows/``. Declared only by
+One ``github.RepositoryFile`` per workflow under ``.github/workflows/``, and one per gate
+script the workflows run under ``.github/scripts/``. Declared only by
 the stack that manages the repository (one owner per file, or stacks would overwrite each
 other). Commits carry ``[skip ci]`` (a workflow-file commit must not start the pipelines
 it changes) and the configured author; ``overwrite_on_create`` adopts files that already
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
 from components.github.config import SelfHostedRunners, WorkflowsConfig
-from components.github.workflows import Settings, workflows
+from components.github.workflows import Settings, scripts, workflows
 from components.github.workflows.render import render
 
 BRANCH = "main"
@@ -54,8 +55,9 @@ def commit_message(path: str) -> str:
 
 
 def rendered_files(args: WorkflowFilesArgs) -> dict[str, str]:
-    """Repository path -> file text of every workflow (pure; no Pulumi)."""
-    return {w.path: render(w) for w in workflows(args.settings())}
+    """Repository path -> file text of every workflow and of the gate scripts they run
+    (pure; no Pulumi)."""
+    return {**{w.path: render(w) for w in workflows(args.settings())}, **scripts.files()}
 
 
 class WorkflowFiles(pulumi.ComponentResource):
@@ -67,7 +69,7 @@ class WorkflowFiles(pulumi.ComponentResource):
         super().__init__("delivery:workflow_files:WorkflowFiles", name, None, opts)
         self.files = {}
         for path, content in rendered_files(args).items():
-            stem = path.rsplit("/", 1)[-1].removesuffix(".yml")
+            stem = path.rsplit("/", 1)[-1].removesuffix(".yml").removesuffix(".py").replace("_", "-")
             self.files[path] = github.RepositoryFile(
                 f"{name}-{stem}",
                 repository=args.repository,

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from components.config.base import Environment
+from components.github.ci_contract import STAGING_DEPLOYED_EVENT
 from components.gitops.config import ArgoCdConfig
 from components.monitoring.stack_values import SELECTOR_LABELS
 
@@ -35,6 +36,11 @@ SLACK_WEBHOOK_KEY = "slack-webhook-url"
 # service (its Slack service needs a bot token instead), as Argo CD's webhook docs show:
 # https://argo-cd.readthedocs.io/en/stable/operator-manual/notifications/services/webhook/#send-slack
 SLACK_WEBHOOK_SERVICE = "slack-webhook"
+# The GitHub repository_dispatch of staging validation: Argo CD's generic webhook service
+# against the REST API, authenticated with the token kept in the notifications Secret.
+GITHUB_DISPATCH_KEY = "github-dispatch-token"
+GITHUB_DISPATCH_SERVICE = "github-dispatch"
+GITHUB_API = "https://api.github.com"
 
 
 # Where a notification reads the revision it names: a single-source Application reports
@@ -121,6 +127,72 @@ _NOTIFICATIONS: dict[str, _Notification] = {
 }
 
 
+@dataclass(frozen=True)
+class _Dispatch:
+    """One trigger and the repository_dispatch it sends to GitHub (``POST .../dispatches``).
+
+    The client payload names the Application, the revisions its last sync applied and its
+    images (``status.summary.images``). Revisions come from ``operationState.syncResult``,
+    like on-deployed's: a multi-source Application (every service Application: chart plus
+    the `ref` source of its image file) reports ``revisions`` and an empty ``revision``
+    (argoproj/argo-cd#13188), a single-source one only ``revision``; the template takes
+    whichever is there.
+    """
+
+    description: str
+    when: str
+    event_type: str
+    once_per: str
+
+
+_DISPATCHES: dict[str, _Dispatch] = {
+    "on-staging-deployed": _Dispatch(
+        description="Application is synced and healthy: tell GitHub, which starts staging validation",
+        when=_NOTIFICATIONS["on-deployed"].when,
+        event_type=STAGING_DEPLOYED_EVENT,
+        # Once per revision set a sync applied, as on-deployed.
+        once_per=str(_NOTIFICATIONS["on-deployed"].once_per),
+    ),
+}
+
+
+def _dispatch_template(environment: Environment, repository: str, note: _Dispatch) -> str:
+    """A webhook template posting the repository_dispatch; the body is one sprig `toJson`
+    of a `dict`, so it is valid JSON whatever the Application reports."""
+    body = (
+        f"{{{{- $revisions := {_DEPLOYED}.revisions -}}}}\n"
+        f"{{{{- if not $revisions }}}}{{{{ $revisions = list {_DEPLOYED}.revision }}}}{{{{ end -}}}}\n"
+        f'{{{{ toJson (dict "event_type" {json.dumps(note.event_type)} "client_payload" (dict '
+        '"application" .app.metadata.name "environment" '
+        + json.dumps(environment)
+        + ' "revisions" $revisions '
+        '"images" (default (list) .app.status.summary.images))) }}'
+    )
+    # Written as YAML by hand, like the Slack templates, so the ConfigMap shows a readable block.
+    lines = "".join(f"      {line}\n" for line in body.splitlines())
+    return (
+        "webhook:\n"
+        f"  {GITHUB_DISPATCH_SERVICE}:\n"
+        "    method: POST\n"
+        f"    path: /repos/{repository}/dispatches\n"
+        "    body: |\n"
+        f"{lines}"
+    )
+
+
+def _dispatch_service() -> dict[str, Any]:
+    return {
+        "url": GITHUB_API,
+        "headers": [
+            # `$key` is resolved from the notifications Secret, so the token stays out of the ConfigMap.
+            {"name": "Authorization", "value": f"Bearer ${GITHUB_DISPATCH_KEY}"},
+            {"name": "Accept", "value": "application/vnd.github+json"},
+            {"name": "X-GitHub-Api-Version", "value": "2022-11-28"},
+            {"name": "Content-Type", "value": "application/json"},
+        ],
+    }
+
+
 def _template_name(trigger: str) -> str:
     return "slack-" + trigger.removeprefix("on-")
 
@@ -150,8 +222,9 @@ def _slack_template(environment: Environment, note: _Notification) -> str:
     )
 
 
-def notifications_values(environment: Environment) -> dict[str, Any]:
-    """The notifications controller's Slack webhook service, templates, triggers and subscription."""
+def notifications_values(environment: Environment, dispatch_repository: str | None = None) -> dict[str, Any]:
+    """The notifications controller's Slack webhook service, templates, triggers and subscription;
+    with ``dispatch_repository`` (``owner/name``) also the GitHub dispatch service and its triggers."""
     triggers: dict[str, str] = {}
     templates: dict[str, str] = {}
     for trigger, note in _NOTIFICATIONS.items():
@@ -166,14 +239,33 @@ def notifications_values(environment: Environment) -> dict[str, Any]:
         "url": f"${SLACK_WEBHOOK_KEY}",
         "headers": [{"name": "Content-Type", "value": "application/json"}],
     }
+    notifiers = {f"service.webhook.{SLACK_WEBHOOK_SERVICE}": yaml.safe_dump(service, sort_keys=False)}
+    # Global subscriptions: every Application notifies without per-app annotations.
+    subscriptions: list[dict[str, Any]] = [
+        {"recipients": [SLACK_WEBHOOK_SERVICE], "triggers": sorted(_NOTIFICATIONS)}
+    ]
+    if dispatch_repository is not None:
+        for trigger, dispatch in _DISPATCHES.items():
+            template = "github-" + trigger.removeprefix("on-")
+            condition = {
+                "description": dispatch.description,
+                "send": [template],
+                "when": dispatch.when,
+                "oncePer": dispatch.once_per,
+            }
+            triggers[f"trigger.{trigger}"] = yaml.safe_dump([condition], sort_keys=False, width=1000)
+            templates[f"template.{template}"] = _dispatch_template(environment, dispatch_repository, dispatch)
+        notifiers[f"service.webhook.{GITHUB_DISPATCH_SERVICE}"] = yaml.safe_dump(
+            _dispatch_service(), sort_keys=False
+        )
+        subscriptions.append({"recipients": [GITHUB_DISPATCH_SERVICE], "triggers": sorted(_DISPATCHES)})
     return {
         "enabled": True,
         "secret": {"create": False, "name": NOTIFICATIONS_SECRET},
-        "notifiers": {f"service.webhook.{SLACK_WEBHOOK_SERVICE}": yaml.safe_dump(service, sort_keys=False)},
+        "notifiers": notifiers,
         "templates": templates,
         "triggers": triggers,
-        # One global subscription: every Application notifies without per-app annotations.
-        "subscriptions": [{"recipients": [SLACK_WEBHOOK_SERVICE], "triggers": sorted(_NOTIFICATIONS)}],
+        "subscriptions": subscriptions,
     }
 
 
@@ -192,8 +284,11 @@ def _metrics() -> dict[str, Any]:
     return {"enabled": True, "serviceMonitor": {"enabled": True, "additionalLabels": dict(SELECTOR_LABELS)}}
 
 
-def argocd_values(environment: Environment, argocd: ArgoCdConfig) -> dict[str, Any]:
-    """Values of the argo-cd chart for one environment."""
+def argocd_values(
+    environment: Environment, argocd: ArgoCdConfig, dispatch_repository: str | None = None
+) -> dict[str, Any]:
+    """Values of the argo-cd chart for one environment (``dispatch_repository``: the
+    ``owner/name`` that receives the staging-deployed dispatch, when it is on)."""
     ha = argocd.high_availability
     values: dict[str, Any] = {
         # The program creates and guards the namespace; the chart installs its own CRDs and
@@ -220,7 +315,9 @@ def argocd_values(environment: Environment, argocd: ArgoCdConfig) -> dict[str, A
         "applicationSet": {"replicas": 1},
         "redis-ha": {"enabled": False},
         "notifications": (
-            notifications_values(environment) if argocd.notifications.enabled else {"enabled": False}
+            notifications_values(environment, dispatch_repository)
+            if argocd.notifications.enabled
+            else {"enabled": False}
         ),
     }
     if ha:

@@ -70,6 +70,14 @@ class NotificationsConfig(Model):
             "Application to the Slack incoming webhook `slackWebhookUrl` (the webhook fixes the channel)."
         ),
     )
+    github_dispatch: bool = Field(
+        default=False,
+        description=(
+            "Staging only: when an Application has synced and is healthy, send the GitHub "
+            "repository a `staging-deployed` repository_dispatch (Application, revisions, images), "
+            "which starts staging validation. Authenticates with the secret `argocdDispatchToken`."
+        ),
+    )
 
 
 class ArgoCdConfig(Model):

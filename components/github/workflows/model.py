@@ -341,6 +341,20 @@ class WorkflowCall:
 
 
 @dataclass(frozen=True)
+class RepositoryDispatch:
+    """`on.repository_dispatch` of the listed event types (sent through the REST API)."""
+
+    types: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.types:
+            raise ValueError("repository_dispatch needs its event types: an empty list would take every one")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"types": list(self.types)}
+
+
+@dataclass(frozen=True)
 class Triggers:
     push: Push | None = None
     pull_request: PullRequest | None = None
@@ -348,6 +362,7 @@ class Triggers:
     schedule: tuple[str, ...] = ()  # cron expressions, UTC
     workflow_dispatch: WorkflowDispatch | None = None
     workflow_call: WorkflowCall | None = None
+    repository_dispatch: RepositoryDispatch | None = None
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {}
@@ -363,6 +378,8 @@ class Triggers:
             doc["workflow_dispatch"] = self.workflow_dispatch.to_dict()
         if self.workflow_call is not None:
             doc["workflow_call"] = self.workflow_call.to_dict()
+        if self.repository_dispatch is not None:
+            doc["repository_dispatch"] = self.repository_dispatch.to_dict()
         return doc
 
     @property

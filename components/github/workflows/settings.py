@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components.config.base import ENVIRONMENTS, Environment
-from components.github.config import SelfHostedRunners, WorkflowsConfig
+from components.github.config import SelfHostedRunners, ValidationConfig, WorkflowsConfig
 from components.github.workflows.model import RUNNER, RunnerGroup
 from components.gitops import gitops_layout
 from components.gitops.config import GitOpsConfig
@@ -67,4 +67,7 @@ class Settings:
 
 # Check names and pipeline shapes do not depend on the deployment's registry or paths;
 # these settings build the workflows when only such shapes are asked for.
-REFERENCE = Settings(image_registry="ghcr.io/reference")
+REFERENCE = Settings(
+    image_registry="ghcr.io/reference",
+    workflows=WorkflowsConfig(validation=ValidationConfig(base_url="https://staging.reference.invalid")),
+)
