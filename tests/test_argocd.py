@@ -21,6 +21,7 @@ from components.gitops.argocd_values import (
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
+from components.monitoring.stack_values import RECEIVERS_SECRET
 from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, run_program, stack_file, walk
 from tools.plan import render_documents
 
@@ -56,6 +57,7 @@ DOCUMENTED: dict[str, re.Pattern[str]] = {
     "notifications.triggers": re.compile(r"^trigger\.[A-Za-z0-9_-]+$"),
 }
 CHART_KEYS_IN_FREE_FORM = {"create", "annotations"}
+LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 # What Argo CD documents inside the notification documents themselves.
 TRIGGER_FIELDS = {"description", "when", "send", "oncePer"}
 TEMPLATE_FIELDS = {"message", "email", "slack", "webhook", "teams", "googlechat", "opsgenie"}
@@ -100,6 +102,11 @@ def unknown_key_paths(ours: Any, chart: Any, path: str = "") -> list[str]:
         if path in DOCUMENTED and key not in CHART_KEYS_IN_FREE_FORM:
             if not DOCUMENTED[path].match(key):
                 problems.append(f"{here} (not a key Argo CD documents)")
+            continue
+        if path.endswith(".additionalLabels"):
+            # Labels the chart copies onto an object (e.g. a ServiceMonitor): any label key.
+            if not LABEL_KEY.fullmatch(key) or not isinstance(value, str):
+                problems.append(f"{here} (not a Kubernetes label)")
             continue
         if not isinstance(chart, dict) or key not in chart:
             problems.append(here)
@@ -312,7 +319,9 @@ def test_notifications_disabled_means_no_controller_and_no_secret() -> None:
     run = run_program("staging", TEST_SECRETS, stack_values=doc)
     assert argocd_release(run).plain["values"]["notifications"] == {"enabled": False}
     assert not [r for r in of_type(run, SECRET) if r.inputs["metadata"]["name"] == NOTIFICATIONS_SECRET]
-    assert TEST_SECRETS["slackWebhookUrl"] not in json.dumps([r.plain for r in run.resources])
+    # Alertmanager's receivers Secret still holds it (warning alerts go to the same webhook).
+    others = [r.plain for r in run.resources if r.inputs.get("metadata", {}).get("name") != RECEIVERS_SECRET]
+    assert TEST_SECRETS["slackWebhookUrl"] not in json.dumps(others)
 
 
 # --------------------------------------------------------------------------- repository access

@@ -167,6 +167,63 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "production",
+        {"delivery:monitoring.prometheus.replicas": 1, "delivery:monitoring.alertmanager.replicas": 1},
+        [
+            "delivery:monitoring.prometheus.replicas = 1: production runs Prometheus highly available "
+            "(a second replica scrapes and alerts while one is down); allowed: 2 or more",
+            "delivery:monitoring.alertmanager.replicas = 1: production runs Alertmanager highly available "
+            "(a second replica notifies while one is down); allowed: 2 or more",
+        ],
+    ),
+    (
+        "production",
+        {
+            "delivery:cluster.pools": {"default": {"type": "g6-standard-8", "count": 2}},
+            "delivery:argocd.highAvailability": False,
+            "delivery:monitoring.prometheus.replicas": 3,
+        },
+        [
+            "delivery:cluster.pools = 2: production needs at least 3 nodes in total",
+            "delivery:argocd.highAvailability = false: production runs Argo CD highly available",
+            "delivery:monitoring.prometheus.replicas = 3: two or more replicas run one per node (hard "
+            "anti-affinity) and the cluster guarantees 2 nodes; allowed: 1 to 2",
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:monitoring.alertmanager.replicas": 4},
+        [
+            "delivery:monitoring.alertmanager.replicas = 4: two or more replicas run one per node (hard "
+            "anti-affinity) and the cluster guarantees 3 nodes; allowed: 1 to 3"
+        ],
+    ),
+    (
+        "staging",
+        {
+            "delivery:monitoring.alerts.degradedFor": "10 minutes",
+            "delivery:monitoring.prometheus.storageGi": 5,
+        },
+        [
+            'delivery:monitoring.alerts.degradedFor = "10 minutes": not a valid value here; allowed: values '
+            "like 30s, 15m, 2h, 15d",
+            "delivery:monitoring.prometheus.storageGi = 5: Input should be greater than or equal to 10",
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:services.web-portal.namespace": "monitoring"},
+        [
+            'delivery:services.web-portal.namespace = "monitoring": Applications may not deploy into Argo '
+            "CD's, Argo Rollouts', monitoring's or Kubernetes' own namespaces"
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:argocd.rollouts.analysis": {"count": 3, "failureLimit": 3}},
+        ["delivery:argocd.rollouts.analysis = ", "failureLimit (3) must be below count (3)"],
+    ),
+    (
+        "production",
         {"delivery:github.productionReviewers": {"users": [], "teams": []}},
         ["delivery:github.productionReviewers = ", "production deployments need at least one reviewer"],
     ),

@@ -498,12 +498,14 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
 def test_argocd_manifests_and_helm_values_match_the_golden_files(stack_run: Run) -> None:
     """Rewrite with `python -m tools.plan --update-golden development staging production`."""
     rendered = {
-        rel: text for rel, text in render_documents(stack_run).items() if rel.startswith(("argocd/", "helm/"))
+        rel: text
+        for rel, text in render_documents(stack_run).items()
+        if rel.startswith(("argocd/", "helm/", "monitoring/"))
     }
     base = GOLDEN / stack_run.stack
     golden = {
         str(path.relative_to(base)): path.read_text()
-        for kind in ("argocd", "helm")
+        for kind in ("argocd", "helm", "monitoring")
         for path in sorted((base / kind).glob("*.yaml"))
     }
     assert sorted(rendered) == sorted(golden), "documents added or removed"

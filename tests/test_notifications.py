@@ -37,7 +37,9 @@ DEPLOYED = {
 FIRES: dict[str, set[str]] = {
     "on-deployed": DEPLOYED,
     "on-sync-failed": {"sync-failed"},
-    "on-health-degraded": {"degraded"},
+    "on-health-degraded": {"degraded", "rollout-degraded"},
+    # Not on `degraded`: a Deployment, not a Rollout, degraded there.
+    "on-rollout-degraded": {"rollout-degraded"},
     # The GitHub repository_dispatch that starts staging validation: exactly when deployed.
     "on-staging-deployed": DEPLOYED,
 }
@@ -194,6 +196,21 @@ def test_the_unfixed_deployed_notification_fails_on_a_multi_source_app(
     assert condition.triggered and condition.once_per == "<nil>"
     [note] = condition.notifications
     assert "trunc" in note.error or "expected string" in note.error, note.error
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_degraded_rollout_says_it_was_rolled_back(
+    stack: str, evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
+) -> None:
+    app = samples["rollout-degraded"]
+    [condition] = evaluations[stack].of(app["metadata"]["name"], "on-rollout-degraded").conditions
+    assert condition.triggered
+    [note] = condition.notifications
+    text = json.loads(note.body or "")["attachments"][0]["text"]
+    assert text == (
+        f"[{stack}] platform-staging-api-router-service has a degraded Rollout at 7e6d5c4: its update "
+        "was aborted and traffic is back on the stable version"
+    )
 
 
 def test_staging_deployed_dispatch_carries_the_application_its_revisions_and_images(

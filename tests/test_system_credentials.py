@@ -59,6 +59,9 @@ CONFIG_SECRET_GRANTS: dict[str, tuple[tuple[str, Level, str], ...]] = {
     # Fine-grained, Contents read/write on the repository: what a repository_dispatch needs,
     # which also lets it push branches other than main (the ruleset protects main).
     "argocdDispatchToken": (("github: repository dispatch, contents (not main)", "write", REPOSITORY),),
+    "pagerdutyRoutingKey": (
+        ("pagerduty: open incidents on the alerting service (Events API v2)", "write", REPOSITORY),
+    ),
 }
 PASSPHRASE = "ciPulumiPassphrase"
 

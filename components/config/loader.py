@@ -33,6 +33,7 @@ class StackSecrets:
     ci_github_read_token: pulumi.Output[str]
     ghcr_pull_token: pulumi.Output[str]
     argocd_dispatch_token: pulumi.Output[str]
+    pagerduty_routing_key: pulumi.Output[str]
 
 
 def _raw_namespace_values() -> dict[str, Any]:
@@ -107,5 +108,6 @@ def load_config() -> tuple[StackConfig, StackSecrets]:
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
         ghcr_pull_token=cfg.require_secret("ghcrPullToken"),
         argocd_dispatch_token=cfg.require_secret("argocdDispatchToken"),
+        pagerduty_routing_key=cfg.require_secret("pagerdutyRoutingKey"),
     )
     return config, secrets

@@ -27,6 +27,7 @@ from components.config.base import (
 )
 from components.github.config import GithubConfig, PipelineConfig
 from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
+from components.monitoring.config import MonitoringConfig
 from components.storage.config import MetricsConfig
 
 
@@ -52,6 +53,10 @@ class StackConfig(Model):
     )
     github: GithubConfig = Field(description="The GitHub repository and its governance.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="CI build metrics bucket.")
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig,
+        description="Prometheus, Alertmanager and the deployment alerts on the stack's cluster.",
+    )
     pipeline: PipelineConfig = Field(
         description="CI of this stack: its state bucket and the lifetime of the credentials minted for CI."
     )
@@ -104,12 +109,43 @@ class StackConfig(Model):
                     "allowed: false, or pools with 3 or more nodes",
                 )
             )
+        problems.extend(self._monitoring_problems())
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())
         problems.extend(self._reachability_problems())
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _monitoring_problems(self) -> list[Problem]:
+        """Production alerts survive a lost pod or node; replicated pods fit one per node."""
+        problems: list[Problem] = []
+        nodes = self.cluster.min_nodes
+        for key, replicas, role in (
+            ("prometheus", self.monitoring.prometheus.replicas, "scrapes and alerts"),
+            ("alertmanager", self.monitoring.alertmanager.replicas, "notifies"),
+        ):
+            path = f"monitoring.{key}.replicas"
+            name = "Prometheus" if key == "prometheus" else "Alertmanager"
+            if self.environment == "production" and replicas < 2:
+                problems.append(
+                    Problem(
+                        path,
+                        replicas,
+                        f"production runs {name} highly available (a second replica {role} while one "
+                        "is down); allowed: 2 or more",
+                    )
+                )
+            if replicas >= 2 and replicas > nodes:
+                problems.append(
+                    Problem(
+                        path,
+                        replicas,
+                        "two or more replicas run one per node (hard anti-affinity) and the cluster "
+                        f"guarantees {nodes} nodes; allowed: 1 to {max(nodes, 1)}",
+                    )
+                )
+        return problems
 
     def _reachability_problems(self) -> list[Problem]:
         """The runner of this stack's infrastructure jobs must get through its control-plane ACL
@@ -301,6 +337,7 @@ class StackConfig(Model):
         reserved = {
             self.argocd.namespace: "argocd.namespace",
             self.argocd.rollouts.namespace: "argocd.rollouts.namespace",
+            self.monitoring.namespace: "monitoring.namespace",
             "kube-system": "",
             "kube-public": "",
             "kube-node-lease": "",
@@ -322,7 +359,7 @@ class StackConfig(Model):
                     Problem(
                         f"services.{name}.namespace",
                         namespace,
-                        "Applications may not deploy into Argo CD's, Argo Rollouts' or Kubernetes' own "
+                        "Applications may not deploy into Argo CD's, Argo Rollouts', monitoring's or Kubernetes' own "
                         f"namespaces ({', '.join(sorted(reserved))}); allowed: any other DNS label",
                     )
                 )
@@ -358,6 +395,16 @@ class StackConfig(Model):
 
     def service_namespace(self, name: str) -> str:
         return self.services[name].namespace or f"platform-{self.environment}"
+
+    @property
+    def platform_namespaces(self) -> tuple[str, ...]:
+        """Namespaces of the platform's own workloads: Argo CD, Argo Rollouts where it runs,
+        monitoring and the services (the crash-loop alert watches these)."""
+        namespaces = {self.argocd.namespace, self.monitoring.namespace}
+        namespaces.update(self.service_namespace(name) for name in self.services)
+        if self.rollouts_enabled:
+            namespaces.add(self.argocd.rollouts.namespace)
+        return tuple(sorted(namespaces))
 
 
 def _key_path(loc: tuple[str | int, ...]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
@@ -16,7 +18,7 @@ from components.gitops.argocd_values import (
     argocd_values,
 )
 from components.gitops.config import ArgoCdConfig
-from components.gitops.helm import pinned_release
+from components.gitops.helm import ARGO_HELM_REPOSITORY, pinned_release
 
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 
@@ -51,6 +53,8 @@ class ArgoCd(pulumi.ComponentResource):
     Pass the cluster's Kubernetes provider in `opts.providers`. `slack_webhook_url` (secret)
     feeds the notifications Secret when notifications are enabled; `dispatch_token` (secret)
     joins it when `args.dispatch_repository` is set, and is required then.
+    The release waits for `depends_on`, which must hold the monitoring release: the chart
+    declares ServiceMonitors, whose CRD that release installs (and on destroy Argo CD goes first).
     """
 
     namespace: k8s.core.v1.Namespace
@@ -62,6 +66,8 @@ class ArgoCd(pulumi.ComponentResource):
         name: str,
         args: ArgoCdArgs,
         slack_webhook_url: pulumi.Output[str],
+        *,
+        depends_on: Sequence[pulumi.Resource],
         dispatch_token: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -101,13 +107,17 @@ class ArgoCd(pulumi.ComponentResource):
             release_name=RELEASE_NAME,
             chart=CHART,
             version=config.chart_version,
+            repository=ARGO_HELM_REPOSITORY,
             namespace=config.namespace,
             values=argocd_values(args.environment, config, args.dispatch_repository),
             timeout_seconds=config.helm_timeout_seconds,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,
-                depends_on=[r for r in (self.namespace, self.notifications_secret) if r is not None],
+                depends_on=[
+                    *[r for r in (self.namespace, self.notifications_secret) if r is not None],
+                    *depends_on,
+                ],
             ),
         )
         self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

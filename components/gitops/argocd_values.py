@@ -18,6 +18,7 @@ import yaml
 from components.config.base import Environment
 from components.github.ci_contract import STAGING_DEPLOYED_EVENT
 from components.gitops.config import ArgoCdConfig
+from components.monitoring.stack_values import SELECTOR_LABELS
 
 CHART = "argo-cd"
 RELEASE_NAME = "argocd"
@@ -103,6 +104,23 @@ _NOTIFICATIONS: dict[str, _Notification] = {
         when="app.status.health.status == 'Degraded'",
         colour="warning",
         text_format="%s is degraded at %s",
+        arguments=".app.metadata.name $revision",
+        revision_of=_SYNCED,
+    ),
+    # A Rollout turns Degraded when its update is aborted (a failed analysis, or by hand) or
+    # exceeds its progress deadline: Argo Rollouts has sent the traffic back to the stable
+    # version. `resources` lists every resource the Application manages with its health
+    # (absent for kinds without a health check), hence the nil guards.
+    "on-rollout-degraded": _Notification(
+        description="A Rollout of the Application is degraded: its update was aborted and rolled back",
+        when=(
+            "app.status.resources != nil and any(app.status.resources, "
+            "{.kind == 'Rollout' and .health != nil and .health.status == 'Degraded'})"
+        ),
+        colour="danger",
+        text_format=(
+            "%s has a degraded Rollout at %s: its update was aborted and traffic is back on the stable version"
+        ),
         arguments=".app.metadata.name $revision",
         revision_of=_SYNCED,
     ),
@@ -255,6 +273,17 @@ def _pdb() -> dict[str, Any]:
     return {"enabled": True, "minAvailable": 1}
 
 
+# Components whose metrics the monitoring stack's Prometheus scrapes: the application
+# controller exports argocd_app_info and argocd_app_sync_total, which the deployment alerts
+# watch; the others show how the API, manifest generation and ApplicationSets fare.
+METRICS_COMPONENTS = ("controller", "server", "repoServer", "applicationSet")
+
+
+def _metrics() -> dict[str, Any]:
+    # The release label is what the monitoring Prometheus selects ServiceMonitors by.
+    return {"enabled": True, "serviceMonitor": {"enabled": True, "additionalLabels": dict(SELECTOR_LABELS)}}
+
+
 def argocd_values(
     environment: Environment, argocd: ArgoCdConfig, dispatch_repository: str | None = None
 ) -> dict[str, Any]:
@@ -303,4 +332,6 @@ def argocd_values(
         # Three Redis servers and HAProxies with hard anti-affinity: one per node, hence the
         # config rule that HA needs a cluster of at least three nodes.
         values["redis-ha"] = {"enabled": True}
+    for component in METRICS_COMPONENTS:
+        values[component]["metrics"] = _metrics()
     return values
