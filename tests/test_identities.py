@@ -43,8 +43,8 @@ from components.github.identities import (
     unknown_uses,
 )
 from components.gitops.argocd_values import GITHUB_DISPATCH_SERVICE
-from tools import identities_reference
 from tools.offline import ROOT, STACKS, Run
+from tools.readme_sections import IDENTITIES_TABLE, UPDATE
 
 TOKEN = "linode:index/token:Token"
 STATE_KEY_SUFFIX = "-state-key"
@@ -295,19 +295,19 @@ LEVEL = re.compile(r"\b(read|write|read/write|read-only|read-write)\b", re.I)
 
 
 def test_readme_identities_table_matches_the_module() -> None:
-    section = identities_reference.readme_section(README.read_text())
-    assert section == identities_reference.table(), "run: python -m tools.identities_reference --write"
+    section = IDENTITIES_TABLE.read(README.read_text())
+    assert section == IDENTITIES_TABLE.generate(), f"run: {UPDATE}"
 
 
 def test_readme_states_scopes_only_in_the_identities_table() -> None:
-    outside = identities_reference.outside_section(README.read_text())
+    outside = IDENTITIES_TABLE.outside(README.read_text())
     found = sorted(set(LINODE_SCOPE.findall(outside)))
     assert not found, f"scopes outside the identities table (refer to it instead): {found}"
 
 
 def test_readme_lists_github_permissions_only_in_the_identities_table() -> None:
     """A line naming three or more fine-grained permissions with a level is a permission list."""
-    outside = identities_reference.outside_section(README.read_text())
+    outside = IDENTITIES_TABLE.outside(README.read_text())
     lists = [
         line
         for line in outside.splitlines()

@@ -2,7 +2,7 @@
 
 The Linode tokens the program mints take their scopes from here
 (``components.github.deployment_environment``), the README's "Identities and their
-permissions" table is generated from here (``python -m tools.identities_reference``), and
+permissions" table is generated from here (``python -m tools.readme_sections --write``), and
 ``tests/test_identities.py`` checks the lists against what the three stacks declare and what
 the rendered workflows do with the deployer's token, both ways (nothing missing, nothing
 extra).
