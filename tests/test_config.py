@@ -55,6 +55,10 @@ def test_environment_defaults_to_stack_name_but_can_be_set() -> None:
     values.pop("environment", None)
     assert parse_namespace(values, "staging").environment == "staging"
     values["environment"] = "development"
+    # Staging's file sends the staging-deployed dispatch, which development may not.
+    argocd = json.loads(values["argocd"])
+    argocd.pop("notifications")
+    values["argocd"] = json.dumps(argocd)
     assert parse_namespace(values, "staging").environment == "development"
 
 
@@ -127,12 +131,15 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "production",
         {"delivery:cluster.pools.default.autoscaler": {"min": 5, "max": 3}},
-        ["delivery:cluster.pools.default.autoscaler = ", "min (5) must not exceed max (3)"],
+        ["delivery:cluster.pools.default.autoscaler.max = 3: below min (5); allowed: 5 to 100"],
     ),
     (
         "staging",
         {"delivery:cluster.pools.default.autoscaler": {"min": 2, "max": 4}},
-        ["delivery:cluster.pools.default = ", "set `count` or `autoscaler`, not both"],
+        [
+            "delivery:cluster.pools.default.count = 3: set with `autoscaler`, which owns the node count; "
+            "allowed: `count` or `autoscaler`, not both"
+        ],
     ),
     (
         "production",
@@ -162,6 +169,63 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "production",
+        {"delivery:monitoring.prometheus.replicas": 1, "delivery:monitoring.alertmanager.replicas": 1},
+        [
+            "delivery:monitoring.prometheus.replicas = 1: production runs Prometheus highly available "
+            "(a second replica scrapes and alerts while one is down); allowed: 2 or more",
+            "delivery:monitoring.alertmanager.replicas = 1: production runs Alertmanager highly available "
+            "(a second replica notifies while one is down); allowed: 2 or more",
+        ],
+    ),
+    (
+        "production",
+        {
+            "delivery:cluster.pools": {"default": {"type": "g6-standard-8", "count": 2}},
+            "delivery:argocd.highAvailability": False,
+            "delivery:monitoring.prometheus.replicas": 3,
+        },
+        [
+            "delivery:cluster.pools = 2: production needs at least 3 nodes in total",
+            "delivery:argocd.highAvailability = false: production runs Argo CD highly available",
+            "delivery:monitoring.prometheus.replicas = 3: two or more replicas run one per node (hard "
+            "anti-affinity) and the cluster guarantees 2 nodes; allowed: 1 to 2",
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:monitoring.alertmanager.replicas": 4},
+        [
+            "delivery:monitoring.alertmanager.replicas = 4: two or more replicas run one per node (hard "
+            "anti-affinity) and the cluster guarantees 3 nodes; allowed: 1 to 3"
+        ],
+    ),
+    (
+        "staging",
+        {
+            "delivery:monitoring.alerts.degradedFor": "10 minutes",
+            "delivery:monitoring.prometheus.storageGi": 5,
+        },
+        [
+            'delivery:monitoring.alerts.degradedFor = "10 minutes": not a valid value here; allowed: values '
+            "like 30s, 15m, 2h, 15d",
+            "delivery:monitoring.prometheus.storageGi = 5: Input should be greater than or equal to 10",
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:services.web-portal.namespace": "monitoring"},
+        [
+            'delivery:services.web-portal.namespace = "monitoring": Applications may not deploy into Argo '
+            "CD's, Argo Rollouts', monitoring's or Kubernetes' own namespaces"
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:argocd.rollouts.analysis": {"count": 3, "failureLimit": 3}},
+        ["delivery:argocd.rollouts.analysis = ", "failureLimit (3) must be below count (3)"],
+    ),
+    (
+        "production",
         {"delivery:github.productionReviewers": {"users": [], "teams": []}},
         ["delivery:github.productionReviewers = ", "production deployments need at least one reviewer"],
     ),
@@ -172,13 +236,47 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "staging",
-        {"delivery:cluster.kubernetesVersion": 1.33},
-        ["delivery:cluster.kubernetesVersion = 1.33: Input should be a valid string"],
+        # `kubernetesVersion: 1.30` unquoted: YAML hands over the number 1.3.
+        {"delivery:cluster.kubernetesVersion": 1.30},
+        [
+            "delivery:cluster.kubernetesVersion = 1.3: YAML read this as a number, not text (an unquoted "
+            '1.30 becomes 1.3); allowed: the value in quotes, e.g. "1.30"'
+        ],
     ),
     (
         "staging",
         {"delivery:cluster.controlPlaneAcl": ["10.0.0.1"]},
         ['delivery:cluster.controlPlaneAcl[0] = "10.0.0.1": must be an IPv4 CIDR such as 203.0.113.0/24'],
+    ),
+    # Reachability: the runner of the stack's infrastructure jobs must get through its ACL.
+    (
+        "production",
+        {"delivery:pipeline.runners": None},
+        [
+            'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24", "198.51.100.0/24"]: the production '
+            "infrastructure jobs run on GitHub-hosted runners (delivery:pipeline.runners.production is not set)",
+            "allowed: [], or a self-hosted group in delivery:pipeline.runners.production",
+        ],
+    ),
+    (
+        "production",
+        {"delivery:pipeline.runners.production.egressCidrs": ["203.0.113.32/28", "192.0.2.0/28"]},
+        [
+            'delivery:pipeline.runners.production.egressCidrs = ["192.0.2.0/28"]: outside '
+            'delivery:cluster.controlPlaneAcl ["203.0.113.0/24", "198.51.100.0/24"]',
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:cluster.controlPlaneAcl": ["203.0.113.0/24"]},
+        [
+            'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24"]: the staging infrastructure jobs run on GitHub-hosted'
+        ],
+    ),
+    (
+        "production",
+        {"delivery:pipeline.runners.production.egressCidrs": []},
+        ["delivery:pipeline.runners.production.egressCidrs = []: List should have at least 1 item"],
     ),
     (
         "staging",
@@ -193,7 +291,12 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "staging",
         {"delivery:services": {}},
-        ["delivery:services = {}: Dictionary should have at least 1 item"],
+        ["delivery:services = {}: at least one service is needed (one Argo CD Application each)"],
+    ),
+    (
+        "production",
+        {"delivery:cluster.pools.default": {"type": "g6-standard-4"}},
+        ["delivery:cluster.pools.default.count: a pool needs a fixed `count` or an `autoscaler`"],
     ),
     (
         "development",
@@ -220,19 +323,20 @@ def test_bad_config_reports_every_problem_and_declares_nothing(
 
 
 # Stack files that are not valid YAML or repeat a key, as edits of the committed staging file:
-# (old text, new text, the line the error must name (its text in the edited file), message)
+# (old text, new text, the line the error must name (its text in the edited file), message;
+# `{first}` in it is the line number of the key's first occurrence, the old text's first line)
 BAD_STACK_FILES: list[tuple[str, str, str, str]] = [
     (
-        "  delivery:pipeline:\n",
-        "  delivery:region: eu-central\n  delivery:pipeline:\n",
+        "  delivery:region: us-ord\n",
+        "  delivery:region: us-ord\n  delivery:region: eu-central\n",
         "  delivery:region: eu-central",
-        'duplicate key "delivery:region" (first at line 5); a key may appear once in a mapping',
+        'duplicate key "delivery:region" (first at line {first}); a key may appear once in a mapping',
     ),
     (
         "        count: 3\n",
         "        count: 3\n        count: 4\n",
         "        count: 4",
-        'duplicate key "count" (first at line 12); a key may appear once in a mapping',
+        'duplicate key "count" (first at line {first}); a key may appear once in a mapping',
     ),
     (
         "    highAvailability: false\n    pools:",
@@ -273,6 +377,8 @@ def test_bad_stack_file_is_one_problem_with_file_and_line(
     with pytest.raises(StackFileError) as caught:
         run_program("staging", TEST_SECRETS, recorder=recorder)
     number = text.splitlines().index(line) + 1
+    if "{first}" in message:
+        message = message.format(first=text.splitlines().index(old.splitlines()[0]) + 1)
     first, problem = str(caught.value).splitlines()
     assert first == "invalid stack configuration (1 problem); nothing was declared:"
     assert problem.startswith(f"  - Pulumi.staging.yaml, line {number}, column "), problem
@@ -282,6 +388,20 @@ def test_bad_stack_file_is_one_problem_with_file_and_line(
     assert plan.main(["staging"]) == 1
     printed = capsys.readouterr()
     assert problem in printed.err and "Traceback" not in printed.err
+
+
+def test_services_key_with_no_value_asks_for_a_service() -> None:
+    """`delivery:services:` with nothing after it reaches the program as null."""
+    values = stack_values("staging")
+    values["delivery:services"] = None
+    recorder = Recorder()
+    with pytest.raises(ConfigError) as caught:
+        run_program("staging", TEST_SECRETS, values, recorder=recorder)
+    assert [p.render() for p in caught.value.problems] == [
+        'delivery:services = "null": at least one service is needed (one Argo CD Application each); '
+        "allowed: a map of service names to their settings, e.g. api-router-service: {}"
+    ]
+    assert recorder.resources == []
 
 
 def test_config_error_is_a_clean_run_error() -> None:

@@ -8,20 +8,21 @@ import pytest
 import yaml
 
 from components.config import StackConfig
-from tools import config_reference, plan
+from tools import plan
 from tools.offline import ROOT, STACKS, project
+from tools.readme_sections import CONFIG_REFERENCE, UPDATE
 
 
 def test_readme_configuration_reference_matches_the_models() -> None:
-    section = config_reference.readme_section((ROOT / "README.md").read_text())
-    assert section == config_reference.table(), "run: python -m tools.config_reference --write"
+    section = CONFIG_REFERENCE.read((ROOT / "README.md").read_text())
+    assert section == CONFIG_REFERENCE.generate(), f"run: {UPDATE}"
 
 
 def test_pulumi_yaml_defaults_match_the_model_defaults() -> None:
     for key, decl in (project().get("config") or {}).items():
         if isinstance(decl, dict) and "default" in decl:
             field = next(f for n, f in StackConfig.model_fields.items() if key in (n, f.alias))
-            assert field.default == decl["default"], f"{key}: Pulumi.yaml and components/config.py disagree"
+            assert field.default == decl["default"], f"{key}: Pulumi.yaml and the config models disagree"
 
 
 def test_readme_names_the_two_commands_and_ci_runs_them() -> None:

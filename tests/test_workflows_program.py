@@ -16,8 +16,8 @@ import pytest
 import yaml
 from conftest import TEST_SECRETS, run_stack
 
-from components.workflows import required_status_checks
-from components.workflows.pins import PINS_FILE, all_pins
+from components.github.workflows import required_status_checks
+from components.github.workflows.pins import PINS_FILE, all_pins
 from tools.offline import ROOT, STACKS, Run, run_program
 from tools.plan import GOLDEN, render_documents
 
@@ -32,14 +32,27 @@ EXPECTED_FILES = {
     ".github/workflows/security.yml",
     ".github/workflows/db-guardrails.yml",
     ".github/workflows/delivery.yml",
+    ".github/workflows/staging-validation.yml",
     ".github/workflows/promote.yml",
+}
+# The gate scripts the workflows run, committed beside them.
+SCRIPT_FILES = {
+    ".github/scripts/locust_gate.py",
+    ".github/scripts/zap_gate.py",
+    ".github/scripts/promotion_gate.py",
 }
 BUILT_IN_SECRETS = {"GITHUB_TOKEN"}
 
 
-def workflow_texts(run: Run) -> dict[str, str]:
+def committed_files(run: Run) -> dict[str, str]:
     return {
         str(res.plain["file"]): str(res.plain["content"]) for res in run.resources if res.type == FILE_TYPE
+    }
+
+
+def workflow_texts(run: Run) -> dict[str, str]:
+    return {
+        path: text for path, text in committed_files(run).items() if path.startswith(".github/workflows/")
     }
 
 
@@ -82,9 +95,9 @@ def strings(node: Any) -> Iterator[str]:
 
 def test_workflow_files_exist_in_the_owner_stack_only(runs: dict[str, Run]) -> None:
     for stack, run in runs.items():
-        files = set(workflow_texts(run))
+        files = set(committed_files(run))
         if stack == OWNER_STACK:
-            assert files == EXPECTED_FILES
+            assert files == EXPECTED_FILES | SCRIPT_FILES
         else:
             assert files == set(), f"{stack} must not commit workflow files (one owner per file)"
 
@@ -101,12 +114,13 @@ def test_files_commit_to_main_with_skip_ci_a_configured_author_and_adopt_existin
         assert inputs["commitAuthor"] and inputs["commitEmail"].count("@") == 1
         assert inputs["overwriteOnCreate"] is True, "files already in the repository must be adopted"
         assert res.provider == "github", "files are written through the explicit, owner-bound provider"
-        assert str(inputs["file"]).startswith(".github/workflows/")
+        assert str(inputs["file"]).startswith((".github/workflows/", ".github/scripts/"))
 
 
 def test_commit_identity_comes_from_the_workflows_config() -> None:
     values = yaml.safe_load((ROOT / f"Pulumi.{OWNER_STACK}.yaml").read_text())["config"]
     values["delivery:github"]["workflows"] = {
+        **values["delivery:github"]["workflows"],
         "commitAuthor": "release-robot",
         "commitEmail": "robot@example.org",
     }
@@ -341,7 +355,6 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         for scope, access in job["permissions"].items()
         if access == "write"
     }
-    previews = {("infrastructure.yml", f"preview-{env}", "pull-requests") for env in STACKS}
     assert writes == {
         # SARIF uploads to code scanning.
         ("ci.yml", "scan", "security-events"),
@@ -351,8 +364,8 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         ("security.yml", "gitleaks", "security-events"),
         # Image push to GHCR.
         ("delivery.yml", "images", "packages"),
-        # The preview comment on the pull request.
-        *previews,
+        # The staging-validation commit status, which promote.yml requires.
+        ("staging-validation.yml", "gate", "statuses"),
     }
     # No job uses OIDC, so none may mint an OIDC token.
     assert not any("id-token" in job["permissions"] for _, _, job in jobs(documents))
@@ -402,20 +415,27 @@ def test_infrastructure_applies_stacks_in_order_behind_their_environments_and_ne
     documents: dict[str, dict[str, Any]],
 ) -> None:
     doc = documents[".github/workflows/infrastructure.yml"]
-    previous = None
+    previous = "validate"
     for env in STACKS:
+        # On main: the real preview against the stack's state, then its `up`.
+        state_preview = doc["jobs"][f"state-preview-{env}"]
+        assert state_preview["environment"] == f"{env}-preview"
+        assert state_preview["needs"] == [previous]
+        step = next(s for s in state_preview["steps"] if "pulumi/actions@" in s.get("uses", ""))
+        assert step["with"]["command"] == "preview" and step["with"]["stack-name"] == env
         up = doc["jobs"][f"up-{env}"]
         assert up["environment"] == env
         assert up["concurrency"] == {"group": f"pulumi-{env}", "cancel-in-progress": False}
-        if previous:
-            assert up["needs"] == [previous]
+        assert up["needs"] == [f"state-preview-{env}"]
+        assert up["runs-on"] == state_preview["runs-on"], "both reach the same cluster"
         previous = f"up-{env}"
         step = next(s for s in up["steps"] if "pulumi/actions@" in s.get("uses", ""))
         assert step["with"]["command"] == "up" and step["with"]["stack-name"] == env
+        # On a pull request or in the merge queue: the credential-free preview, no environment.
         preview = doc["jobs"][f"preview-{env}"]
-        assert preview["environment"] == f"{env}-preview", "previews must not wait for approvals"
-        step = next(s for s in preview["steps"] if "pulumi/actions@" in s.get("uses", ""))
-        assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+        assert "environment" not in preview and "secrets." not in json.dumps(preview)
+        assert preview["permissions"] == {"contents": "read"}
+        assert any("make preview" in s.get("run", "") for s in preview["steps"])
     # The workflow-level group cancels only superseded pull-request runs: elsewhere it is
     # unique to the run.
     group = doc["concurrency"]["group"]
@@ -438,3 +458,33 @@ def test_delivery_deploys_development_then_staging_and_promotion_goes_through_pr
     promote = documents[".github/workflows/promote.yml"]
     assert set(promote["on"]) == {"workflow_dispatch"}
     assert promote["jobs"]["promote"]["environment"] == "production"
+
+
+# --------------------------------------------------------------------------- object storage
+
+OBJECT_STORAGE_CREDENTIALS = re.compile(
+    r"secrets\.(" + "|".join(re.escape(p) for p in ("METRICS_", "PULUMI_BACKEND_")) + ")"
+)
+
+
+def test_every_step_talking_to_object_storage_sends_checksums_only_when_required(
+    documents: dict[str, dict[str, Any]],
+) -> None:
+    """AWS CLI v2 and the AWS SDK for Go v2 (Pulumi's S3 state backend) send CRC checksums by
+    default, which Linode Object Storage has refused (linode/terraform-provider-linode#1834):
+    every step that gets the metrics or state-bucket keys, or runs `aws s3`, turns them off."""
+    talking: set[tuple[str, str]] = set()
+    for path, job_id, job in jobs(documents):
+        for step in job.get("steps", []):
+            env = {**documents[path].get("env", {}), **job.get("env", {}), **step.get("env", {})}
+            if not (
+                any(OBJECT_STORAGE_CREDENTIALS.search(v) for v in strings(env))
+                or re.search(r"\baws s3\b", step.get("run", ""))
+            ):
+                continue
+            talking.add((path, job_id))
+            for variable in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):
+                assert env.get(variable) == "when_required", f"{path} {job_id} {step['name']!r}: {variable}"
+    # The check found both kinds of Object Storage clients: metrics uploads, Pulumi's backend.
+    files = {path for path, _ in talking}
+    assert {".github/workflows/ci.yml", ".github/workflows/infrastructure.yml"} <= files, talking

@@ -16,15 +16,22 @@ import pytest
 import yaml
 from conftest import bash, git
 
-from components.config import WorkflowsConfig
-from components.workflows import ci, infrastructure, pull_request_gates, workflows
-from components.workflows.common import ALWAYS, ANY_SERVICE, DISCOVER_SCRIPT, GATE_SCRIPT, services_matrix
-from components.workflows.db_guardrails import CHECK_SCRIPT
-from components.workflows.delivery import DEPLOY_SCRIPT
-from components.workflows.model import Job, Workflow
-from components.workflows.promote import PROMOTE_SCRIPT
-from components.workflows.reusable_build import MAKE_SCRIPT
-from components.workflows.settings import REFERENCE, Settings
+from components.config import ValidationConfig, WorkflowsConfig
+from components.github.workflows import ci, infrastructure, pull_request_gates, staging_validation, workflows
+from components.github.workflows.common import (
+    ALWAYS,
+    ANY_SERVICE,
+    DISCOVER_SCRIPT,
+    GATE_SCRIPT,
+    services_matrix,
+)
+from components.github.workflows.db_guardrails import CHECK_SCRIPT
+from components.github.workflows.delivery import DEPLOY_SCRIPT
+from components.github.workflows.model import Job, Workflow
+from components.github.workflows.promote import PROMOTE_SCRIPT
+from components.github.workflows.reusable_build import MAKE_SCRIPT
+from components.github.workflows.settings import REFERENCE, Settings
+from components.gitops.gitops_layout import image_file
 
 SERVICES = ("api-router-service", "billing-service", "user-org-service")
 
@@ -114,11 +121,31 @@ def test_discovery_on_main_and_on_demand(monorepo: Path, tmp_path: Path) -> None
     assert discover(monorepo, tmp_path, SELECT="all") == list(SERVICES)
     assert discover(monorepo, tmp_path, SELECT="named", REQUESTED="all") == list(SERVICES)
     assert discover(monorepo, tmp_path, SELECT="named", REQUESTED="user-org-service") == ["user-org-service"]
-    # Delivery: services changed since the previous head of main; all when it is unknown.
-    pull_request(monorepo, "since", lambda r: write(r, "services/api-router-service/x.go"))
-    assert discover(monorepo, tmp_path, SELECT="since", SINCE=base) == ["api-router-service"]
-    assert discover(monorepo, tmp_path, SELECT="since", SINCE="0" * 40) == list(SERVICES)
-    assert discover(monorepo, tmp_path, SELECT="since", SINCE="f" * 40) == list(SERVICES)
+    # Delivery: every service whose image file, in any of the environment directories (a
+    # checkout of main), does not record a commit with the service's current source.
+    pull_request(monorepo, "undelivered", lambda r: write(r, "services/api-router-service/x.go"))
+    head = git(monorepo, "rev-parse", "HEAD")
+    dirs = [tmp_path / "main" / "development", tmp_path / "main" / "staging"]
+    delivered = {"SELECT": "undelivered", "DELIVERED_DIRS": " ".join(map(str, dirs))}
+
+    def record(env_dir: Path, service: str, tag: str) -> None:
+        write(env_dir, image_file(".", service), f'image:\n  repository: r\n  tag: "{tag}"\n  digest: d\n')
+
+    assert discover(monorepo, tmp_path, **delivered) == list(SERVICES)  # first run: nothing recorded
+    for env_dir in dirs:
+        for service in SERVICES:
+            record(env_dir, service, base)
+    assert discover(monorepo, tmp_path, **delivered) == ["api-router-service"]
+    record(dirs[1], "billing-service", "f" * 40)  # a commit this history does not have
+    record(dirs[0], "user-org-service", "latest")  # a tag that is no commit
+    assert discover(monorepo, tmp_path, **delivered) == list(SERVICES)
+    for env_dir in dirs:
+        for service in SERVICES:
+            record(env_dir, service, head)
+    assert discover(monorepo, tmp_path, **delivered) == []
+    # A re-run of an older run, once a later commit is delivered, rolls nothing back.
+    git(monorepo, "checkout", "--quiet", "--detach", base)
+    assert discover(monorepo, tmp_path, **delivered) == []
 
 
 @pytest.mark.parametrize(
@@ -160,8 +187,9 @@ PR_CONDITIONS: dict[str, Callable[[list[str]], bool]] = {
     "github.event_name == 'pull_request'": lambda services: True,
     # The pull request under test touches services only, not the Pulumi program.
     infrastructure.PROGRAM_CHANGED: lambda services: False,
-    f"github.event_name == 'pull_request' && {infrastructure.PROGRAM_CHANGED}": lambda services: False,
+    f"{infrastructure.ON_CHANGE} && {infrastructure.PROGRAM_CHANGED}": lambda services: False,
     infrastructure.ON_MAIN: lambda services: False,
+    ci.METRICS_ON_MAIN: lambda services: False,
     f"failure() && {infrastructure.ON_MAIN}": lambda services: False,
 }
 
@@ -229,7 +257,12 @@ def test_every_pull_request_workflow_has_a_critical_path_of_at_most_three_jobs()
 def test_required_checks_do_not_depend_on_the_stack_settings() -> None:
     other = Settings(
         image_registry="ghcr.io/someone-else",
-        workflows=WorkflowsConfig(services_path="apps", pulumi_path="deploy/pulumi", migrations_path="sql"),
+        workflows=WorkflowsConfig(
+            services_path="apps",
+            pulumi_path="deploy/pulumi",
+            migrations_path="sql",
+            validation=ValidationConfig(base_url="https://staging.someone-else.example"),
+        ),
         clusters_path="deploy/clusters",
     )
     assert [name for _, name in pull_request_gates(other)] == [
@@ -258,7 +291,8 @@ def test_the_gate_passes_only_when_every_needed_job_succeeded(tmp_path: Path) ->
 
 def test_the_gates_allow_skips_only_for_jobs_with_their_own_condition() -> None:
     for workflow in workflows(REFERENCE):
-        if workflow.gate is None:
+        # Staging validation's gate lets nothing skip: it records the commit status instead.
+        if workflow.gate is None or workflow.file == staging_validation.FILE:
             continue
         (step,) = workflow.gate.steps
         may_skip = set(json.loads(step.env["MAY_SKIP"]))
@@ -434,7 +468,13 @@ def test_promotion_opens_a_pull_request_with_the_staging_images(
         "SERVER": "https://github.com",
         "REPO": "ai-aas/platform",
         "RUN_ID": "42",
+        "IMAGE_COMMIT": "5c0ffee0a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        "VALIDATION_URL": "https://github.com/ai-aas/platform/actions/runs/41",
     }
+    # Refused while the staging images differ from the tree the validated job approved.
+    stale = bash(PROMOTE_SCRIPT, work, {**env, "IMAGES_TREE": "0" * 40})
+    assert stale.returncode == 1 and "not the set staging validation passed" in stale.stdout
+    env["IMAGES_TREE"] = git(work, "rev-parse", "HEAD:gitops/clusters/staging/images")
     done = bash(PROMOTE_SCRIPT, work, env)
     assert done.returncode == 0, done.stdout + done.stderr
     promoted = git(
@@ -443,6 +483,8 @@ def test_promotion_opens_a_pull_request_with_the_staging_images(
     assert promoted == "old"
     args = (tmp_path / "gh-args").read_text().splitlines()
     assert args[:6] == ["pr", "create", "--base", "main", "--head", "promote/production-42"]
+    assert "passed for this image set (commit 5c0ffee" in "\n".join(args)
+    assert "https://github.com/ai-aas/platform/actions/runs/41" in "\n".join(args)
     # main itself is untouched: production changes only through the reviewed pull request.
     assert "production" not in git(bare, "ls-tree", "-r", "--name-only", "main")
     bad = bash(PROMOTE_SCRIPT, work, {**env, "SERVICE": "$(touch pwned)", "BRANCH": "promote/x"})

@@ -3,7 +3,7 @@
 Writes every declared resource (type, name, parent, provider, options and every input,
 secrets masked, values only known after apply marked) as one YAML document under
 ``build/<stack>/resources/<component path>/``, beside the documents the program renders
-(workflow files, Argo CD manifests, Helm values). Prints the resources as a tree, the way
+(workflow files, Argo CD manifests, monitoring rules, Helm values). Prints the resources as a tree, the way
 `pulumi preview` does, each marked against a base: the golden files ``tests/golden/<stack>/``
 (default), an earlier build directory, or the golden files at a git ref (``--base``).
 ``--full`` prints every input. ``--update-golden`` rewrites the golden files, which
@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from components.config import ConfigError
+from components.gitops.analysis import STRATEGIES, example_rollout
 from tools.offline import (
     ROOT,
     STACKS,
@@ -161,9 +162,21 @@ def render_documents(run: Run) -> dict[str, str]:
             meta = inputs.get("metadata", {})
             kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
             docs[f"argocd/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
+        elif res.type.startswith("kubernetes:monitoring.coreos.com/"):
+            meta = inputs.get("metadata", {})
+            kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
+            docs[f"monitoring/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
         elif res.type == "kubernetes:helm.sh/v3:Release":
             docs[f"helm/{inputs.get('name', res.name)}.values.yaml"] = _dump(inputs.get("values", {}))
     return dict(sorted(docs.items()))
+
+
+def example_documents() -> dict[str, str]:
+    """The documented example Rollout of each strategy (README, "Analysis and rollback")."""
+    return {
+        f"rollout-{strategy.lower()}.yaml": yaml.safe_dump(example_rollout(strategy), sort_keys=False)
+        for strategy in sorted(set(STRATEGIES.values()))
+    }
 
 
 def _flags(doc: dict[str, Any]) -> str:
@@ -262,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             write_documents(docs, GOLDEN / stack)
             print(f"updated {(GOLDEN / stack).relative_to(ROOT)}/")
         print()
+    if args.update_golden:
+        write_documents(example_documents(), GOLDEN / "examples")
+        print(f"updated {(GOLDEN / 'examples').relative_to(ROOT)}/")
     return 0
 
 

@@ -1,0 +1,48 @@
+"""The one way this program installs a Helm chart: pinned, atomic, bounded history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+ARGO_HELM_REPOSITORY = "https://argoproj.github.io/argo-helm"
+
+
+def pinned_release(
+    resource_name: str,
+    *,
+    release_name: str,
+    chart: str,
+    version: str,
+    repository: str,
+    namespace: str,
+    values: dict[str, Any],
+    timeout_seconds: int,
+    opts: pulumi.ResourceOptions,
+) -> k8s.helm.v3.Release:
+    """A Helm release of `chart` from the Helm `repository` at exactly `version` into an existing `namespace`."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release_name,
+        chart=chart,
+        version=version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+        namespace=namespace,
+        # The namespace is a declared Namespace resource, so Helm never owns (or deletes) it.
+        create_namespace=False,
+        values=values,
+        # A failed install is uninstalled and a failed upgrade rolled back, so a retry starts
+        # from a clean release instead of "cannot re-use a name that is still in use"
+        # (https://github.com/pulumi/pulumi-kubernetes/issues/1697,
+        # https://github.com/pulumi/pulumi-kubernetes/issues/1727). Atomic implies waiting
+        # for every workload: what depends on the release starts once it serves.
+        atomic=True,
+        cleanup_on_fail=True,
+        skip_await=False,
+        timeout=timeout_seconds,
+        # Bounded release history: each revision is a Secret in the namespace.
+        max_history=10,
+        opts=opts,
+    )
