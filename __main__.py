@@ -27,7 +27,7 @@ from components.workflows import required_status_checks
 
 def main() -> None:
     # Validates everything first: bad config raises ConfigError before any resource exists.
-    config, secrets = load_config()
+    config, secrets, github_settings = load_config()
     env = config.environment
     project = pulumi.get_project()
 
@@ -41,9 +41,15 @@ def main() -> None:
     pulumi.export("apiEndpoints", cluster.cluster.api_endpoints)
     pulumi.export("kubeconfig", cluster.kubeconfig)
 
-    # Every GitHub object lives in the one configured repository's owner; the token comes
-    # from GITHUB_TOKEN (the deployer identity's token in CI).
-    github_provider = github.Provider("github", owner=config.github.owner)
+    # Every GitHub object lives in the one configured repository's owner. The token and base
+    # URL: `github:token` and `github:baseUrl` when the stack sets them, else GITHUB_TOKEN and
+    # GITHUB_BASE_URL (the deployer identity's token in CI).
+    github_provider = github.Provider(
+        "github",
+        owner=config.github.owner,
+        token=github_settings.token,
+        base_url=github_settings.base_url,
+    )
 
     # --- gitops --------------------------------------------------------------------
     # Argo CD on this cluster, its read-only deploy key, Argo Rollouts where enabled, the

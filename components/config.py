@@ -799,9 +799,10 @@ class Problem:
     path: str
     value: Any
     message: str
+    namespace: str = NAMESPACE
 
     def render(self) -> str:
-        key = f"{NAMESPACE}:{self.path}" if self.path else f"{NAMESPACE}"
+        key = f"{self.namespace}:{self.path}" if self.path else self.namespace
         shown = "" if self.value is _MISSING else f" = {json.dumps(self.value, default=str)}"
         return f"{key}{shown}: {self.message}"
 
@@ -923,10 +924,66 @@ class StackSecrets:
     ci_github_read_token: pulumi.Output[str]
 
 
-def _raw_namespace_values() -> dict[str, Any]:
-    """Every `delivery:*` key set for this stack (stack file and Pulumi.yaml defaults)."""
+@dataclass(frozen=True)
+class GithubProviderSettings:
+    """The github provider's own stack config, handed to the program's explicit provider.
+
+    An explicitly created provider takes only the arguments the program passes (stack config
+    `github:*` reaches the default provider alone), so the loader reads `github:token` and
+    `github:baseUrl` here. Unset, the provider falls back to GITHUB_TOKEN and GITHUB_BASE_URL.
+    """
+
+    token: pulumi.Output[str] | None
+    base_url: str | None
+
+
+GITHUB_PROVIDER_KEYS = ("token", "baseUrl")
+
+
+def _github_provider_settings() -> tuple[GithubProviderSettings, list[Problem]]:
+    values = _raw_namespace_values("github")
+    problems = [
+        Problem(
+            key,
+            _MISSING,
+            "the program creates its github provider itself and passes it only the owner "
+            "(`delivery:github.owner`), the token and the base URL; "
+            "allowed keys here: github:token (secret), github:baseUrl",
+            namespace="github",
+        )
+        for key in sorted(values)
+        if key not in GITHUB_PROVIDER_KEYS
+    ]
+    token: pulumi.Output[str] | None = None
+    if "token" in values:
+        if runtime_config.is_config_secret("github:token"):
+            token = pulumi.Config("github").require_secret("token")
+        else:
+            problems.append(
+                Problem(
+                    "token",
+                    _MISSING,
+                    "stored in plain text; allowed: a secret, `pulumi config set --secret github:token`",
+                    namespace="github",
+                )
+            )
+    base_url = values.get("baseUrl")
+    if base_url is not None and not re.fullmatch(r"https?://[^\s]+/", str(base_url)):
+        problems.append(
+            Problem(
+                "baseUrl",
+                base_url,
+                "allowed: an http(s) URL ending in `/` (GitHub Enterprise: https://<host>/)",
+                namespace="github",
+            )
+        )
+    return GithubProviderSettings(token=token, base_url=base_url), problems
+
+
+def _raw_namespace_values(namespace: str = NAMESPACE) -> dict[str, Any]:
+    """Every `<namespace>:*` key set for this stack (stack file and Pulumi.yaml defaults)."""
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    prefix = f"{NAMESPACE}:"
+    prefix = f"{namespace}:"
     return {k[len(prefix) :]: runtime_config.get_config(k) for k in sorted(keys) if k.startswith(prefix)}
 
 
@@ -947,9 +1004,15 @@ def parse_namespace(values: dict[str, Any], stack: str) -> StackConfig:
     return parse_config(raw)
 
 
-def load_config() -> tuple[StackConfig, StackSecrets]:
+def load_config() -> tuple[StackConfig, StackSecrets, GithubProviderSettings]:
     """Read and validate the whole stack configuration; raise ConfigError on bad input."""
-    config = parse_namespace(_raw_namespace_values(), pulumi.get_stack())
+    github_provider, provider_problems = _github_provider_settings()
+    try:
+        config = parse_namespace(_raw_namespace_values(), pulumi.get_stack())
+    except ConfigError as error:
+        raise ConfigError([*error.problems, *provider_problems]) from None
+    if provider_problems:
+        raise ConfigError(provider_problems)
     cfg = pulumi.Config(NAMESPACE)
     secrets = StackSecrets(
         ci_pulumi_passphrase=cfg.require_secret("ciPulumiPassphrase"),
@@ -957,4 +1020,4 @@ def load_config() -> tuple[StackConfig, StackSecrets]:
         ci_github_token=cfg.require_secret("ciGithubToken"),
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
     )
-    return config, secrets
+    return config, secrets, github_provider
