@@ -3,26 +3,27 @@
 import pulumi
 import pulumi_github as github
 
-from components.argocd import ArgoCd, ArgoCdArgs
-from components.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
-from components.cluster import Cluster, ClusterArgs
+from components.cluster.cluster import Cluster, ClusterArgs
 from components.config import ENVIRONMENTS, load_config
-from components.deployment_environment import (
+from components.github.deployment_environment import (
     DeploymentEnvironment,
     DeploymentEnvironmentArgs,
     EnvironmentSecrets,
 )
-from components.gitops_apps import GitOpsApps
-from components.gitops_manifests import GitOpsSpec, applications
-from components.metrics_bucket import MetricsBucket, MetricsBucketArgs
-from components.repository_governance import (
+from components.github.repository_governance import (
     MetricsCredentials,
     RepositoryGovernance,
     RepositoryGovernanceArgs,
 )
-from components.rollouts import Rollouts, RolloutsArgs
-from components.workflow_files import WorkflowFiles, WorkflowFilesArgs
-from components.workflows import required_status_checks
+from components.github.workflow_files import WorkflowFiles, WorkflowFilesArgs
+from components.github.workflows import required_status_checks
+from components.gitops.argocd import ArgoCd, ArgoCdArgs
+from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
+from components.gitops.gitops_apps import GitOpsApps
+from components.gitops.gitops_manifests import GitOpsSpec, applications
+from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
+from components.gitops.rollouts import Rollouts, RolloutsArgs
+from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
 
 def main() -> None:
@@ -88,6 +89,21 @@ def main() -> None:
         )
         # Rollout resources live in the Applications: they go before the controller on destroy.
         app_dependencies.append(rollouts.release)
+    # GHCR pull credentials in every namespace the Applications deploy to: before the first
+    # sync pulls an image, and deleted after the Applications (and their workloads).
+    image_pull = ImagePullSecrets(
+        f"{env}-image-pull",
+        ImagePullSecretsArgs(
+            environment=env,
+            namespaces=gitops_spec.namespaces,
+            registry=config.github.workflows.registry_for(config.github.owner).split("/", 1)[0],
+            user=config.image_pull.user,
+            secret_name=config.image_pull.secret_name,
+        ),
+        token=secrets.ghcr_pull_token,
+        opts=pulumi.ResourceOptions(providers=gitops_providers),
+    )
+    app_dependencies.extend(image_pull.secrets.values())
     GitOpsApps(
         f"{env}-gitops",
         gitops_spec,
@@ -138,6 +154,7 @@ def main() -> None:
                 clusters_path=config.gitops.clusters_path,
                 metrics_region=config.metrics.region,
                 environments=ENVIRONMENTS,
+                code_scanning=config.github.plan.code_scanning,
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
         )

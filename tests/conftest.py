@@ -27,6 +27,7 @@ TEST_SECRETS: dict[str, str] = {
     "slackWebhookUrl": "https://hooks.slack.com/services/TTEST/BTEST/secret-7d1e2b",
     "ciGithubToken": "github_pat_test_write_5b8e41",
     "ciGithubReadToken": "github_pat_test_read_93c07a",
+    "ghcrPullToken": "ghp_test_pull_4a61d2",
 }
 
 _RUNS: dict[str, Run] = {}

@@ -12,13 +12,13 @@ import pytest
 import yaml
 from conftest import TEST_SECRETS
 
-from components.argocd_values import (
+from components.config import ArgoCdConfig, ConfigError, parse_namespace
+from components.gitops.argocd_values import (
     HA_REPLICAS,
     NOTIFICATIONS_SECRET,
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
-from components.config import ArgoCdConfig, ConfigError, parse_namespace
 from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, run_program, stack_file, walk
 from tools.plan import render_documents
 
@@ -142,7 +142,7 @@ def test_release_upgrade_behaviour_is_deliberate(stack_run: Run) -> None:
     config = stack_config(stack_run.stack)
     for release in of_type(stack_run, RELEASE):
         inputs = release.inputs
-        # Failed installs are removed and failed upgrades rolled back (see components/argocd.py).
+        # Failed installs are removed and failed upgrades rolled back (see components/gitops/argocd.py).
         assert inputs["atomic"] is True and inputs["cleanupOnFail"] is True
         assert inputs["skipAwait"] is False, "Applications must wait for a serving Argo CD"
         assert inputs["timeout"] == config.argocd.helm_timeout_seconds

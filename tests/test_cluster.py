@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 from conftest import TEST_SECRETS, run_stack
 
-from components.cluster import decode_kubeconfig
+from components.cluster.cluster import decode_kubeconfig
 from tools.offline import PROJECT_FILE, RecordedResource, Run, Secret, run_program
 
 LKE = "linode:index/lkeCluster:LkeCluster"

@@ -26,6 +26,7 @@ from components.config import (
 from tools.offline import (
     STACKS,
     EngineConfigError,
+    Recorder,
     declared_secrets,
     engine_config,
     project,
@@ -124,12 +125,15 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "production",
         {"delivery:cluster.pools.default.autoscaler": {"min": 5, "max": 3}},
-        ["delivery:cluster.pools.default.autoscaler = ", "min (5) must not exceed max (3)"],
+        ["delivery:cluster.pools.default.autoscaler.max = 3: below min (5); allowed: 5 to 100"],
     ),
     (
         "staging",
         {"delivery:cluster.pools.default.autoscaler": {"min": 2, "max": 4}},
-        ["delivery:cluster.pools.default = ", "set `count` or `autoscaler`, not both"],
+        [
+            "delivery:cluster.pools.default.count = 3: set with `autoscaler`, which owns the node count; "
+            "allowed: `count` or `autoscaler`, not both"
+        ],
     ),
     (
         "production",
@@ -169,8 +173,12 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "staging",
-        {"delivery:cluster.kubernetesVersion": 1.33},
-        ["delivery:cluster.kubernetesVersion = 1.33: Input should be a valid string"],
+        # `kubernetesVersion: 1.30` unquoted: YAML hands over the number 1.3.
+        {"delivery:cluster.kubernetesVersion": 1.30},
+        [
+            "delivery:cluster.kubernetesVersion = 1.3: YAML read this as a number, not text (an unquoted "
+            '1.30 becomes 1.3); allowed: the value in quotes, e.g. "1.30"'
+        ],
     ),
     (
         "staging",
@@ -190,7 +198,12 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "staging",
         {"delivery:services": {}},
-        ["delivery:services = {}: Dictionary should have at least 1 item"],
+        ["delivery:services = {}: at least one service is needed (one Argo CD Application each)"],
+    ),
+    (
+        "production",
+        {"delivery:cluster.pools.default": {"type": "g6-standard-4"}},
+        ["delivery:cluster.pools.default.count: a pool needs a fixed `count` or an `autoscaler`"],
     ),
     (
         "development",
@@ -214,6 +227,20 @@ def test_bad_config_reports_every_problem_and_declares_nothing(
     stack: str, changes: dict[str, Any], expected: list[str]
 ) -> None:
     assert_refused(stack, changes, expected)
+
+
+def test_services_key_with_no_value_asks_for_a_service() -> None:
+    """`delivery:services:` with nothing after it reaches the program as null."""
+    values = stack_values("staging")
+    values["delivery:services"] = None
+    recorder = Recorder()
+    with pytest.raises(ConfigError) as caught:
+        run_program("staging", TEST_SECRETS, values, recorder=recorder)
+    assert [p.render() for p in caught.value.problems] == [
+        'delivery:services = "null": at least one service is needed (one Argo CD Application each); '
+        "allowed: a map of service names to their settings, e.g. api-router-service: {}"
+    ]
+    assert recorder.resources == []
 
 
 def test_config_error_is_a_clean_run_error() -> None:

@@ -24,7 +24,7 @@ def test_pulumi_yaml_defaults_match_the_model_defaults() -> None:
     for key, decl in (project().get("config") or {}).items():
         if isinstance(decl, dict) and "default" in decl:
             field = next(f for n, f in StackConfig.model_fields.items() if key in (n, f.alias))
-            assert field.default == decl["default"], f"{key}: Pulumi.yaml and components/config.py disagree"
+            assert field.default == decl["default"], f"{key}: Pulumi.yaml and the config models disagree"
 
 
 def test_readme_names_the_two_commands_and_ci_runs_them() -> None:

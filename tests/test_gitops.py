@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, GitOpsConfig, StackConfig, parse_namespace
-from components.gitops_manifests import (
+from components.github.workflows import Settings
+from components.gitops.gitops_manifests import (
     GITOPS_REF,
     IN_CLUSTER,
     RESOURCES_FINALIZER,
@@ -29,7 +30,6 @@ from components.gitops_manifests import (
     app_project,
     applications,
 )
-from components.workflows import Settings
 from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap
 from tools.plan import render_documents
 
@@ -468,6 +468,7 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
             for name, (ns, chart) in services.items()
         },
         automated_sync=env != "production",
+        image_pull_secret="ghcr-pull",
     )
     project = app_project(spec)
     # Metadata is checked (slowly, ~10 ms each) on the committed stacks' manifests above.

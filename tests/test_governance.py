@@ -12,8 +12,8 @@ import pytest
 from conftest import TEST_SECRETS
 from test_governance_config import parsed
 
-from components import ci_contract
-from components.workflows import required_status_checks
+from components.github import ci_contract
+from components.github.workflows import required_status_checks
 from tools.offline import MOCK_CALLS, RecordedResource, Recorder, Run, Secret, run_program
 
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"

@@ -25,6 +25,32 @@ def parsed(stack: str, changes: dict[str, Any] | None = None) -> Any:
 # (stack, {config key: new value, None deletes}, [lines the error must contain])
 BAD_GOVERNANCE: list[tuple[str, dict[str, Any], list[str]]] = [
     (
+        # GitHub Team: environments, but no required reviewers in a private repository.
+        "production",
+        {"delivery:github.plan": {"tier": "team"}},
+        [
+            'delivery:github.plan.tier = "team": production deploys only after a required reviewer approves, '
+            "and a private repository on GitHub Team has no required reviewers on environments; allowed: "
+            "enterprise, or visibility public"
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:github.plan": {"tier": "free", "codeSecurity": False}},
+        [
+            'delivery:github.plan.tier = "free": a private repository on GitHub Free has no deployment environments'
+        ],
+    ),
+    (
+        "production",
+        {"delivery:github.plan": {"tier": "pro"}},
+        [
+            'delivery:github.plan.tier = "pro": production deploys only after a required reviewer approves',
+            "delivery:github.plan.codeSecurity = true: GitHub Code Security is sold for organisations on Team "
+            "or Enterprise, not a private repository on GitHub Pro; allowed: false, or tier team or enterprise",
+        ],
+    ),
+    (
         "production",
         {"delivery:github.productionReviewers": {"users": [], "teams": []}},
         ["delivery:github.productionReviewers = ", "production deployments need at least one reviewer"],
@@ -87,7 +113,10 @@ BAD_GOVERNANCE: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "production",
         {"delivery:github.productionReviewers.users": ["platform-lead", "Platform-Lead"]},
-        ["delivery:github.productionReviewers = ", "users lists a reviewer twice"],
+        [
+            'delivery:github.productionReviewers.users = ["platform-lead", "Platform-Lead"]: lists a '
+            "reviewer twice; allowed: each reviewer once"
+        ],
     ),
     (
         "production",
@@ -151,17 +180,19 @@ BAD_GOVERNANCE: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "staging",
         {"delivery:pipeline.credentials.issuedOn": "2026-02-30"},
-        ["delivery:pipeline.credentials = ", "issuedOn '2026-02-30' is not a calendar date"],
+        ['delivery:pipeline.credentials.issuedOn = "2026-02-30": not a calendar date'],
     ),
     (
         "staging",
         {"delivery:pipeline.credentials.issuedOn": "1999-12-31"},
-        ["delivery:pipeline.credentials = ", "allowed: a date from 2000-01-01 to 2999-12-31"],
+        [
+            'delivery:pipeline.credentials.issuedOn = "1999-12-31": out of range; allowed: a date from 2000-01-01'
+        ],
     ),
     (
         "staging",
         {"delivery:pipeline.credentials.issuedOn": 20261123},
-        ["delivery:pipeline.credentials.issuedOn = 20261123: Input should be a valid string"],
+        ["delivery:pipeline.credentials.issuedOn = 20261123: YAML read this as a number, not text"],
     ),
     (
         "staging",

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from test_governance_config import parsed
 
-from components.metrics_bucket import lifecycle_rules
+from components.storage.metrics_bucket import lifecycle_rules
 from tools.offline import STACKS, RecordedResource, Run
 
 BUCKET = "linode:index/objectStorageBucket:ObjectStorageBucket"

@@ -7,12 +7,12 @@ import re
 import pytest
 import yaml
 
-from components.workflows import required_status_checks, workflows
-from components.workflows.common import READ, checkout, gate_job
-from components.workflows.model import ALWAYS, Input, Job, PullRequest, Step, Triggers, Workflow
-from components.workflows.pins import Action, action
-from components.workflows.render import render
-from components.workflows.settings import REFERENCE, Settings
+from components.github.workflows import required_status_checks, workflows
+from components.github.workflows.common import READ, checkout, gate_job
+from components.github.workflows.model import ALWAYS, Input, Job, PullRequest, Step, Triggers, Workflow
+from components.github.workflows.pins import Action, action
+from components.github.workflows.render import render
+from components.github.workflows.settings import REFERENCE, Settings
 
 
 def job(job_id: str = "build", **kwargs: object) -> Job:

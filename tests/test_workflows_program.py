@@ -16,8 +16,8 @@ import pytest
 import yaml
 from conftest import TEST_SECRETS, run_stack
 
-from components.workflows import required_status_checks
-from components.workflows.pins import PINS_FILE, all_pins
+from components.github.workflows import required_status_checks
+from components.github.workflows.pins import PINS_FILE, all_pins
 from tools.offline import ROOT, STACKS, Run, run_program
 from tools.plan import GOLDEN, render_documents
 
@@ -397,3 +397,33 @@ def test_delivery_deploys_development_then_staging_and_promotion_goes_through_pr
     promote = documents[".github/workflows/promote.yml"]
     assert set(promote["on"]) == {"workflow_dispatch"}
     assert promote["jobs"]["promote"]["environment"] == "production"
+
+
+# --------------------------------------------------------------------------- object storage
+
+OBJECT_STORAGE_CREDENTIALS = re.compile(
+    r"secrets\.(" + "|".join(re.escape(p) for p in ("METRICS_", "PULUMI_BACKEND_")) + ")"
+)
+
+
+def test_every_step_talking_to_object_storage_sends_checksums_only_when_required(
+    documents: dict[str, dict[str, Any]],
+) -> None:
+    """AWS CLI v2 and the AWS SDK for Go v2 (Pulumi's S3 state backend) send CRC checksums by
+    default, which Linode Object Storage has refused (linode/terraform-provider-linode#1834):
+    every step that gets the metrics or state-bucket keys, or runs `aws s3`, turns them off."""
+    talking: set[tuple[str, str]] = set()
+    for path, job_id, job in jobs(documents):
+        for step in job.get("steps", []):
+            env = {**documents[path].get("env", {}), **job.get("env", {}), **step.get("env", {})}
+            if not (
+                any(OBJECT_STORAGE_CREDENTIALS.search(v) for v in strings(env))
+                or re.search(r"\baws s3\b", step.get("run", ""))
+            ):
+                continue
+            talking.add((path, job_id))
+            for variable in ("AWS_REQUEST_CHECKSUM_CALCULATION", "AWS_RESPONSE_CHECKSUM_VALIDATION"):
+                assert env.get(variable) == "when_required", f"{path} {job_id} {step['name']!r}: {variable}"
+    # The check found both kinds of Object Storage clients: metrics uploads, Pulumi's backend.
+    files = {path for path, _ in talking}
+    assert {".github/workflows/ci.yml", ".github/workflows/infrastructure.yml"} <= files, talking

@@ -17,14 +17,21 @@ import yaml
 from conftest import bash, git
 
 from components.config import WorkflowsConfig
-from components.workflows import ci, infrastructure, pull_request_gates, workflows
-from components.workflows.common import ALWAYS, ANY_SERVICE, DISCOVER_SCRIPT, GATE_SCRIPT, services_matrix
-from components.workflows.db_guardrails import CHECK_SCRIPT
-from components.workflows.delivery import DEPLOY_SCRIPT
-from components.workflows.model import Job, Workflow
-from components.workflows.promote import PROMOTE_SCRIPT
-from components.workflows.reusable_build import MAKE_SCRIPT
-from components.workflows.settings import REFERENCE, Settings
+from components.github.workflows import ci, infrastructure, pull_request_gates, workflows
+from components.github.workflows.common import (
+    ALWAYS,
+    ANY_SERVICE,
+    DISCOVER_SCRIPT,
+    GATE_SCRIPT,
+    services_matrix,
+)
+from components.github.workflows.db_guardrails import CHECK_SCRIPT
+from components.github.workflows.delivery import DEPLOY_SCRIPT
+from components.github.workflows.model import Job, Workflow
+from components.github.workflows.promote import PROMOTE_SCRIPT
+from components.github.workflows.reusable_build import MAKE_SCRIPT
+from components.github.workflows.settings import REFERENCE, Settings
+from components.gitops.gitops_layout import image_file
 
 SERVICES = ("api-router-service", "billing-service", "user-org-service")
 
@@ -114,11 +121,31 @@ def test_discovery_on_main_and_on_demand(monorepo: Path, tmp_path: Path) -> None
     assert discover(monorepo, tmp_path, SELECT="all") == list(SERVICES)
     assert discover(monorepo, tmp_path, SELECT="named", REQUESTED="all") == list(SERVICES)
     assert discover(monorepo, tmp_path, SELECT="named", REQUESTED="user-org-service") == ["user-org-service"]
-    # Delivery: services changed since the previous head of main; all when it is unknown.
-    pull_request(monorepo, "since", lambda r: write(r, "services/api-router-service/x.go"))
-    assert discover(monorepo, tmp_path, SELECT="since", SINCE=base) == ["api-router-service"]
-    assert discover(monorepo, tmp_path, SELECT="since", SINCE="0" * 40) == list(SERVICES)
-    assert discover(monorepo, tmp_path, SELECT="since", SINCE="f" * 40) == list(SERVICES)
+    # Delivery: every service whose image file, in any of the environment directories (a
+    # checkout of main), does not record a commit with the service's current source.
+    pull_request(monorepo, "undelivered", lambda r: write(r, "services/api-router-service/x.go"))
+    head = git(monorepo, "rev-parse", "HEAD")
+    dirs = [tmp_path / "main" / "development", tmp_path / "main" / "staging"]
+    delivered = {"SELECT": "undelivered", "DELIVERED_DIRS": " ".join(map(str, dirs))}
+
+    def record(env_dir: Path, service: str, tag: str) -> None:
+        write(env_dir, image_file(".", service), f'image:\n  repository: r\n  tag: "{tag}"\n  digest: d\n')
+
+    assert discover(monorepo, tmp_path, **delivered) == list(SERVICES)  # first run: nothing recorded
+    for env_dir in dirs:
+        for service in SERVICES:
+            record(env_dir, service, base)
+    assert discover(monorepo, tmp_path, **delivered) == ["api-router-service"]
+    record(dirs[1], "billing-service", "f" * 40)  # a commit this history does not have
+    record(dirs[0], "user-org-service", "latest")  # a tag that is no commit
+    assert discover(monorepo, tmp_path, **delivered) == list(SERVICES)
+    for env_dir in dirs:
+        for service in SERVICES:
+            record(env_dir, service, head)
+    assert discover(monorepo, tmp_path, **delivered) == []
+    # A re-run of an older run, once a later commit is delivered, rolls nothing back.
+    git(monorepo, "checkout", "--quiet", "--detach", base)
+    assert discover(monorepo, tmp_path, **delivered) == []
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The LKE cluster: its config models and the component that declares it."""

@@ -1,0 +1,87 @@
+"""Config models of the LKE cluster and its node pools (``delivery:cluster``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from components.config.base import DnsLabel, FieldError, Ipv4Cidr, K8sVersion, Model
+
+
+class Autoscaler(Model):
+    min: int = Field(ge=1, le=100, description="Fewest nodes the LKE autoscaler keeps in the pool.")
+    max: int = Field(ge=1, le=100, description="Most nodes the LKE autoscaler grows the pool to.")
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Autoscaler:
+        if self.min > self.max:
+            raise FieldError("max", f"below min ({self.min}); allowed: {self.min} to 100")
+        return self
+
+
+class NodePool(Model):
+    type: str = Field(
+        default="g6-standard-2",
+        pattern=r"^g\d+-[a-z0-9-]+$",
+        examples=["g6-standard-4", "g6-dedicated-16"],
+        description="Linode instance type of the pool's nodes (e.g. g6-standard-4).",
+    )
+    count: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description=(
+            "Fixed node count. Leave it out when `autoscaler` is set: the autoscaler owns "
+            "the count and a fixed one would fight it on every `pulumi up`."
+        ),
+    )
+    autoscaler: Autoscaler | None = Field(
+        default=None, description="Autoscaler bounds; when set the pool scales between them."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Kubernetes node labels applied to every node."
+    )
+
+    @model_validator(mode="after")
+    def _count_xor_autoscaler(self) -> NodePool:
+        if self.count is None and self.autoscaler is None:
+            raise FieldError("count", "a pool needs a fixed `count` or an `autoscaler`; allowed: 1 to 100")
+        if self.count is not None and self.autoscaler is not None:
+            raise FieldError(
+                "count",
+                "set with `autoscaler`, which owns the node count; allowed: `count` or `autoscaler`, not both",
+            )
+        return self
+
+    @property
+    def min_nodes(self) -> int:
+        """Nodes the pool is guaranteed to have."""
+        return self.autoscaler.min if self.autoscaler else (self.count or 0)
+
+
+class ClusterConfig(Model):
+    kubernetes_version: K8sVersion = Field(
+        default="1.33", description="LKE Kubernetes version, pinned as `major.minor`."
+    )
+    high_availability: bool = Field(
+        default=False,
+        description="HA control plane. Irreversible once on; required in production.",
+    )
+    control_plane_acl: list[Ipv4Cidr] = Field(
+        default_factory=list,
+        description=(
+            "IPv4 CIDRs allowed to reach the Kubernetes API. Empty: no ACL (API open to "
+            "the internet, authenticated)."
+        ),
+    )
+    pools: dict[DnsLabel, NodePool] = Field(
+        default_factory=lambda: {"default": NodePool(count=1)},
+        min_length=1,
+        description="Node pools keyed by name; reordering replaces nothing.",
+    )
+    tags: list[str] = Field(
+        default_factory=list, description="Extra Linode tags (environment and project are always added)."
+    )
+
+    @property
+    def min_nodes(self) -> int:
+        return sum(pool.min_nodes for pool in self.pools.values())

@@ -1,0 +1,408 @@
+"""The whole stack configuration, ``StackConfig``: the domain models under one root, the
+rules that span domains (production requirements, one repository owner, reserved
+namespaces), and the translation of pydantic's errors into ``Problem``s with full config
+key paths (``delivery:cluster.pools.default.count``), the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from components.cluster.config import ClusterConfig
+from components.config.base import (
+    _MISSING,
+    MAIN_BRANCH,
+    ConfigError,
+    DnsLabel,
+    Environment,
+    FieldError,
+    LinodeRegion,
+    Model,
+    Problem,
+)
+from components.github.config import GithubConfig, PipelineConfig
+from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
+from components.storage.config import MetricsConfig
+
+
+class StackConfig(Model):
+    environment: Environment = Field(
+        description="Environment of this stack.",
+        json_schema_extra={"defaultText": "the stack name"},
+    )
+    region: LinodeRegion = Field(
+        default="us-ord",
+        description="Linode region of the cluster (e.g. us-ord, eu-central).",
+    )
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="The LKE cluster.")
+    argocd: ArgoCdConfig = Field(default_factory=ArgoCdConfig, description="Argo CD and Argo Rollouts.")
+    gitops: GitOpsConfig = Field(
+        default_factory=GitOpsConfig, description="Where Argo CD reads desired state."
+    )
+    services: dict[DnsLabel, ServiceConfig] = Field(
+        min_length=1, description="The platform's services, keyed by name (one Argo CD Application each)."
+    )
+    image_pull: ImagePullConfig = Field(
+        description="How the clusters pull the platform's images from GHCR (packages of a private repository are private)."
+    )
+    github: GithubConfig = Field(description="The GitHub repository and its governance.")
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="CI build metrics bucket.")
+    pipeline: PipelineConfig = Field(
+        description="CI of this stack: its state bucket and the lifetime of the credentials minted for CI."
+    )
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> StackConfig:
+        problems: list[Problem] = []
+        env = self.environment
+        nodes = self.cluster.min_nodes
+        if env == "production":
+            if not self.cluster.high_availability:
+                problems.append(
+                    Problem(
+                        "cluster.highAvailability",
+                        False,
+                        "production needs an HA control plane; allowed: true",
+                    )
+                )
+            if nodes < 3:
+                problems.append(
+                    Problem(
+                        "cluster.pools",
+                        nodes,
+                        "production needs at least 3 nodes in total (count, or autoscaler min); allowed: 3 or more",
+                    )
+                )
+            if not self.argocd.high_availability:
+                problems.append(
+                    Problem(
+                        "argocd.highAvailability",
+                        False,
+                        "production runs Argo CD highly available (replicated server, repo server, "
+                        "ApplicationSet controller, redis-ha); allowed: true",
+                    )
+                )
+            if self.github.production_reviewers.count == 0:
+                problems.append(
+                    Problem(
+                        "github.productionReviewers",
+                        self.github.production_reviewers.model_dump(by_alias=True),
+                        "production deployments need at least one reviewer; allowed: one or more users or teams",
+                    )
+                )
+        if self.argocd.high_availability and nodes < 3:
+            problems.append(
+                Problem(
+                    "argocd.highAvailability",
+                    True,
+                    f"HA Argo CD runs redis-ha, which needs at least 3 nodes and the cluster guarantees {nodes}; "
+                    "allowed: false, or pools with 3 or more nodes",
+                )
+            )
+        problems.extend(self._gitops_problems())
+        problems.extend(self._governance_problems())
+        if problems:
+            raise ConfigError(problems)
+        return self
+
+    def _governance_problems(self) -> list[Problem]:
+        """One owner of the repository-wide objects; seed 001's promotion rules per environment."""
+        problems: list[Problem] = []
+        env = self.environment
+        gh = self.github
+        owner = gh.managing_stack
+        if gh.manage_repository != (env == owner):
+            problems.append(
+                Problem(
+                    "github.manageRepository",
+                    gh.manage_repository,
+                    f"`github.managingStack` names {owner!r} as the one stack declaring the repository-wide "
+                    f"objects, so this {env!r} stack must not declare them too; allowed: {str(env == owner).lower()}",
+                )
+            )
+        if gh.manage_repository and gh.deployer is None:
+            problems.append(
+                Problem(
+                    "github.deployer",
+                    _MISSING,
+                    "the stack that manages the repository needs the deploying identity (user and team) "
+                    "that alone may push to main; allowed: {user: <login>, team: <team slug>}",
+                )
+            )
+        if env in ("staging", "production") and gh.deployment_branches != [MAIN_BRANCH]:
+            problems.append(
+                Problem(
+                    "github.deploymentBranches",
+                    gh.deployment_branches,
+                    f"{env} deploys only what was merged to {MAIN_BRANCH}; allowed: [{MAIN_BRANCH}]",
+                )
+            )
+        if env != "production" and gh.production_reviewers.count:
+            problems.append(
+                Problem(
+                    "github.productionReviewers",
+                    gh.production_reviewers.model_dump(by_alias=True),
+                    f"only the production stack's environment has required reviewers; {env} deploys on "
+                    "merge without approval (seed 001); allowed: none",
+                )
+            )
+        if gh.deployer is not None:
+            reviewers = gh.production_reviewers
+            if gh.deployer.user.lower() in {u.lower() for u in reviewers.users}:
+                problems.append(
+                    Problem(
+                        "github.productionReviewers.users",
+                        reviewers.users,
+                        f"the deploying identity {gh.deployer.user!r} must not approve the deployments it "
+                        "runs; allowed: people other than the deployer",
+                    )
+                )
+            if gh.deployer.team in reviewers.teams:
+                problems.append(
+                    Problem(
+                        "github.productionReviewers.teams",
+                        reviewers.teams,
+                        f"the deployer's team {gh.deployer.team!r} must not approve the deployments it "
+                        "runs; allowed: teams other than the deployer's",
+                    )
+                )
+        problems.extend(self._plan_problems())
+        metrics = self.metrics
+        if metrics.noncurrent_version_days > metrics.retention_days:
+            problems.append(
+                Problem(
+                    "metrics.noncurrentVersionDays",
+                    metrics.noncurrent_version_days,
+                    f"old versions would outlive the metrics themselves (retentionDays {metrics.retention_days}); "
+                    f"allowed: 1 to {metrics.retention_days}",
+                )
+            )
+        return problems
+
+    def _plan_problems(self) -> list[Problem]:
+        """Features the delivery system cannot do without, against what the plan offers."""
+        plan = self.github.plan
+        where = f"a {plan.visibility} repository on GitHub {plan.tier.capitalize()}"
+        problems: list[Problem] = []
+        if not plan.environments:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"{where} has no deployment environments, which hold every stack's CI credentials; "
+                    "allowed: pro, team or enterprise, or visibility public",
+                )
+            )
+        elif self.environment == "production" and not plan.environment_reviewers:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"production deploys only after a required reviewer approves, and {where} has no "
+                    "required reviewers on environments; allowed: enterprise, or visibility public",
+                )
+            )
+        if self.github.manage_repository and not plan.rulesets:
+            problems.append(
+                Problem(
+                    "github.plan.tier",
+                    plan.tier,
+                    f"{where} has no rulesets, which protect main; allowed: pro, team or enterprise, "
+                    "or visibility public",
+                )
+            )
+        if plan.code_security and not plan.public and plan.tier in ("free", "pro"):
+            problems.append(
+                Problem(
+                    "github.plan.codeSecurity",
+                    True,
+                    f"GitHub Code Security is sold for organisations on Team or Enterprise, not {where}; "
+                    "allowed: false, or tier team or enterprise",
+                )
+            )
+        return problems
+
+    def _gitops_problems(self) -> list[Problem]:
+        """Argo CD's and Kubernetes' own namespaces stay out of the Applications' reach (they are
+        the AppProject's destinations), Application names stay unique, and the AppProject allows
+        the Namespaces the Applications create."""
+        problems: list[Problem] = []
+        reserved = {
+            self.argocd.namespace: "argocd.namespace",
+            self.argocd.rollouts.namespace: "argocd.rollouts.namespace",
+            "kube-system": "",
+            "kube-public": "",
+            "kube-node-lease": "",
+            "default": "",
+        }
+        default_namespace = f"platform-{self.environment}"
+        if reserved.get(default_namespace):
+            problems.append(
+                Problem(
+                    reserved[default_namespace],
+                    default_namespace,
+                    f"{default_namespace} is where the platform's Applications deploy; allowed: any other DNS label",
+                )
+            )
+        for name in sorted(self.services):
+            namespace = self.services[name].namespace
+            if namespace is not None and namespace in reserved:
+                problems.append(
+                    Problem(
+                        f"services.{name}.namespace",
+                        namespace,
+                        "Applications may not deploy into Argo CD's, Argo Rollouts' or Kubernetes' own "
+                        f"namespaces ({', '.join(sorted(reserved))}); allowed: any other DNS label",
+                    )
+                )
+        if "infrastructure" in self.services:
+            problems.append(
+                Problem(
+                    "services.infrastructure",
+                    _MISSING,
+                    f"`infrastructure` names the Application platform-{self.environment}-infrastructure; "
+                    "allowed: any other service name",
+                )
+            )
+        if "Namespace" not in self.gitops.cluster_resources:
+            problems.append(
+                Problem(
+                    "gitops.clusterResources",
+                    list(self.gitops.cluster_resources),
+                    "Applications create their namespaces (CreateNamespace=true), which the AppProject "
+                    "must allow; allowed: a list that includes Namespace",
+                )
+            )
+        return problems
+
+    # Derived settings, computed here so every component agrees on them.
+    @property
+    def rollouts_enabled(self) -> bool:
+        enabled = self.argocd.rollouts.enabled
+        return self.environment != "development" if enabled is None else enabled
+
+    @property
+    def gitops_repo_url(self) -> str:
+        return self.gitops.repo_url or self.github.ssh_url
+
+    def service_namespace(self, name: str) -> str:
+        return self.services[name].namespace or f"platform-{self.environment}"
+
+
+def _key_path(loc: tuple[str | int, ...]) -> str:
+    """`("cluster", "controlPlaneAcl", 0)` -> `cluster.controlPlaneAcl[0]`."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "[key]":
+            # Keys from user input may hold anything: quote the odd ones so the path stays one line.
+            shown = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)
+            path += f".{shown}" if path else shown
+    return path
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _owner_model(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    model: Any = StackConfig
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        if isinstance(part, int):  # a list index: the item model was resolved already
+            i += 1
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return None
+        annotation = field.annotation
+        if getattr(annotation, "__origin__", None) is dict:
+            model = annotation.__args__[1]  # type: ignore[union-attr]
+            i += 2  # the next part is the collection key
+            continue
+        model = next(
+            (
+                a
+                for a in (annotation, *getattr(annotation, "__args__", ()))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            None,
+        )
+        i += 1
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _pattern_message(loc: tuple[str | int, ...], pattern: str) -> str:
+    """A pattern mismatch, with the field's examples where it declares them."""
+    owner = _owner_model(loc[:-1])
+    field = (
+        next((f for n, f in owner.model_fields.items() if loc[-1] in (n, f.alias)), None) if owner else None
+    )
+    examples = ", ".join(str(e) for e in (field.examples or [])) if field else ""
+    allowed = f"values like {examples}" if examples else f"values matching {pattern}"
+    return f"not a valid value here; allowed: {allowed}"
+
+
+def _problems_from(error: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        path = _key_path(loc)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            owner = _owner_model(loc[:-1])
+            allowed = ", ".join(_allowed_keys(owner)) if owner else "none"
+            problems.append(Problem(path, item["input"], f"unknown key; allowed keys here: {allowed}"))
+        elif kind == "missing":
+            problems.append(Problem(path, _MISSING, "required key is missing"))
+        elif isinstance(cause := item.get("ctx", {}).get("error"), FieldError):
+            given = item["input"]
+            value = given.get(cause.key, _MISSING) if isinstance(given, dict) else _MISSING
+            problems.append(Problem(_key_path((*loc, cause.key)), value, str(cause)))
+        elif (
+            kind == "string_type"
+            and isinstance(item["input"], int | float)
+            and not isinstance(item["input"], bool)
+        ):
+            # `kubernetesVersion: 1.30` is the YAML number 1.3 by the time it reaches the program.
+            problems.append(
+                Problem(
+                    path,
+                    item["input"],
+                    "YAML read this as a number, not text (an unquoted 1.30 becomes 1.3); "
+                    'allowed: the value in quotes, e.g. "1.30"',
+                )
+            )
+        elif loc == ("services",) and (not item["input"] or item["input"] == "null"):
+            problems.append(
+                Problem(
+                    path,
+                    item["input"],
+                    "at least one service is needed (one Argo CD Application each); allowed: a map of "
+                    "service names to their settings, e.g. api-router-service: {}",
+                )
+            )
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+            if kind == "string_pattern_mismatch":
+                message = _pattern_message(loc, str(item.get("ctx", {}).get("pattern", "")))
+            if loc and loc[-1] == "[key]":
+                message = f"invalid name: {message}"
+            problems.append(Problem(path, item["input"], message))
+    return problems
+
+
+def parse_config(raw: dict[str, Any]) -> StackConfig:
+    """Validate raw config values (top-level keys without namespace) into a StackConfig."""
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_problems_from(error)) from None

@@ -1,0 +1,1 @@
+"""The GitHub repository: governance, deployment environments, the CI contract and the generated workflow files."""

@@ -1,0 +1,39 @@
+"""Names shared by what the program declares in GitHub and what the workflows read.
+
+Repository governance declares these Actions secrets and variables; the generated
+workflows reference them. Both import the names from here, and a test checks that every
+`secrets.X` / `vars.X` a workflow reads is declared by the program.
+"""
+
+from __future__ import annotations
+
+from components.config.base import Environment
+
+# --- repository-wide (declared by the stack with github.manageRepository) -----------
+# CI build metrics bucket (seeds 000/001): a key limited to that one bucket.
+METRICS_ACCESS_KEY_ID = "METRICS_ACCESS_KEY_ID"
+METRICS_SECRET_ACCESS_KEY = "METRICS_SECRET_ACCESS_KEY"
+METRICS_BUCKET = "METRICS_BUCKET"  # variable
+METRICS_ENDPOINT = "METRICS_ENDPOINT"  # variable: https://<bucket region>-1.linodeobjects.com
+SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
+
+# --- per environment (declared by each stack in its own deployment environments) ----
+# The same names exist in `<env>` (protected; `pulumi up`) and `<env>-preview`
+# (unprotected; read-only credentials for `pulumi preview` on pull requests).
+LINODE_TOKEN = "LINODE_TOKEN"
+# The deploying identity's GitHub token (`ciGithubToken`; `ciGithubReadToken` in the
+# preview environment): the GitHub provider's credentials, and the only identity allowed
+# to push to `main` directly (workflow files, GitOps image-tag commits).
+DEPLOYER_GITHUB_TOKEN = "DEPLOYER_GITHUB_TOKEN"
+PULUMI_CONFIG_PASSPHRASE = "PULUMI_CONFIG_PASSPHRASE"
+STATE_ACCESS_KEY_ID = "PULUMI_BACKEND_ACCESS_KEY_ID"
+STATE_SECRET_ACCESS_KEY = "PULUMI_BACKEND_SECRET_ACCESS_KEY"
+# Variable: s3://<the stack's state bucket>?endpoint=...&region=... Per environment, not
+# repository-wide: each stack keeps its state in its own bucket (pipeline.stateBackend), so
+# one environment's keys cannot touch another environment's state.
+PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"
+
+
+def preview_environment(env: Environment) -> str:
+    """The unprotected GitHub environment holding `env`'s read-only preview credentials."""
+    return f"{env}-preview"

@@ -1,0 +1,323 @@
+"""Config models of the GitHub repository, its governance, the generated workflows and the CI
+pipeline (``delivery:github``, ``delivery:pipeline``)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from components.config.base import (
+    MAIN_BRANCH,
+    BranchPattern,
+    DnsLabel,
+    Environment,
+    FieldError,
+    GithubLogin,
+    GithubName,
+    LinodeRegion,
+    Model,
+)
+
+# GitHub lets an environment name up to six required reviewers, users and teams together.
+MAX_ENVIRONMENT_REVIEWERS = 6
+
+
+class Reviewers(Model):
+    users: list[GithubLogin] = Field(
+        default_factory=list, description="GitHub logins allowed to approve (resolved to user ids)."
+    )
+    teams: list[DnsLabel] = Field(
+        default_factory=list, description="Team slugs of the owner organisation allowed to approve."
+    )
+
+    @model_validator(mode="after")
+    def _unique_and_within_limit(self) -> Reviewers:
+        for kind, names in (("users", self.users), ("teams", self.teams)):
+            seen = {n.lower() for n in names}
+            if len(seen) != len(names):
+                raise FieldError(kind, "lists a reviewer twice; allowed: each reviewer once")
+        if self.count > MAX_ENVIRONMENT_REVIEWERS:
+            raise ValueError(
+                f"GitHub allows at most {MAX_ENVIRONMENT_REVIEWERS} required reviewers (users and "
+                f"teams together); {self.count} given"
+            )
+        return self
+
+    @property
+    def count(self) -> int:
+        return len(self.users) + len(self.teams)
+
+
+class Deployer(Model):
+    """The identity that runs `pulumi up` in CI and commits to `main` without a pull request."""
+
+    user: GithubLogin = Field(
+        description=(
+            "Machine user owning `ciGithubToken`: it commits the workflow files and the GitOps "
+            "image-tag updates to `main`. It may not approve deployments."
+        )
+    )
+    team: DnsLabel = Field(
+        description=(
+            "Slug of a team whose only member is `user`: the one bypass actor of `main`'s ruleset "
+            "(a ruleset can name a team or an app as bypass actor, so the user gets its own team)."
+        )
+    )
+
+
+_REPO_PATH = r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$"
+ImagePlatform = Literal["linux/amd64", "linux/arm64"]
+
+
+def _all_platforms() -> list[ImagePlatform]:
+    return ["linux/amd64", "linux/arm64"]
+
+
+_SEMVER_V = r"^v\d+\.\d+\.\d+$"
+
+
+class WorkflowsConfig(Model):
+    """The generated GitHub Actions workflows (declared by the stack with manageRepository)."""
+
+    go_version: str = Field(
+        default="1.26",
+        pattern=r"^1\.\d+(\.\d+)?$",
+        description="Go version CI builds, tests, lints and scans with (`go-version` of the reusable build).",
+    )
+    python_version: str = Field(
+        default="3.11",
+        pattern=r"^3\.\d+$",
+        description="Python version the infrastructure workflow runs this Pulumi program with.",
+    )
+    pulumi_version: str = Field(
+        default="3.274.1",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description=(
+            "Pulumi CLI version of the infrastructure workflow: the one `make preview` is tested with, "
+            "at or above the `pulumi` SDK pin in requirements.txt (a CLI runs older SDKs)."
+        ),
+    )
+    golangci_lint_version: str = Field(
+        default="v2.15.0", pattern=_SEMVER_V, description="golangci-lint release the lint job runs."
+    )
+    gitleaks_version: str = Field(
+        default="v8.30.1",
+        pattern=_SEMVER_V,
+        description="gitleaks release, installed with `go install` (checksum-verified by the Go module mirror).",
+    )
+    services_path: str = Field(
+        default="services",
+        pattern=_REPO_PATH,
+        description="Directory with one directory (and Makefile) per service; CI discovers services here.",
+    )
+    pulumi_path: str = Field(
+        default="infra/pulumi",
+        pattern=_REPO_PATH,
+        description="Directory of this Pulumi program in the repository; the infrastructure workflow runs it.",
+    )
+    migrations_path: str = Field(
+        default="db/migrations",
+        pattern=_REPO_PATH,
+        description="Directory of the numbered SQL migrations that db-guardrails checks.",
+    )
+    image_registry: str | None = Field(
+        default=None,
+        pattern=r"^ghcr\.io/[a-z0-9._-]+(/[a-z0-9._-]+)*$",
+        description="GHCR prefix images are pushed under (`<prefix>/<service>`). Default: `ghcr.io/<owner>`.",
+    )
+    image_platforms: list[ImagePlatform] = Field(
+        default_factory=_all_platforms,
+        min_length=1,
+        description="Platforms of every pushed image (multi-arch manifest).",
+    )
+    commit_author: str = Field(
+        default="delivery-bot",
+        min_length=1,
+        pattern=r"^[^<>\n]+$",
+        description="Author name of the workflow-file commits and of the GitOps image-tag commits.",
+    )
+    commit_email: str = Field(
+        default="delivery-bot@users.noreply.github.com",
+        pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$",
+        description="Author email of those commits.",
+    )
+
+    def registry_for(self, owner: str) -> str:
+        """Image prefix: `imageRegistry`, or GHCR under the (lowercased) repository owner."""
+        return self.image_registry or f"ghcr.io/{owner.lower()}"
+
+
+class GithubPlan(Model):
+    """What the repository's GitHub plan offers. A private repository lacks some features on
+    some plans; the program then declares nothing that needs them, so no required check waits
+    on a job that cannot run (the README's "GitHub plan requirements" table)."""
+
+    visibility: Literal["public", "private", "internal"] = Field(
+        default="private", description="Visibility of the repository."
+    )
+    tier: Literal["free", "pro", "team", "enterprise"] = Field(
+        default="enterprise",
+        description=(
+            "GitHub plan of the owner (`enterprise`: GitHub Enterprise Cloud). A private repository needs "
+            "`pro` or `team` for environments and rulesets, `enterprise` for required reviewers and the merge queue."
+        ),
+    )
+    code_security: bool = Field(
+        default=True,
+        description=(
+            "GitHub Code Security (or Advanced Security) is on for the repository: CodeQL, SARIF uploads to "
+            "code scanning and dependency review. Without it (private repositories) the scanners still "
+            "fail the gate on findings, but nothing is uploaded and CodeQL and dependency review do not run."
+        ),
+    )
+
+    @property
+    def public(self) -> bool:
+        return self.visibility == "public"
+
+    @property
+    def environments(self) -> bool:
+        """Deployment environments with secrets and branch policies."""
+        return self.public or self.tier != "free"
+
+    @property
+    def rulesets(self) -> bool:
+        return self.public or self.tier != "free"
+
+    @property
+    def environment_reviewers(self) -> bool:
+        """Required reviewers (and the admin-bypass switch) on an environment."""
+        return self.public or self.tier == "enterprise"
+
+    @property
+    def merge_queue(self) -> bool:
+        return self.public or self.tier == "enterprise"
+
+    @property
+    def code_scanning(self) -> bool:
+        """CodeQL, SARIF uploads and dependency review."""
+        return self.public or self.code_security
+
+
+class GithubConfig(Model):
+    owner: GithubName = Field(description="GitHub organisation or user that owns the repository.")
+    repository: GithubName = Field(
+        description="Repository holding services, charts, GitOps manifests and this program."
+    )
+    manage_repository: bool = Field(
+        default=False,
+        description=(
+            "This stack declares the repository-wide objects (branch protection, repository "
+            "secrets and variables, OIDC template, workflow files, metrics bucket). Exactly "
+            "one stack sets it: the one named by `managingStack`."
+        ),
+    )
+    managing_stack: Environment = Field(
+        default="production",
+        description=(
+            "The one stack that declares the repository-wide objects. Every stack file names the "
+            "same stack, and only that stack sets `manageRepository: true`, so two stacks never "
+            "overwrite each other's objects."
+        ),
+    )
+    deployer: Deployer | None = Field(
+        default=None,
+        description="The deploying identity; required in the stack that manages the repository.",
+    )
+    production_reviewers: Reviewers = Field(
+        default_factory=Reviewers,
+        description=(
+            "Who approves deployments to the production environment (required in production, "
+            "refused elsewhere: development and staging deploy on merge without approval)."
+        ),
+    )
+    deployment_branches: list[BranchPattern] = Field(
+        default_factory=lambda: [MAIN_BRANCH],
+        min_length=1,
+        description=(
+            "Branches (fnmatch patterns) allowed to deploy to this stack's environment. Staging "
+            "and production: only `main`."
+        ),
+    )
+    workflows: WorkflowsConfig = Field(
+        default_factory=WorkflowsConfig, description="The generated GitHub Actions workflows."
+    )
+    plan: GithubPlan = Field(
+        default_factory=GithubPlan,
+        description="What the repository's GitHub plan offers; features it lacks are left out or refused.",
+    )
+
+    @property
+    def ssh_url(self) -> str:
+        return f"git@github.com:{self.owner}/{self.repository}.git"
+
+
+class StateBackendConfig(Model):
+    """The Object Storage bucket holding this stack's Pulumi state (created by hand at bootstrap)."""
+
+    bucket: DnsLabel = Field(
+        description=(
+            "State bucket of this stack. One bucket per stack, so one environment's CI keys "
+            "cannot read or overwrite another environment's state."
+        )
+    )
+    region: LinodeRegion = Field(
+        default="us-ord",
+        description="Object Storage region of the state bucket.",
+    )
+    endpoint: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
+        examples=["us-ord-1.linodeobjects.com"],
+        description="S3 endpoint host of the bucket's region (a host name, no scheme).",
+        json_schema_extra={"defaultText": "`<region>-1.linodeobjects.com`"},
+    )
+
+    @property
+    def endpoint_host(self) -> str:
+        return self.endpoint or f"{self.region}-1.linodeobjects.com"
+
+
+class CredentialsConfig(Model):
+    """Lifetime of the Linode credentials the program mints for CI."""
+
+    issued_on: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description=(
+            "Date (YYYY-MM-DD) the current CI Linode tokens and state keys were minted. Changing "
+            "it rotates them: `pulumi up` mints new ones and replaces the Actions secrets."
+        ),
+    )
+    lifetime_days: int = Field(
+        default=90,
+        ge=1,
+        le=365,
+        description="Days a minted CI Linode token stays valid after `issuedOn`.",
+    )
+
+    @model_validator(mode="after")
+    def _issued_on_is_a_date(self) -> CredentialsConfig:
+        try:
+            issued = date.fromisoformat(self.issued_on)
+        except ValueError as error:
+            raise FieldError(
+                "issuedOn", f"not a calendar date ({error}); allowed: a real date, YYYY-MM-DD"
+            ) from None
+        if not 2000 <= issued.year <= 2999:
+            raise FieldError("issuedOn", "out of range; allowed: a date from 2000-01-01 to 2999-12-31")
+        return self
+
+    @property
+    def expiry(self) -> str:
+        """When the minted tokens expire, as the Linode API takes it (UTC, ISO 8601)."""
+        expires = date.fromisoformat(self.issued_on) + timedelta(days=self.lifetime_days)
+        return f"{expires.isoformat()}T00:00:00Z"
+
+
+class PipelineConfig(Model):
+    """What CI needs from this stack: where its state lives and how long its credentials last."""
+
+    state_backend: StateBackendConfig = Field(description="This stack's Pulumi state bucket.")
+    credentials: CredentialsConfig = Field(description="The CI Linode credentials the program mints.")

@@ -1,0 +1,166 @@
+"""Repository-wide governance: `main`'s ruleset, Actions secrets and variables, the OIDC template.
+
+Declared only by the stack with `github.manageRepository` (README, "Repository governance").
+
+Why a ruleset and not classic branch protection: the deploying identity must commit to
+`main` directly (the workflow files through the contents API, the GitOps image-tag
+commits), and with required status checks no such commit can ever carry its checks. Classic
+protection lets only administrators skip status checks, and only by turning off
+"enforce admins" for every admin at once; its per-actor exceptions cover the pull-request
+requirement only. A ruleset names one bypass actor, the deployer's team, and holds
+everybody else, administrators included, to every rule.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_github as github
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.config.base import MAIN_BRANCH
+from components.github import ci_contract
+from components.github.config import Deployer
+
+# GitHub Actions' app id: a required check must be reported by Actions itself, so a token
+# that can write commit statuses cannot fake a passing check under the same name.
+GITHUB_ACTIONS_APP_ID = 15368
+REQUIRED_APPROVALS = 2
+# The subject claim of the Actions OIDC token: repository, then `context` (the environment
+# when the job names one, else the ref), then the calling workflow's ref. A cloud trust
+# policy can then trust one environment of one workflow file of this repository.
+OIDC_CLAIM_KEYS: tuple[str, ...] = ("repository", "context", "job_workflow_ref")
+
+
+class MetricsCredentials(BaseModel):
+    """Where CI writes build metrics, and the key limited to that bucket (secret Outputs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    bucket: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    access_key_id: pulumi.Output[str]
+    secret_access_key: pulumi.Output[str]
+
+
+class RepositoryGovernanceArgs(BaseModel):
+    """What the repository-wide objects need."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    repository: str
+    deployer: Deployer
+    # From the workflow definitions (one source of truth): the jobs that always report.
+    required_status_checks: list[str] = Field(min_length=1)
+    metrics: MetricsCredentials
+    slack_webhook_url: pulumi.Output[str]
+
+
+def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRulesetRulesArgs:
+    """Every change reaches `main` through a reviewed, up-to-date, green pull request."""
+    return github.RepositoryRulesetRulesArgs(
+        deletion=True,
+        non_fast_forward=True,
+        # Requiring pull requests is what stops direct pushes for everyone but the bypass actor.
+        pull_request=github.RepositoryRulesetRulesPullRequestArgs(
+            required_approving_review_count=REQUIRED_APPROVALS,
+            dismiss_stale_reviews_on_push=True,
+            require_last_push_approval=True,
+            required_review_thread_resolution=True,
+        ),
+        required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
+            strict_required_status_checks_policy=True,
+            required_checks=[
+                github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
+                    context=check, integration_id=GITHUB_ACTIONS_APP_ID
+                )
+                for check in sorted(set(required_status_checks))
+            ],
+        ),
+    )
+
+
+class RepositoryGovernance(pulumi.ComponentResource):
+    """`main`'s ruleset, repository Actions secrets and variables, and the OIDC template.
+
+    Pass the workflow files resource in `opts.depends_on`: the ruleset is declared after
+    them, so the first `pulumi up` can still commit them before `main` is protected.
+    """
+
+    ruleset: github.RepositoryRuleset
+
+    def __init__(
+        self,
+        name: str,
+        args: RepositoryGovernanceArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("delivery:repository_governance:RepositoryGovernance", name, None, opts)
+        repo = args.repository
+        child = pulumi.ResourceOptions(parent=self)
+        # A component's depends_on does not hold back its children: hand it on.
+        after = opts.depends_on if opts is not None else None
+
+        deployer_team = github.get_team_output(
+            slug=args.deployer.team, summary_only=True, opts=pulumi.InvokeOptions(parent=self)
+        )
+        self.ruleset = github.RepositoryRuleset(
+            f"{name}-main-ruleset",
+            name=f"protect-{MAIN_BRANCH}",
+            repository=repo,
+            target="branch",
+            enforcement="active",
+            conditions=github.RepositoryRulesetConditionsArgs(
+                ref_name=github.RepositoryRulesetConditionsRefNameArgs(
+                    includes=[f"refs/heads/{MAIN_BRANCH}"], excludes=[]
+                )
+            ),
+            # Only the deployer (its own team) skips the rules; admins and org owners do not.
+            bypass_actors=[
+                github.RepositoryRulesetBypassActorArgs(
+                    actor_id=deployer_team.id.apply(int),
+                    actor_type="Team",
+                    bypass_mode="always",
+                )
+            ],
+            rules=main_ruleset_rules(args.required_status_checks),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
+        secrets: dict[str, pulumi.Output[str]] = {
+            ci_contract.METRICS_ACCESS_KEY_ID: args.metrics.access_key_id,
+            ci_contract.METRICS_SECRET_ACCESS_KEY: args.metrics.secret_access_key,
+            ci_contract.SLACK_WEBHOOK_URL: args.slack_webhook_url,
+        }
+        for secret_name in sorted(secrets):
+            sealed: pulumi.Output[str] = pulumi.Output.secret(secrets[secret_name])
+            github.ActionsSecret(
+                f"{name}-{secret_name}",
+                repository=repo,
+                secret_name=secret_name,
+                value=sealed,
+                # Create-before-delete writes the new secret under the same name, then
+                # deletes it with the old one: pulumi/pulumi-github#111, #250.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+        variables: dict[str, pulumi.Output[str]] = {
+            ci_contract.METRICS_BUCKET: args.metrics.bucket,
+            ci_contract.METRICS_ENDPOINT: args.metrics.endpoint,
+        }
+        for variable_name in sorted(variables):
+            github.ActionsVariable(
+                f"{name}-{variable_name}",
+                repository=repo,
+                variable_name=variable_name,
+                value=variables[variable_name],
+                # Same name on both sides of a replacement: the old one must go first.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+
+        github.ActionsRepositoryOidcSubjectClaimCustomizationTemplate(
+            f"{name}-oidc-subject",
+            repository=repo,
+            use_default=False,
+            include_claim_keys=list(OIDC_CLAIM_KEYS),
+            opts=child,
+        )
+        self.register_outputs({"ruleset": self.ruleset.name})

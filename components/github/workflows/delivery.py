@@ -1,0 +1,279 @@
+"""``delivery.yml``: images of the undelivered services to GHCR, their tags into GitOps.
+
+On a push to ``main`` touching the services (seed 000's deployment process):
+``discover`` (the services not yet delivered) -> ``images`` (per service: multi-arch build
+and push, SBOM and provenance attached, trivy image scan that fails on any critical finding,
+so a vulnerable image is never deployed) -> ``deploy-development`` -> ``deploy-staging``.
+Each deploy job runs in its GitHub environment and commits the images' tags and digests to
+``<clustersPath>/<env>/images/<service>.yaml`` on ``main`` with that environment's deployer
+token (the only identity allowed to push to ``main``); Argo CD syncs them. Production is
+promoted by ``promote.yml``.
+
+The workflow is one concurrency group that never cancels a run in progress: GitOps commits
+land in order. GitHub keeps only one pending run per group and cancels the older pending
+one, so a run cannot build just its own push (``github.event.before..github.sha``): the
+cancelled push's services would never be delivered. ``discover`` instead compares each
+service's source with the commit its image file on ``main`` records (the image tag), in
+every automatically deployed environment: whatever an earlier run missed is delivered by
+the next one (README, "The delivery loop").
+No build cache is used: a workflow that publishes must not restore caches a pull request
+could have written (cache poisoning).
+"""
+
+from __future__ import annotations
+
+from components.config.base import Environment
+from components.github import ci_contract
+from components.github.workflows.common import (
+    ANY_SERVICE,
+    GIT_AUTH_FUNCTION,
+    READ,
+    checkout,
+    discover_job,
+    notify_job,
+    secret,
+    services_matrix,
+)
+from components.github.workflows.model import (
+    Concurrency,
+    Job,
+    Push,
+    Step,
+    Strategy,
+    Triggers,
+    Workflow,
+    WorkflowDispatch,
+)
+from components.github.workflows.pins import action
+from components.github.workflows.settings import Settings
+from components.gitops.gitops_layout import image_file, images_dir
+
+FILE = "delivery.yml"
+MAIN = "main"
+# Where the discover job checks out main's image files (inside the workspace, as
+# actions/checkout requires), to learn what is delivered.
+DELIVERED_CHECKOUT = ".delivered"
+IMAGE_ARTIFACT_PREFIX = "image-"
+
+RECORD_SCRIPT = r"""set -euo pipefail
+# One JSON record per pushed image, handed to the deploy jobs as an artifact.
+if [[ ! "$DIGEST" =~ ^sha256:[0-9a-f]{64}$ ]]; then
+  echo "::error::the build reported no image digest"
+  exit 1
+fi
+mkdir -p "$RUNNER_TEMP/image"
+jq -n --arg service "$SERVICE" --arg repository "$REPOSITORY" --arg tag "$TAG" --arg digest "$DIGEST" \
+  '{service: $service, repository: $repository, tag: $tag, digest: $digest}' \
+  > "$RUNNER_TEMP/image/$SERVICE.json"
+"""
+
+# Writes one image file per record below the environment directory <target dir>. The paths
+# come from gitops_layout, called with shell variables: the Applications read the same files.
+WRITE_IMAGES_FUNCTION = (
+    r"""write_image() {  # <record.json> <target dir>
+  local record="$1" target="$2" service
+  service="$(jq -r .service "$record")"
+  if [[ ! "$service" =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]] \
+     || ! jq -e '.digest | test("^sha256:[0-9a-f]{64}$")' "$record" >/dev/null; then
+    echo "::error::malformed image record"
+    exit 1
+  fi
+"""
+    + f'  mkdir -p "{images_dir("$target")}"\n'
+    + r"""  jq -r '"# Written by the delivery workflow; Argo CD deploys this image.\nimage:\n  repository: \(.repository)\n  tag: \"\(.tag)\"\n  digest: \(.digest)"' \
+"""
+    + f'    "$record" > "{image_file("$target", "$service")}"\n'
+    + "}\n"
+)
+
+PUSH_FUNCTION = r"""push_main() {  # commit staged changes with MESSAGE and push them to main, rebasing on races
+  git config user.name "$AUTHOR_NAME"
+  git config user.email "$AUTHOR_EMAIL"
+  if git diff --cached --quiet; then
+    echo "nothing to commit: the image tags are current"
+    return 0
+  fi
+  git commit --quiet --message "$MESSAGE"
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    if git_auth push --quiet origin HEAD:main; then
+      echo "pushed $(git rev-parse HEAD) to main"
+      return 0
+    fi
+    sleep $((attempt * 3))
+    git_auth pull --quiet --rebase origin main
+  done
+  echo "::error::could not push to main"
+  exit 1
+}
+"""
+
+DEPLOY_SCRIPT = (
+    "set -euo pipefail\n"
+    "# IMAGES_DIR: the image records of this run; TARGET_DIR: the environment's GitOps directory.\n"
+    + GIT_AUTH_FUNCTION
+    + WRITE_IMAGES_FUNCTION
+    + PUSH_FUNCTION
+    + r"""shopt -s nullglob
+records=("$IMAGES_DIR"/*.json)
+if (( ${#records[@]} == 0 )); then
+  echo "no images were built"
+  exit 0
+fi
+for record in "${records[@]}"; do
+  write_image "$record" "$TARGET_DIR"
+done
+"""
+    + f'git add -- "{images_dir("$TARGET_DIR")}"\n'
+    + "push_main\n"
+)
+
+
+def image_repository(settings: Settings) -> str:
+    return f"{settings.image_registry}/${{{{ matrix.service }}}}"
+
+
+def deploy_job(settings: Settings, env: Environment, needs: tuple[str, ...]) -> Job:
+    wf = settings.workflows
+    return Job(
+        id=f"deploy-{env}",
+        needs=needs,
+        environment=env,
+        # GITHUB_TOKEN only reads; the push uses the environment's deployer token.
+        permissions=READ,
+        timeout_minutes=10,
+        steps=(
+            # main as it is now, not the pushed commit: the image files are written on top of
+            # whatever landed since the push, and only they change.
+            checkout(ref=MAIN),
+            Step(
+                name="Download the image records",
+                uses=action("actions/download-artifact"),
+                with_={
+                    "pattern": f"{IMAGE_ARTIFACT_PREFIX}*",
+                    "merge-multiple": True,
+                    "path": "${{ runner.temp }}/images",
+                },
+            ),
+            Step(
+                name=f"Commit the image tags to {settings.environment_dir(env)}",
+                env={
+                    "IMAGES_DIR": "${{ runner.temp }}/images",
+                    "TARGET_DIR": settings.environment_dir(env),
+                    "AUTHOR_NAME": wf.commit_author,
+                    "AUTHOR_EMAIL": wf.commit_email,
+                    "MESSAGE": f"deploy({env}): images of ${{{{ github.sha }}}} [skip ci]",
+                    "PUSH_TOKEN": secret(ci_contract.DEPLOYER_GITHUB_TOKEN),
+                    "SERVER": "${{ github.server_url }}",
+                },
+                run=DEPLOY_SCRIPT,
+            ),
+        ),
+    )
+
+
+def workflow(settings: Settings) -> Workflow:
+    wf = settings.workflows
+    discover = discover_job(
+        settings,
+        select="${{ github.event_name == 'push' && 'undelivered' || 'all' }}",
+        # The whole history: the commits the image files record must resolve.
+        fetch_depth=0,
+        extra_steps=(
+            checkout(
+                name="Check out what main has delivered",
+                ref=MAIN,
+                path=DELIVERED_CHECKOUT,
+                sparse=[images_dir(settings.environment_dir(env)) for env in settings.auto_deploy],
+            ),
+        ),
+        extra_env={
+            "DELIVERED_DIRS": " ".join(
+                f"{DELIVERED_CHECKOUT}/{settings.environment_dir(env)}" for env in settings.auto_deploy
+            )
+        },
+    )
+    image = f"{image_repository(settings)}:${{{{ github.sha }}}}"
+    images = Job(
+        id="images",
+        needs=(discover.id,),
+        if_=ANY_SERVICE,
+        # packages: write to push to GHCR; nothing else.
+        permissions={"contents": "read", "packages": "write"},
+        timeout_minutes=60,
+        strategy=Strategy(matrix={"service": services_matrix()}),
+        steps=(
+            checkout(),
+            Step(name="Set up QEMU (multi-arch)", uses=action("docker/setup-qemu-action")),
+            Step(name="Set up Buildx", uses=action("docker/setup-buildx-action")),
+            Step(
+                name="Log in to GHCR",
+                uses=action("docker/login-action"),
+                with_={
+                    "registry": "ghcr.io",
+                    "username": "${{ github.actor }}",
+                    "password": "${{ github.token }}",
+                },
+            ),
+            Step(
+                name="Build and push",
+                id="build",
+                uses=action("docker/build-push-action"),
+                with_={
+                    "context": f"{wf.services_path}/${{{{ matrix.service }}}}",
+                    "platforms": ",".join(wf.image_platforms),
+                    "push": True,
+                    "tags": image,
+                    # SBOM and SLSA provenance attestations travel with the image.
+                    "sbom": True,
+                    "provenance": "mode=max",
+                },
+            ),
+            Step(
+                name="Scan the image; critical findings block the deployment (trivy)",
+                uses=action("aquasecurity/trivy-action"),
+                with_={
+                    "scan-type": "image",
+                    "image-ref": f"{image_repository(settings)}@${{{{ steps.build.outputs.digest }}}}",
+                    "severity": "CRITICAL",
+                    "exit-code": "1",
+                    "format": "table",
+                },
+            ),
+            Step(
+                name="Record the image",
+                env={
+                    "SERVICE": "${{ matrix.service }}",
+                    "REPOSITORY": image_repository(settings),
+                    "TAG": "${{ github.sha }}",
+                    "DIGEST": "${{ steps.build.outputs.digest }}",
+                },
+                run=RECORD_SCRIPT,
+            ),
+            Step(
+                name="Hand the record to the deploy jobs",
+                uses=action("actions/upload-artifact"),
+                with_={
+                    "name": f"{IMAGE_ARTIFACT_PREFIX}${{{{ matrix.service }}}}",
+                    "path": "${{ runner.temp }}/image/",
+                    "retention-days": 7,
+                    "if-no-files-found": "error",
+                },
+            ),
+        ),
+    )
+    deploys: list[Job] = []
+    for env in settings.auto_deploy:
+        deploys.append(deploy_job(settings, env, (deploys[-1].id,) if deploys else (images.id,)))
+    jobs = (discover, images, *deploys)
+    return Workflow(
+        file=FILE,
+        name="Delivery",
+        on=Triggers(
+            push=Push(branches=("main",), paths=(f"{wf.services_path}/**",)),
+            workflow_dispatch=WorkflowDispatch(),
+        ),
+        permissions={},
+        concurrency=Concurrency(group="${{ github.workflow }}", cancel_in_progress=False),
+        jobs=(*jobs, notify_job("delivery", jobs, if_="failure()")),
+    )

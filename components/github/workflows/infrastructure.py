@@ -1,0 +1,192 @@
+"""``infrastructure.yml``: this Pulumi program, previewed on pull requests, applied on main.
+
+Pull request: ``changes`` decides whether the pull request touches the program; if so,
+``validate`` runs the program's own tests, lint and type checks (no credentials) and
+``preview-<env>`` runs ``pulumi preview`` of every stack in parallel with the
+``<env>-preview`` environment's read-only credentials (so previews never wait for the
+production approval) and comments the result on the pull request.
+
+``main`` (or a manual run there): ``validate`` -> ``up-development`` -> ``up-staging`` ->
+``up-production``; production's environment requires approval. Each stack's ``up`` is in
+its own concurrency group that never cancels a run in progress.
+
+The workflow runs on every pull request (the ``changes`` job skips the previews when the
+program is untouched) so that its gate can be a required status check.
+"""
+
+from __future__ import annotations
+
+from components.config.base import Environment
+from components.github import ci_contract
+from components.github.workflows.common import (
+    OBJECT_STORAGE_ENV,
+    READ,
+    checkout,
+    gate_job,
+    notify_job,
+    secret,
+    supersede_pull_request_runs,
+    variable,
+)
+from components.github.workflows.model import (
+    Concurrency,
+    Job,
+    PullRequest,
+    Push,
+    Step,
+    Triggers,
+    Workflow,
+    WorkflowDispatch,
+)
+from components.github.workflows.pins import action
+from components.github.workflows.settings import Settings
+
+FILE = "infrastructure.yml"
+GATE = "infrastructure-gate"
+
+CHANGES_SCRIPT = r"""set -euo pipefail
+# On a pull request (checked out as its merge commit, HEAD^1 = base): does it touch
+# PULUMI_PATH? Other events always run.
+if [[ "$EVENT_NAME" != pull_request ]]; then
+  changed=true
+elif git diff --quiet HEAD^1 HEAD -- "$PULUMI_PATH/"; then
+  changed=false
+else
+  changed=true
+fi
+echo "infra=$changed" >> "$GITHUB_OUTPUT"
+echo "Pulumi program changed: $changed" >> "$GITHUB_STEP_SUMMARY"
+"""
+
+INSTALL_SCRIPT = r"""set -euo pipefail
+# Pulumi.yaml names the virtualenv (.venv); the CLI runs the program from it.
+python -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check --requirement requirements.txt
+"""
+
+ON_MAIN = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
+PROGRAM_CHANGED = "needs.changes.outputs.infra == 'true'"
+
+
+def pulumi_env() -> dict[str, str]:
+    """Credentials of one stack, from the job's GitHub environment."""
+    return {
+        # The S3-compatible state backend (Linode Object Storage) reads the AWS variables.
+        "AWS_ACCESS_KEY_ID": secret(ci_contract.STATE_ACCESS_KEY_ID),
+        "AWS_SECRET_ACCESS_KEY": secret(ci_contract.STATE_SECRET_ACCESS_KEY),
+        **OBJECT_STORAGE_ENV,
+        "PULUMI_CONFIG_PASSPHRASE": secret(ci_contract.PULUMI_CONFIG_PASSPHRASE),
+        "LINODE_TOKEN": secret(ci_contract.LINODE_TOKEN),
+        # The github provider's credentials: the deployer identity (read-only in previews).
+        "GITHUB_TOKEN": secret(ci_contract.DEPLOYER_GITHUB_TOKEN),
+    }
+
+
+def _setup_python(settings: Settings) -> Step:
+    return Step(
+        name="Set up Python",
+        uses=action("actions/setup-python"),
+        with_={"python-version": settings.workflows.python_version},
+    )
+
+
+def _pulumi_steps(settings: Settings, stack: Environment, command: str) -> tuple[Step, ...]:
+    wf = settings.workflows
+    with_: dict[str, str | bool] = {
+        "command": command,
+        "stack-name": stack,
+        "work-dir": wf.pulumi_path,
+        "pulumi-version": wf.pulumi_version,
+        "cloud-url": variable(ci_contract.PULUMI_BACKEND_URL),
+        "diff": True,
+    }
+    if command == "preview":
+        # The action comments with this token, not with the GITHUB_TOKEN env var the
+        # github provider reads.
+        with_ |= {"comment-on-pr": True, "github-token": "${{ github.token }}"}
+    return (
+        checkout(),
+        _setup_python(settings),
+        Step(name="Install the program's dependencies", working_directory=wf.pulumi_path, run=INSTALL_SCRIPT),
+        Step(
+            name=f"pulumi {command} ({stack})", uses=action("pulumi/actions"), env=pulumi_env(), with_=with_
+        ),
+    )
+
+
+def workflow(settings: Settings) -> Workflow:
+    changes = Job(
+        id="changes",
+        permissions=READ,
+        timeout_minutes=5,
+        outputs={"infra": "${{ steps.changes.outputs.infra }}"},
+        steps=(
+            checkout(fetch_depth=2),
+            Step(
+                name="Does the change touch the Pulumi program?",
+                id="changes",
+                env={"EVENT_NAME": "${{ github.event_name }}", "PULUMI_PATH": settings.workflows.pulumi_path},
+                run=CHANGES_SCRIPT,
+            ),
+        ),
+    )
+    # The program's own checks (the seeds' "infrastructure tests"): policy tests over what
+    # every stack declares, the workflow and manifest validators, lint and strict types.
+    # No credentials: the program runs under mocks.
+    validate = Job(
+        id="validate",
+        needs=(changes.id,),
+        if_=PROGRAM_CHANGED,
+        permissions=READ,
+        timeout_minutes=20,
+        steps=(
+            checkout(),
+            _setup_python(settings),
+            Step(
+                name="Policy tests, lint and type checks of the program",
+                working_directory=settings.workflows.pulumi_path,
+                run="make test lint typecheck\n",
+            ),
+        ),
+    )
+    previews = tuple(
+        Job(
+            id=f"preview-{env}",
+            needs=(changes.id,),
+            if_=f"github.event_name == 'pull_request' && {PROGRAM_CHANGED}",
+            environment=ci_contract.preview_environment(env),
+            # pull-requests: write only to comment the preview.
+            permissions={"contents": "read", "pull-requests": "write"},
+            timeout_minutes=30,
+            steps=_pulumi_steps(settings, env, "preview"),
+        )
+        for env in settings.environments
+    )
+    ups: list[Job] = []
+    for env in settings.environments:
+        ups.append(
+            Job(
+                id=f"up-{env}",
+                needs=(ups[-1].id,) if ups else (validate.id,),
+                if_=ON_MAIN,
+                environment=env,
+                concurrency=Concurrency(group=f"pulumi-{env}", cancel_in_progress=False),
+                permissions=READ,
+                timeout_minutes=60,
+                steps=_pulumi_steps(settings, env, "up"),
+            )
+        )
+    notify = notify_job("infrastructure", tuple(ups), if_=f"failure() && {ON_MAIN}")
+    judged = (changes, validate, *previews, *ups)
+    return Workflow(
+        file=FILE,
+        name="Infrastructure",
+        on=Triggers(
+            push=Push(branches=("main",), paths=(f"{settings.workflows.pulumi_path}/**",)),
+            pull_request=PullRequest(),
+            workflow_dispatch=WorkflowDispatch(),
+        ),
+        permissions={"contents": "read"},
+        concurrency=supersede_pull_request_runs(),
+        jobs=(*judged, notify, gate_job(GATE, judged)),
+    )

@@ -1,0 +1,58 @@
+"""What the workflow builders need from the stack config, as one typed value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from components.config.base import ENVIRONMENTS, Environment
+from components.github.config import WorkflowsConfig
+from components.gitops import gitops_layout
+from components.gitops.config import GitOpsConfig
+from components.storage.config import MetricsConfig
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Inputs of every workflow builder (pure data; no Pulumi, no config reads)."""
+
+    image_registry: str  # ghcr.io/<owner>: images are <registry>/<service>
+    workflows: WorkflowsConfig = field(default_factory=WorkflowsConfig)
+    clusters_path: str = field(default_factory=lambda: GitOpsConfig().clusters_path)
+    metrics_region: str = field(default_factory=lambda: MetricsConfig().region)
+    environments: tuple[Environment, ...] = ENVIRONMENTS
+    # Environments whose GitOps directory the delivery workflow commits image tags to
+    # (Argo CD syncs them automatically); the rest are promoted by pull request.
+    auto_deploy: tuple[Environment, ...] = ("development", "staging")
+    promote_to: Environment = "production"
+    # GitHub code scanning (CodeQL, SARIF uploads, dependency review) is available; without
+    # it those jobs and steps are left out, so no gate waits on them.
+    code_scanning: bool = True
+
+    def __post_init__(self) -> None:
+        if (
+            not self.image_registry.startswith("ghcr.io/")
+            or self.image_registry != self.image_registry.lower()
+        ):
+            raise ValueError(
+                f"image registry must be a lowercase ghcr.io/<owner> prefix: {self.image_registry!r}"
+            )
+        unknown = {*self.auto_deploy, self.promote_to} - set(self.environments)
+        if unknown:
+            raise ValueError(f"unknown environment(s) {sorted(unknown)}")
+        if self.promote_to in self.auto_deploy:
+            raise ValueError(f"{self.promote_to} is promoted by pull request, not deployed automatically")
+
+    def environment_dir(self, env: Environment) -> str:
+        """The environment's GitOps directory: its infrastructure Application's path, with
+        the image files below it."""
+        return gitops_layout.environment_dir(self.clusters_path, env)
+
+    def image_file(self, env: Environment, service: str) -> str:
+        """Where ``service``'s image for ``env`` is committed (by ``delivery.yml``, or for the
+        promoted environment by ``promote.yml``) and read by its Argo CD Application."""
+        return gitops_layout.image_file(self.environment_dir(env), service)
+
+
+# Check names and pipeline shapes do not depend on the deployment's registry or paths;
+# these settings build the workflows when only such shapes are asked for.
+REFERENCE = Settings(image_registry="ghcr.io/reference")

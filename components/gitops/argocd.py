@@ -1,0 +1,102 @@
+"""Argo CD on the stack's cluster: its namespace, notifications Secret and pinned Helm release."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict
+
+from components.config.base import Environment
+from components.gitops.argocd_values import (
+    CHART,
+    NOTIFICATIONS_SECRET,
+    RELEASE_NAME,
+    SLACK_WEBHOOK_KEY,
+    argocd_values,
+)
+from components.gitops.config import ArgoCdConfig
+from components.gitops.helm import pinned_release
+
+PART_OF = {"app.kubernetes.io/part-of": "argocd"}
+
+
+def require_provider(component: pulumi.ComponentResource, package: str) -> pulumi.ProviderResource:
+    """The provider for `package` handed to `component` through `opts.providers`.
+
+    Children name it explicitly: a component missing it fails here instead of silently
+    using the ambient default provider (the operator's kubeconfig or GitHub token).
+    """
+    provider = component.get_provider(f"{package}::")
+    if provider is None:
+        raise ValueError(f"{type(component).__name__} needs a {package} provider in opts.providers")
+    return provider
+
+
+class ArgoCdArgs(BaseModel):
+    """What the Argo CD install needs: the environment and its Argo CD config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Environment
+    argocd: ArgoCdConfig
+
+
+class ArgoCd(pulumi.ComponentResource):
+    """The argo-cd chart, pinned, in its own namespace on the environment's cluster.
+
+    Pass the cluster's Kubernetes provider in `opts.providers`. `slack_webhook_url` (secret)
+    feeds the notifications Secret when notifications are enabled.
+    """
+
+    namespace: k8s.core.v1.Namespace
+    release: k8s.helm.v3.Release
+    notifications_secret: k8s.core.v1.Secret | None
+
+    def __init__(
+        self,
+        name: str,
+        args: ArgoCdArgs,
+        slack_webhook_url: pulumi.Output[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("delivery:argocd:ArgoCd", name, None, opts)
+        config = args.argocd
+        production = args.environment == "production"
+        provider = require_provider(self, "kubernetes")
+
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": config.namespace, "labels": PART_OF},
+            # The namespace holds the Applications: deleting it would cascade to every
+            # workload Argo CD deployed, so production refuses to without an explicit unprotect.
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=production),
+        )
+
+        self.notifications_secret = None
+        if config.notifications.enabled:
+            # Created here rather than by the chart so the webhook URL stays out of Helm values
+            # (and Helm's release records); the notifications ConfigMap refers to it by key.
+            webhook_url: pulumi.Output[str] = pulumi.Output.secret(slack_webhook_url)
+            self.notifications_secret = k8s.core.v1.Secret(
+                f"{name}-notifications-secret",
+                metadata={"name": NOTIFICATIONS_SECRET, "namespace": config.namespace, "labels": PART_OF},
+                type="Opaque",
+                string_data={SLACK_WEBHOOK_KEY: webhook_url},
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
+            )
+
+        self.release = pinned_release(
+            f"{name}-release",
+            release_name=RELEASE_NAME,
+            chart=CHART,
+            version=config.chart_version,
+            namespace=config.namespace,
+            values=argocd_values(args.environment, config),
+            timeout_seconds=config.helm_timeout_seconds,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=provider,
+                depends_on=[r for r in (self.namespace, self.notifications_secret) if r is not None],
+            ),
+        )
+        self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

@@ -1,0 +1,117 @@
+"""Config models of Argo CD, Argo Rollouts, the GitOps source and the services (``delivery:argocd``,
+``delivery:gitops``, ``delivery:services``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from components.config.base import ChartVersion, DnsLabel, GithubLogin, Model
+
+
+class RolloutsConfig(Model):
+    enabled: bool | None = Field(
+        default=None,
+        description="Install Argo Rollouts. Default: on in staging and production.",
+    )
+    chart_version: ChartVersion = Field(
+        default="2.41.0", description="Pinned version of the argo-rollouts Helm chart."
+    )
+    namespace: DnsLabel = Field(default="argo-rollouts", description="Namespace of Argo Rollouts.")
+
+
+class NotificationsConfig(Model):
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Send Argo CD deployed, sync-failed and health-degraded notifications of every "
+            "Application to the Slack incoming webhook `slackWebhookUrl` (the webhook fixes the channel)."
+        ),
+    )
+
+
+class ArgoCdConfig(Model):
+    chart_version: ChartVersion = Field(
+        default="10.1.1", description="Pinned version of the argo-cd Helm chart."
+    )
+    namespace: DnsLabel = Field(default="argocd", description="Namespace Argo CD is installed in.")
+    high_availability: bool = Field(
+        default=False,
+        description="Replicated controller, server, repo server, ApplicationSet controller and redis-ha. Needs >= 3 nodes.",
+    )
+    rbac_default_policy: Literal["role:readonly", ""] = Field(
+        default="role:readonly",
+        description='Role of an authenticated user without a matching RBAC rule (`""`: none).',
+    )
+    helm_timeout_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=3600,
+        description="How long `pulumi up` waits for the Argo CD (and Argo Rollouts) release to become ready.",
+    )
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig, description="Argo CD notifications."
+    )
+    rollouts: RolloutsConfig = Field(default_factory=RolloutsConfig, description="Argo Rollouts.")
+
+
+# A Kubernetes kind with its API group (`rbac.authorization.k8s.io/ClusterRole`), or a core kind alone.
+ClusterKind = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Z][A-Za-z0-9]*$")]
+
+
+class GitOpsConfig(Model):
+    repo_url: str | None = Field(
+        default=None,
+        pattern=r"^git@github\.com:[A-Za-z0-9._-]+/[A-Za-z0-9._-]+\.git$",
+        description="SSH URL Argo CD pulls from. Default: the `github` repository's SSH URL.",
+    )
+    target_revision: str = Field(
+        default="main", min_length=1, description="Branch, tag or commit Argo CD tracks."
+    )
+    clusters_path: str = Field(
+        default="gitops/clusters",
+        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+        description="Directory holding one manifest directory per environment.",
+    )
+    charts_path: str = Field(
+        default="infra/helm/charts",
+        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+        description="Directory holding one Helm chart per service.",
+    )
+    cluster_resources: list[ClusterKind] = Field(
+        default_factory=lambda: ["Namespace"],
+        min_length=1,
+        description=(
+            "Cluster-scoped kinds the environment's AppProject lets Applications manage, as "
+            "`Kind` (core group) or `group/Kind`; no wildcards. `Namespace` is needed for "
+            "the Applications' `CreateNamespace=true`."
+        ),
+    )
+
+
+class ServiceConfig(Model):
+    namespace: DnsLabel | None = Field(
+        default=None, description="Namespace the service deploys to. Default: `platform-<env>`."
+    )
+    chart: DnsLabel | None = Field(
+        default=None, description="Chart directory under `gitops.chartsPath`. Default: the service name."
+    )
+
+
+class ImagePullConfig(Model):
+    user: GithubLogin = Field(
+        description=(
+            "Machine user owning `ghcrPullToken`, the clusters' identity towards GHCR: a classic "
+            "token with only `read:packages` (GHCR takes no fine-grained token), the user with read "
+            "access to the repository the images are published from."
+        )
+    )
+    secret_name: DnsLabel = Field(
+        default="ghcr-pull",
+        description=(
+            "Name of the `kubernetes.io/dockerconfigjson` Secret the program keeps in every namespace "
+            "an Application deploys to; service Applications pass it to their chart as "
+            "`imagePullSecrets`."
+        ),
+    )

@@ -1,0 +1,72 @@
+"""The environment's AppProject and Applications, declared as Kubernetes custom resources."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.gitops.argocd import require_provider
+from components.gitops.gitops_manifests import GitOpsSpec, app_project, applications
+
+
+class GitOpsApps(pulumi.ComponentResource):
+    """AppProject `platform-<env>` and its Applications.
+
+    `depends_on` must hold the Argo CD release (it installs the CRDs and the controller that
+    processes the Applications' finalizers) and anything else the Applications need first
+    (the repository Secret, the Argo Rollouts release). Every Application and the AppProject
+    depend on them directly: Pulumi deletes dependents first, so on destroy the Applications
+    go while Argo CD still runs to clear their finalizers, and the release goes last.
+    Pass the cluster's Kubernetes provider in `opts.providers`.
+    """
+
+    project: k8s.apiextensions.CustomResource
+    applications: dict[str, k8s.apiextensions.CustomResource]
+
+    def __init__(
+        self,
+        name: str,
+        spec: GitOpsSpec,
+        depends_on: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("delivery:gitops_apps:GitOpsApps", name, None, opts)
+        provider = require_provider(self, "kubernetes")
+        # An Application deleted with the resources finalizer deletes everything it deployed:
+        # in production a config slip (a renamed service) must not take workloads down, so
+        # removing one there needs an explicit unprotect.
+        protect = spec.environment == "production"
+
+        manifest = app_project(spec)
+        self.project = k8s.apiextensions.CustomResource(
+            f"{name}-project",
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
+        )
+        self.applications = {}
+        for app, manifest in applications(spec).items():
+            self.applications[app] = k8s.apiextensions.CustomResource(
+                f"{name}-{app}",
+                api_version=manifest["apiVersion"],
+                kind=manifest["kind"],
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=provider,
+                    protect=protect,
+                    # The project before its Applications (and after them on destroy).
+                    depends_on=[*depends_on, self.project],
+                ),
+            )
+        self.register_outputs(
+            {
+                "project": spec.project,
+                "applications": [spec.application_name(app) for app in self.applications],
+            }
+        )

@@ -1,0 +1,193 @@
+"""Argo CD AppProject and Applications of one environment, as plain manifests (pure: no Pulumi).
+
+Names follow the seeds: project `platform-<env>`, Applications `platform-<env>-infrastructure`
+(the directory `<clustersPath>/<env>`) and `platform-<env>-<service>` (the service's Helm
+chart under `<chartsPath>`, with `values-<env>.yaml` and then the image file the delivery
+workflows commit, `<clustersPath>/<env>/images/<service>.yaml`, see `gitops_layout`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from components.config.base import Environment
+from components.config.stack import StackConfig
+from components.gitops.config import GitOpsConfig
+from components.gitops.gitops_layout import environment_dir, image_file
+
+API_VERSION = "argoproj.io/v1alpha1"
+IN_CLUSTER = "https://kubernetes.default.svc"
+# Application: deleting it first deletes what it deployed. AppProject: deletion waits until
+# no Application refers to it.
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+SYNC_OPTIONS = ("CreateNamespace=true", "PrunePropagationPolicy=foreground", "PruneLast=true")
+# Exponential backoff as in seed 004: 5s, 10s, 20s, ... capped at 3m, five attempts.
+RETRY = {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
+INFRASTRUCTURE = "infrastructure"
+LABEL_ENVIRONMENT = "delivery.ai-aas.io/environment"
+# Name of the values-only source: a value file `$gitops/<path>` is `<path>` in the GitOps repository.
+GITOPS_REF = "gitops"
+
+
+class ServiceApp(BaseModel):
+    """One service's deployment: its namespace and its chart directory."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespace: str
+    chart: str
+
+
+class GitOpsSpec(BaseModel):
+    """Everything the AppProject and Applications of one environment are built from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Environment
+    argocd_namespace: str
+    repo_url: str
+    gitops: GitOpsConfig
+    services: dict[str, ServiceApp]
+    automated_sync: bool
+    # The pull Secret (components.gitops.image_pull) in every namespace of `namespaces`.
+    image_pull_secret: str
+
+    @classmethod
+    def from_config(cls, config: StackConfig) -> GitOpsSpec:
+        return cls(
+            environment=config.environment,
+            argocd_namespace=config.argocd.namespace,
+            repo_url=config.gitops_repo_url,
+            gitops=config.gitops,
+            services={
+                name: ServiceApp(namespace=config.service_namespace(name), chart=service.chart or name)
+                for name, service in config.services.items()
+            },
+            # Development and staging follow main on their own; production syncs by hand.
+            automated_sync=config.environment != "production",
+            image_pull_secret=config.image_pull.secret_name,
+        )
+
+    @property
+    def project(self) -> str:
+        return f"platform-{self.environment}"
+
+    @property
+    def platform_namespace(self) -> str:
+        """Where the infrastructure Application (and, by default, every service) deploys."""
+        return f"platform-{self.environment}"
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every namespace an Application of this environment may deploy to."""
+        return sorted({self.platform_namespace, *(s.namespace for s in self.services.values())})
+
+    def application_name(self, app: str) -> str:
+        return f"{self.project}-{app}"
+
+
+def _group_kind(entry: str) -> dict[str, str]:
+    group, _, kind = entry.rpartition("/")
+    return {"group": group, "kind": kind}
+
+
+def _metadata(spec: GitOpsSpec, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": spec.argocd_namespace,
+        "labels": {LABEL_ENVIRONMENT: spec.environment},
+        "finalizers": [RESOURCES_FINALIZER],
+    }
+
+
+def app_project(spec: GitOpsSpec) -> dict[str, Any]:
+    """The environment's AppProject: one repository, this cluster, the platform's namespaces."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AppProject",
+        "metadata": _metadata(spec, spec.project),
+        "spec": {
+            "description": f"The platform's {spec.environment} Applications (managed by Pulumi).",
+            "sourceRepos": [spec.repo_url],
+            "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in spec.namespaces],
+            # Cluster-scoped kinds are denied unless listed; namespaced kinds are allowed in
+            # the destinations above (which exclude Argo CD's own namespaces).
+            "clusterResourceWhitelist": [
+                _group_kind(entry) for entry in sorted(set(spec.gitops.cluster_resources))
+            ],
+        },
+    }
+
+
+def _sync_policy(spec: GitOpsSpec) -> dict[str, Any]:
+    policy: dict[str, Any] = {"syncOptions": list(SYNC_OPTIONS), "retry": RETRY}
+    if spec.automated_sync:
+        policy = {"automated": {"prune": True, "selfHeal": True}, **policy}
+    return policy
+
+
+def _source(spec: GitOpsSpec, **fields: Any) -> dict[str, Any]:
+    """A source in the GitOps repository (the one the AppProject allows) at the tracked revision."""
+    return {"repoURL": spec.repo_url, "targetRevision": spec.gitops.target_revision, **fields}
+
+
+def _application(spec: GitOpsSpec, app: str, sources: list[dict[str, Any]], namespace: str) -> dict[str, Any]:
+    # One source stays `source`: a one-element `sources` would make Argo CD treat the
+    # Application as multi-source for nothing.
+    source: dict[str, Any] = {"source": sources[0]} if len(sources) == 1 else {"sources": sources}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Application",
+        "metadata": _metadata(spec, spec.application_name(app)),
+        "spec": {
+            "project": spec.project,
+            **source,
+            "destination": {"server": IN_CLUSTER, "namespace": namespace},
+            "syncPolicy": _sync_policy(spec),
+            "revisionHistoryLimit": 10,
+        },
+    }
+
+
+def infrastructure_application(spec: GitOpsSpec) -> dict[str, Any]:
+    """`platform-<env>-infrastructure`: the environment's manifest directory.
+
+    No `directory` block: Argo CD detects plain manifests or a kustomization there itself,
+    and does not recurse, so the image files in `images/` below it are not read as manifests.
+    """
+    path = environment_dir(spec.gitops.clusters_path, spec.environment)
+    return _application(spec, INFRASTRUCTURE, [_source(spec, path=path)], spec.platform_namespace)
+
+
+def service_application(spec: GitOpsSpec, service: str) -> dict[str, Any]:
+    """`platform-<env>-<service>`: the service's chart with the environment's values file and
+    the image the delivery workflows committed for it (multi-source, Argo CD >= 2.6)."""
+    app = spec.services[service]
+    image = image_file(environment_dir(spec.gitops.clusters_path, spec.environment), service)
+    chart = _source(
+        spec,
+        path=f"{spec.gitops.charts_path}/{app.chart}",
+        helm={
+            "releaseName": service,
+            # Later files win: the committed image overrides the chart's and the values file's.
+            "valueFiles": [f"values-{spec.environment}.yaml", f"${GITOPS_REF}/{image}"],
+            # Before a service's first image is published it runs its chart's default image.
+            # (Argo CD has one switch per source, so this also tolerates a missing values file.)
+            "ignoreMissingValueFiles": True,
+            # The namespace's GHCR pull Secret, under the key `helm create` charts read. Argo CD
+            # ranks valuesObject above valueFiles: no values file can drop it.
+            "valuesObject": {"imagePullSecrets": [{"name": spec.image_pull_secret}]},
+        },
+    )
+    # Values only: a source with `ref` and no `path` renders nothing itself.
+    return _application(spec, service, [chart, _source(spec, ref=GITOPS_REF)], app.namespace)
+
+
+def applications(spec: GitOpsSpec) -> dict[str, dict[str, Any]]:
+    """Every Application of the environment, keyed by app (`infrastructure` or service name)."""
+    apps = {INFRASTRUCTURE: infrastructure_application(spec)}
+    for service in sorted(spec.services):
+        apps[service] = service_application(spec, service)
+    return apps

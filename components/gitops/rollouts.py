@@ -1,0 +1,77 @@
+"""Argo Rollouts (blue-green and canary, seeds 003/004) from its pinned Helm chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict
+
+from components.config.base import Environment
+from components.gitops.argocd import require_provider
+from components.gitops.config import RolloutsConfig
+from components.gitops.helm import pinned_release
+
+CHART = "argo-rollouts"
+RELEASE_NAME = "argo-rollouts"
+
+
+def rollouts_values(high_availability: bool) -> dict[str, Any]:
+    """Values of the argo-rollouts chart.
+
+    The controller elects a leader, so a second replica is a hot standby: HA environments
+    run two with a PDB, others one. Traffic-router RBAC (Istio, SMI, ALB, ...) is off:
+    the seeds' blue-green and canary strategies switch Services and scale ReplicaSets, which
+    the controller's base role covers. The dashboard (an unauthenticated UI) stays off.
+    """
+    controller: dict[str, Any] = {"replicas": 2 if high_availability else 1}
+    if high_availability:
+        controller["pdb"] = {"enabled": True, "minAvailable": 1}
+    return {
+        # CRDs kept on uninstall: deleting the release must not delete every Rollout.
+        "installCRDs": True,
+        "keepCRDs": True,
+        "controller": controller,
+        "providerRBAC": {"enabled": False},
+        "dashboard": {"enabled": False},
+    }
+
+
+class RolloutsArgs(BaseModel):
+    """The environment, its Rollouts config, whether it runs highly available, the Helm timeout."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Environment
+    rollouts: RolloutsConfig
+    high_availability: bool
+    timeout_seconds: int
+
+
+class Rollouts(pulumi.ComponentResource):
+    """Namespace and pinned argo-rollouts release. Pass the Kubernetes provider in `opts.providers`."""
+
+    namespace: k8s.core.v1.Namespace
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: RolloutsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:rollouts:Rollouts", name, None, opts)
+        provider = require_provider(self, "kubernetes")
+        config = args.rollouts
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": config.namespace, "labels": {"app.kubernetes.io/part-of": "argo-rollouts"}},
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        self.release = pinned_release(
+            f"{name}-release",
+            release_name=RELEASE_NAME,
+            chart=CHART,
+            version=config.chart_version,
+            namespace=config.namespace,
+            values=rollouts_values(args.high_availability),
+            timeout_seconds=args.timeout_seconds,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
+        )
+        self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

@@ -1,0 +1,1 @@
+"""Object Storage: the CI build metrics bucket and its config model."""

@@ -1,0 +1,122 @@
+"""The CI build-metrics bucket (seeds 000/001) and the one key CI writes it with.
+
+Declared only by the stack that manages the repository: the bucket is repository-wide,
+like the Actions secrets that hand its key to CI.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_linode as linode
+from pydantic import BaseModel, ConfigDict
+
+from components.storage.config import MetricsConfig
+
+
+class MetricsBucketArgs(BaseModel):
+    """The metrics settings of the stack config, and the project the labels name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    project: str
+    metrics: MetricsConfig
+
+
+def lifecycle_rules(metrics: MetricsConfig) -> list[linode.ObjectStorageBucketLifecycleRuleArgs]:
+    """Expire old metrics and their old versions, clear what expiry leaves, free abandoned uploads.
+
+    Versioning keeps every overwritten or deleted object as a noncurrent version, so current
+    objects expire after `retentionDays`, noncurrent ones after `noncurrentVersionDays`, and
+    delete markers with nothing left behind them are removed.
+    """
+    return [
+        linode.ObjectStorageBucketLifecycleRuleArgs(
+            id="expire-metrics",
+            enabled=True,
+            expiration=linode.ObjectStorageBucketLifecycleRuleExpirationArgs(days=metrics.retention_days),
+            noncurrent_version_expiration=linode.ObjectStorageBucketLifecycleRuleNoncurrentVersionExpirationArgs(
+                days=metrics.noncurrent_version_days
+            ),
+        ),
+        linode.ObjectStorageBucketLifecycleRuleArgs(
+            id="remove-expired-delete-markers",
+            enabled=True,
+            # S3 refuses this flag together with `days` in one expiration: its own rule.
+            expiration=linode.ObjectStorageBucketLifecycleRuleExpirationArgs(
+                expired_object_delete_marker=True
+            ),
+        ),
+        linode.ObjectStorageBucketLifecycleRuleArgs(
+            id="abort-incomplete-uploads",
+            enabled=True,
+            abort_incomplete_multipart_upload_days=metrics.abort_incomplete_upload_days,
+        ),
+    ]
+
+
+class MetricsBucket(pulumi.ComponentResource):
+    """A private, versioned, protected bucket with lifecycle rules, and a key limited to it."""
+
+    bucket: linode.ObjectStorageBucket
+    key: linode.ObjectStorageKey
+    endpoint: pulumi.Output[str]
+    access_key_id: pulumi.Output[str]
+    secret_access_key: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MetricsBucketArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("delivery:metrics_bucket:MetricsBucket", name, None, opts)
+        metrics = args.metrics
+        # Versioning and lifecycle rules go through the S3 API, which needs an access key; the
+        # provider mints a temporary one per operation instead of a long-lived admin key.
+        # Provider settings belong to the provider object, not to Pulumi.yaml.
+        s3_provider = linode.Provider(
+            f"{name}-s3",
+            obj_use_temp_keys=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.bucket = linode.ObjectStorageBucket(
+            f"{name}-bucket",
+            label=metrics.bucket,
+            region=metrics.region,
+            acl="private",
+            cors_enabled=False,
+            # Versioning cannot be switched off again once on; only suspended.
+            versioning=True,
+            lifecycle_rules=lifecycle_rules(metrics),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=s3_provider,
+                # The build history of every pipeline run: never replaced or deleted by accident.
+                protect=True,
+            ),
+        )
+        self.key = linode.ObjectStorageKey(
+            f"{name}-ci-key",
+            label=f"{args.project}-ci-metrics",
+            # A limited key: this one bucket, nothing else (and no `regions`, which would let it
+            # create buckets).
+            bucket_accesses=[
+                linode.ObjectStorageKeyBucketAccessArgs(
+                    bucket_name=self.bucket.label,
+                    region=self.bucket.region,
+                    permissions="read_write",
+                )
+            ],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The API cannot change a key's bucket access in place.
+                replace_on_changes=["bucketAccesses"],
+                additional_secret_outputs=["secretKey"],
+            ),
+        )
+        self.endpoint = self.bucket.s3_endpoint.apply(lambda host: f"https://{host}")
+        self.access_key_id = pulumi.Output.secret(self.key.access_key)
+        self.secret_access_key = pulumi.Output.secret(self.key.secret_key)
+        self.register_outputs(
+            {
+                "bucket": self.bucket.label,
+                "endpoint": self.endpoint,
+                "accessKeyId": self.access_key_id,
+                "secretAccessKey": self.secret_access_key,
+            }
+        )
