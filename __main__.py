@@ -28,7 +28,7 @@ from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
 def main() -> None:
     # Validates everything first: bad config raises ConfigError before any resource exists.
-    config, secrets, github_settings = load_config()
+    config, secrets, providers = load_config()
     env = config.environment
     project = pulumi.get_project()
 
@@ -48,8 +48,8 @@ def main() -> None:
     github_provider = github.Provider(
         "github",
         owner=config.github.owner,
-        token=github_settings.token,
-        base_url=github_settings.base_url,
+        token=providers.github_token,
+        base_url=providers.github_base_url,
     )
 
     # --- gitops --------------------------------------------------------------------
@@ -158,7 +158,12 @@ def main() -> None:
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
         )
-        metrics = MetricsBucket("metrics", MetricsBucketArgs(project=project, metrics=config.metrics))
+        metrics = MetricsBucket(
+            "metrics",
+            MetricsBucketArgs(project=project, metrics=config.metrics),
+            linode_token=providers.linode_token,
+            linode_url=providers.linode_url,
+        )
         RepositoryGovernance(
             "repository",
             RepositoryGovernanceArgs(

@@ -55,10 +55,11 @@ def previews() -> dict[str, Preview]:
     jobs: dict[str, Callable[[], Preview]] = {stack: partial(run_preview, stack) for stack in STACKS}
     for i, (stack, changes, _) in enumerate(BAD_CONFIG_SAMPLE):
         jobs[f"config-{i}"] = partial(run_preview, stack, stack_values=with_changes(stack, changes))
+    # The mock recordings run here, in this thread: the Pulumi runtime state is global.
+    owner = run_stack("production").recorder.named("github").inputs["owner"]
     for bad in BAD_INPUTS:
-        # The mock recording runs here, in this thread: the Pulumi runtime state is global.
         res = recorded(bad)
-        jobs[f"probe-{bad.id}"] = partial(probe, res.type, res.name, bad.apply(unwrap(res.inputs)))
+        jobs[f"probe-{bad.id}"] = partial(probe, res.type, res.name, bad.apply(unwrap(res.inputs)), owner)
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         futures = {key: pool.submit(job) for key, job in jobs.items()}
         return {key: future.result() for key, future in futures.items()}
@@ -196,7 +197,7 @@ for resource in json.load(open("resources.json")):
 """
 
 
-def probe(type_: str, name: str, inputs: dict[str, Any]) -> Preview:
+def probe(type_: str, name: str, inputs: dict[str, Any], owner: str) -> Preview:
     """The real provider's Check of one resource (the program's own, with one bad input)."""
     with tempfile.TemporaryDirectory(prefix="delivery-probe-") as tmp:
         project = Path(tmp) / "project"
@@ -205,7 +206,8 @@ def probe(type_: str, name: str, inputs: dict[str, Any]) -> Preview:
         (project / "Pulumi.yaml").write_text(json.dumps({"name": "probe", "runtime": runtime}))
         (project / "__main__.py").write_text(PROBE_PROGRAM)
         (project / "resources.json").write_text(json.dumps([{"type": type_, "name": name, "inputs": inputs}]))
-        return preview_project(project, "probe", Path(tmp), secrets=())
+        # The default github provider needs an owner (else it asks the API whose token it has).
+        return preview_project(project, "probe", Path(tmp), secrets=(), config={"github:owner": owner})
 
 
 @pytest.mark.parametrize("bad", BAD_INPUTS, ids=lambda b: b.id)

@@ -1,8 +1,10 @@
-"""`pulumi config set --secret github:token` reaches the program's explicit github provider.
+"""`pulumi config set --secret github:token` (or `linode:token`) reaches the providers the
+program creates itself.
 
-An explicitly created provider ignores the `github:` stack config unless the program passes it
-on; the config loader reads `github:token` (secret only) and `github:baseUrl` and refuses any
-other `github:` key, which the explicit provider would silently ignore.
+An explicitly created provider ignores its namespace's stack config unless the program passes
+it on; the config loader reads `github:token` and `linode:token` (secret only), `github:baseUrl`
+and `linode:url`, and refuses any other `github:` key, which the explicit github provider would
+silently ignore (other `linode:` keys still reach the cluster's default linode provider).
 """
 
 from __future__ import annotations
@@ -44,6 +46,18 @@ def test_without_github_stack_config_the_provider_takes_no_token_from_the_progra
     assert "token" not in provider.inputs
 
 
+def test_linode_token_and_url_from_stack_config_reach_the_metrics_bucket_provider() -> None:
+    recorder = _run(
+        "production",
+        {"linode:token": {"secure": "v1:ciphertext"}, "linode:url": "http://127.0.0.1:8080"},
+        {"token": "linode-token-from-config-77"},
+    )
+    provider = recorder.named("metrics-s3")
+    assert provider.type == "pulumi:providers:linode"
+    assert provider.inputs["token"] == Secret("linode-token-from-config-77")
+    assert provider.inputs["url"] == "http://127.0.0.1:8080"
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
@@ -56,6 +70,10 @@ def test_without_github_stack_config_the_provider_takes_no_token_from_the_progra
             "github:owner: the program creates its github provider itself and passes it only the owner "
             "(`delivery:github.owner`), the token and the base URL; "
             "allowed keys here: github:token (secret), github:baseUrl",
+        ),
+        (
+            {"linode:token": "plain-linode-token"},
+            "linode:token: stored in plain text; allowed: a secret, `pulumi config set --secret linode:token`",
         ),
         (
             {"github:baseUrl": "ghe.example.org"},

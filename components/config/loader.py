@@ -36,23 +36,53 @@ class StackSecrets:
 
 
 @dataclass(frozen=True)
-class GithubProviderSettings:
-    """The github provider's own stack config, handed to the program's explicit provider.
+class ProviderSettings:
+    """The providers' own stack config, handed to the providers the program creates itself.
 
     An explicitly created provider takes only the arguments the program passes (stack config
-    `github:*` reaches the default provider alone), so the loader reads `github:token` and
-    `github:baseUrl` here. Unset, the provider falls back to GITHUB_TOKEN and GITHUB_BASE_URL.
+    `github:*` and `linode:*` reaches the default providers alone), so the loader reads the
+    connection settings here: `github:token`, `github:baseUrl` for the github provider, and
+    `linode:token`, `linode:url` for the metrics bucket's linode provider (the cluster's
+    default linode provider reads them itself). Unset, the providers fall back to
+    GITHUB_TOKEN / GITHUB_BASE_URL and LINODE_TOKEN / LINODE_URL.
     """
 
-    token: pulumi.Output[str] | None
-    base_url: str | None
+    github_token: pulumi.Output[str] | None
+    github_base_url: str | None
+    linode_token: pulumi.Output[str] | None
+    linode_url: str | None
 
 
 GITHUB_PROVIDER_KEYS = ("token", "baseUrl")
 
 
-def _github_provider_settings() -> tuple[GithubProviderSettings, list[Problem]]:
-    values = _raw_namespace_values("github")
+def _secret_setting(
+    namespace: str, key: str, values: dict[str, Any]
+) -> tuple[pulumi.Output[str] | None, list[Problem]]:
+    if key not in values:
+        return None, []
+    if runtime_config.is_config_secret(f"{namespace}:{key}"):
+        return pulumi.Config(namespace).require_secret(key), []
+    message = f"stored in plain text; allowed: a secret, `pulumi config set --secret {namespace}:{key}`"
+    return None, [Problem(key, _MISSING, message, namespace=namespace)]
+
+
+def _url_setting(
+    namespace: str, key: str, values: dict[str, Any], slash: bool
+) -> tuple[str | None, list[Problem]]:
+    url = values.get(key)
+    if url is None:
+        return None, []
+    if re.fullmatch(r"https?://\S+/" if slash else r"https?://\S+", str(url)):
+        return str(url), []
+    allowed = (
+        "an http(s) URL ending in `/` (GitHub Enterprise: https://<host>/)" if slash else "an http(s) URL"
+    )
+    return None, [Problem(key, url, f"allowed: {allowed}", namespace=namespace)]
+
+
+def _provider_settings() -> tuple[ProviderSettings, list[Problem]]:
+    github = _raw_namespace_values("github")
     problems = [
         Problem(
             key,
@@ -62,33 +92,20 @@ def _github_provider_settings() -> tuple[GithubProviderSettings, list[Problem]]:
             "allowed keys here: github:token (secret), github:baseUrl",
             namespace="github",
         )
-        for key in sorted(values)
+        for key in sorted(github)
         if key not in GITHUB_PROVIDER_KEYS
     ]
-    token: pulumi.Output[str] | None = None
-    if "token" in values:
-        if runtime_config.is_config_secret("github:token"):
-            token = pulumi.Config("github").require_secret("token")
-        else:
-            problems.append(
-                Problem(
-                    "token",
-                    _MISSING,
-                    "stored in plain text; allowed: a secret, `pulumi config set --secret github:token`",
-                    namespace="github",
-                )
-            )
-    base_url = values.get("baseUrl")
-    if base_url is not None and not re.fullmatch(r"https?://\S+/", str(base_url)):
-        problems.append(
-            Problem(
-                "baseUrl",
-                base_url,
-                "allowed: an http(s) URL ending in `/` (GitHub Enterprise: https://<host>/)",
-                namespace="github",
-            )
-        )
-    return GithubProviderSettings(token=token, base_url=base_url), problems
+    linode = _raw_namespace_values("linode")
+    github_token, more = _secret_setting("github", "token", github)
+    problems += more
+    github_base_url, more = _url_setting("github", "baseUrl", github, slash=True)
+    problems += more
+    linode_token, more = _secret_setting("linode", "token", linode)
+    problems += more
+    linode_url, more = _url_setting("linode", "url", linode, slash=False)
+    problems += more
+    settings = ProviderSettings(github_token, github_base_url, linode_token, linode_url)
+    return settings, problems
 
 
 def _raw_namespace_values(namespace: str = NAMESPACE) -> dict[str, Any]:
@@ -145,10 +162,10 @@ def passphrase_problems(passphrase: str | None, stack_file: Path) -> list[Proble
     ]
 
 
-def load_config() -> tuple[StackConfig, StackSecrets, GithubProviderSettings]:
+def load_config() -> tuple[StackConfig, StackSecrets, ProviderSettings]:
     """Read and validate the whole stack configuration; raise ConfigError on bad input."""
     stack = pulumi.get_stack()
-    github_provider, provider_problems = _github_provider_settings()
+    providers, provider_problems = _provider_settings()
     try:
         config = parse_namespace(_raw_namespace_values(), stack)
     except ConfigError as error:
@@ -168,4 +185,4 @@ def load_config() -> tuple[StackConfig, StackSecrets, GithubProviderSettings]:
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
         ghcr_pull_token=cfg.require_secret("ghcrPullToken"),
     )
-    return config, secrets, github_provider
+    return config, secrets, providers
