@@ -89,7 +89,10 @@ def test_the_workflow_pins_the_cli_the_previews_run(previews: dict[str, Preview]
     pulumi = find_pulumi()
     assert pulumi is not None
     version = subprocess.run([pulumi, "version"], capture_output=True, text=True, check=True).stdout.strip()
-    assert version.lstrip("v") == WorkflowsConfig().pulumi_version
+    assert version.lstrip("v") == WorkflowsConfig().pulumi_version, (
+        f"the previews ran Pulumi {version}, the infrastructure workflow pins "
+        f"{WorkflowsConfig().pulumi_version} (github.workflows.pulumiVersion): make them agree"
+    )
 
 
 def mock_urns(run: Run) -> set[str]:
