@@ -4,7 +4,8 @@ The Python SDKs take nested inputs as plain dictionaries too and do not check th
 misspelt `requiredApprovingReviewCount` or `bucketAccess` would reach the provider and be
 dropped or refused only at `pulumi up`. This walks the recorded inputs of every such
 resource of every stack (whoever's component declared it) against the providers' published
-schemas (`tests/schemas/pulumi-*-inputs.json`).
+schemas (`tests/schemas/pulumi-*-inputs.json`). The schemas type enum-like fields as plain
+strings; the values the providers accept there are checked in `test_provider_input_rules.py`.
 """
 
 from __future__ import annotations

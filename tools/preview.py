@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -107,7 +107,6 @@ class Preview:
     events: list[dict[str, Any]]
     requests: list[Request]
     seconds: float
-    setup: list[str] = field(default_factory=list)
 
     def steps(self) -> list[dict[str, Any]]:
         """The engine's planned step of every resource (`resourcePreEvent` metadata)."""
@@ -257,7 +256,6 @@ def preview_project(
     pulumi = require_pulumi()
     started = time.perf_counter()
     env = _environment(work)
-    setup: list[str] = []
 
     def cli(*args: str, secret_value: str | None = None) -> None:
         done = subprocess.run(
@@ -270,7 +268,6 @@ def preview_project(
             timeout=timeout,
         )
         shown = " ".join(args) if secret_value is None else " ".join(args).replace(secret_value, "***")
-        setup.append(f"pulumi {shown}: exit {done.returncode}")
         if done.returncode != 0:
             raise RuntimeError(f"`pulumi {shown}` failed:\n{done.stdout}{done.stderr}")
 
@@ -323,7 +320,6 @@ def preview_project(
         events=events,
         requests=requests,
         seconds=time.perf_counter() - started,
-        setup=setup,
     )
 
 
