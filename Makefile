@@ -4,8 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= staging
 ENGINE_BUILD ?= ../shared/engine/build.sh
+# Go tool binaries build here, outside the repository (CI keeps ~/.cache between runs);
+# exported so the tests find them.
+TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
+export TOOLS_CACHE
 
-.PHONY: install plan preview engine golden test lint typecheck check
+.PHONY: install plan preview engine golden test lint typecheck check notifications-harness promtool amtool
 
 install: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -40,3 +44,24 @@ typecheck: install
 	$(BIN)/mypy
 
 check: test lint typecheck
+
+promtool: $(TOOLS_CACHE)/promtool  ## promtool of Prometheus v3.14.0 (pinned in tools/promtool/go.mod) for the alert-rule tests
+$(TOOLS_CACHE)/promtool: tools/promtool/go.mod tools/promtool/go.sum
+	@command -v go >/dev/null || { echo "go not found: promtool needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/promtool && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/promtool github.com/prometheus/prometheus/cmd/promtool
+
+# Argo CD's notifications engine, pinned in tools/notifications/go.mod, evaluating the
+# rendered triggers and templates (tests/notifications_harness.py runs it).
+NOTIFICATIONS_HARNESS := $(TOOLS_CACHE)/notifications-harness
+notifications-harness: $(NOTIFICATIONS_HARNESS)  ## build the notifications harness (needs Go)
+$(NOTIFICATIONS_HARNESS): tools/notifications/main.go tools/notifications/go.mod tools/notifications/go.sum
+	@command -v go >/dev/null || { echo "go not found: the notifications harness needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(dir $(abspath $@))
+	cd tools/notifications && GOFLAGS=-mod=readonly go build -trimpath -o $(abspath $@) .
+
+amtool: $(TOOLS_CACHE)/amtool  ## amtool of Alertmanager v0.34.0 (pinned in tools/amtool/go.mod) for the routing tests
+$(TOOLS_CACHE)/amtool: tools/amtool/go.mod tools/amtool/go.sum
+	@command -v go >/dev/null || { echo "go not found: amtool needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/amtool && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/amtool github.com/prometheus/alertmanager/cmd/amtool

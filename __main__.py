@@ -17,12 +17,15 @@ from components.github.repository_governance import (
 )
 from components.github.workflow_files import WorkflowFiles, WorkflowFilesArgs
 from components.github.workflows import required_status_checks
+from components.gitops.analysis_templates import AnalysisTemplates, AnalysisTemplatesArgs
 from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.gitops.gitops_apps import GitOpsApps
 from components.gitops.gitops_manifests import GitOpsSpec, applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
+from components.monitoring.monitoring import Monitoring, MonitoringArgs
+from components.monitoring.stack_values import prometheus_url
 from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
 
@@ -52,14 +55,42 @@ def main() -> None:
         base_url=providers.github_base_url,
     )
 
+    # --- monitoring ----------------------------------------------------------------
+    # Prometheus, Alertmanager and the deployment alerts. First on the cluster: the Argo
+    # releases declare ServiceMonitors, whose CRD this release installs.
+    monitoring = Monitoring(
+        f"{env}-monitoring",
+        MonitoringArgs(
+            environment=env,
+            monitoring=config.monitoring,
+            platform_namespaces=config.platform_namespaces,
+        ),
+        pagerduty_routing_key=secrets.pagerduty_routing_key,
+        slack_webhook_url=secrets.slack_webhook_url,
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+    )
+    pulumi.export("monitoringNamespace", config.monitoring.namespace)
+    pulumi.export("prometheusUrl", prometheus_url(config.monitoring))
+
     # --- gitops --------------------------------------------------------------------
-    # Argo CD on this cluster, its read-only deploy key, Argo Rollouts where enabled, the
-    # environment's AppProject and Applications.
+    # Argo CD on this cluster, its read-only deploy key, Argo Rollouts where enabled (with the
+    # analysis templates its Rollouts reference), the environment's AppProject and Applications.
     gitops_providers = {"kubernetes": cluster.provider, "github": github_provider}
     argocd = ArgoCd(
         f"{env}-argocd",
-        ArgoCdArgs(environment=env, argocd=config.argocd),
+        ArgoCdArgs(
+            environment=env,
+            argocd=config.argocd,
+            dispatch_repository=(
+                f"{config.github.owner}/{config.github.repository}"
+                if config.argocd.notifications.github_dispatch
+                else None
+            ),
+        ),
         slack_webhook_url=secrets.slack_webhook_url,
+        # Only the stack that sends the staging-deployed dispatch gets the token.
+        dispatch_token=secrets.argocd_dispatch_token if config.argocd.notifications.github_dispatch else None,
+        depends_on=[monitoring.release],
         opts=pulumi.ResourceOptions(providers=gitops_providers),
     )
     gitops_spec = GitOpsSpec.from_config(config)
@@ -85,10 +116,21 @@ def main() -> None:
                 high_availability=config.argocd.high_availability,
                 timeout_seconds=config.argocd.helm_timeout_seconds,
             ),
+            depends_on=[monitoring.release],
             opts=pulumi.ResourceOptions(providers=gitops_providers),
         )
-        # Rollout resources live in the Applications: they go before the controller on destroy.
-        app_dependencies.append(rollouts.release)
+        analysis = AnalysisTemplates(
+            f"{env}-analysis",
+            AnalysisTemplatesArgs(
+                analysis=config.argocd.rollouts.analysis,
+                prometheus_address=prometheus_url(config.monitoring),
+            ),
+            depends_on=[rollouts.release],
+            opts=pulumi.ResourceOptions(providers=gitops_providers),
+        )
+        # Rollout resources live in the Applications and reference the templates: they go
+        # before the templates and the controller on destroy.
+        app_dependencies.extend([rollouts.release, *analysis.templates.values()])
     # GHCR pull credentials in every namespace the Applications deploy to: before the first
     # sync pulls an image, and deleted after the Applications (and their workloads).
     image_pull = ImagePullSecrets(
@@ -154,6 +196,7 @@ def main() -> None:
                 clusters_path=config.gitops.clusters_path,
                 metrics_region=config.metrics.region,
                 environments=ENVIRONMENTS,
+                runners=config.pipeline.runners,
                 code_scanning=config.github.plan.code_scanning,
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
@@ -170,6 +213,7 @@ def main() -> None:
                 repository=config.github.repository,
                 deployer=deployer,
                 required_status_checks=required_status_checks(),
+                merge_queue=config.github.plan.merge_queue,
                 metrics=MetricsCredentials(
                     bucket=metrics.bucket.label,
                     endpoint=metrics.endpoint,

@@ -28,6 +28,8 @@ TEST_SECRETS: dict[str, str] = {
     "ciGithubToken": "github_pat_test_write_5b8e41",
     "ciGithubReadToken": "github_pat_test_read_93c07a",
     "ghcrPullToken": "ghp_test_pull_4a61d2",
+    "argocdDispatchToken": "github_pat_test_dispatch_4e6a12",
+    "pagerdutyRoutingKey": "pd-routing-test-4a61f0",
 }
 
 _RUNS: dict[str, Run] = {}

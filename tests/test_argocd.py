@@ -10,15 +10,18 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS
+from conftest import TEST_SECRETS, assert_refused
 
 from components.config import ArgoCdConfig, ConfigError, parse_namespace
 from components.gitops.argocd_values import (
+    GITHUB_DISPATCH_KEY,
+    GITHUB_DISPATCH_SERVICE,
     HA_REPLICAS,
     NOTIFICATIONS_SECRET,
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
+from components.monitoring.stack_values import RECEIVERS_SECRET
 from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, run_program, stack_file, walk
 from tools.plan import render_documents
 
@@ -54,6 +57,7 @@ DOCUMENTED: dict[str, re.Pattern[str]] = {
     "notifications.triggers": re.compile(r"^trigger\.[A-Za-z0-9_-]+$"),
 }
 CHART_KEYS_IN_FREE_FORM = {"create", "annotations"}
+LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 # What Argo CD documents inside the notification documents themselves.
 TRIGGER_FIELDS = {"description", "when", "send", "oncePer"}
 TEMPLATE_FIELDS = {"message", "email", "slack", "webhook", "teams", "googlechat", "opsgenie"}
@@ -98,6 +102,11 @@ def unknown_key_paths(ours: Any, chart: Any, path: str = "") -> list[str]:
         if path in DOCUMENTED and key not in CHART_KEYS_IN_FREE_FORM:
             if not DOCUMENTED[path].match(key):
                 problems.append(f"{here} (not a key Argo CD documents)")
+            continue
+        if path.endswith(".additionalLabels"):
+            # Labels the chart copies onto an object (e.g. a ServiceMonitor): any label key.
+            if not LABEL_KEY.fullmatch(key) or not isinstance(value, str):
+                problems.append(f"{here} (not a Kubernetes label)")
             continue
         if not isinstance(chart, dict) or key not in chart:
             problems.append(here)
@@ -244,10 +253,17 @@ def test_notifications_reach_slack_through_the_secret_webhook(stack_run: Run) ->
 
     secret = notifications_secret(stack_run)
     assert secret.name in release.depends_on, "the controller must find its Secret at start"
-    assert secret.plain["stringData"] == {SLACK_WEBHOOK_KEY: TEST_SECRETS["slackWebhookUrl"]}
+    expected = {SLACK_WEBHOOK_KEY: TEST_SECRETS["slackWebhookUrl"]}
+    if stack_run.stack == "staging":
+        # Only the stack that sends the staging-deployed dispatch holds its token.
+        expected[GITHUB_DISPATCH_KEY] = TEST_SECRETS["argocdDispatchToken"]
+    assert secret.plain["stringData"] == expected
     leaves = list(walk(secret.inputs["stringData"]))
     assert leaves and all(is_secret for _, _, is_secret in leaves), "the webhook URL must stay secret"
     assert TEST_SECRETS["slackWebhookUrl"] not in json.dumps(release.plain), "the URL must not reach Helm"
+    assert TEST_SECRETS["argocdDispatchToken"] not in json.dumps(release.plain), (
+        "the token must not reach Helm"
+    )
 
     services: dict[str, dict[str, Any]] = {}
     for key, text in notifications["notifiers"].items():
@@ -266,11 +282,17 @@ def test_notifications_reach_slack_through_the_secret_webhook(stack_run: Run) ->
         for service, request in template["webhook"].items():
             assert service in services, f"{key} posts to undeclared webhook {service}"
             assert set(request) <= WEBHOOK_TEMPLATE_FIELDS and request["method"] == "POST"
-            # The body is JSON once the Go template runs: stand in for its two actions.
-            first, second = request["body"].splitlines()
-            assert first.startswith("{{- $text := printf ") and first.endswith(" -}}")
-            assert f"[{stack_run.stack}]" in first, "messages must name the environment"
-            payload = json.loads(second.replace("{{ toJson $text }}", json.dumps('a "quoted" error')))
+            if service == GITHUB_DISPATCH_SERVICE:
+                # Its payload is checked in test_dispatch_* and by the engine in test_notifications.py.
+                assert request["path"] == "/repos/ai-aas/platform/dispatches"
+                continue
+            # The body is JSON once the Go template runs: stand in for its actions (the
+            # notifications engine renders them for real in test_notifications.py).
+            *actions, last = request["body"].splitlines()
+            assert all(a.startswith("{{- $") and a.endswith(" -}}") for a in actions), actions
+            [printf] = [a for a in actions if a.startswith("{{- $text := printf ")]
+            assert f"[{stack_run.stack}]" in printf, "messages must name the environment"
+            payload = json.loads(last.replace("{{ toJson $text }}", json.dumps('a "quoted" error')))
             assert payload["attachments"][0]["text"] == 'a "quoted" error'
         templates[key.removeprefix("template.")] = template
 
@@ -283,9 +305,12 @@ def test_notifications_reach_slack_through_the_secret_webhook(stack_run: Run) ->
         triggers[key.removeprefix("trigger.")] = conditions
     assert {"on-deployed", "on-sync-failed", "on-health-degraded"} <= set(triggers)
 
-    [subscription] = notifications["subscriptions"]
-    assert set(subscription["recipients"]) <= set(services)
-    assert set(subscription["triggers"]) == set(triggers), "every trigger must reach someone"
+    subscribed: set[str] = set()
+    for subscription in notifications["subscriptions"]:
+        assert set(subscription["recipients"]) <= set(services)
+        subscribed |= set(subscription["triggers"])
+    assert subscribed == set(triggers), "every trigger must reach someone"
+    assert (GITHUB_DISPATCH_SERVICE in services) == (stack_run.stack == "staging")
 
 
 def test_notifications_disabled_means_no_controller_and_no_secret() -> None:
@@ -294,7 +319,9 @@ def test_notifications_disabled_means_no_controller_and_no_secret() -> None:
     run = run_program("staging", TEST_SECRETS, stack_values=doc)
     assert argocd_release(run).plain["values"]["notifications"] == {"enabled": False}
     assert not [r for r in of_type(run, SECRET) if r.inputs["metadata"]["name"] == NOTIFICATIONS_SECRET]
-    assert TEST_SECRETS["slackWebhookUrl"] not in json.dumps([r.plain for r in run.resources])
+    # Alertmanager's receivers Secret still holds it (warning alerts go to the same webhook).
+    others = [r.plain for r in run.resources if r.inputs.get("metadata", {}).get("name") != RECEIVERS_SECRET]
+    assert TEST_SECRETS["slackWebhookUrl"] not in json.dumps(others)
 
 
 # --------------------------------------------------------------------------- repository access
@@ -353,3 +380,65 @@ def test_private_key_appears_nowhere_unmarked_as_secret(stack_run: Run) -> None:
         assert not (isinstance(value, str) and "PRIVATE KEY" in value and not is_secret), name
     rendered = "\n".join(render_documents(stack_run).values())
     assert MOCK_PRIVATE_KEY not in rendered and "PRIVATE KEY" not in rendered
+
+
+# --------------------------------------------------------------------------- staging-deployed dispatch
+
+
+def test_dispatch_token_is_deployed_only_by_the_stack_that_sends_the_dispatch(runs: dict[str, Run]) -> None:
+    token = TEST_SECRETS["argocdDispatchToken"]
+    for stack, run in runs.items():
+        holders = [r for r in run.resources if token in json.dumps(r.plain)]
+        if stack == "staging":
+            assert [r.name for r in holders] == [notifications_secret(run).name]
+            leaves = [v for _, v, _ in walk(holders[0].inputs["stringData"])]
+            assert token in leaves
+        else:
+            assert holders == [], f"{stack} must not deploy the dispatch token"
+
+
+def test_dispatch_trigger_fires_once_per_synced_revisions_when_healthy(stack_run: Run) -> None:
+    notifications = argocd_release(stack_run).plain["values"]["notifications"]
+    if stack_run.stack != "staging":
+        assert "trigger.on-staging-deployed" not in notifications["triggers"]
+        return
+    [condition] = yaml.safe_load(notifications["triggers"]["trigger.on-staging-deployed"])
+    assert "'Succeeded'" in condition["when"] and "'Healthy'" in condition["when"]
+    # The revisions the sync applied; a multi-source Application reports `revisions` only
+    # (argoproj/argo-cd#13188). The engine evaluates both in test_notifications.py.
+    assert condition["oncePer"] == (
+        "join(app.status.operationState.syncResult.revisions"
+        " ?? [app.status.operationState.syncResult.revision], ',')"
+    )
+    [template] = condition["send"]
+    request = yaml.safe_load(notifications["templates"][f"template.{template}"])["webhook"]["github-dispatch"]
+    assert '"event_type" "staging-deployed"' in request["body"]
+    assert ".app.status.summary.images" in request["body"]
+    assert ".app.status.operationState.syncResult.revisions" in request["body"]
+    service = yaml.safe_load(notifications["notifiers"]["service.webhook.github-dispatch"])
+    assert service["url"] == "https://api.github.com"
+    assert {"name": "Authorization", "value": f"Bearer ${GITHUB_DISPATCH_KEY}"} in service["headers"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes", "expected"),
+    [
+        (
+            "production",
+            {"delivery:argocd.notifications.githubDispatch": True},
+            ["delivery:argocd.notifications.githubDispatch = true: the dispatch tells GitHub that staging"],
+        ),
+        (
+            "staging",
+            {"delivery:argocd.notifications.enabled": False},
+            ["delivery:argocd.notifications.githubDispatch = true: the dispatch is an Argo CD notification"],
+        ),
+        (
+            "production",
+            {"delivery:github.workflows.validation.baseUrl": None},
+            ["delivery:github.workflows.validation.baseUrl: the stack that manages the repository commits"],
+        ),
+    ],
+)
+def test_validation_config_refusals(stack: str, changes: dict[str, Any], expected: list[str]) -> None:
+    assert_refused(stack, changes, expected)

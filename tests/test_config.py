@@ -53,6 +53,10 @@ def test_environment_defaults_to_stack_name_but_can_be_set() -> None:
     values.pop("environment", None)
     assert parse_namespace(values, "staging").environment == "staging"
     values["environment"] = "development"
+    # Staging's file sends the staging-deployed dispatch, which development may not.
+    argocd = json.loads(values["argocd"])
+    argocd.pop("notifications")
+    values["argocd"] = json.dumps(argocd)
     assert parse_namespace(values, "staging").environment == "development"
 
 
@@ -163,6 +167,63 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "production",
+        {"delivery:monitoring.prometheus.replicas": 1, "delivery:monitoring.alertmanager.replicas": 1},
+        [
+            "delivery:monitoring.prometheus.replicas = 1: production runs Prometheus highly available "
+            "(a second replica scrapes and alerts while one is down); allowed: 2 or more",
+            "delivery:monitoring.alertmanager.replicas = 1: production runs Alertmanager highly available "
+            "(a second replica notifies while one is down); allowed: 2 or more",
+        ],
+    ),
+    (
+        "production",
+        {
+            "delivery:cluster.pools": {"default": {"type": "g6-standard-8", "count": 2}},
+            "delivery:argocd.highAvailability": False,
+            "delivery:monitoring.prometheus.replicas": 3,
+        },
+        [
+            "delivery:cluster.pools = 2: production needs at least 3 nodes in total",
+            "delivery:argocd.highAvailability = false: production runs Argo CD highly available",
+            "delivery:monitoring.prometheus.replicas = 3: two or more replicas run one per node (hard "
+            "anti-affinity) and the cluster guarantees 2 nodes; allowed: 1 to 2",
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:monitoring.alertmanager.replicas": 4},
+        [
+            "delivery:monitoring.alertmanager.replicas = 4: two or more replicas run one per node (hard "
+            "anti-affinity) and the cluster guarantees 3 nodes; allowed: 1 to 3"
+        ],
+    ),
+    (
+        "staging",
+        {
+            "delivery:monitoring.alerts.degradedFor": "10 minutes",
+            "delivery:monitoring.prometheus.storageGi": 5,
+        },
+        [
+            'delivery:monitoring.alerts.degradedFor = "10 minutes": not a valid value here; allowed: values '
+            "like 30s, 15m, 2h, 15d",
+            "delivery:monitoring.prometheus.storageGi = 5: Input should be greater than or equal to 10",
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:services.web-portal.namespace": "monitoring"},
+        [
+            'delivery:services.web-portal.namespace = "monitoring": Applications may not deploy into Argo '
+            "CD's, Argo Rollouts', monitoring's or Kubernetes' own namespaces"
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:argocd.rollouts.analysis": {"count": 3, "failureLimit": 3}},
+        ["delivery:argocd.rollouts.analysis = ", "failureLimit (3) must be below count (3)"],
+    ),
+    (
+        "production",
         {"delivery:github.productionReviewers": {"users": [], "teams": []}},
         ["delivery:github.productionReviewers = ", "production deployments need at least one reviewer"],
     ),
@@ -184,6 +245,36 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
         "staging",
         {"delivery:cluster.controlPlaneAcl": ["10.0.0.1"]},
         ['delivery:cluster.controlPlaneAcl[0] = "10.0.0.1": must be an IPv4 CIDR such as 203.0.113.0/24'],
+    ),
+    # Reachability: the runner of the stack's infrastructure jobs must get through its ACL.
+    (
+        "production",
+        {"delivery:pipeline.runners": None},
+        [
+            'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24", "198.51.100.0/24"]: the production '
+            "infrastructure jobs run on GitHub-hosted runners (delivery:pipeline.runners.production is not set)",
+            "allowed: [], or a self-hosted group in delivery:pipeline.runners.production",
+        ],
+    ),
+    (
+        "production",
+        {"delivery:pipeline.runners.production.egressCidrs": ["203.0.113.32/28", "192.0.2.0/28"]},
+        [
+            'delivery:pipeline.runners.production.egressCidrs = ["192.0.2.0/28"]: outside '
+            'delivery:cluster.controlPlaneAcl ["203.0.113.0/24", "198.51.100.0/24"]',
+        ],
+    ),
+    (
+        "staging",
+        {"delivery:cluster.controlPlaneAcl": ["203.0.113.0/24"]},
+        [
+            'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24"]: the staging infrastructure jobs run on GitHub-hosted'
+        ],
+    ),
+    (
+        "production",
+        {"delivery:pipeline.runners.production.egressCidrs": []},
+        ["delivery:pipeline.runners.production.egressCidrs = []: List should have at least 1 item"],
     ),
     (
         "staging",

@@ -11,13 +11,13 @@ import pytest
 import yaml
 
 from components.config import StackConfig
-from tools import config_reference
 from tools.offline import ROOT, STACKS, project
+from tools.readme_sections import CONFIG_REFERENCE, UPDATE
 
 
 def test_readme_configuration_reference_matches_the_models() -> None:
-    section = config_reference.readme_section((ROOT / "README.md").read_text())
-    assert section == config_reference.table(), "run: python -m tools.config_reference --write"
+    section = CONFIG_REFERENCE.read((ROOT / "README.md").read_text())
+    assert section == CONFIG_REFERENCE.generate(), f"run: {UPDATE}"
 
 
 def test_pulumi_yaml_defaults_match_the_model_defaults() -> None:

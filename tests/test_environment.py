@@ -26,8 +26,11 @@ GET_TEAM = "github:index/getTeam:getTeam"
 
 
 def environments(run: Run) -> dict[str, RecordedResource]:
-    found = {r.plain["environment"]: r for r in run.recorder.of_type(ENVIRONMENT)}
-    assert len(found) == len(run.recorder.of_type(ENVIRONMENT)), "an environment is declared twice"
+    """The stack's deployment environments (the managing stack's `ci-main` is governance's)."""
+    declared = run.recorder.of_type(ENVIRONMENT)
+    found = {r.plain["environment"]: r for r in declared}
+    assert len(found) == len(declared), "an environment is declared twice"
+    found.pop(ci_contract.CI_MAIN_ENVIRONMENT, None)
     return found
 
 
@@ -104,14 +107,19 @@ def test_development_and_staging_deploy_on_merge_without_approval(stack: str, ru
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_preview_environment_has_no_gate_so_pull_requests_never_wait(
+def test_preview_environment_deploys_from_main_only_and_production_previews_wait_for_its_reviewers(
     stack: str, runs: dict[str, Run]
 ) -> None:
+    """It holds the passphrase, which unlocks every secret of the stack: only reviewed code on
+    main may run in it, whatever `deploymentBranches` allows the stack's own environment."""
     run = runs[stack]
-    env = environments(run)[preview(stack)].plain
-    assert not env.get("reviewers")
-    assert "deploymentBranchPolicy" not in env
-    assert in_environment(run, POLICY, preview(stack)) == []
+    envs = environments(run)
+    env = envs[preview(stack)].plain
+    assert env["deploymentBranchPolicy"] == {"customBranchPolicies": True, "protectedBranches": False}
+    assert [p.plain["branchPattern"] for p in in_environment(run, POLICY, preview(stack))] == [MAIN_BRANCH]
+    assert env["canAdminsBypass"] is False and env["preventSelfReview"] is True
+    assert env.get("reviewers") == envs[protected(stack)].plain.get("reviewers")
+    assert bool(env.get("reviewers")) == (stack == "production")
 
 
 @pytest.mark.parametrize("stack", STACKS)

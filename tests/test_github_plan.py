@@ -4,6 +4,7 @@ no required check waits on a job that cannot run."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ import yaml
 from conftest import TEST_SECRETS, with_changes
 from test_workflows_validators import BIN, _run
 
-from components.github.workflows import Settings, required_status_checks, workflows
+from components.github.workflows import required_status_checks, workflows
 from components.github.workflows.render import render
+from components.github.workflows.settings import REFERENCE
 from tools.offline import Run, run_program
 
 WITHOUT_CODE_SCANNING = {
@@ -31,6 +33,7 @@ def staging_manages_without_code_scanning() -> Run:
         "delivery:github.manageRepository": True,
         "delivery:github.managingStack": "staging",
         "delivery:github.deployer": {"user": "ai-aas-deployer", "team": "platform-deployers"},
+        "delivery:github.workflows.validation.baseUrl": "https://api.staging.ai-aas.example",
     }
     return run_program("staging", TEST_SECRETS, with_changes("staging", changes))
 
@@ -40,6 +43,7 @@ def _committed_workflows(run: Run) -> dict[str, dict[str, Any]]:
         str(r.inputs["file"]): yaml.safe_load(str(r.inputs["content"]))
         for r in run.resources
         if r.type == "github:index/repositoryFile:RepositoryFile"
+        and str(r.inputs["file"]).startswith(".github/workflows/")
     }
 
 
@@ -54,7 +58,7 @@ def test_without_code_scanning_no_workflow_uploads_runs_codeql_or_reviews_depend
 
 
 def test_every_gate_judges_only_jobs_that_exist_and_every_required_check_is_a_gate() -> None:
-    settings = Settings(image_registry="ghcr.io/test", code_scanning=False)
+    settings = replace(REFERENCE, image_registry="ghcr.io/test", code_scanning=False)
     rendered = workflows(settings)
     gates = {job.name for w in rendered for job in w.jobs if job.gate}
     assert set(required_status_checks()) <= gates
@@ -66,7 +70,7 @@ def test_every_gate_judges_only_jobs_that_exist_and_every_required_check_is_a_ga
 
 def test_scanners_still_fail_the_gate_without_code_scanning() -> None:
     """Trivy and gitleaks run, can fail, and are judged by the gate even where nothing is uploaded."""
-    rendered = workflows(Settings(image_registry="ghcr.io/test", code_scanning=False))
+    rendered = workflows(replace(REFERENCE, image_registry="ghcr.io/test", code_scanning=False))
     security = next(w for w in rendered if w.file == "security.yml")
     jobs = {job.id: job for job in security.jobs}
     gate = next(job for job in security.jobs if job.gate)
@@ -78,7 +82,7 @@ def test_scanners_still_fail_the_gate_without_code_scanning() -> None:
 def test_workflows_without_code_scanning_pass_actionlint(tmp_path: Path) -> None:
     target = tmp_path / ".github" / "workflows"
     target.mkdir(parents=True)
-    for w in workflows(Settings(image_registry="ghcr.io/test", code_scanning=False)):
+    for w in workflows(replace(REFERENCE, image_registry="ghcr.io/test", code_scanning=False)):
         (target / w.file).write_text(render(w))
     shellcheck = BIN / "shellcheck"
     done = _run(

@@ -193,7 +193,7 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
     committed = {
         Path(str(res.plain["file"])).name: yaml.safe_load(str(res.plain["content"]))
         for res in run_stack(owner_stack()).resources
-        if res.type == REPOSITORY_FILE
+        if res.type == REPOSITORY_FILE and str(res.plain["file"]).startswith(".github/workflows/")
     }
     root = tmp_path_factory.mktemp("gitops")
     bare, work, records, shim = root / "origin.git", root / "work", root / "records", root / "bin"
@@ -231,7 +231,14 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
         assert done.returncode == 0, done.stdout + done.stderr
     step = _script_step(committed["promote.yml"], "promote")
     branch = "promote/test"
-    done = bash(step["run"], work, {**step["env"], **github, "SERVICE": "all", "BRANCH": branch})
+    # What promote.yml's `validated` job hands over after the staging-validation check.
+    source = step["env"]["SOURCE_DIR"]
+    validated = {
+        "IMAGES_TREE": git(work, "rev-parse", f"HEAD:{source}/images"),
+        "IMAGE_COMMIT": "c",
+        "VALIDATION_URL": "u",
+    }
+    done = bash(step["run"], work, {**step["env"], **github, **validated, "SERVICE": "all", "BRANCH": branch})
     assert done.returncode == 0, done.stdout + done.stderr
     return {
         path for ref in ("main", branch) for path in git(bare, "ls-tree", "-r", "--name-only", ref).split()
@@ -491,12 +498,14 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
 def test_argocd_manifests_and_helm_values_match_the_golden_files(stack_run: Run) -> None:
     """Rewrite with `python -m tools.plan --update-golden development staging production`."""
     rendered = {
-        rel: text for rel, text in render_documents(stack_run).items() if rel.startswith(("argocd/", "helm/"))
+        rel: text
+        for rel, text in render_documents(stack_run).items()
+        if rel.startswith(("argocd/", "helm/", "monitoring/"))
     }
     base = GOLDEN / stack_run.stack
     golden = {
         str(path.relative_to(base)): path.read_text()
-        for kind in ("argocd", "helm")
+        for kind in ("argocd", "helm", "monitoring")
         for path in sorted((base / kind).glob("*.yaml"))
     }
     assert sorted(rendered) == sorted(golden), "documents added or removed"

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from conftest import TEST_SECRETS
 
+from components.github import ci_contract
 from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, stack_file, walk
 
 # Inputs that name the object a resource manages (what GitHub or Linode identify it by).
@@ -104,7 +105,7 @@ def test_repository_wide_objects_only_in_the_managing_stack(runs: dict[str, Run]
     for stack, run in runs.items():
         wide = sorted({r.type for r in managed_objects(run) if r.type in REPOSITORY_WIDE})
         if stack_doc(stack)["delivery:github"].get("manageRepository"):
-            assert len(wide) >= 6, f"{stack} manages the repository but declares only {wide}"
+            assert len(wide) >= 5, f"{stack} manages the repository but declares only {wide}"
         else:
             assert wide == [], f"{stack} declares repository-wide {wide}"
 
@@ -115,7 +116,10 @@ def test_environment_scoped_objects_belong_to_the_stacks_own_environments(runs: 
             r for r in managed_objects(run) if r.type.startswith("github:") and "environment" in r.plain
         ]
         assert scoped, f"{stack} declares no environment"
-        assert {r.plain["environment"] for r in scoped} == {stack, f"{stack}-preview"}
+        own = {stack, f"{stack}-preview"}
+        if stack_doc(stack)["delivery:github"].get("manageRepository"):
+            own.add(ci_contract.CI_MAIN_ENVIRONMENT)  # the repository's CI secrets (main only)
+        assert {r.plain["environment"] for r in scoped} == own
 
 
 def _credential_values() -> set[str]:

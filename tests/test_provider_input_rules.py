@@ -94,12 +94,6 @@ RULES: tuple[Rule, ...] = (
         _GITHUB + "resource_github_repository_ruleset.go",
     ),
     Rule(
-        "github:index/actionsSecret:ActionsSecret",
-        "secretName",
-        secret_name,
-        _GITHUB + "resource_github_actions_secret.go, util.go",
-    ),
-    Rule(
         "github:index/actionsVariable:ActionsVariable",
         "variableName",
         secret_name,

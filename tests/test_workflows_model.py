@@ -9,7 +9,18 @@ import yaml
 
 from components.github.workflows import required_status_checks, workflows
 from components.github.workflows.common import READ, checkout, gate_job
-from components.github.workflows.model import ALWAYS, Input, Job, PullRequest, Step, Triggers, Workflow
+from components.github.workflows.model import (
+    ALWAYS,
+    RUNNER,
+    Input,
+    Job,
+    MergeGroup,
+    PullRequest,
+    RunnerGroup,
+    Step,
+    Triggers,
+    Workflow,
+)
 from components.github.workflows.pins import Action, action
 from components.github.workflows.render import render
 from components.github.workflows.settings import REFERENCE, Settings
@@ -108,3 +119,11 @@ def test_required_status_checks_are_the_gates_of_the_pull_request_workflows() ->
 def test_checkout_never_persists_credentials() -> None:
     assert checkout().with_["persist-credentials"] is False
     assert checkout(fetch_depth=0).with_["persist-credentials"] is False
+
+
+def test_a_self_hosted_group_and_the_merge_queue_trigger_render_as_github_reads_them() -> None:
+    grouped = job(runs_on=RunnerGroup(group="infra", labels=("self-hosted", "linux"))).to_dict()
+    assert grouped["runs-on"] == {"group": "infra", "labels": ["self-hosted", "linux"]}
+    assert job().to_dict()["runs-on"] == RUNNER
+    triggers = Triggers(pull_request=PullRequest(), merge_group=MergeGroup()).to_dict()
+    assert triggers == {"pull_request": {}, "merge_group": {"types": ["checks_requested"]}}

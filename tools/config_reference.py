@@ -1,16 +1,9 @@
-"""The README's configuration reference, generated from the pydantic models.
-
-    python -m tools.config_reference          # print the table
-    python -m tools.config_reference --write  # rewrite it in README.md
-
-A test fails when README.md and the models disagree.
-"""
+"""The README's configuration reference, generated from the pydantic models and the secrets
+Pulumi.yaml declares (written into README.md by ``python -m tools.readme_sections --write``)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import types
 import typing
 from typing import Any
@@ -20,11 +13,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from components.config import NAMESPACE, StackConfig
-from tools.offline import ROOT, project
-
-README = ROOT / "README.md"
-START = "<!-- config-reference:start -->"
-END = "<!-- config-reference:end -->"
+from tools.offline import project
 
 
 def _type_name(annotation: Any) -> str:
@@ -108,28 +97,3 @@ def secret_rows() -> list[str]:
 def table() -> str:
     header = ["| key | type | default | description |", "|---|---|---|---|"]
     return "\n".join([*header, *rows(), *secret_rows()])
-
-
-def readme_section(text: str) -> str:
-    start, end = text.index(START) + len(START), text.index(END)
-    return text[start:end].strip()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--write", action="store_true", help="rewrite the table in README.md")
-    args = parser.parse_args(argv)
-    generated = table()
-    if not args.write:
-        print(generated)
-        return 0
-    text = README.read_text()
-    start, end = text.index(START) + len(START), text.index(END)
-    README.write_text(f"{text[:start]}\n{generated}\n{text[end:]}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -250,6 +250,17 @@ MOCK_OUTPUTS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Minted credentials: each resource's value ends in its own name, so a test can trace which
+# resource a secret holds (tests/test_system_credentials.py follows every CI secret to it).
+MINTED_CREDENTIALS = ("token", "accessKey", "secretKey")
+
+
+def mock_outputs(type_: str, name: str) -> dict[str, Any]:
+    """The computed outputs the mocks answer for one resource."""
+    outputs = MOCK_OUTPUTS.get(type_, {})
+    return {k: f"{v}-{name}" if k in MINTED_CREDENTIALS else v for k, v in outputs.items()}
+
+
 # Answers to provider functions (data sources) the program calls.
 MOCK_CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "github:index/getUser:getUser": lambda a: {
@@ -312,7 +323,7 @@ class Recorder(pulumi_mocks.Mocks):
         if args.provider:
             # A provider reference is `<provider urn>::<provider id>`; the URN ends in its name.
             res.provider = args.provider.split("::")[-2]
-        outputs = {**unwrap(res.inputs), **MOCK_OUTPUTS.get(args.typ, {})}
+        outputs = {**unwrap(res.inputs), **mock_outputs(args.typ, args.name)}
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

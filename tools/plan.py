@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from components.config import ConfigError
+from components.gitops.analysis import STRATEGIES, example_rollout
 from tools.offline import (
     ROOT,
     STACKS,
@@ -61,9 +62,21 @@ def render_documents(run: Run) -> dict[str, str]:
             meta = inputs.get("metadata", {})
             kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
             docs[f"argocd/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
+        elif res.type.startswith("kubernetes:monitoring.coreos.com/"):
+            meta = inputs.get("metadata", {})
+            kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
+            docs[f"monitoring/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
         elif res.type == "kubernetes:helm.sh/v3:Release":
             docs[f"helm/{inputs.get('name', res.name)}.values.yaml"] = _dump(inputs.get("values", {}))
     return dict(sorted(docs.items()))
+
+
+def example_documents() -> dict[str, str]:
+    """The documented example Rollout of each strategy (README, "Analysis and rollback")."""
+    return {
+        f"rollout-{strategy.lower()}.yaml": yaml.safe_dump(example_rollout(strategy), sort_keys=False)
+        for strategy in sorted(set(STRATEGIES.values()))
+    }
 
 
 def _summary(res: RecordedResource) -> str:
@@ -138,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             write_documents(docs, GOLDEN / stack)
             print(f"updated {(GOLDEN / stack).relative_to(ROOT)}/")
         print(f"planned in {time.perf_counter() - started:.2f}s\n")
+    if args.update_golden:
+        write_documents(example_documents(), GOLDEN / "examples")
+        print(f"updated {(GOLDEN / 'examples').relative_to(ROOT)}/")
     return 0
 
 

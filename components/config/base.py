@@ -29,6 +29,8 @@ SECRET_KEYS: tuple[str, ...] = (
     "ciGithubToken",
     "ciGithubReadToken",
     "ghcrPullToken",
+    "argocdDispatchToken",
+    "pagerdutyRoutingKey",
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -65,6 +67,8 @@ GithubName = Annotated[str, AfterValidator(_github_name)]
 K8sVersion = Annotated[str, Field(pattern=_K8S_VERSION.pattern)]
 ChartVersion = Annotated[str, Field(pattern=_CHART_VERSION.pattern)]
 LinodeRegion = Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+(-\d)?$", examples=["us-ord", "eu-central"])]
+# A one-unit duration as Prometheus, Alertmanager and Argo Rollouts all accept it.
+Duration = Annotated[str, Field(pattern=r"^[1-9][0-9]*(s|m|h|d|w)$", examples=["30s", "15m", "2h", "15d"])]
 
 
 class Model(BaseModel):

@@ -33,6 +33,8 @@ class StackSecrets:
     ci_github_token: pulumi.Output[str]
     ci_github_read_token: pulumi.Output[str]
     ghcr_pull_token: pulumi.Output[str]
+    argocd_dispatch_token: pulumi.Output[str]
+    pagerduty_routing_key: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -184,5 +186,7 @@ def load_config() -> tuple[StackConfig, StackSecrets, ProviderSettings]:
         ci_github_token=cfg.require_secret("ciGithubToken"),
         ci_github_read_token=cfg.require_secret("ciGithubReadToken"),
         ghcr_pull_token=cfg.require_secret("ghcrPullToken"),
+        argocd_dispatch_token=cfg.require_secret("argocdDispatchToken"),
+        pagerduty_routing_key=cfg.require_secret("pagerdutyRoutingKey"),
     )
     return config, secrets, providers

@@ -6,6 +6,7 @@ key paths (``delivery:cluster.pools.default.count``), the bad value and what is 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -26,6 +27,7 @@ from components.config.base import (
 )
 from components.github.config import GithubConfig, PipelineConfig
 from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
+from components.monitoring.config import MonitoringConfig
 from components.storage.config import MetricsConfig
 
 
@@ -51,6 +53,10 @@ class StackConfig(Model):
     )
     github: GithubConfig = Field(description="The GitHub repository and its governance.")
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="CI build metrics bucket.")
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig,
+        description="Prometheus, Alertmanager and the deployment alerts on the stack's cluster.",
+    )
     pipeline: PipelineConfig = Field(
         description="CI of this stack: its state bucket and the lifetime of the credentials minted for CI."
     )
@@ -103,11 +109,80 @@ class StackConfig(Model):
                     "allowed: false, or pools with 3 or more nodes",
                 )
             )
+        problems.extend(self._monitoring_problems())
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())
+        problems.extend(self._reachability_problems())
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _monitoring_problems(self) -> list[Problem]:
+        """Production alerts survive a lost pod or node; replicated pods fit one per node."""
+        problems: list[Problem] = []
+        nodes = self.cluster.min_nodes
+        for key, replicas, role in (
+            ("prometheus", self.monitoring.prometheus.replicas, "scrapes and alerts"),
+            ("alertmanager", self.monitoring.alertmanager.replicas, "notifies"),
+        ):
+            path = f"monitoring.{key}.replicas"
+            name = "Prometheus" if key == "prometheus" else "Alertmanager"
+            if self.environment == "production" and replicas < 2:
+                problems.append(
+                    Problem(
+                        path,
+                        replicas,
+                        f"production runs {name} highly available (a second replica {role} while one "
+                        "is down); allowed: 2 or more",
+                    )
+                )
+            if replicas >= 2 and replicas > nodes:
+                problems.append(
+                    Problem(
+                        path,
+                        replicas,
+                        "two or more replicas run one per node (hard anti-affinity) and the cluster "
+                        f"guarantees {nodes} nodes; allowed: 1 to {max(nodes, 1)}",
+                    )
+                )
+        return problems
+
+    def _reachability_problems(self) -> list[Problem]:
+        """The runner of this stack's infrastructure jobs must get through its control-plane ACL
+        (README, "Reachability"): an ACL admits addresses, and only a self-hosted group has
+        fixed ones."""
+        acl = self.cluster.control_plane_acl
+        if not acl:
+            return []
+        env = self.environment
+        runner = self.pipeline.runners.get(env)
+        if runner is None:
+            return [
+                Problem(
+                    "cluster.controlPlaneAcl",
+                    acl,
+                    f"the {env} infrastructure jobs run on GitHub-hosted runners (delivery:pipeline.runners.{env} "
+                    "is not set), which have no fixed egress addresses, so the ACL would lock them out of the "
+                    f"Kubernetes API; allowed: [], or a self-hosted group in delivery:pipeline.runners.{env} "
+                    "whose egressCidrs lie inside the ACL",
+                )
+            ]
+        networks = [ipaddress.IPv4Network(cidr, strict=False) for cidr in acl]
+        outside = [
+            cidr
+            for cidr in runner.egress_cidrs
+            if not any(ipaddress.IPv4Network(cidr, strict=False).subnet_of(net) for net in networks)
+        ]
+        if not outside:
+            return []
+        return [
+            Problem(
+                f"pipeline.runners.{env}.egressCidrs",
+                outside,
+                f"outside delivery:cluster.controlPlaneAcl {json.dumps(acl)}: the {env} infrastructure runner could not "
+                "reach its Kubernetes API; allowed: CIDRs inside the ACL (or widen the ACL)",
+            )
+        ]
 
     def _governance_problems(self) -> list[Problem]:
         """One owner of the repository-wide objects; seed 001's promotion rules per environment."""
@@ -170,6 +245,34 @@ class StackConfig(Model):
                         "runs; allowed: teams other than the deployer's",
                     )
                 )
+        if gh.manage_repository and env == owner and gh.workflows.validation.base_url is None:
+            problems.append(
+                Problem(
+                    "github.workflows.validation.baseUrl",
+                    _MISSING,
+                    "the stack that manages the repository commits staging-validation.yml, which tests "
+                    "staging at this URL; allowed: an https URL such as https://api.staging.example.com",
+                )
+            )
+        notifications = self.argocd.notifications
+        if notifications.github_dispatch and env != "staging":
+            problems.append(
+                Problem(
+                    "argocd.notifications.githubDispatch",
+                    True,
+                    f"the dispatch tells GitHub that staging runs a release (event staging-deployed); {env} "
+                    "must not send it; allowed: false",
+                )
+            )
+        if notifications.github_dispatch and not notifications.enabled:
+            problems.append(
+                Problem(
+                    "argocd.notifications.githubDispatch",
+                    True,
+                    "the dispatch is an Argo CD notification and notifications are off "
+                    "(argocd.notifications.enabled: false); allowed: false, or enable notifications",
+                )
+            )
         problems.extend(self._plan_problems())
         metrics = self.metrics
         if metrics.noncurrent_version_days > metrics.retention_days:
@@ -234,6 +337,7 @@ class StackConfig(Model):
         reserved = {
             self.argocd.namespace: "argocd.namespace",
             self.argocd.rollouts.namespace: "argocd.rollouts.namespace",
+            self.monitoring.namespace: "monitoring.namespace",
             "kube-system": "",
             "kube-public": "",
             "kube-node-lease": "",
@@ -255,7 +359,7 @@ class StackConfig(Model):
                     Problem(
                         f"services.{name}.namespace",
                         namespace,
-                        "Applications may not deploy into Argo CD's, Argo Rollouts' or Kubernetes' own "
+                        "Applications may not deploy into Argo CD's, Argo Rollouts', monitoring's or Kubernetes' own "
                         f"namespaces ({', '.join(sorted(reserved))}); allowed: any other DNS label",
                     )
                 )
@@ -291,6 +395,16 @@ class StackConfig(Model):
 
     def service_namespace(self, name: str) -> str:
         return self.services[name].namespace or f"platform-{self.environment}"
+
+    @property
+    def platform_namespaces(self) -> tuple[str, ...]:
+        """Namespaces of the platform's own workloads: Argo CD, Argo Rollouts where it runs,
+        monitoring and the services (the crash-loop alert watches these)."""
+        namespaces = {self.argocd.namespace, self.monitoring.namespace}
+        namespaces.update(self.service_namespace(name) for name in self.services)
+        if self.rollouts_enabled:
+            namespaces.add(self.argocd.rollouts.namespace)
+        return tuple(sorted(namespaces))
 
 
 def _key_path(loc: tuple[str | int, ...]) -> str:

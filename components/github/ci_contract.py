@@ -10,16 +10,20 @@ from __future__ import annotations
 from components.config.base import Environment
 
 # --- repository-wide (declared by the stack with github.manageRepository) -----------
+# The repository's CI secrets live in this environment, not in repository secrets: a
+# workflow any branch adds receives every repository secret, while this environment
+# deploys from main only (README, "Credential closure").
+CI_MAIN_ENVIRONMENT = "ci-main"
 # CI build metrics bucket (seeds 000/001): a key limited to that one bucket.
-METRICS_ACCESS_KEY_ID = "METRICS_ACCESS_KEY_ID"
+METRICS_ACCESS_KEY_ID = "METRICS_ACCESS_KEY_ID"  # secret of CI_MAIN_ENVIRONMENT
 METRICS_SECRET_ACCESS_KEY = "METRICS_SECRET_ACCESS_KEY"
 METRICS_BUCKET = "METRICS_BUCKET"  # variable
 METRICS_ENDPOINT = "METRICS_ENDPOINT"  # variable: https://<bucket region>-1.linodeobjects.com
-SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
+SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"  # secret of CI_MAIN_ENVIRONMENT
 
 # --- per environment (declared by each stack in its own deployment environments) ----
-# The same names exist in `<env>` (protected; `pulumi up`) and `<env>-preview`
-# (unprotected; read-only credentials for `pulumi preview` on pull requests).
+# The same names exist in `<env>` (`pulumi up`) and `<env>-preview` (read-only credentials
+# for the real `pulumi preview` on main; both deploy from main only).
 LINODE_TOKEN = "LINODE_TOKEN"
 # The deploying identity's GitHub token (`ciGithubToken`; `ciGithubReadToken` in the
 # preview environment): the GitHub provider's credentials, and the only identity allowed
@@ -35,5 +39,14 @@ PULUMI_BACKEND_URL = "PULUMI_BACKEND_URL"
 
 
 def preview_environment(env: Environment) -> str:
-    """The unprotected GitHub environment holding `env`'s read-only preview credentials."""
+    """The GitHub environment holding `env`'s read-only preview credentials (main only)."""
     return f"{env}-preview"
+
+
+# --- staging validation -------------------------------------------------------------
+# The repository_dispatch event type staging's Argo CD sends when an Application has synced
+# and is healthy; staging-validation.yml runs on it.
+STAGING_DEPLOYED_EVENT = "staging-deployed"
+# The commit status staging-validation.yml records on the commit that set staging's images,
+# and promote.yml requires before it opens the production pull request.
+STAGING_VALIDATION_STATUS = "staging-validation"

@@ -4,7 +4,7 @@ pipeline (``delivery:github``, ``delivery:pipeline``)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,6 +16,7 @@ from components.config.base import (
     FieldError,
     GithubLogin,
     GithubName,
+    Ipv4Cidr,
     LinodeRegion,
     Model,
 )
@@ -76,6 +77,63 @@ def _all_platforms() -> list[ImagePlatform]:
 
 
 _SEMVER_V = r"^v\d+\.\d+\.\d+$"
+
+
+class LoadTestConfig(Model):
+    """Staging validation's Locust run and its performance gate (seeds 002, 003)."""
+
+    users: int = Field(default=100, ge=1, le=10000, description="Simulated users (seeds: 100).")
+    spawn_rate: int = Field(default=10, ge=1, le=1000, description="Users started per second (seeds: 10).")
+    duration_seconds: int = Field(
+        default=120, ge=10, le=3600, description="How long the load runs, in seconds (seed 002: 2 minutes)."
+    )
+    locustfile: str = Field(
+        default="tests/performance/locustfile.py",
+        pattern=_REPO_PATH,
+        description="The platform repository's locustfile (its load-test contract).",
+    )
+    locust_version: str = Field(
+        default="2.47.0",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="Locust release the load job installs (the one the gate's tests run).",
+    )
+    max_p95_ms: int = Field(
+        default=1000,
+        ge=1,
+        le=60000,
+        description=(
+            "The gate fails when the 95th percentile response time reaches this many ms "
+            "(seed 003: P95 < 1000 ms)."
+        ),
+    )
+    max_error_rate_percent: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="The gate fails when this percentage of requests fails (seed 003: error rate < 1 %).",
+    )
+
+
+class ValidationConfig(Model):
+    """``staging-validation.yml``: what it targets and what it requires."""
+
+    base_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[a-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$",
+        examples=["https://api.staging.example.com"],
+        description=(
+            "Staging's base URL (its API gateway): every suite, the ZAP scan and the load test target it "
+            "(`make <target> BASE_URL=...`). Required by the stack that manages the repository."
+        ),
+    )
+    zap_rules_file: str = Field(
+        default=".zap/rules.tsv",
+        pattern=_REPO_PATH,
+        description="ZAP rules file in the platform repository; its IGNORE lines are the accepted findings.",
+    )
+    load: LoadTestConfig = Field(
+        default_factory=LoadTestConfig, description="The Locust load test and its gate."
+    )
 
 
 class WorkflowsConfig(Model):
@@ -143,6 +201,10 @@ class WorkflowsConfig(Model):
         pattern=r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$",
         description="Author email of those commits.",
     )
+    validation: ValidationConfig = Field(
+        default_factory=ValidationConfig,
+        description="Staging validation, which promotion to production requires.",
+    )
 
     def registry_for(self, owner: str) -> str:
         """Image prefix: `imageRegistry`, or GHCR under the (lowercased) repository owner."""
@@ -209,9 +271,9 @@ class GithubConfig(Model):
     manage_repository: bool = Field(
         default=False,
         description=(
-            "This stack declares the repository-wide objects (branch protection, repository "
-            "secrets and variables, OIDC template, workflow files, metrics bucket). Exactly "
-            "one stack sets it: the one named by `managingStack`."
+            "This stack declares the repository-wide objects (branch protection, the `ci-main` "
+            "environment with the CI secrets, repository variables, OIDC template, workflow files, "
+            "metrics bucket). Exactly one stack sets it: the one named by `managingStack`."
         ),
     )
     managing_stack: Environment = Field(
@@ -316,8 +378,46 @@ class CredentialsConfig(Model):
         return f"{expires.isoformat()}T00:00:00Z"
 
 
+RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$", examples=["self-hosted", "linux"])]
+
+
+class SelfHostedRunners(Model):
+    """A self-hosted runner group that runs a stack's infrastructure jobs."""
+
+    group: str = Field(
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        examples=["production-infrastructure"],
+        description=(
+            "Organisation runner group the jobs run in (`runs-on.group`). Restrict it to this "
+            "repository's infrastructure workflow on main (README, Reachability)."
+        ),
+    )
+    labels: list[RunnerLabel] = Field(
+        default_factory=lambda: ["self-hosted", "linux", "x64"],
+        min_length=1,
+        description="Labels a runner of the group must carry to take the jobs (`runs-on.labels`).",
+    )
+    egress_cidrs: list[Ipv4Cidr] = Field(
+        min_length=1,
+        description=(
+            "IPv4 CIDRs the group's runners reach the internet from (their NAT). The stack's "
+            "`cluster.controlPlaneAcl` must contain every one."
+        ),
+    )
+
+
 class PipelineConfig(Model):
-    """What CI needs from this stack: where its state lives and how long its credentials last."""
+    """What CI needs from this stack: where its state lives, how long its credentials last,
+    and which runners reach its cluster."""
 
     state_backend: StateBackendConfig = Field(description="This stack's Pulumi state bucket.")
     credentials: CredentialsConfig = Field(description="The CI Linode credentials the program mints.")
+    runners: dict[Environment, SelfHostedRunners] = Field(
+        default_factory=dict,
+        description=(
+            "Self-hosted runner groups of the infrastructure jobs (the real preview and `pulumi up`), "
+            "keyed by stack. A stack not listed runs them on GitHub-hosted runners, which have no fixed egress addresses, so its `cluster.controlPlaneAcl` must be "
+            "empty. The managing stack renders the workflows from its own file: a stack with a "
+            "self-hosted group lists the same entry in its own file and in the managing stack's."
+        ),
+    )

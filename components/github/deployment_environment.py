@@ -5,10 +5,14 @@ Each stack declares two environments of its own (never another stack's):
 - ``<env>``: protected; the ``pulumi up`` jobs on ``main`` run in it. Deployment branch
   policy (only ``main`` in staging and production), required reviewers in production,
   self-review prevented, admins not bypassing. It holds read-write credentials.
-- ``<env>-preview``: unprotected, so ``pulumi preview`` on a pull request runs without
-  waiting for an approval. It holds credentials that cannot change infrastructure: a
-  read-only Linode token, a read-only key to the state bucket (a DIY-backend preview takes
-  no lock and writes nothing) and the read-only GitHub token.
+- ``<env>-preview``: the real ``pulumi preview`` on ``main``, before ``up``. It deploys from
+  ``main`` only, whatever ``deploymentBranches`` says, and in production only after one of
+  the production reviewers approves: it holds the stack's passphrase, which decrypts every
+  secret of the stack's config and state, so it is as sensitive as ``<env>``. Its own
+  credentials cannot change infrastructure: a read-only Linode token, a read-only key to
+  the state bucket (a DIY-backend preview takes no lock and writes nothing) and the
+  read-only GitHub token. Pull requests preview without any of them (README, "Credential
+  closure").
 
 Both hold the same secret names (``components.github.ci_contract``), so a workflow job reads the
 same ``secrets.X`` whichever environment it runs in.
@@ -16,7 +20,6 @@ same ``secrets.X`` whichever environment it runs in.
 
 from __future__ import annotations
 
-from typing import Literal
 from urllib.parse import urlencode
 
 import pulumi
@@ -27,9 +30,13 @@ from pydantic import BaseModel, ConfigDict
 from components.config.base import MAIN_BRANCH, Environment
 from components.github import ci_contract
 from components.github.config import CredentialsConfig, Reviewers, StateBackendConfig
-
-Access = Literal["up", "preview"]
-ACCESSES: tuple[Access, ...] = ("up", "preview")
+from components.github.identities import (
+    ACCESSES,
+    Access,
+    ci_linode_scopes,
+    scopes_text,
+    state_key_permissions,
+)
 
 # Secrets every environment of the stack holds (values differ by access level).
 ENVIRONMENT_SECRETS: tuple[str, ...] = (
@@ -45,37 +52,6 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (ci_contract.PULUMI_BACKEND_URL,)
 def environment_name(env: Environment, access: Access) -> str:
     """The GitHub environment a job of `access` runs in."""
     return env if access == "up" else ci_contract.preview_environment(env)
-
-
-def token_scopes(access: Access, manages_repository: bool) -> str:
-    """Linode OAuth scopes of the CI token: what the stack's own resources need, never `*`.
-
-    - `lke`: the stack's cluster and node pools (read-write only for `pulumi up`).
-    - `linodes:read_only`, `events:read_only`: the provider reads the pools' instances and
-      polls account events while it waits for LKE operations to finish.
-    - `object_storage`: read-write only where `pulumi up` manages the metrics bucket (its
-      versioning and lifecycle go through temporary keys the provider mints); elsewhere the
-      stack's Object Storage keys are only read. Minting keys and tokens is a rotation,
-      run by the bootstrap identity (README, "Credential model").
-    - No `account` scope: it would let CI mint tokens and users, i.e. grant itself `*`.
-    """
-    write = "read_write" if access == "up" else "read_only"
-    scopes = {
-        "events": "read_only",
-        "linodes": "read_only",
-        "lke": write,
-        "object_storage": "read_write" if access == "up" and manages_repository else "read_only",
-    }
-    return " ".join(f"{area}:{level}" for area, level in sorted(scopes.items()))
-
-
-def state_permissions(access: Access) -> str:
-    """`pulumi up` locks and writes the stack's state; a DIY-backend preview only reads it.
-
-    pulumi/pulumi pkg/backend/diy/backend.go: `Preview` calls `apply` with `DryRun` and no
-    `Lock`; history and backups are written only when not a dry run.
-    """
-    return "read_write" if access == "up" else "read_only"
 
 
 def backend_url(state: StateBackendConfig) -> str:
@@ -134,7 +110,8 @@ class DeploymentEnvironment(pulumi.ComponentResource):
             self.tokens[access] = linode.Token(
                 f"{name}-{access}-token",
                 label=f"{args.project}-ci-{env}-{access}-{issued}",
-                scopes=token_scopes(access, args.manages_repository),
+                # The one list of what each identity may do (components/github/identities.py).
+                scopes=scopes_text(ci_linode_scopes(access, args.manages_repository)),
                 expiry=args.credentials.expiry,
                 opts=pulumi.ResourceOptions(
                     parent=self,
@@ -151,7 +128,7 @@ class DeploymentEnvironment(pulumi.ComponentResource):
                     linode.ObjectStorageKeyBucketAccessArgs(
                         bucket_name=args.state_backend.bucket,
                         region=args.state_backend.region,
-                        permissions=state_permissions(access),
+                        permissions=state_key_permissions(access),
                     )
                 ],
                 opts=pulumi.ResourceOptions(
@@ -161,14 +138,8 @@ class DeploymentEnvironment(pulumi.ComponentResource):
                 ),
             )
 
-        self.environments["up"] = self._protected_environment(name, args)
-        # Unprotected: any branch's pull request may preview; its credentials cannot write.
-        self.environments["preview"] = github.RepositoryEnvironment(
-            f"{name}-preview-environment",
-            repository=args.repository,
-            environment=environment_name(env, "preview"),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        for access in ACCESSES:
+            self.environments[access] = self._environment(name, access, args)
 
         github_tokens = {"up": args.secrets.github_token, "preview": args.secrets.github_read_token}
         for access in ACCESSES:
@@ -208,10 +179,14 @@ class DeploymentEnvironment(pulumi.ComponentResource):
             }
         )
 
-    def _protected_environment(
-        self, name: str, args: DeploymentEnvironmentArgs
+    def _environment(
+        self, name: str, access: Access, args: DeploymentEnvironmentArgs
     ) -> github.RepositoryEnvironment:
         env = args.environment
+        # Only reviewed code on main may hold the passphrase; development's `<env>` may deploy
+        # from more branches (`deploymentBranches`), its preview environment never does.
+        branches = args.deployment_branches if access == "up" else [MAIN_BRANCH]
+        role = "environment" if access == "up" else "preview-environment"
         reviewers = None
         if args.reviewers.count:
             invoke = pulumi.InvokeOptions(parent=self)
@@ -228,9 +203,9 @@ class DeploymentEnvironment(pulumi.ComponentResource):
                 )
             ]
         environment = github.RepositoryEnvironment(
-            f"{name}-environment",
+            f"{name}-{role}",
             repository=args.repository,
-            environment=environment_name(env, "up"),
+            environment=environment_name(env, access),
             reviewers=reviewers,
             prevent_self_review=True,
             can_admins_bypass=False,
@@ -240,11 +215,11 @@ class DeploymentEnvironment(pulumi.ComponentResource):
                 protected_branches=False, custom_branch_policies=True
             ),
             # Production's environment carries its deployment history and approval rules.
-            opts=pulumi.ResourceOptions(parent=self, protect=env == "production"),
+            opts=pulumi.ResourceOptions(parent=self, protect=env == "production" and access == "up"),
         )
-        for pattern in sorted(set(args.deployment_branches)):
+        for pattern in sorted(set(branches)):
             github.RepositoryEnvironmentDeploymentPolicy(
-                f"{name}-branch-{pattern}",
+                f"{name}-{'' if access == 'up' else 'preview-'}branch-{pattern}",
                 repository=args.repository,
                 environment=environment.environment,
                 branch_pattern=pattern,
@@ -263,6 +238,4 @@ __all__ = [
     "EnvironmentSecrets",
     "backend_url",
     "environment_name",
-    "state_permissions",
-    "token_scopes",
 ]

@@ -1,4 +1,5 @@
-"""Repository-wide governance: `main`'s ruleset, Actions secrets and variables, the OIDC template.
+"""Repository-wide governance: `main`'s ruleset, the CI secrets (environment `ci-main`), Actions
+variables, the OIDC template.
 
 Declared only by the stack with `github.manageRepository` (README, "Repository governance").
 
@@ -51,12 +52,35 @@ class RepositoryGovernanceArgs(BaseModel):
     deployer: Deployer
     # From the workflow definitions (one source of truth): the jobs that always report.
     required_status_checks: list[str] = Field(min_length=1)
+    # The plan offers merge queues (`github.plan`); without one, branches must be up to date.
+    merge_queue: bool = True
     metrics: MetricsCredentials
     slack_webhook_url: pulumi.Output[str]
 
 
-def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRulesetRulesArgs:
-    """Every change reaches `main` through a reviewed, up-to-date, green pull request."""
+# The merge queue replaces "branches must be up to date" (README, "Merge queue instead of
+# up to date"): it tests each approved pull request on top of main and the entries ahead of
+# it (`merge_group` runs of the required workflows), so the deployer's pushes to main no
+# longer send every open pull request back to its author.
+MERGE_QUEUE = github.RepositoryRulesetRulesMergeQueueArgs(
+    merge_method="MERGE",
+    # Every entry's own merge commit must pass, not only the head of its group.
+    grouping_strategy="ALLGREEN",
+    min_entries_to_merge=1,
+    min_entries_to_merge_wait_minutes=5,
+    max_entries_to_build=5,
+    max_entries_to_merge=5,
+    # The slowest required workflow's jobs time out after 30 minutes (the previews).
+    check_response_timeout_minutes=60,
+)
+
+
+def main_ruleset_rules(
+    required_status_checks: list[str], *, merge_queue: bool = True
+) -> github.RepositoryRulesetRulesArgs:
+    """Every change reaches `main` through a reviewed pull request whose checks passed on top of
+    what `main` will be: in the merge queue, or (on a plan without one) on a branch kept up to
+    date with `main`."""
     return github.RepositoryRulesetRulesArgs(
         deletion=True,
         non_fast_forward=True,
@@ -67,8 +91,10 @@ def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRu
             require_last_push_approval=True,
             required_review_thread_resolution=True,
         ),
+        merge_queue=MERGE_QUEUE if merge_queue else None,
         required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
-            strict_required_status_checks_policy=True,
+            # The queue tests every change on the latest main: no need to make authors update.
+            strict_required_status_checks_policy=not merge_queue,
             required_checks=[
                 github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
                     context=check, integration_id=GITHUB_ACTIONS_APP_ID
@@ -80,7 +106,8 @@ def main_ruleset_rules(required_status_checks: list[str]) -> github.RepositoryRu
 
 
 class RepositoryGovernance(pulumi.ComponentResource):
-    """`main`'s ruleset, repository Actions secrets and variables, and the OIDC template.
+    """`main`'s ruleset, the `ci-main` environment and its secrets, repository variables, and the
+    OIDC template.
 
     Pass the workflow files resource in `opts.depends_on`: the ruleset is declared after
     them, so the first `pulumi up` can still commit them before `main` is protected.
@@ -122,7 +149,7 @@ class RepositoryGovernance(pulumi.ComponentResource):
                     bypass_mode="always",
                 )
             ],
-            rules=main_ruleset_rules(args.required_status_checks),
+            rules=main_ruleset_rules(args.required_status_checks, merge_queue=args.merge_queue),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 
@@ -131,15 +158,35 @@ class RepositoryGovernance(pulumi.ComponentResource):
             ci_contract.METRICS_SECRET_ACCESS_KEY: args.metrics.secret_access_key,
             ci_contract.SLACK_WEBHOOK_URL: args.slack_webhook_url,
         }
+        # Deployments from main only, no reviewers: the metrics upload and the failure alerts
+        # on main run in it, nothing a branch or pull request starts can.
+        ci_main = github.RepositoryEnvironment(
+            f"{name}-ci-main-environment",
+            repository=repo,
+            environment=ci_contract.CI_MAIN_ENVIRONMENT,
+            can_admins_bypass=False,
+            deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
+                protected_branches=False, custom_branch_policies=True
+            ),
+            opts=child,
+        )
+        github.RepositoryEnvironmentDeploymentPolicy(
+            f"{name}-ci-main-branch-{MAIN_BRANCH}",
+            repository=repo,
+            environment=ci_main.environment,
+            branch_pattern=MAIN_BRANCH,
+            opts=child,
+        )
         for secret_name in sorted(secrets):
             sealed: pulumi.Output[str] = pulumi.Output.secret(secrets[secret_name])
-            github.ActionsSecret(
+            github.ActionsEnvironmentSecret(
                 f"{name}-{secret_name}",
                 repository=repo,
+                environment=ci_main.environment,
                 secret_name=secret_name,
                 value=sealed,
                 # Create-before-delete writes the new secret under the same name, then
-                # deletes it with the old one: pulumi/pulumi-github#111, #250.
+                # deletes it with the old one: pulumi/pulumi-github#223, #250.
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
         variables: dict[str, pulumi.Output[str]] = {

@@ -1,12 +1,13 @@
 """The generated GitHub Actions workflows, committed to the repository's ``main``.
 
-One ``github.RepositoryFile`` per workflow under ``.github/workflows/``. Declared only by
+One ``github.RepositoryFile`` per workflow under ``.github/workflows/``, and one per gate
+script the workflows run under ``.github/scripts/``. Declared only by
 the stack that manages the repository (one owner per file, or stacks would overwrite each
 other). Commits carry ``[skip ci]`` (a workflow-file commit must not start the pipelines
 it changes) and the configured author; ``overwrite_on_create`` adopts files that already
-exist instead of failing on the first ``up``. Writing under ``.github/workflows/`` needs a
-token with the ``workflow`` scope, and ``main``'s ruleset must let the deploying identity
-push (it is the ruleset's bypass actor).
+exist instead of failing on the first ``up``. Writing under ``.github/workflows/`` needs the
+deployer's Workflows permission (``components.github.identities``), and ``main``'s ruleset
+must let the deploying identity push (it is the ruleset's bypass actor).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import pulumi_github as github
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
-from components.github.config import WorkflowsConfig
-from components.github.workflows import Settings, workflows
+from components.github.config import SelfHostedRunners, WorkflowsConfig
+from components.github.workflows import Settings, scripts, workflows
 from components.github.workflows.render import render
 
 BRANCH = "main"
@@ -34,6 +35,7 @@ class WorkflowFilesArgs(BaseModel):
     clusters_path: str
     metrics_region: str
     environments: tuple[Environment, ...]
+    runners: dict[Environment, SelfHostedRunners]
     code_scanning: bool
 
     def settings(self) -> Settings:
@@ -43,6 +45,7 @@ class WorkflowFilesArgs(BaseModel):
             clusters_path=self.clusters_path,
             metrics_region=self.metrics_region,
             environments=self.environments,
+            runners=self.runners,
             code_scanning=self.code_scanning,
         )
 
@@ -52,8 +55,9 @@ def commit_message(path: str) -> str:
 
 
 def rendered_files(args: WorkflowFilesArgs) -> dict[str, str]:
-    """Repository path -> file text of every workflow (pure; no Pulumi)."""
-    return {w.path: render(w) for w in workflows(args.settings())}
+    """Repository path -> file text of every workflow and of the gate scripts they run
+    (pure; no Pulumi)."""
+    return {**{w.path: render(w) for w in workflows(args.settings())}, **scripts.files()}
 
 
 class WorkflowFiles(pulumi.ComponentResource):
@@ -65,7 +69,7 @@ class WorkflowFiles(pulumi.ComponentResource):
         super().__init__("delivery:workflow_files:WorkflowFiles", name, None, opts)
         self.files = {}
         for path, content in rendered_files(args).items():
-            stem = path.rsplit("/", 1)[-1].removesuffix(".yml")
+            stem = path.rsplit("/", 1)[-1].removesuffix(".yml").removesuffix(".py").replace("_", "-")
             self.files[path] = github.RepositoryFile(
                 f"{name}-{stem}",
                 repository=args.repository,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
@@ -9,13 +11,14 @@ from pydantic import BaseModel, ConfigDict
 from components.config.base import Environment
 from components.gitops.argocd_values import (
     CHART,
+    GITHUB_DISPATCH_KEY,
     NOTIFICATIONS_SECRET,
     RELEASE_NAME,
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
 from components.gitops.config import ArgoCdConfig
-from components.gitops.helm import pinned_release
+from components.gitops.helm import ARGO_HELM_REPOSITORY, pinned_release
 
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 
@@ -39,13 +42,19 @@ class ArgoCdArgs(BaseModel):
 
     environment: Environment
     argocd: ArgoCdConfig
+    # `owner/name` of the repository that receives the staging-deployed dispatch; set when
+    # `argocd.notifications.githubDispatch` is on.
+    dispatch_repository: str | None = None
 
 
 class ArgoCd(pulumi.ComponentResource):
     """The argo-cd chart, pinned, in its own namespace on the environment's cluster.
 
     Pass the cluster's Kubernetes provider in `opts.providers`. `slack_webhook_url` (secret)
-    feeds the notifications Secret when notifications are enabled.
+    feeds the notifications Secret when notifications are enabled; `dispatch_token` (secret)
+    joins it when `args.dispatch_repository` is set, and is required then.
+    The release waits for `depends_on`, which must hold the monitoring release: the chart
+    declares ServiceMonitors, whose CRD that release installs (and on destroy Argo CD goes first).
     """
 
     namespace: k8s.core.v1.Namespace
@@ -57,6 +66,9 @@ class ArgoCd(pulumi.ComponentResource):
         name: str,
         args: ArgoCdArgs,
         slack_webhook_url: pulumi.Output[str],
+        *,
+        depends_on: Sequence[pulumi.Resource],
+        dispatch_token: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:argocd:ArgoCd", name, None, opts)
@@ -77,11 +89,16 @@ class ArgoCd(pulumi.ComponentResource):
             # Created here rather than by the chart so the webhook URL stays out of Helm values
             # (and Helm's release records); the notifications ConfigMap refers to it by key.
             webhook_url: pulumi.Output[str] = pulumi.Output.secret(slack_webhook_url)
+            secret_data: dict[str, pulumi.Output[str]] = {SLACK_WEBHOOK_KEY: webhook_url}
+            if args.dispatch_repository is not None:
+                if dispatch_token is None:
+                    raise ValueError("ArgoCd: a dispatch repository needs the dispatch token")
+                secret_data[GITHUB_DISPATCH_KEY] = pulumi.Output.secret(dispatch_token)
             self.notifications_secret = k8s.core.v1.Secret(
                 f"{name}-notifications-secret",
                 metadata={"name": NOTIFICATIONS_SECRET, "namespace": config.namespace, "labels": PART_OF},
                 type="Opaque",
-                string_data={SLACK_WEBHOOK_KEY: webhook_url},
+                string_data=secret_data,
                 opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
             )
 
@@ -90,13 +107,17 @@ class ArgoCd(pulumi.ComponentResource):
             release_name=RELEASE_NAME,
             chart=CHART,
             version=config.chart_version,
+            repository=ARGO_HELM_REPOSITORY,
             namespace=config.namespace,
-            values=argocd_values(args.environment, config),
+            values=argocd_values(args.environment, config, args.dispatch_repository),
             timeout_seconds=config.helm_timeout_seconds,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=provider,
-                depends_on=[r for r in (self.namespace, self.notifications_secret) if r is not None],
+                depends_on=[
+                    *[r for r in (self.namespace, self.notifications_secret) if r is not None],
+                    *depends_on,
+                ],
             ),
         )
         self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

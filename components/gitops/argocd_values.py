@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 
 from components.config.base import Environment
+from components.github.ci_contract import STAGING_DEPLOYED_EVENT
 from components.gitops.config import ArgoCdConfig
+from components.monitoring.stack_values import SELECTOR_LABELS
 
 CHART = "argo-cd"
 RELEASE_NAME = "argocd"
@@ -34,6 +36,19 @@ SLACK_WEBHOOK_KEY = "slack-webhook-url"
 # service (its Slack service needs a bot token instead), as Argo CD's webhook docs show:
 # https://argo-cd.readthedocs.io/en/stable/operator-manual/notifications/services/webhook/#send-slack
 SLACK_WEBHOOK_SERVICE = "slack-webhook"
+# The GitHub repository_dispatch of staging validation: Argo CD's generic webhook service
+# against the REST API, authenticated with the token kept in the notifications Secret.
+GITHUB_DISPATCH_KEY = "github-dispatch-token"
+GITHUB_DISPATCH_SERVICE = "github-dispatch"
+GITHUB_API = "https://api.github.com"
+
+
+# Where a notification reads the revision it names: a single-source Application reports
+# `revision`, a multi-source one leaves it out and reports `revisions`, one per source
+# (argoproj/argo-cd#13188, #15617); every source of ours is the GitOps repository at one
+# tracked revision, so the first stands for all.
+_SYNCED = ".app.status.sync"  # what Argo CD last compared the live state to
+_DEPLOYED = ".app.status.operationState.syncResult"  # what the last sync operation applied
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,8 @@ class _Notification:
     """One trigger and the Slack message it sends.
 
     The text is built with printf and `toJson` (sprig, which notification templates have), so
-    whatever an app reports, e.g. a sync error with quotes in it, stays valid JSON.
+    whatever an app reports, e.g. a sync error with quotes in it, stays valid JSON. Each text
+    names the short revision read from `revision_of` (its first `%s` after the app name).
     """
 
     description: str
@@ -49,34 +65,132 @@ class _Notification:
     colour: str
     text_format: str
     arguments: str
+    revision_of: str
     once_per: str | None = None
 
 
+# Conditions test `operationState != nil` first: an Application that never synced has none,
+# and expr refuses to read a field of nil (the engine logs the error and skips the trigger).
 _NOTIFICATIONS: dict[str, _Notification] = {
     "on-deployed": _Notification(
-        description="Application is synced and healthy (once per revision)",
-        when="app.status.operationState.phase in ['Succeeded'] and app.status.health.status == 'Healthy'",
+        description="Application is synced and healthy (once per synced revision)",
+        when=(
+            "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']"
+            " and app.status.health.status == 'Healthy'"
+        ),
         colour="good",
         text_format="%s deployed %s and is healthy",
-        arguments=".app.metadata.name (trunc 7 .app.status.sync.revision)",
-        # One message per synced revision, not one per reconciliation.
-        once_per="app.status.sync.revision",
+        arguments=".app.metadata.name $revision",
+        revision_of=_DEPLOYED,
+        # One message per revision a sync applied, not one per reconciliation, nor one per
+        # commit to the GitOps repository (every Application tracks it, so `status.sync`
+        # moves for all of them on any commit, without a sync). Argo CD writes `revision`
+        # empty beside `revisions` for a multi-source sync, hence the list first.
+        once_per=(
+            "join(app.status.operationState.syncResult.revisions"
+            " ?? [app.status.operationState.syncResult.revision], ',')"
+        ),
     ),
     "on-sync-failed": _Notification(
         description="Application sync has failed",
-        when="app.status.operationState.phase in ['Error', 'Failed']",
+        when="app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
         colour="danger",
-        text_format="%s failed to sync: %s",
-        arguments=".app.metadata.name .app.status.operationState.message",
+        text_format="%s failed to sync %s: %s",
+        arguments=".app.metadata.name $revision .app.status.operationState.message",
+        revision_of=_SYNCED,
     ),
     "on-health-degraded": _Notification(
         description="Application has degraded",
         when="app.status.health.status == 'Degraded'",
         colour="warning",
-        text_format="%s is degraded",
-        arguments=".app.metadata.name",
+        text_format="%s is degraded at %s",
+        arguments=".app.metadata.name $revision",
+        revision_of=_SYNCED,
+    ),
+    # A Rollout turns Degraded when its update is aborted (a failed analysis, or by hand) or
+    # exceeds its progress deadline: Argo Rollouts has sent the traffic back to the stable
+    # version. `resources` lists every resource the Application manages with its health
+    # (absent for kinds without a health check), hence the nil guards.
+    "on-rollout-degraded": _Notification(
+        description="A Rollout of the Application is degraded: its update was aborted and rolled back",
+        when=(
+            "app.status.resources != nil and any(app.status.resources, "
+            "{.kind == 'Rollout' and .health != nil and .health.status == 'Degraded'})"
+        ),
+        colour="danger",
+        text_format=(
+            "%s has a degraded Rollout at %s: its update was aborted and traffic is back on the stable version"
+        ),
+        arguments=".app.metadata.name $revision",
+        revision_of=_SYNCED,
     ),
 }
+
+
+@dataclass(frozen=True)
+class _Dispatch:
+    """One trigger and the repository_dispatch it sends to GitHub (``POST .../dispatches``).
+
+    The client payload names the Application, the revisions its last sync applied and its
+    images (``status.summary.images``). Revisions come from ``operationState.syncResult``,
+    like on-deployed's: a multi-source Application (every service Application: chart plus
+    the `ref` source of its image file) reports ``revisions`` and an empty ``revision``
+    (argoproj/argo-cd#13188), a single-source one only ``revision``; the template takes
+    whichever is there.
+    """
+
+    description: str
+    when: str
+    event_type: str
+    once_per: str
+
+
+_DISPATCHES: dict[str, _Dispatch] = {
+    "on-staging-deployed": _Dispatch(
+        description="Application is synced and healthy: tell GitHub, which starts staging validation",
+        when=_NOTIFICATIONS["on-deployed"].when,
+        event_type=STAGING_DEPLOYED_EVENT,
+        # Once per revision set a sync applied, as on-deployed.
+        once_per=str(_NOTIFICATIONS["on-deployed"].once_per),
+    ),
+}
+
+
+def _dispatch_template(environment: Environment, repository: str, note: _Dispatch) -> str:
+    """A webhook template posting the repository_dispatch; the body is one sprig `toJson`
+    of a `dict`, so it is valid JSON whatever the Application reports."""
+    body = (
+        f"{{{{- $revisions := {_DEPLOYED}.revisions -}}}}\n"
+        f"{{{{- if not $revisions }}}}{{{{ $revisions = list {_DEPLOYED}.revision }}}}{{{{ end -}}}}\n"
+        f'{{{{ toJson (dict "event_type" {json.dumps(note.event_type)} "client_payload" (dict '
+        '"application" .app.metadata.name "environment" '
+        + json.dumps(environment)
+        + ' "revisions" $revisions '
+        '"images" (default (list) .app.status.summary.images))) }}'
+    )
+    # Written as YAML by hand, like the Slack templates, so the ConfigMap shows a readable block.
+    lines = "".join(f"      {line}\n" for line in body.splitlines())
+    return (
+        "webhook:\n"
+        f"  {GITHUB_DISPATCH_SERVICE}:\n"
+        "    method: POST\n"
+        f"    path: /repos/{repository}/dispatches\n"
+        "    body: |\n"
+        f"{lines}"
+    )
+
+
+def _dispatch_service() -> dict[str, Any]:
+    return {
+        "url": GITHUB_API,
+        "headers": [
+            # `$key` is resolved from the notifications Secret, so the token stays out of the ConfigMap.
+            {"name": "Authorization", "value": f"Bearer ${GITHUB_DISPATCH_KEY}"},
+            {"name": "Accept", "value": "application/vnd.github+json"},
+            {"name": "X-GitHub-Api-Version", "value": "2022-11-28"},
+            {"name": "Content-Type", "value": "application/json"},
+        ],
+    }
 
 
 def _template_name(trigger: str) -> str:
@@ -92,18 +206,25 @@ def _slack_template(environment: Environment, note: _Notification) -> str:
     attachment = (
         f'{{"attachments": [{{"color": {json.dumps(note.colour)}, "text": {{{{ toJson $text }}}}}}]}}'
     )
+    # `revision`, else the first of `revisions` (sprig's `default` stands in for a missing list).
+    revision = (
+        f"{{{{- $revision := trunc 7 (or {note.revision_of}.revision"
+        f' (index (default (list "") {note.revision_of}.revisions) 0)) -}}}}'
+    )
     return (
         "webhook:\n"
         f"  {SLACK_WEBHOOK_SERVICE}:\n"
         "    method: POST\n"
         "    body: |\n"
+        f"      {revision}\n"
         f"      {{{{- $text := printf {text} {note.arguments} -}}}}\n"
         f"      {attachment}\n"
     )
 
 
-def notifications_values(environment: Environment) -> dict[str, Any]:
-    """The notifications controller's Slack webhook service, templates, triggers and subscription."""
+def notifications_values(environment: Environment, dispatch_repository: str | None = None) -> dict[str, Any]:
+    """The notifications controller's Slack webhook service, templates, triggers and subscription;
+    with ``dispatch_repository`` (``owner/name``) also the GitHub dispatch service and its triggers."""
     triggers: dict[str, str] = {}
     templates: dict[str, str] = {}
     for trigger, note in _NOTIFICATIONS.items():
@@ -118,14 +239,33 @@ def notifications_values(environment: Environment) -> dict[str, Any]:
         "url": f"${SLACK_WEBHOOK_KEY}",
         "headers": [{"name": "Content-Type", "value": "application/json"}],
     }
+    notifiers = {f"service.webhook.{SLACK_WEBHOOK_SERVICE}": yaml.safe_dump(service, sort_keys=False)}
+    # Global subscriptions: every Application notifies without per-app annotations.
+    subscriptions: list[dict[str, Any]] = [
+        {"recipients": [SLACK_WEBHOOK_SERVICE], "triggers": sorted(_NOTIFICATIONS)}
+    ]
+    if dispatch_repository is not None:
+        for trigger, dispatch in _DISPATCHES.items():
+            template = "github-" + trigger.removeprefix("on-")
+            condition = {
+                "description": dispatch.description,
+                "send": [template],
+                "when": dispatch.when,
+                "oncePer": dispatch.once_per,
+            }
+            triggers[f"trigger.{trigger}"] = yaml.safe_dump([condition], sort_keys=False, width=1000)
+            templates[f"template.{template}"] = _dispatch_template(environment, dispatch_repository, dispatch)
+        notifiers[f"service.webhook.{GITHUB_DISPATCH_SERVICE}"] = yaml.safe_dump(
+            _dispatch_service(), sort_keys=False
+        )
+        subscriptions.append({"recipients": [GITHUB_DISPATCH_SERVICE], "triggers": sorted(_DISPATCHES)})
     return {
         "enabled": True,
         "secret": {"create": False, "name": NOTIFICATIONS_SECRET},
-        "notifiers": {f"service.webhook.{SLACK_WEBHOOK_SERVICE}": yaml.safe_dump(service, sort_keys=False)},
+        "notifiers": notifiers,
         "templates": templates,
         "triggers": triggers,
-        # One global subscription: every Application notifies without per-app annotations.
-        "subscriptions": [{"recipients": [SLACK_WEBHOOK_SERVICE], "triggers": sorted(_NOTIFICATIONS)}],
+        "subscriptions": subscriptions,
     }
 
 
@@ -133,8 +273,22 @@ def _pdb() -> dict[str, Any]:
     return {"enabled": True, "minAvailable": 1}
 
 
-def argocd_values(environment: Environment, argocd: ArgoCdConfig) -> dict[str, Any]:
-    """Values of the argo-cd chart for one environment."""
+# Components whose metrics the monitoring stack's Prometheus scrapes: the application
+# controller exports argocd_app_info and argocd_app_sync_total, which the deployment alerts
+# watch; the others show how the API, manifest generation and ApplicationSets fare.
+METRICS_COMPONENTS = ("controller", "server", "repoServer", "applicationSet")
+
+
+def _metrics() -> dict[str, Any]:
+    # The release label is what the monitoring Prometheus selects ServiceMonitors by.
+    return {"enabled": True, "serviceMonitor": {"enabled": True, "additionalLabels": dict(SELECTOR_LABELS)}}
+
+
+def argocd_values(
+    environment: Environment, argocd: ArgoCdConfig, dispatch_repository: str | None = None
+) -> dict[str, Any]:
+    """Values of the argo-cd chart for one environment (``dispatch_repository``: the
+    ``owner/name`` that receives the staging-deployed dispatch, when it is on)."""
     ha = argocd.high_availability
     values: dict[str, Any] = {
         # The program creates and guards the namespace; the chart installs its own CRDs and
@@ -161,7 +315,9 @@ def argocd_values(environment: Environment, argocd: ArgoCdConfig) -> dict[str, A
         "applicationSet": {"replicas": 1},
         "redis-ha": {"enabled": False},
         "notifications": (
-            notifications_values(environment) if argocd.notifications.enabled else {"enabled": False}
+            notifications_values(environment, dispatch_repository)
+            if argocd.notifications.enabled
+            else {"enabled": False}
         ),
     }
     if ha:
@@ -176,4 +332,6 @@ def argocd_values(environment: Environment, argocd: ArgoCdConfig) -> dict[str, A
         # Three Redis servers and HAProxies with hard anti-affinity: one per node, hence the
         # config rule that HA needs a cluster of at least three nodes.
         values["redis-ha"] = {"enabled": True}
+    for component in METRICS_COMPONENTS:
+        values[component]["metrics"] = _metrics()
     return values

@@ -5,9 +5,46 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from components.config.base import ChartVersion, DnsLabel, GithubLogin, Model
+from components.config.base import ChartVersion, DnsLabel, Duration, GithubLogin, Model
+
+
+class AnalysisConfig(Model):
+    """The ClusterAnalysisTemplates the services' Rollouts reference (where Rollouts are enabled)."""
+
+    min_success_rate: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Lowest share of non-5xx responses a new version may serve (seed 004: 0.9).",
+    )
+    max_p95_latency_ms: int = Field(
+        default=1000,
+        ge=1,
+        le=60000,
+        description="A new version's P95 request latency must stay below this many milliseconds (seed 003).",
+    )
+    interval: Duration = Field(default="1m", description="Time between two measurements of a metric.")
+    count: int = Field(default=5, ge=1, le=100, description="Measurements per analysis run.")
+    failure_limit: int = Field(
+        default=1,
+        ge=0,
+        le=99,
+        description="Failed measurements tolerated; one more fails the analysis and aborts the rollout.",
+    )
+    rate_window: Duration = Field(
+        default="2m", description="Range of the `rate()` each measurement's query averages over."
+    )
+
+    @model_validator(mode="after")
+    def _failure_limit_below_count(self) -> AnalysisConfig:
+        if self.failure_limit >= self.count:
+            raise ValueError(
+                f"failureLimit ({self.failure_limit}) must be below count ({self.count}), "
+                "or a run can never fail"
+            )
+        return self
 
 
 class RolloutsConfig(Model):
@@ -19,6 +56,10 @@ class RolloutsConfig(Model):
         default="2.41.0", description="Pinned version of the argo-rollouts Helm chart."
     )
     namespace: DnsLabel = Field(default="argo-rollouts", description="Namespace of Argo Rollouts.")
+    analysis: AnalysisConfig = Field(
+        default_factory=AnalysisConfig,
+        description="The ClusterAnalysisTemplates the services' Rollouts reference (declared where Rollouts run).",
+    )
 
 
 class NotificationsConfig(Model):
@@ -27,6 +68,14 @@ class NotificationsConfig(Model):
         description=(
             "Send Argo CD deployed, sync-failed and health-degraded notifications of every "
             "Application to the Slack incoming webhook `slackWebhookUrl` (the webhook fixes the channel)."
+        ),
+    )
+    github_dispatch: bool = Field(
+        default=False,
+        description=(
+            "Staging only: when an Application has synced and is healthy, send the GitHub "
+            "repository a `staging-deployed` repository_dispatch (Application, revisions, images), "
+            "which starts staging validation. Authenticates with the secret `argocdDispatchToken`."
         ),
     )
 
@@ -102,9 +151,9 @@ class ServiceConfig(Model):
 class ImagePullConfig(Model):
     user: GithubLogin = Field(
         description=(
-            "Machine user owning `ghcrPullToken`, the clusters' identity towards GHCR: a classic "
-            "token with only `read:packages` (GHCR takes no fine-grained token), the user with read "
-            "access to the repository the images are published from."
+            "Machine user owning `ghcrPullToken`, the clusters' identity towards GHCR (the image "
+            "puller in README, Identities and their permissions), with read access to the "
+            "repository the images are published from."
         )
     )
     secret_name: DnsLabel = Field(

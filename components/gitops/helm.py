@@ -16,18 +16,19 @@ def pinned_release(
     release_name: str,
     chart: str,
     version: str,
+    repository: str,
     namespace: str,
     values: dict[str, Any],
     timeout_seconds: int,
     opts: pulumi.ResourceOptions,
 ) -> k8s.helm.v3.Release:
-    """A Helm release of `chart` at exactly `version` into an existing `namespace`."""
+    """A Helm release of `chart` from the Helm `repository` at exactly `version` into an existing `namespace`."""
     return k8s.helm.v3.Release(
         resource_name,
         name=release_name,
         chart=chart,
         version=version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ARGO_HELM_REPOSITORY),
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repository),
         namespace=namespace,
         # The namespace is a declared Namespace resource, so Helm never owns (or deletes) it.
         create_namespace=False,

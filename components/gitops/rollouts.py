@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -11,7 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from components.config.base import Environment
 from components.gitops.argocd import require_provider
 from components.gitops.config import RolloutsConfig
-from components.gitops.helm import pinned_release
+from components.gitops.helm import ARGO_HELM_REPOSITORY, pinned_release
+from components.monitoring.stack_values import SELECTOR_LABELS
 
 CHART = "argo-rollouts"
 RELEASE_NAME = "argo-rollouts"
@@ -25,7 +27,15 @@ def rollouts_values(high_availability: bool) -> dict[str, Any]:
     the seeds' blue-green and canary strategies switch Services and scale ReplicaSets, which
     the controller's base role covers. The dashboard (an unauthenticated UI) stays off.
     """
-    controller: dict[str, Any] = {"replicas": 2 if high_availability else 1}
+    controller: dict[str, Any] = {
+        "replicas": 2 if high_availability else 1,
+        # rollout_phase & co. for the deployment alerts, scraped by the monitoring stack's
+        # Prometheus (it selects ServiceMonitors by its release label).
+        "metrics": {
+            "enabled": True,
+            "serviceMonitor": {"enabled": True, "additionalLabels": dict(SELECTOR_LABELS)},
+        },
+    }
     if high_availability:
         controller["pdb"] = {"enabled": True, "minAvailable": 1}
     return {
@@ -50,12 +60,22 @@ class RolloutsArgs(BaseModel):
 
 
 class Rollouts(pulumi.ComponentResource):
-    """Namespace and pinned argo-rollouts release. Pass the Kubernetes provider in `opts.providers`."""
+    """Namespace and pinned argo-rollouts release. Pass the Kubernetes provider in `opts.providers`.
+
+    The release waits for `depends_on`, which must hold the monitoring release (the chart
+    declares a ServiceMonitor, whose CRD that release installs).
+    """
 
     namespace: k8s.core.v1.Namespace
     release: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: RolloutsArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        args: RolloutsArgs,
+        depends_on: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("delivery:rollouts:Rollouts", name, None, opts)
         provider = require_provider(self, "kubernetes")
         config = args.rollouts
@@ -69,9 +89,12 @@ class Rollouts(pulumi.ComponentResource):
             release_name=RELEASE_NAME,
             chart=CHART,
             version=config.chart_version,
+            repository=ARGO_HELM_REPOSITORY,
             namespace=config.namespace,
             values=rollouts_values(args.high_availability),
             timeout_seconds=args.timeout_seconds,
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=[self.namespace, *depends_on]
+            ),
         )
         self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

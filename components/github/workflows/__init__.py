@@ -18,6 +18,7 @@ from components.github.workflows import (
     promote,
     reusable_build,
     security,
+    staging_validation,
 )
 from components.github.workflows.model import Workflow
 from components.github.workflows.settings import REFERENCE, Settings
@@ -32,6 +33,7 @@ _BUILDERS = (
     db_guardrails.workflow,
     infrastructure.workflow,
     delivery.workflow,
+    staging_validation.workflow,
     promote.workflow,
 )
 

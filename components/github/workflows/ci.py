@@ -28,6 +28,7 @@ from components.github.workflows.common import (
 from components.github.workflows.model import (
     ALWAYS,
     Job,
+    MergeGroup,
     PullRequest,
     Push,
     Step,
@@ -40,6 +41,7 @@ from components.github.workflows.settings import Settings
 
 FILE = "ci.yml"
 GATE = "ci-gate"
+METRICS_ON_MAIN = f"{ALWAYS} && github.ref == 'refs/heads/main'"
 
 METRICS_SCRIPT = r"""set -euo pipefail
 # Build metrics of this run: every job's timing (GitHub API) and the needed jobs' results.
@@ -51,7 +53,7 @@ gh api --paginate "repos/$REPO/actions/runs/$RUN_ID/attempts/$RUN_ATTEMPT/jobs" 
       '{workflow: $workflow, repository: $repo, run_id: $run, attempt: $attempt, event: $event,
         sha: $sha, ref: $ref, results: ($needs | map_values(.result)), jobs: .}' > metrics.json
 if [[ -z "${AWS_ACCESS_KEY_ID:-}" ]]; then
-  # Pull requests from forks get no secrets; their metrics are not kept.
+  # The key is a secret of the ci-main environment; without it nothing is uploaded.
   echo "::notice::no metrics credentials in this run; not uploading"
   exit 0
 fi
@@ -108,7 +110,10 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
     metrics = Job(
         id="metrics",
         needs=tuple(j.id for j in judged),
-        if_=ALWAYS,
+        # Only on main, in the environment that holds the bucket's write key and deploys from
+        # main only: pull requests, merge-queue entries and runs on other refs keep no metrics.
+        if_=METRICS_ON_MAIN,
+        environment=ci_contract.CI_MAIN_ENVIRONMENT,
         advisory=True,
         permissions={"actions": "read"},
         timeout_minutes=5,
@@ -150,7 +155,7 @@ def workflow(settings: Settings) -> Workflow:
     return Workflow(
         file=FILE,
         name="CI",
-        on=Triggers(push=Push(branches=("main",)), pull_request=PullRequest()),
+        on=Triggers(push=Push(branches=("main",)), pull_request=PullRequest(), merge_group=MergeGroup()),
         permissions={"contents": "read"},
         concurrency=supersede_pull_request_runs(),
         jobs=pipeline_jobs(settings, discover, workflow_name="ci", gate=GATE),

@@ -370,11 +370,16 @@ jq -n --arg text "$text" '{text: $text}' \
 
 
 def notify_job(workflow_name: str, watched: Sequence[Job], *, if_: str) -> Job:
-    """Post to Slack when a watched job failed (advisory: never fails the workflow's gate)."""
+    """Post to Slack when a watched job failed (advisory: never fails the workflow's gate).
+
+    The webhook is a secret of the ci-main environment, which deploys from main only: give
+    an ``if_`` that holds only on main, or a run elsewhere fails this job at its environment.
+    """
     return Job(
         id="notify",
         needs=tuple(j.id for j in watched),
         if_=if_,
+        environment=ci_contract.CI_MAIN_ENVIRONMENT,
         advisory=True,
         permissions={},
         timeout_minutes=5,

@@ -13,7 +13,7 @@ numbers run 1, 2, 3, ... (zero padding allowed) without gaps or duplicates.
 from __future__ import annotations
 
 from components.github.workflows.common import READ, checkout, gate_job, supersede_pull_request_runs
-from components.github.workflows.model import Job, PullRequest, Push, Step, Triggers, Workflow
+from components.github.workflows.model import Job, MergeGroup, PullRequest, Push, Step, Triggers, Workflow
 from components.github.workflows.settings import Settings
 
 FILE = "db-guardrails.yml"
@@ -79,7 +79,11 @@ def workflow(settings: Settings) -> Workflow:
     return Workflow(
         file=FILE,
         name="DB guardrails",
-        on=Triggers(push=Push(branches=("main",), paths=(f"{path}/**",)), pull_request=PullRequest()),
+        on=Triggers(
+            push=Push(branches=("main",), paths=(f"{path}/**",)),
+            pull_request=PullRequest(),
+            merge_group=MergeGroup(),
+        ),
         permissions={"contents": "read"},
         concurrency=supersede_pull_request_runs(),
         jobs=(migrations, gate_job(GATE, (migrations,))),

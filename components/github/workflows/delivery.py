@@ -49,6 +49,7 @@ from components.github.workflows.settings import Settings
 from components.gitops.gitops_layout import image_file, images_dir
 
 FILE = "delivery.yml"
+FAILED_ON_MAIN = "failure() && github.ref == 'refs/heads/main'"
 MAIN = "main"
 # Where the discover job checks out main's image files (inside the workspace, as
 # actions/checkout requires), to learn what is delivered.
@@ -275,5 +276,5 @@ def workflow(settings: Settings) -> Workflow:
         ),
         permissions={},
         concurrency=Concurrency(group="${{ github.workflow }}", cancel_in_progress=False),
-        jobs=(*jobs, notify_job("delivery", jobs, if_="failure()")),
+        jobs=(*jobs, notify_job("delivery", jobs, if_=FAILED_ON_MAIN)),
     )

@@ -1,17 +1,22 @@
-"""``infrastructure.yml``: this Pulumi program, previewed on pull requests, applied on main.
+"""``infrastructure.yml``: this Pulumi program, previewed without credentials on pull requests, applied on main.
 
-Pull request: ``changes`` decides whether the pull request touches the program; if so,
-``validate`` runs the program's own tests, lint and type checks (no credentials) and
-``preview-<env>`` runs ``pulumi preview`` of every stack in parallel with the
-``<env>-preview`` environment's read-only credentials (so previews never wait for the
-production approval) and comments the result on the pull request.
+Pull request and merge queue: ``changes`` decides whether the change touches the program;
+if so, ``validate`` runs the program's own tests, lint and type checks, and ``preview-<env>``
+runs the credential-free preview of every stack (``make preview STACK=<env>``: the real
+Pulumi engine against a fake GitHub and Linode API on the runner). Neither job names an
+environment or reads a secret: a change nobody reviewed reaches nothing that can write
+(README, "Credential closure").
 
-``main`` (or a manual run there): ``validate`` -> ``up-development`` -> ``up-staging`` ->
-``up-production``; production's environment requires approval. Each stack's ``up`` is in
-its own concurrency group that never cancels a run in progress.
+``main`` (a push, or a manual run there): ``validate``, then per stack in order
+development, staging, production: ``state-preview-<env>`` (the real ``pulumi preview``
+against the stack's state, in ``<env>-preview``, which deploys from ``main`` only and, for
+production, only after a reviewer approves) and ``up-<env>`` (in ``<env>``). Both run on
+the stack's infrastructure runner (``pipeline.runners``): a control-plane ACL admits only a
+self-hosted group's egress addresses. Each stack's ``up`` is in its own concurrency group
+that never cancels a run in progress.
 
-The workflow runs on every pull request (the ``changes`` job skips the previews when the
-program is untouched) so that its gate can be a required status check.
+The workflow runs on every pull request and merge-queue entry (``changes`` skips the
+previews when the program is untouched) so that its gate can be a required status check.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from components.github.workflows.common import (
 from components.github.workflows.model import (
     Concurrency,
     Job,
+    MergeGroup,
     PullRequest,
     Push,
     Step,
@@ -64,8 +70,17 @@ python -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check --requirement requirements.txt
 """
 
+# A push to main, or a manual run there (a merge-queue run's ref is its temporary branch).
+# Not a guard: the `<env>-preview` and `<env>` environments deploy from main only.
 ON_MAIN = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
+ON_CHANGE = "(github.event_name == 'pull_request' || github.event_name == 'merge_group')"
 PROGRAM_CHANGED = "needs.changes.outputs.infra == 'true'"
+
+PREVIEW_SCRIPT = r"""set -euo pipefail
+# The real Pulumi engine against a fake GitHub and Linode API on this runner: no stack
+# credential, no state, nothing the change could use to write anywhere.
+make preview STACK="$STACK"
+"""
 
 
 def pulumi_env() -> dict[str, str]:
@@ -101,9 +116,9 @@ def _pulumi_steps(settings: Settings, stack: Environment, command: str) -> tuple
         "diff": True,
     }
     if command == "preview":
-        # The action comments with this token, not with the GITHUB_TOKEN env var the
-        # github provider reads.
-        with_ |= {"comment-on-pr": True, "github-token": "${{ github.token }}"}
+        # On main there is no pull request to comment on: the job summary shows the diff
+        # to whoever approves the `up`.
+        with_ |= {"comment-on-summary": True}
     return (
         checkout(),
         _setup_python(settings),
@@ -153,37 +168,65 @@ def workflow(settings: Settings) -> Workflow:
         Job(
             id=f"preview-{env}",
             needs=(changes.id,),
-            if_=f"github.event_name == 'pull_request' && {PROGRAM_CHANGED}",
-            environment=ci_contract.preview_environment(env),
-            # pull-requests: write only to comment the preview.
-            permissions={"contents": "read", "pull-requests": "write"},
+            if_=f"{ON_CHANGE} && {PROGRAM_CHANGED}",
+            # No environment and no secret: the change may be one nobody reviewed.
+            permissions=READ,
             timeout_minutes=30,
-            steps=_pulumi_steps(settings, env, "preview"),
+            steps=(
+                checkout(),
+                _setup_python(settings),
+                Step(
+                    name="Install the Pulumi CLI",
+                    uses=action("pulumi/actions"),
+                    with_={"pulumi-version": settings.workflows.pulumi_version},
+                ),
+                Step(
+                    name=f"Credential-free preview ({env})",
+                    working_directory=settings.workflows.pulumi_path,
+                    env={"STACK": env},
+                    run=PREVIEW_SCRIPT,
+                ),
+            ),
         )
         for env in settings.environments
     )
-    ups: list[Job] = []
+    deploys: list[Job] = []
     for env in settings.environments:
-        ups.append(
-            Job(
-                id=f"up-{env}",
-                needs=(ups[-1].id,) if ups else (validate.id,),
-                if_=ON_MAIN,
-                environment=env,
-                concurrency=Concurrency(group=f"pulumi-{env}", cancel_in_progress=False),
-                permissions=READ,
-                timeout_minutes=60,
-                steps=_pulumi_steps(settings, env, "up"),
-            )
+        runner = settings.infrastructure_runner(env)
+        # The real preview against the stack's state: its environment deploys from main only
+        # (and production's only after a reviewer approves), because the passphrase it holds
+        # unlocks every secret of the stack.
+        state_preview = Job(
+            id=f"state-preview-{env}",
+            needs=(deploys[-1].id,) if deploys else (validate.id,),
+            if_=ON_MAIN,
+            environment=ci_contract.preview_environment(env),
+            runs_on=runner,
+            permissions=READ,
+            timeout_minutes=30,
+            steps=_pulumi_steps(settings, env, "preview"),
         )
-    notify = notify_job("infrastructure", tuple(ups), if_=f"failure() && {ON_MAIN}")
-    judged = (changes, validate, *previews, *ups)
+        up = Job(
+            id=f"up-{env}",
+            needs=(state_preview.id,),
+            if_=ON_MAIN,
+            environment=env,
+            runs_on=runner,
+            concurrency=Concurrency(group=f"pulumi-{env}", cancel_in_progress=False),
+            permissions=READ,
+            timeout_minutes=60,
+            steps=_pulumi_steps(settings, env, "up"),
+        )
+        deploys += [state_preview, up]
+    notify = notify_job("infrastructure", tuple(deploys), if_=f"failure() && {ON_MAIN}")
+    judged = (changes, validate, *previews, *deploys)
     return Workflow(
         file=FILE,
         name="Infrastructure",
         on=Triggers(
             push=Push(branches=("main",), paths=(f"{settings.workflows.pulumi_path}/**",)),
             pull_request=PullRequest(),
+            merge_group=MergeGroup(),
             workflow_dispatch=WorkflowDispatch(),
         ),
         permissions={"contents": "read"},

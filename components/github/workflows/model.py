@@ -132,6 +132,17 @@ class Concurrency:
 
 
 @dataclass(frozen=True)
+class RunnerGroup:
+    """A self-hosted runner group: the job runs on a runner of ``group`` carrying every label."""
+
+    group: str
+    labels: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "labels": list(self.labels)}
+
+
+@dataclass(frozen=True)
 class Strategy:
     """A matrix: literal axes, or one axis read from an expression (e.g. ``fromJSON(...)``)."""
 
@@ -158,7 +169,7 @@ class Job:
     if_: str | None = None
     steps: tuple[Step, ...] = ()
     timeout_minutes: int | None = None
-    runs_on: str | None = None
+    runs_on: str | RunnerGroup | None = None
     environment: str | None = None
     concurrency: Concurrency | None = None
     strategy: Strategy | None = None
@@ -233,7 +244,7 @@ class Job:
             doc["environment"] = self.environment
         if self.concurrency is not None:
             doc["concurrency"] = self.concurrency.to_dict()
-        doc["runs-on"] = self.runs_on
+        doc["runs-on"] = self.runs_on.to_dict() if isinstance(self.runs_on, RunnerGroup) else self.runs_on
         doc["timeout-minutes"] = self.timeout_minutes
         if self.outputs:
             doc["outputs"] = _mapping(self.outputs)
@@ -299,6 +310,15 @@ class PullRequest(_BranchAndPathFilter):
 
 
 @dataclass(frozen=True)
+class MergeGroup:
+    """`on.merge_group`: the merge queue asks for the required checks of a queued change."""
+
+    def to_dict(self) -> dict[str, Any]:
+        # `checks_requested` is the event's only activity type.
+        return {"types": ["checks_requested"]}
+
+
+@dataclass(frozen=True)
 class WorkflowDispatch:
     inputs: Mapping[str, Input] = field(default_factory=dict)
 
@@ -321,12 +341,28 @@ class WorkflowCall:
 
 
 @dataclass(frozen=True)
+class RepositoryDispatch:
+    """`on.repository_dispatch` of the listed event types (sent through the REST API)."""
+
+    types: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.types:
+            raise ValueError("repository_dispatch needs its event types: an empty list would take every one")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"types": list(self.types)}
+
+
+@dataclass(frozen=True)
 class Triggers:
     push: Push | None = None
     pull_request: PullRequest | None = None
+    merge_group: MergeGroup | None = None
     schedule: tuple[str, ...] = ()  # cron expressions, UTC
     workflow_dispatch: WorkflowDispatch | None = None
     workflow_call: WorkflowCall | None = None
+    repository_dispatch: RepositoryDispatch | None = None
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {}
@@ -334,12 +370,16 @@ class Triggers:
             doc["push"] = self.push.to_dict()
         if self.pull_request is not None:
             doc["pull_request"] = self.pull_request.to_dict()
+        if self.merge_group is not None:
+            doc["merge_group"] = self.merge_group.to_dict()
         if self.schedule:
             doc["schedule"] = [{"cron": c} for c in self.schedule]
         if self.workflow_dispatch is not None:
             doc["workflow_dispatch"] = self.workflow_dispatch.to_dict()
         if self.workflow_call is not None:
             doc["workflow_call"] = self.workflow_call.to_dict()
+        if self.repository_dispatch is not None:
+            doc["repository_dispatch"] = self.repository_dispatch.to_dict()
         return doc
 
     @property

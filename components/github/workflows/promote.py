@@ -1,11 +1,19 @@
-"""``promote.yml``: promote the images running in staging to production, by pull request.
+"""``promote.yml``: promote the images staging validated to production, by pull request.
 
-Manual (``workflow_dispatch``, input ``service``: one service or ``all``). The job runs in
-the ``production`` environment, so a production reviewer approves before it starts; it
-copies ``<clustersPath>/staging/images/<service>.yaml`` to the production directory on a
-new branch and opens a pull request with the deployer token (a pull request opened with
-the run's own GITHUB_TOKEN would not trigger the required checks). Once merged, an
-operator syncs production by hand in Argo CD (seed 001).
+Manual (``workflow_dispatch``, input ``service``: one service or ``all``). Two jobs:
+
+- ``validated`` (check ``staging validated``): the image set promotion copies is staging's
+  image files at this commit; the commit that last changed them must carry a green
+  ``staging-validation`` status written by GitHub Actions (``staging-validation.yml``).
+  The gate script (``.github/scripts/promotion_gate.py``) says which checks failed, or that
+  the status is pending or missing, and refuses;
+- ``promote``, only then, in the ``production`` environment, so a production reviewer
+  approves after the gate and never for an unvalidated set. It checks that the staging
+  images are still the validated tree, copies ``<clustersPath>/staging/images/<service>.yaml``
+  to the production directory on a new branch and opens a pull request, linking the
+  validation run, with the deployer token (a pull request opened with the run's own
+  GITHUB_TOKEN would not trigger the required checks). Once merged, an operator syncs
+  production by hand in Argo CD (seed 001).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from components.github.workflows.model import (
     Workflow,
     WorkflowDispatch,
 )
+from components.github.workflows.scripts import PROMOTION_GATE, SCRIPTS_DIR
 from components.github.workflows.settings import Settings
 from components.gitops.gitops_layout import IMAGE_FILE_SUFFIX, image_file, images_dir
 
@@ -54,6 +63,11 @@ if (( ${{#files[@]}} == 0 )); then
   echo "::error::{_SOURCE_IMAGES} holds no images to promote"
   exit 1
 fi
+# IMAGES_TREE: the tree of the staging images the `validated` job found validated.
+if [[ "$(git rev-parse "HEAD:{_SOURCE_IMAGES}")" != "$IMAGES_TREE" ]]; then
+  echo "::error::the staging images are not the set staging validation passed"
+  exit 1
+fi
 mkdir -p "{_TARGET_IMAGES}"
 promoted=()
 for file in "${{files[@]}}"; do
@@ -75,8 +89,31 @@ git commit --quiet --message "promote(production): ${{promoted[*]}} from staging
 git_auth push --quiet origin "$BRANCH"
 body="Images running in staging, promoted by $ACTOR in $SERVER/$REPO/actions/runs/$RUN_ID: ${{promoted[*]}}.
 
+Staging validation passed for this image set (commit $IMAGE_COMMIT): $VALIDATION_URL
+
 After merging, sync the production Applications by hand in Argo CD."
 gh pr create --base main --head "$BRANCH" --title "Promote to production: ${{promoted[*]}}" --body "$body"
+"""
+)
+
+
+STAGING_VALIDATED_SCRIPT = (
+    "set -euo pipefail\n"
+    + rf"""# The image set to promote is SOURCE_DIR's image files at this commit. The commit that last
+# changed them is the one staging validation records its status on.
+images="{_SOURCE_IMAGES}"
+image_commit="$(git log -1 --format=%H -- "$images")"
+if [[ -z "$image_commit" ]]; then
+  echo "::error::$images holds no images to promote"
+  exit 1
+fi
+tree="$(git rev-parse "HEAD:$images")"
+gh api "repos/$REPO/commits/$image_commit/statuses?per_page=100" > "$RUNNER_TEMP/statuses.json"
+python3 "$GATE_SCRIPT" "$RUNNER_TEMP/statuses.json" --sha "$image_commit" --context "$REQUIRED_STATUS"
+{{
+  echo "image_commit=$image_commit"
+  echo "images_tree=$tree"
+}} >> "$GITHUB_OUTPUT"
 """
 )
 
@@ -85,8 +122,37 @@ def workflow(settings: Settings) -> Workflow:
     wf = settings.workflows
     target = settings.promote_to
     source = settings.auto_deploy[-1]
+    validated = Job(
+        id="validated",
+        name=f"{source} validated",
+        # statuses: read for the one status lookup; nothing else.
+        permissions={"contents": "read", "statuses": "read"},
+        timeout_minutes=5,
+        outputs={
+            "image_commit": "${{ steps.gate.outputs.image_commit }}",
+            "images_tree": "${{ steps.gate.outputs.images_tree }}",
+            "run_url": "${{ steps.gate.outputs.run_url }}",
+        },
+        steps=(
+            checkout(fetch_depth=0),
+            Step(
+                name=f"Require a green {ci_contract.STAGING_VALIDATION_STATUS} on the {source} image set",
+                id="gate",
+                env={
+                    "SOURCE_DIR": settings.environment_dir(source),
+                    "REQUIRED_STATUS": ci_contract.STAGING_VALIDATION_STATUS,
+                    "GATE_SCRIPT": f"{SCRIPTS_DIR}/{PROMOTION_GATE}",
+                    "GH_TOKEN": "${{ github.token }}",
+                    "REPO": "${{ github.repository }}",
+                },
+                run=STAGING_VALIDATED_SCRIPT,
+            ),
+        ),
+    )
     promote = Job(
         id="promote",
+        # The production approval is asked for only after the gate passed.
+        needs=(validated.id,),
         environment=target,
         permissions=READ,
         timeout_minutes=10,
@@ -108,6 +174,9 @@ def workflow(settings: Settings) -> Workflow:
                     "SERVER": "${{ github.server_url }}",
                     "REPO": "${{ github.repository }}",
                     "RUN_ID": "${{ github.run_id }}",
+                    "IMAGES_TREE": "${{ needs.validated.outputs.images_tree }}",
+                    "IMAGE_COMMIT": "${{ needs.validated.outputs.image_commit }}",
+                    "VALIDATION_URL": "${{ needs.validated.outputs.run_url }}",
                 },
                 run=PROMOTE_SCRIPT,
             ),
@@ -124,5 +193,5 @@ def workflow(settings: Settings) -> Workflow:
             )
         ),
         permissions={},
-        jobs=(promote,),
+        jobs=(validated, promote),
     )

@@ -17,7 +17,16 @@ from components.github.workflows.common import (
     supersede_pull_request_runs,
     trivy_fs_steps,
 )
-from components.github.workflows.model import Job, PullRequest, Push, Step, Strategy, Triggers, Workflow
+from components.github.workflows.model import (
+    Job,
+    MergeGroup,
+    PullRequest,
+    Push,
+    Step,
+    Strategy,
+    Triggers,
+    Workflow,
+)
 from components.github.workflows.pins import action
 from components.github.workflows.settings import Settings
 
@@ -86,7 +95,12 @@ def workflow(settings: Settings) -> Workflow:
     return Workflow(
         file=FILE,
         name="Security",
-        on=Triggers(push=Push(branches=("main",)), pull_request=PullRequest(), schedule=(DAILY_0200_UTC,)),
+        on=Triggers(
+            push=Push(branches=("main",)),
+            pull_request=PullRequest(),
+            merge_group=MergeGroup(),
+            schedule=(DAILY_0200_UTC,),
+        ),
         permissions={"contents": "read"},
         concurrency=supersede_pull_request_runs(),
         jobs=(*judged, gate_job(GATE, judged)),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components.config.base import ENVIRONMENTS, Environment
-from components.github.config import WorkflowsConfig
+from components.github.config import SelfHostedRunners, ValidationConfig, WorkflowsConfig
+from components.github.workflows.model import RUNNER, RunnerGroup
 from components.gitops import gitops_layout
 from components.gitops.config import GitOpsConfig
 from components.storage.config import MetricsConfig
@@ -24,6 +26,9 @@ class Settings:
     # (Argo CD syncs them automatically); the rest are promoted by pull request.
     auto_deploy: tuple[Environment, ...] = ("development", "staging")
     promote_to: Environment = "production"
+    # Self-hosted runner groups of each stack's infrastructure jobs (`pipeline.runners`);
+    # a stack not listed runs them on GitHub-hosted runners.
+    runners: Mapping[Environment, SelfHostedRunners] = field(default_factory=dict)
     # GitHub code scanning (CodeQL, SARIF uploads, dependency review) is available; without
     # it those jobs and steps are left out, so no gate waits on them.
     code_scanning: bool = True
@@ -42,6 +47,13 @@ class Settings:
         if self.promote_to in self.auto_deploy:
             raise ValueError(f"{self.promote_to} is promoted by pull request, not deployed automatically")
 
+    def infrastructure_runner(self, env: Environment) -> str | RunnerGroup:
+        """``runs-on`` of the jobs that reach ``env``'s cluster (real preview, ``pulumi up``)."""
+        runner = self.runners.get(env)
+        if runner is None:
+            return RUNNER
+        return RunnerGroup(group=runner.group, labels=tuple(runner.labels))
+
     def environment_dir(self, env: Environment) -> str:
         """The environment's GitOps directory: its infrastructure Application's path, with
         the image files below it."""
@@ -55,4 +67,7 @@ class Settings:
 
 # Check names and pipeline shapes do not depend on the deployment's registry or paths;
 # these settings build the workflows when only such shapes are asked for.
-REFERENCE = Settings(image_registry="ghcr.io/reference")
+REFERENCE = Settings(
+    image_registry="ghcr.io/reference",
+    workflows=WorkflowsConfig(validation=ValidationConfig(base_url="https://staging.reference.invalid")),
+)

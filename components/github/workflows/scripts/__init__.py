@@ -1,0 +1,26 @@
+"""Gate scripts the workflows run, committed beside them under ``.github/scripts/``.
+
+Standard-library Python, run by the runner's Python: ``locust_gate.py`` (performance gate of
+staging validation), ``zap_gate.py`` (its DAST gate) and ``promotion_gate.py`` (the
+``staging-validation`` status check of ``promote.yml``). The program commits them with the
+workflow files in the same ``pulumi up`` (``workflow_files``), so a workflow and the scripts
+it calls never come from different versions of this program; the tests run these files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SCRIPTS_DIR = ".github/scripts"
+LOCUST_GATE = "locust_gate.py"
+ZAP_GATE = "zap_gate.py"
+PROMOTION_GATE = "promotion_gate.py"
+_HERE = Path(__file__).parent
+
+
+def files() -> dict[str, str]:
+    """Repository path -> text of every gate script."""
+    return {
+        f"{SCRIPTS_DIR}/{name}": (_HERE / name).read_text()
+        for name in (LOCUST_GATE, ZAP_GATE, PROMOTION_GATE)
+    }

@@ -1,0 +1,1 @@
+"""Monitoring on each cluster: kube-prometheus-stack, the deployment alerts, Alertmanager routing."""

@@ -1,0 +1,106 @@
+"""kube-prometheus-stack on the stack's cluster: namespace, receivers Secret, release, alert rules."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict
+
+from components.config.base import Environment
+from components.gitops.argocd import require_provider
+from components.gitops.helm import pinned_release
+from components.monitoring.config import MonitoringConfig
+from components.monitoring.rules import prometheus_rule
+from components.monitoring.stack_values import (
+    CHART,
+    PAGERDUTY_ROUTING_KEY,
+    RECEIVERS_SECRET,
+    RELEASE_NAME,
+    REPOSITORY,
+    SLACK_WEBHOOK_KEY,
+    monitoring_values,
+)
+
+PART_OF = {"app.kubernetes.io/part-of": "monitoring"}
+
+
+class MonitoringArgs(BaseModel):
+    """The environment, its monitoring config and the namespaces whose pods the alerts watch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Environment
+    monitoring: MonitoringConfig
+    platform_namespaces: tuple[str, ...]
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Prometheus, Alertmanager, the operator and the exporters, plus the deployment alerts.
+
+    Pass the cluster's Kubernetes provider in `opts.providers`. `pagerduty_routing_key` and
+    `slack_webhook_url` (secrets) go only into the receivers Secret Alertmanager mounts.
+    Whatever declares a ServiceMonitor (the Argo releases) must depend on `release`, which
+    installs the CRD: Pulumi then deletes those before the monitoring stack on destroy.
+    """
+
+    namespace: k8s.core.v1.Namespace
+    receivers_secret: k8s.core.v1.Secret
+    release: k8s.helm.v3.Release
+    rules: k8s.apiextensions.CustomResource
+
+    def __init__(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        pagerduty_routing_key: pulumi.Output[str],
+        slack_webhook_url: pulumi.Output[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("delivery:monitoring:Monitoring", name, None, opts)
+        config = args.monitoring
+        provider = require_provider(self, "kubernetes")
+        production = args.environment == "production"
+
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": config.namespace, "labels": PART_OF},
+            # Deleting the namespace deletes Prometheus' volume claims with their history.
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=production),
+        )
+        routing_key: pulumi.Output[str] = pulumi.Output.secret(pagerduty_routing_key)
+        webhook_url: pulumi.Output[str] = pulumi.Output.secret(slack_webhook_url)
+        self.receivers_secret = k8s.core.v1.Secret(
+            f"{name}-receivers-secret",
+            metadata={"name": RECEIVERS_SECRET, "namespace": config.namespace, "labels": PART_OF},
+            type="Opaque",
+            string_data={
+                PAGERDUTY_ROUTING_KEY: routing_key,
+                SLACK_WEBHOOK_KEY: webhook_url,
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
+        )
+        self.release = pinned_release(
+            f"{name}-release",
+            release_name=RELEASE_NAME,
+            chart=CHART,
+            version=config.chart_version,
+            repository=REPOSITORY,
+            namespace=config.namespace,
+            values=monitoring_values(args.environment, config),
+            timeout_seconds=config.helm_timeout_seconds,
+            # Alertmanager's pods mount the receivers Secret: it exists before they start.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=[self.namespace, self.receivers_secret]
+            ),
+        )
+        manifest = prometheus_rule(config.namespace, config.alerts, args.platform_namespaces)
+        self.rules = k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            # The release installs the PrometheusRule CRD (and the operator that loads it).
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.release]),
+        )
+        self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

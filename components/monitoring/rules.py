@@ -1,0 +1,150 @@
+"""The deployment alerts as a PrometheusRule manifest (pure: no Pulumi).
+
+Metric names are the exporters' own: Argo CD's application controller (`argocd_app_info`,
+`argocd_app_sync_total`), the Argo Rollouts controller (`rollout_phase`, see
+controller/metrics/rollouts.go of argoproj/argo-rollouts v1.9) and kube-state-metrics
+(`kube_pod_container_status_waiting_reason`). Prometheus scrapes the Argo controllers
+through ServiceMonitors without `honorLabels`, so an exporter's own `namespace` label
+arrives as `exported_namespace` (the target's namespace takes `namespace`); the Rollout's
+namespace is therefore `exported_namespace`. kube-state-metrics is scraped with
+`honorLabels`, so there `namespace` is the pod's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from components.monitoring.config import AlertsConfig
+from components.monitoring.stack_values import SELECTOR_LABELS
+
+RULE_NAME = "delivery-alerts"
+GROUP_NAME = "delivery.deployments"
+
+Severity = Literal["critical", "warning"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alerting rule: what it watches, for how long, how loud."""
+
+    name: str
+    expr: str
+    for_: str
+    severity: Severity
+    summary: str
+    description: str
+
+    def rule(self) -> dict[str, Any]:
+        rule: dict[str, Any] = {"alert": self.name, "expr": self.expr}
+        if self.for_ != "0s":
+            rule["for"] = self.for_
+        rule["labels"] = {"severity": self.severity}
+        rule["annotations"] = {"summary": self.summary, "description": self.description}
+        return rule
+
+
+def alerts(config: AlertsConfig, platform_namespaces: Sequence[str]) -> list[Alert]:
+    """The deployment alerts; `platform_namespaces` are watched for crash-looping pods."""
+    window = config.sync_failed_window
+    failed_syncs = 'argocd_app_sync_total{phase=~"Error|Failed"}'
+    # A sync counter series starts at its first failure, which `increase()` cannot see (it
+    # needs two samples): a series that did not exist one window ago counts as a failure too.
+    sync_failed = (
+        f"sum by (name, project) (increase({failed_syncs}[{window}])) > 0 or "
+        f"sum by (name, project) ({failed_syncs} unless {failed_syncs} offset {window}) > 0"
+    )
+    namespaces = "|".join(sorted(set(platform_namespaces)))
+    return [
+        Alert(
+            name="ArgoCdApplicationOutOfSync",
+            expr='max by (name, project, dest_namespace) (argocd_app_info{sync_status="OutOfSync"}) > 0',
+            for_=config.out_of_sync_for,
+            severity="warning",
+            summary="Application {{ $labels.name }} is out of sync",
+            description=(
+                f"Argo CD Application {{{{ $labels.name }}}} (project {{{{ $labels.project }}}}) has "
+                f"differed from Git for more than {config.out_of_sync_for}."
+            ),
+        ),
+        Alert(
+            name="ArgoCdApplicationDegraded",
+            expr='max by (name, project, dest_namespace) (argocd_app_info{health_status="Degraded"}) > 0',
+            for_=config.degraded_for,
+            severity="critical",
+            summary="Application {{ $labels.name }} is degraded",
+            description=(
+                f"Argo CD reports Application {{{{ $labels.name }}}} (namespace "
+                f"{{{{ $labels.dest_namespace }}}}) Degraded for more than {config.degraded_for}."
+            ),
+        ),
+        Alert(
+            name="ArgoCdApplicationSyncFailed",
+            expr=sync_failed,
+            for_="0s",
+            severity="warning",
+            summary="Application {{ $labels.name }} failed to sync",
+            description=(
+                f"A sync of Argo CD Application {{{{ $labels.name }}}} ended in Error or Failed "
+                f"within the last {window}."
+            ),
+        ),
+        Alert(
+            name="ArgoRolloutAborted",
+            expr='max by (exported_namespace, name, strategy) (rollout_phase{phase="Abort"}) > 0',
+            for_="1m",
+            severity="warning",
+            summary="Rollout {{ $labels.exported_namespace }}/{{ $labels.name }} was aborted",
+            description=(
+                "The update of Rollout {{ $labels.name }} ({{ $labels.strategy }}) was aborted, by a "
+                "failed analysis or by hand: traffic is back on the stable version."
+            ),
+        ),
+        Alert(
+            name="ArgoRolloutDegraded",
+            expr='max by (exported_namespace, name, strategy) (rollout_phase{phase=~"Error|Timeout"}) > 0',
+            for_=config.rollout_degraded_for,
+            severity="critical",
+            summary="Rollout {{ $labels.exported_namespace }}/{{ $labels.name }} is degraded",
+            description=(
+                "Rollout {{ $labels.name }} has been in an Error or Timeout phase for more than "
+                f"{config.rollout_degraded_for}."
+            ),
+        ),
+        Alert(
+            name="PlatformPodCrashLooping",
+            expr=(
+                "max by (namespace, pod, container) (max_over_time(kube_pod_container_status_waiting_reason"
+                f'{{reason="CrashLoopBackOff", namespace=~"{namespaces}"}}[5m])) >= 1'
+            ),
+            for_=config.crash_looping_for,
+            severity="critical",
+            summary="{{ $labels.namespace }}/{{ $labels.pod }} is crash-looping",
+            description=(
+                "Container {{ $labels.container }} of pod {{ $labels.pod }} has been in "
+                f"CrashLoopBackOff for more than {config.crash_looping_for}."
+            ),
+        ),
+    ]
+
+
+def rule_groups(config: AlertsConfig, platform_namespaces: Sequence[str]) -> list[dict[str, Any]]:
+    """The rule groups, as both the PrometheusRule spec and a Prometheus rule file hold them."""
+    return [{"name": GROUP_NAME, "rules": [a.rule() for a in alerts(config, platform_namespaces)]}]
+
+
+def prometheus_rule(
+    namespace: str, config: AlertsConfig, platform_namespaces: Sequence[str]
+) -> dict[str, Any]:
+    """The PrometheusRule custom resource holding the deployment alerts."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": RULE_NAME,
+            "namespace": namespace,
+            "labels": {**SELECTOR_LABELS, "app.kubernetes.io/part-of": "delivery"},
+        },
+        "spec": {"groups": rule_groups(config, platform_namespaces)},
+    }

@@ -1,0 +1,174 @@
+"""Helm values of the kube-prometheus-stack chart, built from the typed config (pure: no Pulumi).
+
+Only keys of the pinned chart's `values.yaml` are used (a test walks every key path against
+the copy in `components/schemas/charts/`). The maps the chart hands on verbatim are checked
+by their own tests: `alertmanager.config` (Alertmanager's configuration file) and the
+operator's storage specs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.monitoring.config import MonitoringConfig
+
+CHART = "kube-prometheus-stack"
+REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+RELEASE_NAME = "kube-prometheus-stack"
+
+# With serviceMonitorSelectorNilUsesHelmValues and ruleSelectorNilUsesHelmValues left at the
+# chart's default (true), Prometheus picks up only ServiceMonitors and PrometheusRules that
+# carry the release label: the Argo charts' ServiceMonitors and the program's rules set it.
+SELECTOR_LABELS = {"release": RELEASE_NAME}
+
+# The receivers' credentials: a Secret the program creates (so they never pass through Helm
+# values or Helm's release records), mounted into every Alertmanager pod by the operator
+# under /etc/alertmanager/secrets/<name>/ and read through Alertmanager's `*_file` fields.
+RECEIVERS_SECRET = "alertmanager-receivers"
+PAGERDUTY_ROUTING_KEY = "pagerduty-routing-key"
+SLACK_WEBHOOK_KEY = "slack-webhook-url"
+SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
+
+# Severities the rules use and where Alertmanager sends them (seed 003: critical pages
+# through PagerDuty, warning goes to Slack); anything else (the chart's Watchdog and
+# InfoInhibitor, `info` alerts) goes nowhere.
+ROUTES = {"critical": "pagerduty", "warning": "slack"}
+NULL_RECEIVER = "null"
+
+# Share of the volume Prometheus may fill before it drops the oldest blocks, whatever the
+# retention says: a full volume stops ingestion altogether.
+RETENTION_SIZE_SHARE = 0.85
+
+
+def prometheus_url(config: MonitoringConfig) -> str:
+    """In-cluster address of the Prometheus Service (the chart names it `<fullname>-prometheus`)."""
+    return f"http://{RELEASE_NAME}-prometheus.{config.namespace}.svc.cluster.local:9090"
+
+
+def _volume(size_gi: int) -> dict[str, Any]:
+    # No storageClassName: LKE's default class (linode-block-storage-retain) keeps the volume
+    # when its claim is deleted.
+    return {
+        "volumeClaimTemplate": {
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{size_gi}Gi"}},
+            }
+        }
+    }
+
+
+def _replicated(replicas: int) -> dict[str, Any]:
+    """Replicas, and for two or more: one per node (hard anti-affinity) and a PDB."""
+    if replicas < 2:
+        return {"replicas": replicas}
+    return {"replicas": replicas, "podAntiAffinity": "hard"}
+
+
+def _pdb(replicas: int) -> dict[str, Any]:
+    return {"enabled": replicas >= 2, "minAvailable": 1}
+
+
+def alertmanager_config() -> dict[str, Any]:
+    """Alertmanager's configuration file: routes by severity, receivers reading mounted secrets."""
+    slack_text = (
+        "{{ range .Alerts }}*{{ .Labels.alertname }}* ({{ .Labels.severity }}): "
+        "{{ .Annotations.summary }}\n{{ .Annotations.description }}\n{{ end }}"
+    )
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": {
+            "receiver": NULL_RECEIVER,
+            "group_by": ["alertname", "environment", "namespace"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": [
+                {"receiver": receiver, "matchers": [f'severity="{severity}"']}
+                for severity, receiver in ROUTES.items()
+            ],
+        },
+        # A critical alert silences the warning of the same name in the same namespace.
+        "inhibit_rules": [
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity="warning"'],
+                "equal": ["alertname", "namespace"],
+            }
+        ],
+        "receivers": [
+            {"name": NULL_RECEIVER},
+            {
+                "name": ROUTES["critical"],
+                "pagerduty_configs": [
+                    {
+                        "routing_key_file": f"{SECRETS_DIR}/{PAGERDUTY_ROUTING_KEY}",
+                        "send_resolved": True,
+                        "description": "[{{ .CommonLabels.environment }}] {{ .CommonAnnotations.summary }}",
+                    }
+                ],
+            },
+            {
+                "name": ROUTES["warning"],
+                "slack_configs": [
+                    {
+                        "api_url_file": f"{SECRETS_DIR}/{SLACK_WEBHOOK_KEY}",
+                        "send_resolved": True,
+                        "title": "[{{ .CommonLabels.environment }}] {{ .Status | toUpper }}: "
+                        "{{ .CommonLabels.alertname }}",
+                        "text": slack_text,
+                    }
+                ],
+            },
+        ],
+        "templates": ["/etc/alertmanager/config/*.tmpl"],
+    }
+
+
+def monitoring_values(environment: str, config: MonitoringConfig) -> dict[str, Any]:
+    """Values of the kube-prometheus-stack chart for one environment."""
+    prometheus = config.prometheus
+    alertmanager = config.alertmanager
+    retention_size = int(prometheus.storage_gi * RETENTION_SIZE_SHARE)
+    return {
+        # Pins the object names (`kube-prometheus-stack-prometheus`, ...) the analysis
+        # templates and the README address, whatever the chart's name truncation does.
+        "fullnameOverride": RELEASE_NAME,
+        # Off: its admin password would be a chart default or one more secret to manage;
+        # Prometheus' and Alertmanager's own UIs are reached by port-forward (README).
+        "grafana": {"enabled": False},
+        # LKE manages the control plane: etcd, the scheduler and the controller manager cannot
+        # be scraped, and their rules would fire forever.
+        "kubeEtcd": {"enabled": False},
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "defaultRules": {
+            "rules": {
+                "etcd": False,
+                "kubeControllerManager": False,
+                "kubeSchedulerAlerting": False,
+                "kubeSchedulerRecording": False,
+                "windows": False,
+            }
+        },
+        "alertmanager": {
+            "config": alertmanager_config(),
+            "podDisruptionBudget": _pdb(alertmanager.replicas),
+            "alertmanagerSpec": {
+                **_replicated(alertmanager.replicas),
+                "secrets": [RECEIVERS_SECRET],
+                "storage": _volume(alertmanager.storage_gi),
+            },
+        },
+        "prometheus": {
+            "podDisruptionBudget": _pdb(prometheus.replicas),
+            "prometheusSpec": {
+                **_replicated(prometheus.replicas),
+                # Every alert names the environment it comes from (Slack and PagerDuty titles).
+                "externalLabels": {"environment": environment},
+                "retention": prometheus.retention,
+                "retentionSize": f"{retention_size}GiB",
+                "storageSpec": _volume(prometheus.storage_gi),
+            },
+        },
+    }

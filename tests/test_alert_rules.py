@@ -1,0 +1,294 @@
+"""The deployment alerts, run by the real Prometheus rule engine: `promtool check rules` and
+`promtool test rules` against synthetic series of the exporters' own metric names.
+
+Every alert has a firing case and non-firing cases, and fires exactly when it should: not
+one evaluation before its `for` has run out, and at the first one after. The durations are
+each committed stack's own. promtool is built by `make promtool` (see tools/promtool/).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_argocd import stack_config
+
+from components.monitoring.config import AlertsConfig
+from components.monitoring.rules import alerts, rule_groups
+from tools.offline import STACKS
+
+TOOLS_CACHE = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
+PROMTOOL = TOOLS_CACHE / "promtool"
+ROOT = Path(__file__).resolve().parent.parent
+
+_UNITS = {"s": 1 / 60, "m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
+
+
+def minutes(duration: str) -> int:
+    """A one-unit Prometheus duration in whole minutes (rounded up)."""
+    value, unit = int(duration[:-1]), duration[-1]
+    return max(1, -(-int(value * _UNITS[unit] * 60) // 60))
+
+
+@pytest.fixture(scope="module")
+def promtool() -> Path:
+    if not PROMTOOL.is_file():
+        pytest.skip(f"promtool absent at {PROMTOOL}: build it with `make promtool`")
+    return PROMTOOL
+
+
+def render(text: str, labels: dict[str, str]) -> str:
+    return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], text)
+
+
+def expected(alert_name: str, config: AlertsConfig, namespaces: list[str], labels: dict[str, str]) -> Any:
+    [alert] = [a for a in alerts(config, namespaces) if a.name == alert_name]
+    full = {**labels, "severity": alert.severity}
+    return {
+        "exp_labels": full,
+        "exp_annotations": {
+            "summary": render(alert.summary, full),
+            "description": render(alert.description, full),
+        },
+    }
+
+
+def app_info(name: str, sync: str, health: str) -> str:
+    """`argocd_app_info` as Prometheus stores it after scraping Argo CD's controller."""
+    return (
+        f'argocd_app_info{{job="argocd-application-controller-metrics", namespace="argocd", '
+        f'exported_namespace="argocd", name="{name}", project="platform", dest_namespace="platform-x", '
+        f'dest_server="https://kubernetes.default.svc", repo="git@github.com:ai-aas/platform.git", '
+        f'autosync_enabled="true", sync_status="{sync}", health_status="{health}", operation=""}}'
+    )
+
+
+def sync_total(name: str, phase: str) -> str:
+    return (
+        f'argocd_app_sync_total{{job="argocd-application-controller-metrics", namespace="argocd", '
+        f'exported_namespace="argocd", name="{name}", project="platform", '
+        f'dest_server="https://kubernetes.default.svc", phase="{phase}", dry_run="false"}}'
+    )
+
+
+def rollout_phase(name: str, phase: str, strategy: str = "canary") -> str:
+    return (
+        f'rollout_phase{{job="argo-rollouts-metrics", namespace="argo-rollouts", '
+        f'exported_namespace="platform-x", name="{name}", strategy="{strategy}", phase="{phase}"}}'
+    )
+
+
+def waiting(namespace: str, pod: str, reason: str) -> str:
+    return (
+        f'kube_pod_container_status_waiting_reason{{job="kube-state-metrics", namespace="{namespace}", '
+        f'pod="{pod}", container="app", uid="u-{pod}", reason="{reason}"}}'
+    )
+
+
+def app_labels(name: str) -> dict[str, str]:
+    return {"name": name, "project": "platform", "dest_namespace": "platform-x"}
+
+
+def rule_tests(config: AlertsConfig, namespaces: list[str]) -> list[dict[str, Any]]:
+    """One promtool test group per alert, each with firing and non-firing evaluations."""
+    tests: list[dict[str, Any]] = []
+
+    def case(alert: str, series: dict[str, str], evals: list[tuple[int, list[dict[str, str]]]]) -> None:
+        tests.append(
+            {
+                "name": alert,
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series.items()],
+                "alert_rule_test": [
+                    {
+                        "eval_time": f"{t}m",
+                        "alertname": alert,
+                        "exp_alerts": [expected(alert, config, namespaces, labels) for labels in fired],
+                    }
+                    for t, fired in evals
+                ],
+            }
+        )
+
+    for alert, status_label, bad, good, hold in (
+        ("ArgoCdApplicationOutOfSync", "sync", "OutOfSync", "Synced", minutes(config.out_of_sync_for)),
+        ("ArgoCdApplicationDegraded", "health", "Degraded", "Healthy", minutes(config.degraded_for)),
+    ):
+        run = hold + 10
+
+        def info(name: str, status: str, label: str = status_label) -> str:
+            sync, health = (status, "Healthy") if label == "sync" else ("Synced", status)
+            return app_info(name, sync, health)
+
+        series = {info("api", bad): f"1x{run}", info("web", good): f"1x{run}"}
+        if hold >= 3:
+            # `billing` is bad for one minute less than the hold, then recovers: its bad series
+            # goes stale (Argo CD stops exporting that label set) and a good one starts.
+            series[info("billing", bad)] = f"1x{hold - 2} stale"
+            series[info("billing", good)] = f"_x{hold - 1} 1x{run - hold + 1}"
+        case(
+            alert,
+            # `api` stays bad from 0m; `web` is fine throughout.
+            series,
+            [
+                (hold - 1, []),
+                (hold, [app_labels("api")]),
+                (run, [app_labels("api")]),
+            ],
+        )
+
+    # promtool's `_xN` is N missing samples; `VxN` is N+1 samples of V.
+    window = minutes(config.sync_failed_window)
+    # The test starts with `web`'s counter already there: not before one window has passed
+    # can the rule tell it from a counter that appeared at 0m, so the events come later.
+    first = window + 10  # `api` fails for the first time: its series appears.
+    again = first + window + 5  # `web`, which had failed before, fails once more.
+    end = again + window + 10
+    api = {"name": "api", "project": "platform"}
+    web = {"name": "web", "project": "platform"}
+    case(
+        "ArgoCdApplicationSyncFailed",
+        {
+            sync_total("api", "Failed"): f"_x{first} 1x{end - first}",
+            sync_total("web", "Error"): f"3x{again - 1} 4x{end - again}",
+            # `billing` only ever succeeds.
+            sync_total("billing", "Succeeded"): f"0+1x{end}",
+        },
+        [
+            (first - 1, []),
+            (first, [api]),
+            (first + window - 1, [api]),
+            (first + window, []),
+            (again - 1, []),
+            (again, [web]),
+            # Ranges are left-open (Prometheus 3): the last sample before the increase leaves
+            # the window one scrape interval before the window has passed since the increase.
+            (again + window - 2, [web]),
+            (again + window - 1, []),
+        ],
+    )
+
+    case(
+        "ArgoRolloutAborted",
+        {
+            # `api` aborts at 10m; `web` completed its update.
+            rollout_phase("api", "Completed"): "1x9 0x30",
+            rollout_phase("api", "Abort"): "0x9 1x30",
+            rollout_phase("web", "Completed"): "1x40",
+            rollout_phase("web", "Abort"): "0x40",
+        },
+        [
+            (10, []),
+            (11, [{"exported_namespace": "platform-x", "name": "api", "strategy": "canary"}]),
+        ],
+    )
+
+    hold = minutes(config.rollout_degraded_for)
+    case(
+        "ArgoRolloutDegraded",
+        {
+            rollout_phase("api", "Timeout", "blueGreen"): f"1x{hold + 10}",
+            # A paused rollout (waiting for promotion) is not degraded.
+            rollout_phase("web", "Paused", "blueGreen"): f"1x{hold + 10}",
+            rollout_phase("web", "Timeout", "blueGreen"): f"0x{hold + 10}",
+        },
+        [
+            (hold - 1, []),
+            (hold, [{"exported_namespace": "platform-x", "name": "api", "strategy": "blueGreen"}]),
+        ],
+    )
+
+    hold = minutes(config.crash_looping_for)
+    platform = namespaces[0]
+    case(
+        "PlatformPodCrashLooping",
+        {
+            waiting(platform, "server-1", "CrashLoopBackOff"): f"1x{hold + 10}",
+            # Outside the platform namespaces, and a container merely starting: no alert.
+            waiting("team-sandbox", "toy-1", "CrashLoopBackOff"): f"1x{hold + 10}",
+            waiting(platform, "server-2", "ContainerCreating"): f"1x{hold + 10}",
+        },
+        [
+            (hold - 1, []),
+            (hold, [{"namespace": platform, "pod": "server-1", "container": "app"}]),
+        ],
+    )
+    return tests
+
+
+def run_promtool(promtool: Path, *args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        [str(promtool), *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, f"promtool {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_alert_fires_exactly_when_it_should(promtool: Path, tmp_path: Path, stack: str) -> None:
+    config = stack_config(stack)
+    namespaces = list(config.platform_namespaces)
+    alerts_config = config.monitoring.alerts
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups(alerts_config, namespaces)}))
+    run_promtool(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
+    tests = rule_tests(alerts_config, namespaces)
+    assert {t["name"] for t in tests} == {a.name for a in alerts(alerts_config, namespaces)}, (
+        "every alert needs its promtool test"
+    )
+    for test in tests:
+        fired = [e for e in test["alert_rule_test"] if e["exp_alerts"]]
+        quiet = [e for e in test["alert_rule_test"] if not e["exp_alerts"]]
+        assert fired and quiet, f"{test['name']} needs a firing and a non-firing evaluation"
+    spec = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
+    out = run_promtool(promtool, "test", "rules", "tests.yaml", cwd=tmp_path)
+    assert "SUCCESS" in out
+
+
+def test_promtool_catches_an_alert_that_fires_too_early(promtool: Path, tmp_path: Path) -> None:
+    """The harness can fail: a rule with `for` one minute short fails the same cases."""
+    config = AlertsConfig()
+    namespaces = ["argocd", "monitoring"]
+    groups = rule_groups(config, namespaces)
+    for rule in groups[0]["rules"]:
+        if rule["alert"] == "ArgoCdApplicationDegraded":
+            rule["for"] = f"{minutes(config.degraded_for) - 1}m"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    tests = [t for t in rule_tests(config, namespaces) if t["name"] == "ArgoCdApplicationDegraded"]
+    spec = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
+    done = subprocess.run(
+        [str(promtool), "test", "rules", "tests.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0 and "ArgoCdApplicationDegraded" in done.stdout + done.stderr
+
+
+def test_promtool_is_the_pinned_prometheus(promtool: Path) -> None:
+    """A binary built before tools/promtool/go.mod changed would test another rule engine."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go absent: cannot read the module versions built into promtool")
+    [pinned] = re.findall(
+        r"^\s*github\.com/prometheus/prometheus (v\S+)",
+        (ROOT / "tools" / "promtool" / "go.mod").read_text(),
+        flags=re.MULTILINE,
+    )
+    built = subprocess.run([go, "version", "-m", str(promtool)], capture_output=True, text=True, check=True)
+    assert re.search(
+        rf"^\s*mod\s+github\.com/prometheus/prometheus\s+{re.escape(pinned)}\s", built.stdout, re.M
+    ), f"promtool is not Prometheus {pinned}: rebuild it with `make promtool`"
+
+
+def test_every_alert_has_a_routed_severity() -> None:
+    for alert in alerts(AlertsConfig(), ["argocd"]):
+        assert alert.severity in ("critical", "warning"), alert.name

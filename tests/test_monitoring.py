@@ -1,0 +1,341 @@
+"""Monitoring on every stack: the pinned kube-prometheus-stack release sized from config, HA in
+production, the Argo charts' ServiceMonitors, the alert rules' resource, Alertmanager's routes
+and the receivers' secrets kept out of Helm."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from conftest import TEST_SECRETS
+from test_argocd import argocd_release, chart_values, stack_config, unknown_key_paths
+
+from components.monitoring.rules import RULE_NAME, alerts, prometheus_rule
+from components.monitoring.stack_values import (
+    PAGERDUTY_ROUTING_KEY,
+    RECEIVERS_SECRET,
+    RELEASE_NAME,
+    ROUTES,
+    SECRETS_DIR,
+    SELECTOR_LABELS,
+    SLACK_WEBHOOK_KEY,
+    alertmanager_config,
+)
+from tools.offline import RecordedResource, Run, walk
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "components" / "schemas"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+SECRET = "kubernetes:core/v1:Secret"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+AMTOOL = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools") / "amtool"
+
+# Maps the chart passes on verbatim (its default is `{}` or a sample): checked by their own
+# tests below instead of against the chart's values.yaml.
+FREE_FORM = {
+    "alertmanager.config",
+    "alertmanager.alertmanagerSpec.storage",
+    "prometheus.prometheusSpec.storageSpec",
+    "prometheus.prometheusSpec.externalLabels",
+}
+
+
+def monitoring_release(run: Run) -> RecordedResource:
+    [release] = [r for r in run.recorder.of_type(RELEASE) if r.inputs["chart"] == "kube-prometheus-stack"]
+    return release
+
+
+def values(run: Run) -> dict[str, Any]:
+    return dict(monitoring_release(run).plain["values"])
+
+
+def chart_key_problems(ours: dict[str, Any], chart: dict[str, Any]) -> list[str]:
+    """Key paths the chart does not have, the free-form maps left out."""
+
+    def strip(node: Any, path: str) -> Any:
+        if not isinstance(node, dict):
+            return node
+        return {
+            k: strip(v, f"{path}.{k}" if path else k)
+            for k, v in node.items()
+            if (f"{path}.{k}" if path else k) not in FREE_FORM
+        }
+
+    return unknown_key_paths(strip(ours, ""), chart)
+
+
+# --------------------------------------------------------------------------- the release
+
+
+def test_one_pinned_monitoring_release_on_the_stack_cluster(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    release = monitoring_release(stack_run)
+    assert release.inputs["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
+    assert release.inputs["version"] == config.monitoring.chart_version == "88.5.3"
+    assert release.inputs["name"] == RELEASE_NAME
+    assert release.inputs["namespace"] == config.monitoring.namespace
+    assert (
+        release.inputs["atomic"] is True
+        and release.inputs["timeout"] == config.monitoring.helm_timeout_seconds
+    )
+    [provider] = [r.name for r in stack_run.resources if r.type == "pulumi:providers:kubernetes"]
+    assert release.provider == provider
+
+
+def test_monitoring_values_use_only_chart_keys(stack_run: Run) -> None:
+    release = monitoring_release(stack_run)
+    chart = chart_values("kube-prometheus-stack", release.inputs["version"])
+    assert chart_key_problems(release.plain["values"], chart) == []
+
+
+def test_chart_key_check_catches_typos() -> None:
+    chart = chart_values("kube-prometheus-stack", "88.5.3")
+    bad = {
+        "prometheus": {"prometheusSpec": {"retentionTime": "10d", "storageSpec": {"anything": 1}}},
+        "alertmanager": {"alertmanagerSpec": {"configSecret": "x"}},
+        "grafana": False,
+    }
+    assert sorted(chart_key_problems(bad, chart)) == [
+        "alertmanager.alertmanagerSpec.configSecret",
+        "grafana (bool where the chart has dict)",
+        "prometheus.prometheusSpec.retentionTime",
+    ]
+
+
+def test_sized_from_config(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack).monitoring
+    spec = values(stack_run)["prometheus"]["prometheusSpec"]
+    assert spec["replicas"] == config.prometheus.replicas
+    assert spec["retention"] == config.prometheus.retention
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == f"{config.prometheus.storage_gi}Gi"
+    # Size-based retention stays inside the volume.
+    assert int(spec["retentionSize"].removesuffix("GiB")) < config.prometheus.storage_gi
+    am = values(stack_run)["alertmanager"]["alertmanagerSpec"]
+    assert am["replicas"] == config.alertmanager.replicas
+    storage = am["storage"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
+    assert storage == f"{config.alertmanager.storage_gi}Gi"
+    assert spec["externalLabels"] == {"environment": stack_run.stack}
+
+
+def test_production_monitoring_is_highly_available(runs: dict[str, Run]) -> None:
+    production = values(runs["production"])
+    for component, spec in (("prometheus", "prometheusSpec"), ("alertmanager", "alertmanagerSpec")):
+        assert production[component][spec]["replicas"] >= 2, component
+        assert production[component][spec]["podAntiAffinity"] == "hard", component
+        assert production[component]["podDisruptionBudget"]["enabled"] is True, component
+    development = values(runs["development"])
+    assert development["prometheus"]["prometheusSpec"]["replicas"] == 1
+    assert "podAntiAffinity" not in development["prometheus"]["prometheusSpec"]
+
+
+def test_grafana_is_off_and_unscrapable_control_plane_left_alone(stack_run: Run) -> None:
+    chosen = values(stack_run)
+    assert chosen["grafana"] == {"enabled": False}, "no Grafana with a chart-default admin password"
+    for component in ("kubeEtcd", "kubeControllerManager", "kubeScheduler"):
+        assert chosen[component] == {"enabled": False}, component
+
+
+# --------------------------------------------------------------------------- scraping the Argo charts
+
+
+def test_argo_cd_metrics_are_scraped_by_this_prometheus(stack_run: Run) -> None:
+    argocd = argocd_release(stack_run).plain["values"]
+    for component in ("controller", "server", "repoServer", "applicationSet"):
+        metrics = argocd[component]["metrics"]
+        assert metrics["enabled"] is True, component
+        assert metrics["serviceMonitor"] == {"enabled": True, "additionalLabels": SELECTOR_LABELS}, component
+
+
+def test_rollouts_metrics_are_scraped_where_rollouts_run(stack_run: Run) -> None:
+    releases = [r for r in stack_run.recorder.of_type(RELEASE) if r.inputs["chart"] == "argo-rollouts"]
+    for release in releases:
+        metrics = release.plain["values"]["controller"]["metrics"]
+        assert metrics == {
+            "enabled": True,
+            "serviceMonitor": {"enabled": True, "additionalLabels": SELECTOR_LABELS},
+        }
+
+
+def test_argo_releases_wait_for_the_servicemonitor_crd(stack_run: Run) -> None:
+    """They declare ServiceMonitors; on destroy Pulumi removes them before the monitoring stack."""
+    monitoring = monitoring_release(stack_run).name
+    argo = [
+        r for r in stack_run.recorder.of_type(RELEASE) if r.inputs["chart"] in ("argo-cd", "argo-rollouts")
+    ]
+    assert argo
+    for release in argo:
+        assert monitoring in release.depends_on, release.name
+
+
+# --------------------------------------------------------------------------- alert rules
+
+
+@cache
+def rule_validator() -> jsonschema.Draft7Validator:
+    schema = json.loads((SCHEMAS / "monitoring.coreos.com" / "prometheusrule_v1.json").read_text())
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_every_stack_declares_its_alert_rules(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    [rule] = stack_run.recorder.of_type(PROMETHEUS_RULE)
+    doc = rule.plain
+    assert doc["metadata"]["name"] == RULE_NAME
+    assert doc["metadata"]["namespace"] == config.monitoring.namespace
+    # Picked up by the chart's default rule selector.
+    assert doc["metadata"]["labels"]["release"] == RELEASE_NAME
+    assert [e.message for e in rule_validator().iter_errors(doc)] == []
+    assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}
+    assert monitoring_release(stack_run).name in rule.depends_on
+    names = [r["alert"] for r in doc["spec"]["groups"][0]["rules"]]
+    assert names == [a.name for a in alerts(config.monitoring.alerts, config.platform_namespaces)]
+
+
+def test_rule_schema_check_rejects_typos() -> None:
+    doc = prometheus_rule("monitoring", stack_config("staging").monitoring.alerts, ["argocd"])
+    doc["spec"]["groups"][0]["rules"][0]["fore"] = "10m"
+    assert any("fore" in e.message for e in rule_validator().iter_errors(doc))
+
+
+def test_crash_loop_alert_watches_every_platform_namespace(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    [rule] = stack_run.recorder.of_type(PROMETHEUS_RULE)
+    [crash] = [r for r in rule.plain["spec"]["groups"][0]["rules"] if r["alert"] == "PlatformPodCrashLooping"]
+    [pattern] = re.findall(r'namespace=~"([^"]+)"', crash["expr"])
+    watched = set(pattern.split("|"))
+    expected = {config.argocd.namespace, config.monitoring.namespace}
+    expected |= {config.service_namespace(s) for s in config.services}
+    if config.rollouts_enabled:
+        expected.add(config.argocd.rollouts.namespace)
+    assert watched == expected
+
+
+# --------------------------------------------------------------------------- alertmanager
+
+
+def route_for(labels: dict[str, str]) -> str:
+    """Alertmanager's routing for these configs: the first child route whose matchers all hold."""
+    route = alertmanager_config()["route"]
+    for child in route["routes"]:
+        matchers = [re.fullmatch(r'(\w+)="([^"]*)"', m) for m in child["matchers"]]
+        if all(m and labels.get(m.group(1)) == m.group(2) for m in matchers):
+            return str(child["receiver"])
+    return str(route["receiver"])
+
+
+def test_critical_pages_warning_goes_to_slack_and_the_rest_nowhere() -> None:
+    assert route_for({"alertname": "ArgoCdApplicationDegraded", "severity": "critical"}) == "pagerduty"
+    assert route_for({"alertname": "ArgoCdApplicationOutOfSync", "severity": "warning"}) == "slack"
+    assert route_for({"alertname": "Watchdog", "severity": "none"}) == "null"
+    assert route_for({"alertname": "KubeCPUOvercommit", "severity": "info"}) == "null"
+    receivers = {r["name"] for r in alertmanager_config()["receivers"]}
+    assert set(ROUTES.values()) | {"null"} == receivers
+
+
+@pytest.fixture(scope="module")
+def amtool() -> Path:
+    if not AMTOOL.is_file():
+        pytest.skip(f"amtool absent at {AMTOOL}: build it with `make amtool`")
+    return AMTOOL
+
+
+def routes_test(amtool: Path, config_file: Path, receiver: str, labels: dict[str, str]) -> bool:
+    """Whether Alertmanager's own router sends an alert with `labels` to exactly `receiver`."""
+    done = subprocess.run(
+        [
+            str(amtool),
+            "config",
+            "routes",
+            "test",
+            f"--config.file={config_file}",
+            f"--verify.receivers={receiver}",
+            *(f"{k}={v}" for k, v in labels.items()),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return done.returncode == 0
+
+
+def test_alertmanager_itself_accepts_the_config_and_routes_every_alert(
+    amtool: Path, tmp_path: Path, stack_run: Run
+) -> None:
+    config_file = tmp_path / "alertmanager.yaml"
+    config_file.write_text(yaml.safe_dump(values(stack_run)["alertmanager"]["config"]))
+    checked = subprocess.run(
+        [str(amtool), "check-config", str(config_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    config = stack_config(stack_run.stack)
+    for alert in alerts(config.monitoring.alerts, config.platform_namespaces):
+        labels = {"alertname": alert.name, "severity": alert.severity, "namespace": "argocd"}
+        assert routes_test(amtool, config_file, ROUTES[alert.severity], labels), alert.name
+    assert routes_test(amtool, config_file, "null", {"alertname": "Watchdog", "severity": "none"})
+    # The check can fail: a critical alert does not reach Slack.
+    assert not routes_test(amtool, config_file, "slack", {"alertname": "X", "severity": "critical"})
+
+
+def test_amtool_is_the_pinned_alertmanager(amtool: Path) -> None:
+    """A binary built before tools/amtool/go.mod changed would check another Alertmanager."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go absent: cannot read the module versions built into amtool")
+    [pinned] = re.findall(
+        r"^\s*github\.com/prometheus/alertmanager (v\S+)",
+        (ROOT / "tools" / "amtool" / "go.mod").read_text(),
+        flags=re.MULTILINE,
+    )
+    built = subprocess.run([go, "version", "-m", str(amtool)], capture_output=True, text=True, check=True)
+    pattern = rf"^\s*mod\s+github\.com/prometheus/alertmanager\s+{re.escape(pinned)}\s"
+    assert re.search(pattern, built.stdout, re.M), f"amtool is not Alertmanager {pinned}: `make amtool`"
+
+
+def test_receivers_read_their_credentials_from_the_mounted_secret(stack_run: Run) -> None:
+    config = values(stack_run)["alertmanager"]
+    assert config["alertmanagerSpec"]["secrets"] == [RECEIVERS_SECRET]
+    receivers = {r["name"]: r for r in config["config"]["receivers"]}
+    [pagerduty] = receivers["pagerduty"]["pagerduty_configs"]
+    assert pagerduty["routing_key_file"] == f"{SECRETS_DIR}/{PAGERDUTY_ROUTING_KEY}"
+    assert "routing_key" not in pagerduty and "service_key" not in pagerduty
+    [slack] = receivers["slack"]["slack_configs"]
+    assert slack["api_url_file"] == f"{SECRETS_DIR}/{SLACK_WEBHOOK_KEY}"
+    assert "api_url" not in slack
+    assert "slack_api_url" not in config["config"]["global"]
+
+
+def test_receiver_secrets_stay_in_a_kubernetes_secret(stack_run: Run) -> None:
+    config = stack_config(stack_run.stack)
+    [secret] = [
+        r for r in stack_run.recorder.of_type(SECRET) if r.inputs["metadata"]["name"] == RECEIVERS_SECRET
+    ]
+    assert secret.inputs["metadata"]["namespace"] == config.monitoring.namespace
+    assert secret.plain["stringData"] == {
+        PAGERDUTY_ROUTING_KEY: TEST_SECRETS["pagerdutyRoutingKey"],
+        SLACK_WEBHOOK_KEY: TEST_SECRETS["slackWebhookUrl"],
+    }
+    leaves = list(walk(secret.inputs["stringData"]))
+    assert leaves and all(is_secret for _, _, is_secret in leaves), (
+        "the receivers' credentials must stay secret"
+    )
+    assert secret.name in monitoring_release(stack_run).depends_on, "Alertmanager mounts it at start"
+    # The routing key reaches nothing else, and neither credential reaches Helm.
+    others = json.dumps([r.plain for r in stack_run.resources if r is not secret])
+    assert TEST_SECRETS["pagerdutyRoutingKey"] not in others
+    for key in ("pagerdutyRoutingKey", "slackWebhookUrl"):
+        assert TEST_SECRETS[key] not in json.dumps(monitoring_release(stack_run).plain), key

@@ -1,0 +1,513 @@
+"""The gate scripts of staging validation and promotion, run for real.
+
+- The Locust gate judges statistics of the real ``locust`` (pinned in requirements-dev)
+  run headless against a small HTTP server started here on 127.0.0.1, failing or slow on
+  purpose: the error rate exactly at 0.9 % and 1.1 % (the server fails a fixed number of
+  a fixed number of requests), P95 clearly above the threshold (every response slower than
+  a second). P95 at 999 and 1001 ms is judged on crafted statistics files in the format
+  Locust writes, because Locust buckets response times (10 ms steps below a second, 100 ms
+  above), so a live server cannot land on 999 ms.
+- The ZAP gate judges crafted ZAP JSON reports.
+- The promotion gate (``promote.yml``'s script, with a ``gh`` that replays GitHub API
+  responses in the documented shape of ``GET /repos/{owner}/{repo}/commits/{ref}/statuses``,
+  fixtures under ``tests/fixtures/github/``) on green, red, pending, missing and forged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import bash, git
+
+from components.config import LoadTestConfig
+from components.github.workflows import promote, staging_validation
+from components.github.workflows.scripts import PROMOTION_GATE, SCRIPTS_DIR, locust_gate, zap_gate
+
+FIXTURES = Path(__file__).parent / "fixtures" / "github"
+LOCUST = Path(sys.executable).parent / "locust"
+MAX_P95 = Decimal(1000)
+MAX_ERRORS = Decimal(1)
+
+
+# --------------------------------------------------------------------------- Locust gate, exact
+
+
+def entry(times: dict[int, int], failures: int = 0, name: str = "/") -> dict[str, Any]:
+    """One statistics entry as `locust --json-file` writes it (the fields the gate reads)."""
+    return {
+        "name": name,
+        "method": "GET",
+        "num_requests": sum(times.values()),
+        "num_failures": failures,
+        "response_times": {str(k): v for k, v in times.items()},
+    }
+
+
+@pytest.mark.parametrize(
+    ("times", "passed"),
+    [
+        ({999: 100}, True),
+        ({1001: 100}, False),
+        ({1000: 100}, False),
+        # P95 of 100 requests is the 95th fastest: 4 slow ones leave it fast, 5 do not.
+        ({100: 96, 1001: 4}, True),
+        ({100: 95, 1001: 5}, False),
+    ],
+)
+def test_locust_gate_p95_threshold_is_exact(times: dict[int, int], passed: bool) -> None:
+    figures = locust_gate.evaluate([entry(times)], MAX_P95, MAX_ERRORS)
+    assert figures["passed"] is passed, figures
+
+
+@pytest.mark.parametrize(("failures", "passed"), [(9, True), (10, False), (11, False)])
+def test_locust_gate_error_rate_threshold_is_exact(failures: int, passed: bool) -> None:
+    figures = locust_gate.evaluate([entry({50: 1000}, failures)], MAX_P95, MAX_ERRORS)
+    assert figures["passed"] is passed, figures
+
+
+def test_locust_gate_aggregates_every_request_name() -> None:
+    # The verdict is over every request together (Locust's "Aggregated" row): /a alone passes.
+    entries = [entry({50: 500}, 4, "/a"), entry({50: 440, 1200: 60}, 6, "/b")]
+    figures = locust_gate.evaluate(entries, MAX_P95, MAX_ERRORS)
+    assert (figures["requests"], figures["failures"], figures["p95_ms"]) == (1000, 10, 1200)
+    assert not figures["passed"] and len(figures["problems"]) == 2
+
+
+def test_locust_gate_fails_a_run_without_requests_and_a_missing_file(tmp_path: Path) -> None:
+    assert not locust_gate.evaluate([], MAX_P95, MAX_ERRORS)["passed"]
+    assert (
+        locust_gate.main([str(tmp_path / "absent.json"), "--max-p95-ms", "1000", "--max-error-percent", "1"])
+        == 1
+    )
+
+
+# --------------------------------------------------------------------------- Locust gate, real Locust
+
+
+LOCUSTFILE = """
+import os
+from locust import FastHttpUser, constant, task
+from locust.exception import StopUser
+
+REQUESTS = int(os.environ["PROBE_REQUESTS"])
+
+
+class Probe(FastHttpUser):
+    wait_time = constant(0)
+    sent = 0
+
+    @task
+    def probe(self):
+        if Probe.sent >= REQUESTS:
+            raise StopUser()  # every request is sent; the last answer quits the run
+        Probe.sent += 1
+        self.client.get("/")
+        if Probe.sent == REQUESTS:
+            # Exactly REQUESTS requests, then stop: the error rate is known to the request.
+            self.environment.runner.quit()
+"""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    # Keep-alive: one connection for a user's requests, so 1000 requests take a second or two.
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle's algorithm holds the body
+    # for the client's delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        status = self.server.next_status()
+        if self.server.delay:
+            threading.Event().wait(self.server.delay)
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+class _Server(ThreadingHTTPServer):
+    """Fails its first `fail_first` requests with 500; answers each after `delay` seconds."""
+
+    daemon_threads = True
+
+    def __init__(self, fail_first: int, delay: float) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fail_first = fail_first
+        self.delay = delay
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def next_status(self) -> int:
+        with self._lock:
+            self._count += 1
+            return 500 if self._count <= self.fail_first else 200
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@dataclass(frozen=True)
+class Case:
+    fail_first: int
+    delay: float
+    requests: int
+    users: int
+
+
+# Error rates at 0.9 % and 1.1 % of exactly 1000 requests; every response 1.3 s late (P95
+# reads 1300 ms whatever the machine's load adds, as long as it is under 50 ms).
+CASES = {
+    "errors-0.9": Case(fail_first=9, delay=0.0, requests=1000, users=1),
+    "errors-1.1": Case(fail_first=11, delay=0.0, requests=1000, users=1),
+    "slow": Case(fail_first=0, delay=1.3, requests=4, users=4),
+}
+
+
+@pytest.fixture(scope="module")
+def locust_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, tuple[int, str, dict[str, Any]]]]:
+    """Each case: real Locust against its own local server, all at once; the gate's exit
+    code, output and figures per case."""
+    assert LOCUST.exists(), "locust (requirements-dev.txt) is not installed: run `make install`"
+    root = tmp_path_factory.mktemp("locust")
+    (root / "locustfile.py").write_text(LOCUSTFILE)
+    servers = {name: _Server(case.fail_first, case.delay) for name, case in CASES.items()}
+    for server in servers.values():
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    procs = {}
+    for name, case in CASES.items():
+        procs[name] = subprocess.Popen(
+            [
+                str(LOCUST),
+                "--locustfile",
+                "locustfile.py",
+                "--headless",
+                "--only-summary",
+                "--host",
+                servers[name].url,
+                "--users",
+                str(case.users),
+                "--spawn-rate",
+                str(case.users),
+                # An upper bound only; each run stops itself after its requests.
+                "--run-time",
+                "60s",
+                "--json-file",
+                f"{name}",
+                "--exit-code-on-error",
+                "0",
+            ],
+            cwd=root,
+            env={**os.environ, "PROBE_REQUESTS": str(case.requests)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    results = {}
+    try:
+        for name, proc in procs.items():
+            _, stderr = proc.communicate(timeout=90)
+            assert proc.returncode == 0, stderr[-2000:]
+            figures_file = root / f"{name}-figures.json"
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    locust_gate.__file__,
+                    str(root / f"{name}.json"),
+                    "--max-p95-ms",
+                    "1000",
+                    "--max-error-percent",
+                    "1",
+                    "--figures",
+                    str(figures_file),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            )
+            results[name] = (done.returncode, done.stdout, json.loads(figures_file.read_text()))
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        for server in servers.values():
+            server.shutdown()
+    yield results
+
+
+def test_real_locust_at_0_9_percent_errors_passes(
+    locust_runs: dict[str, tuple[int, str, dict[str, Any]]],
+) -> None:
+    code, output, figures = locust_runs["errors-0.9"]
+    assert (figures["requests"], figures["failures"]) == (1000, 9)
+    assert code == 0 and figures["passed"], output
+
+
+def test_real_locust_at_1_1_percent_errors_fails(
+    locust_runs: dict[str, tuple[int, str, dict[str, Any]]],
+) -> None:
+    code, output, figures = locust_runs["errors-1.1"]
+    assert (figures["requests"], figures["failures"]) == (1000, 11)
+    assert code == 1 and not figures["passed"]
+    assert "error rate 1.10 % is not below 1 %" in output
+
+
+def test_real_locust_with_slow_responses_fails_on_p95(
+    locust_runs: dict[str, tuple[int, str, dict[str, Any]]],
+) -> None:
+    code, output, figures = locust_runs["slow"]
+    assert figures["failures"] == 0 and figures["requests"] == CASES["slow"].requests
+    assert code == 1 and figures["p95_ms"] >= 1300
+    assert "P95" in output and "error rate" not in output
+
+
+# --------------------------------------------------------------------------- ZAP gate
+
+
+def zap_report(*alerts: tuple[str, str]) -> dict[str, Any]:
+    """A ZAP JSON report (report_json.json) with (plugin id, risk code) alerts."""
+    return {
+        "@version": "2.16.1",
+        "site": [
+            {
+                "@name": "https://api.staging.example",
+                "alerts": [
+                    {"pluginid": rule, "alert": f"rule {rule}", "riskcode": risk, "count": "1"}
+                    for rule, risk in alerts
+                ],
+            }
+        ],
+    }
+
+
+def test_zap_gate_fails_only_on_new_high_findings(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.tsv"
+    rules.write_text(
+        "# accepted after review\n40012\tIGNORE\t(reflected XSS: false positive on /echo)\n10038\tWARN\n"
+    )
+    report = tmp_path / "report_json.json"
+
+    def gate(*alerts: tuple[str, str]) -> int:
+        report.write_text(json.dumps(zap_report(*alerts)))
+        return zap_gate.main([str(report), "--rules", str(rules)])
+
+    assert gate(("10038", "2"), ("10020", "1")) == 0  # medium and low: reported, not blocking
+    assert gate(("40012", "3")) == 0  # high, but accepted in the rules file
+    assert gate(("40018", "3")) == 1  # a new high finding
+    assert gate(("10038", "3")) == 1  # WARN is not acceptance
+    assert zap_gate.main([str(tmp_path / "absent.json")]) == 1
+
+
+# --------------------------------------------------------------------------- promotion gate
+
+
+STAGING_IMAGES = "gitops/clusters/staging/images"
+
+
+@pytest.fixture
+def promotion_repo(tmp_path: Path) -> tuple[Path, str]:
+    """A checkout of main whose staging images were set by one commit, then other commits."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    (repo / STAGING_IMAGES).mkdir(parents=True)
+    (repo / STAGING_IMAGES / "api-router-service.yaml").write_text("image:\n  tag: abc\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "--quiet", "-m", "deploy(staging): images of abc [skip ci]")
+    image_commit = git(repo, "rev-parse", "HEAD")
+    (repo / "README.md").write_text("later\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "--quiet", "-m", "docs")
+    scripts = repo / SCRIPTS_DIR
+    scripts.mkdir(parents=True)
+    (scripts / PROMOTION_GATE).write_text(Path(locust_gate.__file__).with_name(PROMOTION_GATE).read_text())
+    return repo, image_commit
+
+
+def run_gate(repo: Path, tmp_path: Path, fixture: str) -> tuple[subprocess.CompletedProcess[str], str, str]:
+    """promote.yml's gate script with a `gh` that answers from one recorded response."""
+    shim = tmp_path / "bin"
+    shim.mkdir(exist_ok=True)
+    (shim / "gh").write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/gh-args\ncat {FIXTURES / f"statuses-{fixture}.json"}\n'
+    )
+    (shim / "gh").chmod(0o755)
+    output = tmp_path / "output"
+    output.write_text("")
+    env = {
+        "PATH": f"{shim}:{os.environ['PATH']}",
+        "SOURCE_DIR": "gitops/clusters/staging",
+        "REPO": "ai-aas/platform",
+        "REQUIRED_STATUS": "staging-validation",
+        "GATE_SCRIPT": f"{SCRIPTS_DIR}/{PROMOTION_GATE}",
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": "/dev/null",
+        "GH_TOKEN": "not-a-real-token",
+    }
+    done = bash(promote.STAGING_VALIDATED_SCRIPT, repo, env)
+    return (
+        done,
+        output.read_text(),
+        (tmp_path / "gh-args").read_text() if (tmp_path / "gh-args").exists() else "",
+    )
+
+
+def test_promotion_gate_green_names_the_validation_run(
+    promotion_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    repo, image_commit = promotion_repo
+    done, output, gh_args = run_gate(repo, tmp_path, "green")
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Asked about the commit that set the images, not the later head of main.
+    assert f"repos/ai-aas/platform/commits/{image_commit}/statuses" in gh_args
+    assert "run_url=https://github.com/ai-aas/platform/actions/runs/1002" in output
+    assert f"image_commit={image_commit}" in output
+    assert f"images_tree={git(repo, 'rev-parse', 'HEAD:' + STAGING_IMAGES)}" in output
+
+
+@pytest.mark.parametrize(
+    ("fixture", "says"),
+    [
+        ("red", "`staging-validation` failure on {sha}: failed: dast, load"),
+        ("missing", "`staging-validation` is missing on {sha}"),
+        ("pending", "`staging-validation` is still running on {sha}"),
+        # A success written by another identity than GitHub Actions does not count.
+        ("forged", "`staging-validation` is missing on {sha}: staging has not validated this image set (1"),
+    ],
+)
+def test_promotion_gate_refuses_and_says_why(
+    promotion_repo: tuple[Path, str], tmp_path: Path, fixture: str, says: str
+) -> None:
+    repo, image_commit = promotion_repo
+    done, output, _ = run_gate(repo, tmp_path, fixture)
+    assert done.returncode == 1
+    assert says.format(sha=image_commit) in done.stdout, done.stdout
+    assert "image_commit=" not in output
+
+
+def test_staging_validation_installs_the_locust_release_these_tests_run() -> None:
+    pins = (Path(__file__).parent.parent / "requirements-dev.txt").read_text().splitlines()
+    assert f"locust=={LoadTestConfig().locust_version}" in pins
+
+
+# --------------------------------------------------------------------------- staging-validation.yml scripts
+
+
+def test_target_is_the_commit_that_set_stagings_images_and_only_a_commit_of_main(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    (repo / STAGING_IMAGES).mkdir(parents=True)
+    (repo / STAGING_IMAGES / "web-portal.yaml").write_text("image:\n  tag: a\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "--quiet", "-m", "deploy(staging)")
+    image_commit = git(repo, "rev-parse", "HEAD")
+    (repo / "gitops/clusters/development").mkdir(parents=True)
+    (repo / "gitops/clusters/development/x.yaml").write_text("x\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "--quiet", "-m", "unrelated")
+    synced = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "--quiet", "-b", "elsewhere")
+    (repo / "README").write_text("not on main\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "--quiet", "-m", "side")
+    side = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "--quiet", "main")
+
+    def target(
+        revisions: Any, event: str = "repository_dispatch", requested: str = ""
+    ) -> tuple[int, str, str]:
+        output = tmp_path / "output"
+        output.write_text("")
+        done = bash(
+            staging_validation.TARGET_SCRIPT,
+            repo,
+            {
+                "EVENT": event,
+                "REVISIONS": json.dumps(revisions),
+                "APPLICATION": "platform-staging-web-portal",
+                "IMAGES": json.dumps(["ghcr.io/ai-aas/web-portal:a"]),
+                "REQUESTED": requested,
+                "IMAGES_DIR": STAGING_IMAGES,
+                "GITHUB_OUTPUT": str(output),
+                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+            },
+        )
+        return done.returncode, output.read_text(), done.stdout
+
+    code, output, _ = target([synced, synced])
+    assert code == 0 and f"revision={synced}\nimage_commit={image_commit}\n" == output
+    assert target([], "workflow_dispatch")[1] == f"revision={synced}\nimage_commit={image_commit}\n"
+    code, _, says = target([side])
+    assert code == 1 and "is not a commit of main" in says
+    code, _, says = target(["main; touch pwned"])
+    assert code == 1 and "not a full commit SHA" in says and not (repo / "pwned").exists()
+    assert target(None)[0] == 1
+
+
+def test_validation_gate_records_the_verdict_on_the_image_commit(tmp_path: Path) -> None:
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "gh").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/gh-args\n')
+    (shim / "gh").chmod(0o755)
+    figures = tmp_path / "figures.json"
+    figures.write_text(json.dumps(locust_gate.evaluate([entry({420: 1000}, 1)], MAX_P95, MAX_ERRORS)))
+    sha = "5c0ffee0a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+    def gate(results: dict[str, str]) -> tuple[int, list[str], dict[str, Any]]:
+        work = tmp_path / "work"
+        work.mkdir(exist_ok=True)
+        needs = {job: {"result": result, "outputs": {}} for job, result in results.items()}
+        done = bash(
+            staging_validation.VALIDATION_GATE_SCRIPT,
+            work,
+            {
+                "PATH": f"{shim}:{os.environ['PATH']}",
+                "NEEDS": json.dumps(needs),
+                "SHA": sha,
+                "REVISION": sha,
+                "FIGURES": str(figures),
+                "STATUS_CONTEXT": "staging-validation",
+                "GH_TOKEN": "t",
+                "REPO": "ai-aas/platform",
+                "RUN_ID": "7",
+                "RUN_ATTEMPT": "1",
+                "RUN_URL": "https://github.com/ai-aas/platform/actions/runs/7",
+                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+            },
+        )
+        args = (tmp_path / "gh-args").read_text().splitlines()
+        return done.returncode, args, json.loads((work / "validation-metrics.json").read_text())
+
+    jobs = ("target", "smoke", "api", "e2e", "migrations", "dast", "load")
+    code, args, metrics = gate(dict.fromkeys(jobs, "success"))
+    assert code == 0
+    assert f"repos/ai-aas/platform/statuses/{sha}" in args and "state=success" in args
+    assert "context=staging-validation" in args
+    assert "description=all checks passed; P95 420 ms, errors 0.1 %" in args
+    assert metrics["state"] == "success" and metrics["load"]["p95_ms"] == 420
+
+    code, args, metrics = gate({**dict.fromkeys(jobs, "success"), "dast": "failure", "load": "cancelled"})
+    assert code == 1
+    assert "state=failure" in args and "description=failed: dast, load" in args
+    assert metrics["results"]["dast"] == "failure"
+    assert "| dast | failure |" in (tmp_path / "summary").read_text()
