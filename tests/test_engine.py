@@ -149,13 +149,19 @@ def test_the_fake_api_saw_only_the_calls_the_readme_lists(stack: str, previews: 
 
 # --------------------------------------------------------------------------- bad stack config
 
+
+def _bad_config(stack: str, key: str) -> tuple[str, dict[str, Any], list[str]]:
+    """The bad-config table's case of `stack` that changes `key`."""
+    return next(case for case in BAD_CONFIGS if case[0] == stack and key in case[1])
+
+
 # A sample of the bad-config table of test_config.py: an unknown key, a cross-field rule of
 # production, and three problems at once, there with a `github:` key the explicit provider
 # would ignore (test_provider_config.py) to show both namespaces in one message.
-_MANY = BAD_CONFIGS[-1]
+_MANY = _bad_config("development", "delivery:region")
 BAD_CONFIG_SAMPLE = [
-    BAD_CONFIGS[2],
-    BAD_CONFIGS[5],
+    _bad_config("staging", "delivery:cluster.pools.default.cuont"),
+    _bad_config("production", "delivery:argocd.highAvailability"),
     (
         _MANY[0],
         {**_MANY[1], "github:owner": "someone-else"},
