@@ -2,7 +2,8 @@
 
 Every key of the ``delivery`` namespace is read once, here, and parsed into ``StackConfig``
 (pydantic v2, ``extra="forbid"``); bad input raises one ``ConfigError`` before the program
-declares any resource. Secrets are read as secret Outputs.
+declares any resource. Secrets are read as secret Outputs. The `github:` and `linode:`
+connection settings are read here too, for the providers the program creates itself.
 """
 
 from __future__ import annotations
