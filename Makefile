@@ -3,12 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= staging
+ENGINE_BUILD ?= ../shared/engine/build.sh
 # Go tool binaries build here, outside the repository (CI keeps ~/.cache between runs);
 # exported so the tests find them.
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install plan golden bench test lint typecheck check notifications-harness promtool amtool
+.PHONY: install plan preview engine golden bench test lint typecheck check notifications-harness promtool amtool
 
 install: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -19,6 +20,15 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 plan: install  ## offline plan of STACK against BASE (default: the golden files); FULL=1 prints every input
 	$(BIN)/python -m tools.plan $(STACK) $(if $(BASE),--base $(BASE)) $(if $(FULL),--full)
+
+preview: install  ## real `pulumi preview` of STACK: offline, no credentials, fake GitHub/Linode API
+	$(BIN)/python -m tools.preview $(STACK)
+
+# Only for this team's machines and CI (../shared sits beside the clone there): builds the
+# Pulumi CLI and plugins from source into ~/.cache/delivery-engine/bin, which `make preview`
+# then finds by itself. Users install the Pulumi CLI instead.
+engine:
+	bash $(ENGINE_BUILD)
 
 golden: install  ## rewrite the committed golden files of every stack
 	$(BIN)/python -m tools.plan --update-golden development staging production

@@ -31,7 +31,7 @@ from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
 def main() -> None:
     # Validates everything first: bad config raises ConfigError before any resource exists.
-    config, secrets = load_config()
+    config, secrets, providers = load_config()
     env = config.environment
     project = pulumi.get_project()
 
@@ -45,9 +45,15 @@ def main() -> None:
     pulumi.export("apiEndpoints", cluster.cluster.api_endpoints)
     pulumi.export("kubeconfig", cluster.kubeconfig)
 
-    # Every GitHub object lives in the one configured repository's owner; the token comes
-    # from GITHUB_TOKEN (the deployer identity's token in CI).
-    github_provider = github.Provider("github", owner=config.github.owner)
+    # Every GitHub object lives in the one configured repository's owner. The token and base
+    # URL: `github:token` and `github:baseUrl` when the stack sets them, else GITHUB_TOKEN and
+    # GITHUB_BASE_URL (the deployer identity's token in CI).
+    github_provider = github.Provider(
+        "github",
+        owner=config.github.owner,
+        token=providers.github_token,
+        base_url=providers.github_base_url,
+    )
 
     # --- monitoring ----------------------------------------------------------------
     # Prometheus, Alertmanager and the deployment alerts. First on the cluster: the Argo
@@ -195,7 +201,12 @@ def main() -> None:
             ),
             opts=pulumi.ResourceOptions(provider=github_provider),
         )
-        metrics = MetricsBucket("metrics", MetricsBucketArgs(project=project, metrics=config.metrics))
+        metrics = MetricsBucket(
+            "metrics",
+            MetricsBucketArgs(project=project, metrics=config.metrics),
+            linode_token=providers.linode_token,
+            linode_url=providers.linode_url,
+        )
         RepositoryGovernance(
             "repository",
             RepositoryGovernanceArgs(

@@ -14,7 +14,7 @@ from conftest import TEST_SECRETS, git, run_stack, with_changes
 
 from tools.offline import MOCK_OUTPUTS, STACKS, Run, run_program, walk
 from tools.plan import GOLDEN, GOLDEN_COMMAND, declared_documents, plan_lines, plan_steps, render_documents
-from tools.preview import BaseError, Step, read_base, read_directory, read_git, summary_lines
+from tools.plan_diff import BaseError, Step, read_base, read_directory, read_git, summary_lines
 
 TOKEN = "linode:index/token:Token"
 

@@ -27,7 +27,7 @@ import pulumi
 
 from tools.offline import STACKS, read_stack_file, run_program, stack_file
 from tools.plan import GOLDEN, PLACEHOLDER_SECRETS, plan_steps, render_documents
-from tools.preview import read_directory
+from tools.plan_diff import read_directory
 
 
 def best(runs: int, work: Callable[[], object]) -> tuple[float, float]:

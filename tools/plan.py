@@ -39,7 +39,7 @@ from tools.offline import (
     run_program,
     unknown,
 )
-from tools.preview import (
+from tools.plan_diff import (
     BaseError,
     Step,
     change_lines,

@@ -1,275 +1,343 @@
-"""What `pulumi up` would do, offline: the declared resources against an earlier plan.
+"""The real engine's preview of a stack, offline and without a single credential.
 
-Each resource is one document (type, name, parent, provider, options, every input; see
-``tools.plan.resource_document``). Two sets of them, the base (the golden files, an earlier
-build, or the golden files at a git ref) and the current run, give one step per resource,
-as `pulumi preview` shows it: ``+`` create, ``~`` update (the changed keys), ``-`` delete,
-``+-`` replace (the keys that force it). What forces a replacement comes from the
-providers: their schemas' `willReplaceOnChanges` (``tools/replace_on_changes.json``), the
-Kubernetes provider's identity fields, and the program's own `replace_on_changes` options.
+Runs the Pulumi CLI and the real providers (a normal Pulumi install on PATH, or the engine
+this team builds into ``~/.cache/delivery-engine/bin``) on a scratch copy of the project,
+because ``pulumi stack init`` rewrites the stack file:
+
+- state in a ``file://`` backend in a temporary directory, a throwaway passphrase, a
+  ``PULUMI_HOME`` of its own, no update check, no plugin downloads;
+- every secret ``Pulumi.yaml`` declares set with ``pulumi config set --secret`` (dummy values);
+- the github and linode providers pointed, through their own stack config (``github:token``,
+  ``github:baseUrl``, ``linode:token``, ``linode:url``), at the fake API of
+  ``tools/fake_api.py`` on 127.0.0.1, with dummy tokens; the caller's GITHUB_*, LINODE_*,
+  PULUMI_* and AWS_* variables are dropped, so no real credential can reach anything.
+
+It prints the engine's own preview, then one summary line (operations, diagnostics, time).
+
+    python -m tools.preview staging
 """
 
 from __future__ import annotations
 
-import difflib
-import io
+import argparse
 import json
+import os
+import shutil
 import subprocess
-import tarfile
+import sys
+import tempfile
+import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tools.offline import ROOT
+from tools.fake_api import FakeApi, Request
+from tools.offline import ROOT, STACKS, declared_secrets
 
-_SCHEMA_REPLACES: dict[str, list[str]] = json.loads(
-    (Path(__file__).parent / "replace_on_changes.json").read_text()
+# What the program needs to run: the project file, the program and its package.
+PROJECT_PARTS = ("Pulumi.yaml", "__main__.py", "components", "requirements.txt")
+PASSPHRASE = "throwaway-preview-passphrase"
+DUMMY_GITHUB_TOKEN = "fake-github-token"
+DUMMY_LINODE_TOKEN = "fake-linode-token"
+# Variables that could carry a real credential or point the CLI at a real backend.
+DROPPED_PREFIXES = ("GITHUB_", "LINODE_", "PULUMI_", "AWS_", "KUBECONFIG")
+
+
+class EngineAbsentError(Exception):
+    """No Pulumi CLI on PATH and no engine built into the cache."""
+
+
+def engine_bin() -> Path:
+    """Where `../shared/engine/build.sh` puts the CLI and plugins on this team's machines."""
+    home = os.environ.get("DELIVERY_ENGINE_HOME")
+    if home:
+        return Path(home) / "bin"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "delivery-engine" / "bin"
+
+
+# What `make engine` builds; a directory without all of them is a build under way or broken.
+ENGINE_BINARIES = (
+    "pulumi",
+    "pulumi-language-python",
+    "pulumi-language-python-exec",
+    "pulumi-resource-github",
+    "pulumi-resource-kubernetes",
+    "pulumi-resource-linode",
+    "pulumi-resource-tls",
 )
-# A Kubernetes object is identified by these: any other value is patched in place.
-_KUBERNETES_IDENTITY = ["apiVersion", "kind", "metadata.name", "metadata.namespace"]
-# pulumi-kubernetes replaces a Helm release whose name or namespace changes
-# (https://github.com/pulumi/pulumi-kubernetes/pull/2532).
-_HELM_RELEASE_IDENTITY = ["name", "namespace"]
-# The provider is replaced, and with it every resource it manages, only when the cluster
-# identifier changes (that is why the program sets it).
-_KUBERNETES_PROVIDER_IDENTITY = ["clusterIdentifier"]
-
-# libyaml's parser where PyYAML has it: the same documents, read several times faster.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-MARKERS = {"create": "+", "update": "~", "delete": "-", "replace": "+-", "same": " "}
 
 
-def replace_keys(doc: dict[str, Any]) -> list[str]:
-    """Input key paths of this resource whose change forces a replacement."""
-    type_ = str(doc["type"])
-    keys = list(_SCHEMA_REPLACES.get(type_, []))
-    if type_ == "kubernetes:helm.sh/v3:Release":
-        keys += _HELM_RELEASE_IDENTITY
-    elif type_.startswith("kubernetes:"):
-        keys += _KUBERNETES_IDENTITY
-    elif type_ == "pulumi:providers:kubernetes":
-        keys += _KUBERNETES_PROVIDER_IDENTITY
-    keys += list((doc.get("options") or {}).get("replaceOnChanges", []))
-    return keys
+def engine_path() -> str:
+    """PATH with the built engine first when it is complete (it has the pinned plugins)."""
+    path = os.environ.get("PATH", "")
+    built = engine_bin()
+    if all((built / name).is_file() for name in ENGINE_BINARIES):
+        return f"{built}{os.pathsep}{path}"
+    return path
 
 
-def changed_paths(old: Any, new: Any, path: str = "") -> list[str]:
-    """Key paths where two documents differ (a list of another length differs as a whole)."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        found: list[str] = []
-        for key in sorted(set(old) | set(new), key=str):
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in old or key not in new:
-                found.append(sub)
-            else:
-                found += changed_paths(old[key], new[key], sub)
-        return found
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [
-            p
-            for i, (a, b) in enumerate(zip(old, new, strict=True))
-            for p in changed_paths(a, b, f"{path}[{i}]")
-        ]
-    return [] if old == new else [path]
+def find_pulumi() -> str | None:
+    return shutil.which("pulumi", path=engine_path())
 
 
-def _under(path: str, key: str) -> bool:
-    return path == key or path.startswith((f"{key}.", f"{key}["))
-
-
-def value_at(doc: Any, path: str) -> Any:
-    """The value at a key path from `changed_paths`, or `_ABSENT`."""
-    node = doc
-    for part in path.replace("[", ".[").split("."):
-        if part.startswith("["):
-            index = int(part[1:-1])
-            if not isinstance(node, list) or index >= len(node):
-                return _ABSENT
-            node = node[index]
-        else:
-            if not isinstance(node, dict) or part not in node:
-                return _ABSENT
-            node = node[part]
-    return node
-
-
-class _Absent:
-    def __repr__(self) -> str:
-        return "(absent)"
-
-
-_ABSENT = _Absent()
+def require_pulumi() -> str:
+    found = find_pulumi()
+    if found is None:
+        raise EngineAbsentError(
+            "the Pulumi CLI is absent: install it (https://www.pulumi.com/docs/install/), or on this "
+            "team's machines build it with `make engine`"
+        )
+    return found
 
 
 @dataclass
-class Step:
-    """One resource's fate: its marker and, for an update or replace, what changed."""
+class Preview:
+    """What one real preview of a stack did."""
 
-    op: str  # create, update, delete, replace, same
-    doc: dict[str, Any]  # the current document (the base one for a delete)
-    old: dict[str, Any] | None = None
-    changed: list[str] = field(default_factory=list)  # key paths, inputs without `inputs.`
-    forcing: list[str] = field(default_factory=list)
+    stack: str
+    returncode: int
+    output: str
+    events: list[dict[str, Any]]
+    requests: list[Request]
+    seconds: float
 
-    @property
-    def marker(self) -> str:
-        return MARKERS[self.op]
+    def steps(self) -> list[dict[str, Any]]:
+        """The engine's planned step of every resource (`resourcePreEvent` metadata)."""
+        return [e["resourcePreEvent"]["metadata"] for e in self.events if "resourcePreEvent" in e]
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (str(self.doc["type"]), str(self.doc["name"]))
+    def urns(self) -> set[str]:
+        return {step["urn"] for step in self.steps()}
 
+    def operations(self) -> Counter[str]:
+        return Counter(str(step["op"]) for step in self.steps())
 
-def _urn(doc: dict[str, Any], docs: dict[str, dict[str, Any]]) -> tuple[str, ...]:
-    """The type chain and name that make a resource's URN: a new parent is a new resource."""
-    chain = [str(doc["type"])]
-    parent = doc.get("parent")
-    while parent is not None and parent in docs:
-        chain.insert(0, str(docs[parent]["type"]))
-        parent = docs[parent].get("parent")
-    return (*chain, str(doc["name"]))
+    def diagnostics(self, severity: str | None = None) -> list[dict[str, Any]]:
+        found = [e["diagnosticEvent"] for e in self.events if "diagnosticEvent" in e]
+        return [d for d in found if severity is None or d.get("severity") == severity]
 
+    def changes(self) -> dict[str, int]:
+        """The engine's own count of resource changes by operation (as in its `Resources:`)."""
+        for event in self.events:
+            if "summaryEvent" in event:
+                return dict(event["summaryEvent"].get("resourceChanges") or {})
+        return {}
 
-def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
-    """What an update changes: inputs by their own paths, options and provider by name."""
-    return {
-        **(doc.get("inputs") or {}),
-        **{f"options.{k}": v for k, v in (doc.get("options") or {}).items()},
-        "provider": doc.get("provider"),
-    }
-
-
-def diff(base: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[Step]:
-    """One step per resource of either side, in the current declaration order (deletes last)."""
-    base_by_name = {str(d["name"]): d for d in base}
-    current_by_name = {str(d["name"]): d for d in current}
-    old_by_urn = {_urn(d, base_by_name): d for d in base}
-    steps: list[Step] = []
-    seen: set[tuple[str, ...]] = set()
-    for doc in current:
-        urn = _urn(doc, current_by_name)
-        seen.add(urn)
-        old = old_by_urn.get(urn)
-        if old is None:
-            steps.append(Step("create", doc))
-            continue
-        changed = changed_paths(_comparable(old), _comparable(doc))
-        forcing = [p for p in changed if any(_under(p, k) for k in replace_keys(doc))]
-        if "provider" in changed:
-            forcing.append("provider")  # another provider is another cloud object
-        op = "replace" if forcing else "update" if changed else "same"
-        steps.append(Step(op, doc, old, changed, sorted(set(forcing))))
-    steps += [Step("delete", d) for urn, d in old_by_urn.items() if urn not in seen]
-    return steps
-
-
-# --------------------------------------------------------------------------- base documents
-
-
-def resource_documents(texts: dict[str, str]) -> list[dict[str, Any]]:
-    """The resource documents among a plan's files (relative path -> text)."""
-    return [
-        yaml.load(text, Loader=_LOADER) for rel, text in sorted(texts.items()) if rel.startswith("resources/")
-    ]
-
-
-def read_directory(directory: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(directory)): path.read_text()
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
-    }
-
-
-def read_git(ref: str, stack: str, root: Path = ROOT) -> dict[str, str]:
-    """The golden files of `stack` as committed at `ref` (relative path -> text)."""
-    prefix = f"tests/golden/{stack}/"
-    done = subprocess.run(
-        ["git", "archive", "--format=tar", ref, prefix],
-        cwd=root,
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip()
-        if "did not match any files" in message:
-            return {}  # the ref predates this stack's golden files: everything is new
-        raise BaseError(f"cannot read {prefix} at {ref!r}: {message}")
-    texts: dict[str, str] = {}
-    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
-        for member in archive.getmembers():
-            extracted = archive.extractfile(member) if member.isfile() else None
-            if extracted is not None:
-                texts[member.name[len(prefix) :]] = extracted.read().decode()
-    return texts
-
-
-class BaseError(Exception):
-    """The base of a comparison cannot be read."""
-
-
-def read_base(base: str, stack: str, root: Path = ROOT) -> tuple[str, dict[str, str]]:
-    """(what it is, its files) for `BASE`: a build directory, one holding `<stack>/`, or a git ref."""
-    directory = Path(base)
-    if directory.is_dir():
-        chosen = directory / stack if (directory / stack / "resources").is_dir() else directory
-        return str(chosen), read_directory(chosen)
-    return f"tests/golden/{stack} at {base}", read_git(base, stack, root)
-
-
-# --------------------------------------------------------------------------- printing
-
-
-def _short(value: Any) -> str:
-    if value is _ABSENT:
-        return "(absent)"
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def change_lines(step: Step) -> list[str]:
-    """`key: old => new` per changed key path; a multi-line text as a unified diff."""
-    assert step.old is not None
-    old, new = _comparable(step.old), _comparable(step.doc)
-    lines: list[str] = []
-    for path in step.changed:
-        before, after = value_at(old, path), value_at(new, path)
-        mark = "+-" if path in step.forcing else "~"
-        suffix = "  (forces replacement)" if path in step.forcing else ""
-        if isinstance(before, str) and isinstance(after, str) and "\n" in before + after:
-            lines.append(f"{mark} {path}:{suffix}")
-            lines += [
-                "    " + line
-                for line in difflib.unified_diff(
-                    before.splitlines(), after.splitlines(), "before", "after", lineterm="", n=2
-                )
-            ]
-        else:
-            lines.append(f"{mark} {path}: {_short(before)} => {_short(after)}{suffix}")
-    return lines
-
-
-def summary_lines(steps: list[Step]) -> list[str]:
-    """Counts per operation, then per resource type with its changes."""
-    ops = Counter(s.op for s in steps)
-    lines = ["Resources:"]
-    for op, label in (("create", "to create"), ("update", "to update"), ("replace", "to replace")):
-        if ops[op]:
-            lines.append(f"    {MARKERS[op]:<2} {ops[op]} {label}")
-    if ops["delete"]:
-        lines.append(f"    -  {ops['delete']} to delete")
-    lines.append(f"       {ops['same']} unchanged")
-    by_type: dict[str, Counter[str]] = {}
-    for step in steps:
-        by_type.setdefault(step.key[0], Counter())[step.op] += 1
-    lines.append("By type:")
-    for type_, counts in sorted(by_type.items()):
-        total = sum(v for op, v in counts.items() if op != "delete")
-        changes = " ".join(
-            f"{MARKERS[op]}{counts[op]}" for op in ("create", "update", "replace", "delete") if counts[op]
+    def summary(self) -> str:
+        ops = ", ".join(f"{count} to {op}" for op, count in sorted(self.changes().items())) or "none"
+        errors, warnings = len(self.diagnostics("error")), len(self.diagnostics("warning"))
+        diags = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        verdict = "ok" if self.returncode == 0 else f"FAILED (exit {self.returncode})"
+        return (
+            f"real preview of {self.stack}: {verdict}; resources: {ops}; diagnostics: {diags}; "
+            f"fake API requests: {len(self.requests)}; {self.seconds:.1f}s"
         )
-        lines.append(f"    {total:>3}  {changes:<12}  {type_}")
-    return lines
+
+
+def _scratch_project(work: Path, stack: str, stack_values: Mapping[str, Any] | None, venv: Path) -> Path:
+    project = work / "project"
+    project.mkdir()
+    for part in PROJECT_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.is_file():
+            shutil.copy2(source, project / part)
+    # The language host runs the program with this project's virtualenv (absolute: the copy
+    # has none of its own).
+    doc = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    doc["runtime"].setdefault("options", {})["virtualenv"] = str(venv)
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    stack_file = project / f"Pulumi.{stack}.yaml"
+    if stack_values is None:
+        shutil.copy2(ROOT / f"Pulumi.{stack}.yaml", stack_file)
+    else:
+        stack_file.write_text(yaml.safe_dump({"config": dict(stack_values)}, sort_keys=False))
+    return project
+
+
+@cache
+def _plugin_version(binary: Path) -> str:
+    """The version a plugin binary reports (`-version`), or, for one without that flag (the
+    kubernetes provider), the version of its installed Python SDK, which is pinned to it."""
+    done = subprocess.run([binary, "-version"], capture_output=True, text=True, check=False, timeout=60)
+    if done.returncode == 0 and done.stdout.strip():
+        return done.stdout.strip().removeprefix("v")
+    return metadata.version(binary.name.replace("-resource-", "-"))
+
+
+def _install_plugins(plugins: Path) -> None:
+    """The resource plugins the preview may use, in the layout of Pulumi's plugin cache.
+
+    The built engine's plugins are linked in as `resource-<name>-v<version>/` (the version
+    each binary reports); with a normal install, the user's own cache (~/.pulumi/plugins) is
+    linked instead, read-only in effect since downloads are off.
+    """
+    built = engine_bin()
+    if all((built / name).is_file() for name in ENGINE_BINARIES):
+        plugins.mkdir(exist_ok=True)
+        for binary in sorted(built.glob("pulumi-resource-*")):
+            name = binary.name.removeprefix("pulumi-resource-")
+            target = plugins / f"resource-{name}-v{_plugin_version(binary)}"
+            target.mkdir(exist_ok=True)
+            if not (target / binary.name).exists():
+                (target / binary.name).symlink_to(binary)
+        return
+    user_plugins = Path(os.environ.get("PULUMI_HOME") or Path.home() / ".pulumi") / "plugins"
+    if user_plugins.is_dir() and not plugins.exists():
+        plugins.symlink_to(user_plugins)
+
+
+def _environment(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_PREFIXES)}
+    state = work / "state"
+    state.mkdir(exist_ok=True)
+    home = work / "pulumi-home"
+    home.mkdir(exist_ok=True)
+    _install_plugins(home / "plugins")
+    env.update(
+        PATH=engine_path(),
+        PULUMI_HOME=str(home),
+        PULUMI_BACKEND_URL=f"file://{state}",
+        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        # Resource plugins come from the preview's plugin cache (above), at their versions;
+        # plugins found on PATH instead would each draw a "using ... from $PATH" warning.
+        PULUMI_IGNORE_AMBIENT_PLUGINS="true",
+        # Enables `--event-log`: the engine's events (steps, diagnostics) as JSON lines, beside
+        # its usual display.
+        PULUMI_DEBUG_COMMANDS="true",
+    )
+    return env
+
+
+def _current_venv() -> Path:
+    """The virtualenv this tool runs in (make runs it with .venv/bin/python), else .venv."""
+    return Path(sys.prefix) if sys.prefix != sys.base_prefix else ROOT / ".venv"
+
+
+def run_preview(
+    stack: str,
+    *,
+    stack_values: Mapping[str, Any] | None = None,
+    stream: bool = False,
+    timeout: float = 600,
+) -> Preview:
+    """Preview `stack` (its committed stack file, or `stack_values` as its `config:` block)."""
+    with tempfile.TemporaryDirectory(prefix=f"delivery-preview-{stack}-") as tmp:
+        work = Path(tmp)
+        project = _scratch_project(work, stack, stack_values, _current_venv())
+        return preview_project(project, stack, work, declared_secrets(), stream=stream, timeout=timeout)
+
+
+def preview_project(
+    project: Path,
+    stack: str,
+    work: Path,
+    secrets: Sequence[str],
+    *,
+    config: Mapping[str, str] | None = None,
+    stream: bool = False,
+    timeout: float = 600,
+) -> Preview:
+    """`pulumi preview` of a Pulumi project directory whose stack file may be rewritten.
+
+    `work` holds the state backend and PULUMI_HOME; `secrets` are the keys to set with
+    `pulumi config set --secret` (dummy values), `config` more plain keys to set. The fake API
+    serves for the whole run.
+    """
+    pulumi = require_pulumi()
+    started = time.perf_counter()
+    env = _environment(work)
+
+    def cli(*args: str, secret_value: str | None = None) -> None:
+        done = subprocess.run(
+            [pulumi, *args, "--stack", stack, "--non-interactive"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+        shown = " ".join(args) if secret_value is None else " ".join(args).replace(secret_value, "***")
+        if done.returncode != 0:
+            raise RuntimeError(f"`pulumi {shown}` failed:\n{done.stdout}{done.stderr}")
+
+    with FakeApi() as api:
+        done = subprocess.run(
+            [pulumi, "stack", "init", stack, "--non-interactive"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"`pulumi stack init {stack}` failed:\n{done.stdout}{done.stderr}")
+        for key in secrets:
+            # The program checks that the passphrase it hands to CI opens this very stack.
+            value = PASSPHRASE if key == "ciPulumiPassphrase" else f"dummy-{key}"
+            cli("config", "set", "--secret", key, value, secret_value=value)
+        cli("config", "set", "--secret", "github:token", DUMMY_GITHUB_TOKEN, secret_value=DUMMY_GITHUB_TOKEN)
+        cli("config", "set", "github:baseUrl", f"{api.url}/")
+        cli("config", "set", "--secret", "linode:token", DUMMY_LINODE_TOKEN, secret_value=DUMMY_LINODE_TOKEN)
+        cli("config", "set", "linode:url", api.url)
+        for key, value in (config or {}).items():
+            cli("config", "set", key, value)
+
+        events_file = work / f"events-{stack}.jsonl"
+        proc = subprocess.Popen(
+            [pulumi, "preview", "--stack", stack, "--non-interactive", "--event-log", str(events_file)],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if stream:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        returncode = proc.wait(timeout=timeout)
+        events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+        requests = list(api.requests)
+    return Preview(
+        stack=stack,
+        returncode=returncode,
+        output="".join(lines),
+        events=events,
+        requests=requests,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("stack", choices=STACKS)
+    args = parser.parse_args(argv)
+    try:
+        preview = run_preview(args.stack, stream=True)
+    except EngineAbsentError as error:
+        print(f"make preview: {error}", file=sys.stderr)
+        return 2
+    for request in preview.requests:
+        if request.status != 200:
+            print(f"fake API: unexpected request {request}", file=sys.stderr)
+    print(preview.summary())
+    return preview.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

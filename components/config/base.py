@@ -119,9 +119,10 @@ class Problem:
     path: str
     value: Any
     message: str
+    namespace: str = NAMESPACE
 
     def render(self) -> str:
-        key = f"{NAMESPACE}:{self.path}" if self.path else f"{NAMESPACE}"
+        key = f"{self.namespace}:{self.path}" if self.path else self.namespace
         shown = "" if self.value is _MISSING else f" = {json.dumps(self.value, default=str)}"
         return f"{key}{shown}: {self.message}"
 

@@ -2,12 +2,14 @@
 
 Every key of the ``delivery`` namespace is read once, here, and parsed into ``StackConfig``
 (pydantic v2, ``extra="forbid"``); bad input raises one ``ConfigError`` before the program
-declares any resource. Secrets are read as secret Outputs.
+declares any resource. Secrets are read as secret Outputs. The `github:` and `linode:`
+connection settings are read here too, for the providers the program creates itself.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,83 @@ class StackSecrets:
     pagerduty_routing_key: pulumi.Output[str]
 
 
-def _raw_namespace_values() -> dict[str, Any]:
-    """Every `delivery:*` key set for this stack (stack file and Pulumi.yaml defaults)."""
+@dataclass(frozen=True)
+class ProviderSettings:
+    """The providers' own stack config, handed to the providers the program creates itself.
+
+    An explicitly created provider takes only the arguments the program passes (stack config
+    `github:*` and `linode:*` reaches the default providers alone), so the loader reads the
+    connection settings here: `github:token`, `github:baseUrl` for the github provider, and
+    `linode:token`, `linode:url` for the metrics bucket's linode provider (the cluster's
+    default linode provider reads them itself). Unset, the providers fall back to
+    GITHUB_TOKEN / GITHUB_BASE_URL and LINODE_TOKEN / LINODE_URL.
+    """
+
+    github_token: pulumi.Output[str] | None
+    github_base_url: str | None
+    linode_token: pulumi.Output[str] | None
+    linode_url: str | None
+
+
+GITHUB_PROVIDER_KEYS = ("token", "baseUrl")
+
+
+def _secret_setting(
+    namespace: str, key: str, values: dict[str, Any]
+) -> tuple[pulumi.Output[str] | None, list[Problem]]:
+    if key not in values:
+        return None, []
+    if runtime_config.is_config_secret(f"{namespace}:{key}"):
+        return pulumi.Config(namespace).require_secret(key), []
+    message = f"stored in plain text; allowed: a secret, `pulumi config set --secret {namespace}:{key}`"
+    return None, [Problem(key, _MISSING, message, namespace=namespace)]
+
+
+def _url_setting(
+    namespace: str, key: str, values: dict[str, Any], slash: bool
+) -> tuple[str | None, list[Problem]]:
+    url = values.get(key)
+    if url is None:
+        return None, []
+    if re.fullmatch(r"https?://\S+/" if slash else r"https?://\S+", str(url)):
+        return str(url), []
+    allowed = (
+        "an http(s) URL ending in `/` (GitHub Enterprise: https://<host>/)" if slash else "an http(s) URL"
+    )
+    return None, [Problem(key, url, f"allowed: {allowed}", namespace=namespace)]
+
+
+def _provider_settings() -> tuple[ProviderSettings, list[Problem]]:
+    github = _raw_namespace_values("github")
+    problems = [
+        Problem(
+            key,
+            _MISSING,
+            "the program creates its github provider itself and passes it only the owner "
+            "(`delivery:github.owner`), the token and the base URL; "
+            "allowed keys here: github:token (secret), github:baseUrl",
+            namespace="github",
+        )
+        for key in sorted(github)
+        if key not in GITHUB_PROVIDER_KEYS
+    ]
+    linode = _raw_namespace_values("linode")
+    github_token, more = _secret_setting("github", "token", github)
+    problems += more
+    github_base_url, more = _url_setting("github", "baseUrl", github, slash=True)
+    problems += more
+    linode_token, more = _secret_setting("linode", "token", linode)
+    problems += more
+    linode_url, more = _url_setting("linode", "url", linode, slash=False)
+    problems += more
+    settings = ProviderSettings(github_token, github_base_url, linode_token, linode_url)
+    return settings, problems
+
+
+def _raw_namespace_values(namespace: str = NAMESPACE) -> dict[str, Any]:
+    """Every `<namespace>:*` key set for this stack (stack file and Pulumi.yaml defaults)."""
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    prefix = f"{NAMESPACE}:"
+    prefix = f"{namespace}:"
     return {k[len(prefix) :]: runtime_config.get_config(k) for k in sorted(keys) if k.startswith(prefix)}
 
 
@@ -90,14 +165,19 @@ def passphrase_problems(passphrase: str | None, stack_file: Path) -> list[Proble
     ]
 
 
-def load_config() -> tuple[StackConfig, StackSecrets]:
+def load_config() -> tuple[StackConfig, StackSecrets, ProviderSettings]:
     """Read and validate the whole stack configuration; raise ConfigError on bad input."""
     stack = pulumi.get_stack()
-    config = parse_namespace(_raw_namespace_values(), stack)
+    providers, provider_problems = _provider_settings()
+    try:
+        config = parse_namespace(_raw_namespace_values(), stack)
+    except ConfigError as error:
+        raise ConfigError([*error.problems, *provider_problems]) from None
     # The engine runs the program in the project directory, beside the stack files.
     problems = passphrase_problems(
         runtime_config.get_config(f"{NAMESPACE}:{PASSPHRASE_KEY}"), Path.cwd() / f"Pulumi.{stack}.yaml"
     )
+    problems += provider_problems
     if problems:
         raise ConfigError(problems)
     cfg = pulumi.Config(NAMESPACE)
@@ -110,4 +190,4 @@ def load_config() -> tuple[StackConfig, StackSecrets]:
         argocd_dispatch_token=cfg.require_secret("argocdDispatchToken"),
         pagerduty_routing_key=cfg.require_secret("pagerdutyRoutingKey"),
     )
-    return config, secrets
+    return config, secrets, providers

@@ -150,9 +150,12 @@ class WorkflowsConfig(Model):
         description="Python version the infrastructure workflow runs this Pulumi program with.",
     )
     pulumi_version: str = Field(
-        default="3.272.0",
+        default="3.274.1",
         pattern=r"^\d+\.\d+\.\d+$",
-        description="Pulumi CLI version of the infrastructure workflow (keep it at the SDK's version).",
+        description=(
+            "Pulumi CLI version of the infrastructure workflow: the one `make preview` is tested with, "
+            "at or above the `pulumi` SDK pin in requirements.txt (a CLI runs older SDKs)."
+        ),
     )
     golangci_lint_version: str = Field(
         default="v2.15.0", pattern=_SEMVER_V, description="golangci-lint release the lint job runs."

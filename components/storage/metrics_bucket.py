@@ -63,15 +63,26 @@ class MetricsBucket(pulumi.ComponentResource):
     access_key_id: pulumi.Output[str]
     secret_access_key: pulumi.Output[str]
 
-    def __init__(self, name: str, args: MetricsBucketArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        args: MetricsBucketArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        linode_token: pulumi.Output[str] | None = None,
+        linode_url: str | None = None,
+    ):
         super().__init__("delivery:metrics_bucket:MetricsBucket", name, None, opts)
         metrics = args.metrics
         # Versioning and lifecycle rules go through the S3 API, which needs an access key; the
         # provider mints a temporary one per operation instead of a long-lived admin key.
-        # Provider settings belong to the provider object, not to Pulumi.yaml.
+        # Provider settings belong to the provider object, not to Pulumi.yaml; being explicit, it
+        # gets `linode:token` / `linode:url` only from the program (else LINODE_TOKEN / LINODE_URL).
         s3_provider = linode.Provider(
             f"{name}-s3",
             obj_use_temp_keys=True,
+            token=linode_token,
+            url=linode_url,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.bucket = linode.ObjectStorageBucket(
