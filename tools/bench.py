@@ -15,6 +15,7 @@ asserts a time: the tests never do. Prints a table.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import sys
@@ -61,6 +62,10 @@ def with_services(count: int) -> dict[str, Any]:
     return values
 
 
+def program(values: dict[str, Any]) -> object:
+    return run_program("staging", PLACEHOLDER_SECRETS, values)
+
+
 def plan(stack: str, golden: dict[str, str]) -> Callable[[], object]:
     def work() -> None:
         run = run_program(stack, PLACEHOLDER_SECRETS)
@@ -94,13 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     for services in (6, 200):
         values = with_services(services)
         count = len(run_program("staging", PLACEHOLDER_SECRETS, values).resources)
-        cases.append(
-            (
-                f"program, {services} services",
-                lambda v=values: run_program("staging", PLACEHOLDER_SECRETS, v),
-                count,
-            )
-        )
+        cases.append((f"program, {services} services", functools.partial(program, values), count))
     print(f"machine: {machine()}; best of {args.runs} runs")
     header = (
         f"{'case':<24} {'resources':>9} {'wall (s)':>9} {'bare':>7} {'ratio':>6}"

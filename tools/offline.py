@@ -105,7 +105,8 @@ class Secret:
 
 
 def project() -> dict[str, Any]:
-    return yaml.safe_load(PROJECT_FILE.read_text())
+    loaded: dict[str, Any] = yaml.safe_load(PROJECT_FILE.read_text())
+    return loaded
 
 
 def project_name() -> str:
@@ -220,7 +221,8 @@ class RecordedResource:
     @property
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers removed (for reading values)."""
-        return unwrap(self.inputs)
+        plain: dict[str, Any] = unwrap(self.inputs)
+        return plain
 
 
 def _wrap_secrets(value: Any) -> Any:
@@ -393,9 +395,8 @@ class Recorder(pulumi_mocks.Mocks):
         res.provider = self._names.get(id(opts.provider)) if opts.provider is not None else None
         res.protect = bool(opts.protect)
         deps = opts.depends_on
-        if deps is not None and not isinstance(deps, list):
-            deps = [deps]
-        res.depends_on = [self._names.get(id(d), "?") for d in deps or [] if isinstance(d, pulumi.Resource)]
+        listed: list[Any] = list(deps) if isinstance(deps, list) else [] if deps is None else [deps]
+        res.depends_on = [self._names.get(id(d), "?") for d in listed if isinstance(d, pulumi.Resource)]
         res.delete_before_replace = bool(opts.delete_before_replace)
         res.retain_on_delete = bool(opts.retain_on_delete)
         res.ignore_changes = list(opts.ignore_changes or [])
