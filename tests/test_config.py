@@ -391,14 +391,15 @@ def test_bad_stack_file_is_one_problem_with_file_and_line(
 
 
 def test_services_key_with_no_value_asks_for_a_service() -> None:
-    """`delivery:services:` with nothing after it reaches the program as null."""
+    """`delivery:services:` with nothing after it reaches the program as "", as the real CLI
+    (v3.274.1) passes it."""
     values = stack_values("staging")
     values["delivery:services"] = None
     recorder = Recorder()
     with pytest.raises(ConfigError) as caught:
         run_program("staging", TEST_SECRETS, values, recorder=recorder)
     assert [p.render() for p in caught.value.problems] == [
-        'delivery:services = "null": at least one service is needed (one Argo CD Application each); '
+        'delivery:services = "": at least one service is needed (one Argo CD Application each); '
         "allowed: a map of service names to their settings, e.g. api-router-service: {}"
     ]
     assert recorder.resources == []

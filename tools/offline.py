@@ -124,7 +124,10 @@ def stack_file(stack: str) -> Path:
 
 
 def _encode(value: Any) -> str:
-    """How the engine hands a config value to the language host: strings as-is, else JSON."""
+    """How the engine hands a config value to the language host: strings as-is, a key with no
+    value (YAML null) as the empty string (seen from the real CLI v3.274.1), else JSON."""
+    if value is None:
+        return ""
     return value if isinstance(value, str) else json.dumps(value)
 
 

@@ -495,7 +495,8 @@ def _problems_from(error: ValidationError) -> list[Problem]:
                     'allowed: the value in quotes, e.g. "1.30"',
                 )
             )
-        elif loc == ("services",) and (not item["input"] or item["input"] == "null"):
+        elif loc == ("services",) and not item["input"]:
+            # `services: {}`, or `services:` with no value, which the engine passes as "".
             problems.append(
                 Problem(
                     path,
