@@ -53,3 +53,15 @@ def test_stack_files_are_yaml_with_a_config_block() -> None:
         # What `pulumi config set --secret` may add beside `config:` in a deployment's copy.
         assert set(doc) <= {"config", "encryptionsalt", "secretsprovider", "encryptedkey"}
         assert "config" in doc
+
+
+def test_readme_links_within_itself_resolve() -> None:
+    """Every `[...](#anchor)` names a heading, as GitHub renders anchors (lowercase, punctuation
+    dropped, spaces to hyphens)."""
+    readme = (ROOT / "README.md").read_text()
+    anchors = {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", readme, re.M)
+    }
+    broken = sorted(set(re.findall(r"\]\(#([^)]+)\)", readme)) - anchors)
+    assert not broken, f"README links to headings that do not exist: {broken}"
