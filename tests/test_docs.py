@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from components.config import StackConfig
+from components.github.config import WorkflowsConfig
 from tools import plan
 from tools.offline import ROOT, STACKS, project
 from tools.readme_sections import CONFIG_REFERENCE, UPDATE
@@ -65,3 +66,10 @@ def test_readme_links_within_itself_resolve() -> None:
     }
     broken = sorted(set(re.findall(r"\]\(#([^)]+)\)", readme)) - anchors)
     assert not broken, f"README links to headings that do not exist: {broken}"
+
+
+def test_readme_prerequisites_name_the_cli_version_the_workflows_pin() -> None:
+    readme = (ROOT / "README.md").read_text()
+    prerequisites = readme[readme.index("## Real use") :].split("\n\n", 2)[1]
+    pinned = WorkflowsConfig().pulumi_version
+    assert f"v{pinned}" in prerequisites, f"README's prerequisites must name the Pulumi CLI v{pinned}"
