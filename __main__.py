@@ -4,7 +4,8 @@ import pulumi
 import pulumi_github as github
 
 from components.cluster.cluster import Cluster, ClusterArgs
-from components.config import ENVIRONMENTS, load_config
+from components.config.base import ENVIRONMENTS
+from components.config.loader import load_config
 from components.github.deployment_environment import (
     DeploymentEnvironment,
     DeploymentEnvironmentArgs,

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from components.config import ConfigError  # noqa: E402
+from components.config.base import ConfigError  # noqa: E402
 from tools.offline import STACKS, Recorder, Run, run_program, stack_file  # noqa: E402
 
 # What a user would set with `pulumi config set --secret <key>`; distinctive values so a

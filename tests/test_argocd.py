@@ -12,7 +12,8 @@ import pytest
 import yaml
 from conftest import TEST_SECRETS, assert_refused
 
-from components.config import ArgoCdConfig, ConfigError, parse_namespace
+from components.config.base import ConfigError
+from components.config.loader import parse_namespace
 from components.gitops.argocd_values import (
     GITHUB_DISPATCH_KEY,
     GITHUB_DISPATCH_SERVICE,
@@ -21,6 +22,7 @@ from components.gitops.argocd_values import (
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
+from components.gitops.config import ArgoCdConfig
 from components.monitoring.stack_values import RECEIVERS_SECRET
 from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, run_program, stack_file, walk
 from tools.plan import render_documents

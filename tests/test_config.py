@@ -16,13 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from components.config import (
-    NAMESPACE,
-    SECRET_KEYS,
-    ConfigError,
-    StackConfig,
-    parse_namespace,
-)
+from components.config.base import NAMESPACE, SECRET_KEYS, ConfigError
+from components.config.loader import parse_namespace
+from components.config.stack import StackConfig
 from tools import offline, plan
 from tools.offline import (
     STACKS,

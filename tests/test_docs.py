@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from components.config import StackConfig
+from components.config.stack import StackConfig
 from components.github.config import WorkflowsConfig
 from tools import plan
 from tools.offline import ROOT, STACKS, project

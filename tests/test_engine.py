@@ -25,7 +25,7 @@ from conftest import run_stack, with_changes
 from test_config import BAD_CONFIGS
 from test_provider_input_rules import BAD_INPUTS, BadInput, recorded
 
-from components.config import WorkflowsConfig
+from components.github.config import WorkflowsConfig
 from tools.fake_api import route_of
 from tools.offline import STACKS, Run, project_name, unwrap
 from tools.preview import (

@@ -10,7 +10,7 @@ import pytest
 from conftest import TEST_SECRETS
 from test_governance_config import parsed, with_changes
 
-from components.config import MAIN_BRANCH
+from components.config.base import MAIN_BRANCH
 from components.github import ci_contract
 from components.github.deployment_environment import ENVIRONMENT_SECRETS, ENVIRONMENT_VARIABLES
 from tools.offline import MOCK_CALLS, STACKS, RecordedResource, Recorder, Run, Secret, run_program

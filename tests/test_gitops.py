@@ -19,8 +19,11 @@ from conftest import bash, git, run_stack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, GitOpsConfig, StackConfig, parse_namespace
+from components.config.base import ConfigError
+from components.config.loader import parse_namespace
+from components.config.stack import StackConfig
 from components.github.workflows import Settings
+from components.gitops.config import GitOpsConfig
 from components.gitops.gitops_manifests import (
     GITOPS_REF,
     IN_CLUSTER,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import TEST_SECRETS, assert_refused, with_changes
 
-from components.config import parse_namespace
+from components.config.loader import parse_namespace
 from tools.offline import STACKS, engine_config
 
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import TEST_SECRETS, stack_values
 
-from components.config import ConfigError
+from components.config.base import ConfigError
 from components.config.passphrase import MalformedSaltError, opens_stack
 from tools.offline import Recorder, run_program
 

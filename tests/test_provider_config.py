@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import TEST_SECRETS, stack_values
 
-from components.config import ConfigError
+from components.config.base import ConfigError
 from tools.offline import Recorder, Secret, run_program
 
 GITHUB_TOKEN = "ghp_from_stack_config_4e1d"

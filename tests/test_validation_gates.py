@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from conftest import bash, git
 
-from components.config import LoadTestConfig
+from components.github.config import LoadTestConfig
 from components.github.workflows import promote, staging_validation
 from components.github.workflows.scripts import PROMOTION_GATE, SCRIPTS_DIR, locust_gate, zap_gate
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import bash, git
 
-from components.config import ValidationConfig, WorkflowsConfig
+from components.github.config import ValidationConfig, WorkflowsConfig
 from components.github.workflows import ci, infrastructure, pull_request_gates, staging_validation, workflows
 from components.github.workflows.common import (
     ALWAYS,

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from components.config import NAMESPACE, StackConfig
+from components.config.base import NAMESPACE
+from components.config.stack import StackConfig
 from tools.offline import project
 
 

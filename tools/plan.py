@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from components.config import ConfigError
+from components.config.base import ConfigError
 from components.gitops.analysis import STRATEGIES, example_rollout
 from tools.offline import (
     ROOT,

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.config import DnsLabel, Environment, GithubLogin
+from components.config.base import DnsLabel, Environment, GithubLogin
 from components.gitops.argocd import require_provider
 from components.gitops.gitops_manifests import LABEL_ENVIRONMENT
 
