@@ -11,6 +11,7 @@ from components.github.deployment_environment import (
     DeploymentEnvironmentArgs,
     EnvironmentSecrets,
 )
+from components.github.observer_environment import ObserverEnvironment, ObserverEnvironmentArgs
 from components.github.repository_governance import (
     MetricsCredentials,
     RepositoryGovernance,
@@ -25,6 +26,7 @@ from components.gitops.gitops_apps import GitOpsApps
 from components.gitops.gitops_manifests import GitOpsSpec, applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
+from components.gitops.validation_observer import ValidationObserver, ValidationObserverArgs
 from components.monitoring.monitoring import Monitoring, MonitoringArgs
 from components.monitoring.stack_values import prometheus_url
 from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
@@ -157,6 +159,25 @@ def main() -> None:
     pulumi.export(
         "argocdApplications", sorted(a["metadata"]["name"] for a in applications(gitops_spec).values())
     )
+
+    # --- staging's observer ----------------------------------------------------------
+    # Staging validation reads what staging runs (its Applications' revision, health and
+    # images) with a read-only identity, from a main-only GitHub environment: what it
+    # validates comes from staging itself, never from the dispatch that woke it.
+    if env == "staging":
+        observer = ValidationObserver(
+            f"{env}-validation-observer",
+            ValidationObserverArgs(environment=env, namespace=config.argocd.namespace),
+            admin_kubeconfig=cluster.kubeconfig,
+            opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
+        )
+        ObserverEnvironment(
+            f"{env}-observer",
+            ObserverEnvironmentArgs(
+                repository=config.github.repository, environment=env, kubeconfig=observer.kubeconfig
+            ),
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
+        )
 
     # --- deployment environment ----------------------------------------------------
     # Every stack: its own `<env>` and `<env>-preview` environments and CI credentials.

@@ -1,4 +1,4 @@
-"""The gate scripts of staging validation and promotion, run for real.
+"""The gate scripts of staging validation, run for real.
 
 - The Locust gate judges statistics of the real ``locust`` (pinned in requirements-dev)
   run headless against a small HTTP server started here on 127.0.0.1, failing or slow on
@@ -8,9 +8,7 @@
   Locust writes, because Locust buckets response times (10 ms steps below a second, 100 ms
   above), so a live server cannot land on 999 ms.
 - The ZAP gate judges crafted ZAP JSON reports.
-- The promotion gate (``promote.yml``'s script, with a ``gh`` that replays GitHub API
-  responses in the documented shape of ``GET /repos/{owner}/{repo}/commits/{ref}/statuses``,
-  fixtures under ``tests/fixtures/github/``) on green, red, pending, missing and forged.
+The promotion gate and staging's state are tested in ``test_promotion_integrity.py``.
 """
 
 from __future__ import annotations
@@ -31,8 +29,7 @@ import pytest
 from conftest import bash, git
 
 from components.github.config import LoadTestConfig
-from components.github.workflows import promote, staging_validation
-from components.github.workflows.scripts import PROMOTION_GATE, SCRIPTS_DIR, locust_gate, zap_gate
+from components.github.workflows.scripts import locust_gate, zap_gate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
 LOCUST = Path(sys.executable).parent / "locust"
@@ -319,195 +316,6 @@ def test_zap_gate_fails_only_on_new_high_findings(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- promotion gate
 
 
-STAGING_IMAGES = "gitops/clusters/staging/images"
-
-
-@pytest.fixture
-def promotion_repo(tmp_path: Path) -> tuple[Path, str]:
-    """A checkout of main whose staging images were set by one commit, then other commits."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    (repo / STAGING_IMAGES).mkdir(parents=True)
-    (repo / STAGING_IMAGES / "api-router-service.yaml").write_text("image:\n  tag: abc\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "--quiet", "-m", "deploy(staging): images of abc [skip ci]")
-    image_commit = git(repo, "rev-parse", "HEAD")
-    (repo / "README.md").write_text("later\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "--quiet", "-m", "docs")
-    scripts = repo / SCRIPTS_DIR
-    scripts.mkdir(parents=True)
-    (scripts / PROMOTION_GATE).write_text(Path(locust_gate.__file__).with_name(PROMOTION_GATE).read_text())
-    return repo, image_commit
-
-
-def run_gate(repo: Path, tmp_path: Path, fixture: str) -> tuple[subprocess.CompletedProcess[str], str, str]:
-    """promote.yml's gate script with a `gh` that answers from one recorded response."""
-    shim = tmp_path / "bin"
-    shim.mkdir(exist_ok=True)
-    (shim / "gh").write_text(
-        f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/gh-args\ncat {FIXTURES / f"statuses-{fixture}.json"}\n'
-    )
-    (shim / "gh").chmod(0o755)
-    output = tmp_path / "output"
-    output.write_text("")
-    env = {
-        "PATH": f"{shim}:{os.environ['PATH']}",
-        "SOURCE_DIR": "gitops/clusters/staging",
-        "REPO": "ai-aas/platform",
-        "REQUIRED_STATUS": "staging-validation",
-        "GATE_SCRIPT": f"{SCRIPTS_DIR}/{PROMOTION_GATE}",
-        "RUNNER_TEMP": str(tmp_path),
-        "GITHUB_OUTPUT": str(output),
-        "GITHUB_STEP_SUMMARY": "/dev/null",
-        "GH_TOKEN": "not-a-real-token",
-    }
-    done = bash(promote.STAGING_VALIDATED_SCRIPT, repo, env)
-    return (
-        done,
-        output.read_text(),
-        (tmp_path / "gh-args").read_text() if (tmp_path / "gh-args").exists() else "",
-    )
-
-
-def test_promotion_gate_green_names_the_validation_run(
-    promotion_repo: tuple[Path, str], tmp_path: Path
-) -> None:
-    repo, image_commit = promotion_repo
-    done, output, gh_args = run_gate(repo, tmp_path, "green")
-    assert done.returncode == 0, done.stdout + done.stderr
-    # Asked about the commit that set the images, not the later head of main.
-    assert f"repos/ai-aas/platform/commits/{image_commit}/statuses" in gh_args
-    assert "run_url=https://github.com/ai-aas/platform/actions/runs/1002" in output
-    assert f"image_commit={image_commit}" in output
-    assert f"images_tree={git(repo, 'rev-parse', 'HEAD:' + STAGING_IMAGES)}" in output
-
-
-@pytest.mark.parametrize(
-    ("fixture", "says"),
-    [
-        ("red", "`staging-validation` failure on {sha}: failed: dast, load"),
-        ("missing", "`staging-validation` is missing on {sha}"),
-        ("pending", "`staging-validation` is still running on {sha}"),
-        # A success written by another identity than GitHub Actions does not count.
-        ("forged", "`staging-validation` is missing on {sha}: staging has not validated this image set (1"),
-    ],
-)
-def test_promotion_gate_refuses_and_says_why(
-    promotion_repo: tuple[Path, str], tmp_path: Path, fixture: str, says: str
-) -> None:
-    repo, image_commit = promotion_repo
-    done, output, _ = run_gate(repo, tmp_path, fixture)
-    assert done.returncode == 1
-    assert says.format(sha=image_commit) in done.stdout, done.stdout
-    assert "image_commit=" not in output
-
-
 def test_staging_validation_installs_the_locust_release_these_tests_run() -> None:
     pins = (Path(__file__).parent.parent / "requirements-dev.txt").read_text().splitlines()
     assert f"locust=={LoadTestConfig().locust_version}" in pins
-
-
-# --------------------------------------------------------------------------- staging-validation.yml scripts
-
-
-def test_target_is_the_commit_that_set_stagings_images_and_only_a_commit_of_main(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    (repo / STAGING_IMAGES).mkdir(parents=True)
-    (repo / STAGING_IMAGES / "web-portal.yaml").write_text("image:\n  tag: a\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "--quiet", "-m", "deploy(staging)")
-    image_commit = git(repo, "rev-parse", "HEAD")
-    (repo / "gitops/clusters/development").mkdir(parents=True)
-    (repo / "gitops/clusters/development/x.yaml").write_text("x\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "--quiet", "-m", "unrelated")
-    synced = git(repo, "rev-parse", "HEAD")
-    git(repo, "checkout", "--quiet", "-b", "elsewhere")
-    (repo / "README").write_text("not on main\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "--quiet", "-m", "side")
-    side = git(repo, "rev-parse", "HEAD")
-    git(repo, "checkout", "--quiet", "main")
-
-    def target(
-        revisions: Any, event: str = "repository_dispatch", requested: str = ""
-    ) -> tuple[int, str, str]:
-        output = tmp_path / "output"
-        output.write_text("")
-        done = bash(
-            staging_validation.TARGET_SCRIPT,
-            repo,
-            {
-                "EVENT": event,
-                "REVISIONS": json.dumps(revisions),
-                "APPLICATION": "platform-staging-web-portal",
-                "IMAGES": json.dumps(["ghcr.io/ai-aas/web-portal:a"]),
-                "REQUESTED": requested,
-                "IMAGES_DIR": STAGING_IMAGES,
-                "GITHUB_OUTPUT": str(output),
-                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-            },
-        )
-        return done.returncode, output.read_text(), done.stdout
-
-    code, output, _ = target([synced, synced])
-    assert code == 0 and f"revision={synced}\nimage_commit={image_commit}\n" == output
-    assert target([], "workflow_dispatch")[1] == f"revision={synced}\nimage_commit={image_commit}\n"
-    code, _, says = target([side])
-    assert code == 1 and "is not a commit of main" in says
-    code, _, says = target(["main; touch pwned"])
-    assert code == 1 and "not a full commit SHA" in says and not (repo / "pwned").exists()
-    assert target(None)[0] == 1
-
-
-def test_validation_gate_records_the_verdict_on_the_image_commit(tmp_path: Path) -> None:
-    shim = tmp_path / "bin"
-    shim.mkdir()
-    (shim / "gh").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/gh-args\n')
-    (shim / "gh").chmod(0o755)
-    figures = tmp_path / "figures.json"
-    figures.write_text(json.dumps(locust_gate.evaluate([entry({420: 1000}, 1)], MAX_P95, MAX_ERRORS)))
-    sha = "5c0ffee0a1b2c3d4e5f60718293a4b5c6d7e8f90"
-
-    def gate(results: dict[str, str]) -> tuple[int, list[str], dict[str, Any]]:
-        work = tmp_path / "work"
-        work.mkdir(exist_ok=True)
-        needs = {job: {"result": result, "outputs": {}} for job, result in results.items()}
-        done = bash(
-            staging_validation.VALIDATION_GATE_SCRIPT,
-            work,
-            {
-                "PATH": f"{shim}:{os.environ['PATH']}",
-                "NEEDS": json.dumps(needs),
-                "SHA": sha,
-                "REVISION": sha,
-                "FIGURES": str(figures),
-                "STATUS_CONTEXT": "staging-validation",
-                "GH_TOKEN": "t",
-                "REPO": "ai-aas/platform",
-                "RUN_ID": "7",
-                "RUN_ATTEMPT": "1",
-                "RUN_URL": "https://github.com/ai-aas/platform/actions/runs/7",
-                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
-            },
-        )
-        args = (tmp_path / "gh-args").read_text().splitlines()
-        return done.returncode, args, json.loads((work / "validation-metrics.json").read_text())
-
-    jobs = ("target", "smoke", "api", "e2e", "migrations", "dast", "load")
-    code, args, metrics = gate(dict.fromkeys(jobs, "success"))
-    assert code == 0
-    assert f"repos/ai-aas/platform/statuses/{sha}" in args and "state=success" in args
-    assert "context=staging-validation" in args
-    assert "description=all checks passed; P95 420 ms, errors 0.1 %" in args
-    assert metrics["state"] == "success" and metrics["load"]["p95_ms"] == 420
-
-    code, args, metrics = gate({**dict.fromkeys(jobs, "success"), "dast": "failure", "load": "cancelled"})
-    assert code == 1
-    assert "state=failure" in args and "description=failed: dast, load" in args
-    assert metrics["results"]["dast"] == "failure"
-    assert "| dast | failure |" in (tmp_path / "summary").read_text()

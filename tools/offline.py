@@ -299,7 +299,15 @@ _FAKE_KUBECONFIG = base64.b64encode(
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "lke", "cluster": {"server": "https://lke.example.invalid:443"}}],
+            "clusters": [
+                {
+                    "name": "lke",
+                    "cluster": {
+                        "server": "https://lke.example.invalid:443",
+                        "certificate-authority-data": base64.b64encode(b"mock-cluster-ca").decode(),
+                    },
+                }
+            ],
             "users": [{"name": "lke-admin", "user": {"token": "mock-token"}}],
             "contexts": [{"name": "lke", "context": {"cluster": "lke", "user": "lke-admin"}}],
             "current-context": "lke",
@@ -337,6 +345,8 @@ MOCK_OUTPUTS: dict[str, dict[str, Any]] = {
 # numbers in a range no config value reaches; `Recorder.unknowns` names each one for the plan.
 _USER_IDS = 7_000_000_000
 _TEAM_IDS = 8_000_000_000
+
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 
 # Minted credentials: each resource's value ends in its own name, so a test can trace which
 # resource a secret holds (tests/test_system_credentials.py follows every CI secret to it).
@@ -414,6 +424,9 @@ class Recorder(pulumi_mocks.Mocks):
             # A provider reference is `<provider urn>::<provider id>`; the URN ends in its name.
             res.provider = args.provider.split("::")[-2]
         outputs = {**unwrap(res.inputs), **mock_outputs(args.typ, args.name)}
+        if outputs.get("type") == SERVICE_ACCOUNT_TOKEN:
+            # Kubernetes' token controller fills in the token (pulumi-kubernetes waits for it).
+            outputs["data"] = {"token": base64.b64encode(f"mock-service-account-token-{args.name}".encode()).decode()}
         return mock_id(args.name), outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

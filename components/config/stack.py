@@ -27,6 +27,7 @@ from components.config.base import (
 )
 from components.github.config import GithubConfig, PipelineConfig
 from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
+from components.gitops.gitops_layout import RELEASE_BRANCH_PREFIX, release_branch
 from components.monitoring.config import MonitoringConfig
 from components.storage.config import MetricsConfig
 
@@ -370,6 +371,26 @@ class StackConfig(Model):
                     _MISSING,
                     f"`infrastructure` names the Application platform-{self.environment}-infrastructure; "
                     "allowed: any other service name",
+                )
+            )
+        release = release_branch("production")
+        revision = self.gitops.target_revision
+        if self.environment == "production" and revision != release:
+            problems.append(
+                Problem(
+                    "gitops.targetRevision",
+                    revision,
+                    f"production runs only what promote.yml moved to {release} after staging validated it "
+                    f"and production's reviewers approved it; allowed: {release}",
+                )
+            )
+        elif self.environment != "production" and revision.startswith(RELEASE_BRANCH_PREFIX):
+            problems.append(
+                Problem(
+                    "gitops.targetRevision",
+                    revision,
+                    f"{RELEASE_BRANCH_PREFIX}* branches are production's, moved only by promotion; "
+                    "allowed: main or another branch, tag or commit",
                 )
             )
         if "Namespace" not in self.gitops.cluster_resources:

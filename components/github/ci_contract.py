@@ -47,6 +47,17 @@ def preview_environment(env: Environment) -> str:
 # The repository_dispatch event type staging's Argo CD sends when an Application has synced
 # and is healthy; staging-validation.yml runs on it.
 STAGING_DEPLOYED_EVENT = "staging-deployed"
-# The commit status staging-validation.yml records on the commit that set staging's images,
-# and promote.yml requires before it opens the production pull request.
+# The commit status staging-validation.yml records on the revision it validated, for people:
+# promote.yml trusts the run and its evidence artifact, never a status (any run's token
+# writes statuses as github-actions[bot]).
 STAGING_VALIDATION_STATUS = "staging-validation"
+# The artifact of each validation run holding `evidence.json` (revision, digests, verdict).
+VALIDATION_EVIDENCE_ARTIFACT = "staging-validation-evidence"
+# Staging's read-only observer: a kubeconfig that can only read staging's Argo CD
+# Applications, a secret of the main-only observer environment the staging stack declares.
+OBSERVER_KUBECONFIG = "OBSERVER_KUBECONFIG"
+
+
+def observer_environment(env: Environment) -> str:
+    """The GitHub environment holding `env`'s read-only observer kubeconfig (main only)."""
+    return f"{env}-observer"

@@ -134,6 +134,15 @@ class ValidationConfig(Model):
     load: LoadTestConfig = Field(
         default_factory=LoadTestConfig, description="The Locust load test and its gate."
     )
+    settle_minutes: int = Field(
+        default=30,
+        ge=5,
+        le=120,
+        description=(
+            "How long validation waits for every staging Application to be Synced and Healthy at one "
+            "revision, running the image files' digests (canary steps included), before it fails."
+        ),
+    )
 
 
 class WorkflowsConfig(Model):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from components.config.base import MAIN_BRANCH
 from components.github import ci_contract
 from components.github.config import Deployer
+from components.gitops.gitops_layout import RELEASE_BRANCH_PREFIX
 
 # GitHub Actions' app id: a required check must be reported by Actions itself, so a token
 # that can write commit statuses cannot fake a passing check under the same name.
@@ -105,6 +106,12 @@ def main_ruleset_rules(
     )
 
 
+# Creation, update and deletion restricted to the bypass actor, history never rewritten.
+RELEASE_RULES = github.RepositoryRulesetRulesArgs(
+    creation=True, update=True, deletion=True, non_fast_forward=True
+)
+
+
 class RepositoryGovernance(pulumi.ComponentResource):
     """`main`'s ruleset, the `ci-main` environment and its secrets, repository variables, and the
     OIDC template.
@@ -114,6 +121,7 @@ class RepositoryGovernance(pulumi.ComponentResource):
     """
 
     ruleset: github.RepositoryRuleset
+    release_ruleset: github.RepositoryRuleset
 
     def __init__(
         self,
@@ -150,6 +158,31 @@ class RepositoryGovernance(pulumi.ComponentResource):
                 )
             ],
             rules=main_ruleset_rules(args.required_status_checks, merge_queue=args.merge_queue),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
+        # The release branches production's Applications track: only the deployer (promote.yml's
+        # post-approval job) creates, moves or deletes them, and only forward; a pull request
+        # into them cannot merge either (README, "Only what staging validated reaches production").
+        self.release_ruleset = github.RepositoryRuleset(
+            f"{name}-release-ruleset",
+            name="protect-release-branches",
+            repository=repo,
+            target="branch",
+            enforcement="active",
+            conditions=github.RepositoryRulesetConditionsArgs(
+                ref_name=github.RepositoryRulesetConditionsRefNameArgs(
+                    includes=[f"refs/heads/{RELEASE_BRANCH_PREFIX}*"], excludes=[]
+                )
+            ),
+            bypass_actors=[
+                github.RepositoryRulesetBypassActorArgs(
+                    actor_id=deployer_team.id.apply(int),
+                    actor_type="Team",
+                    bypass_mode="always",
+                )
+            ],
+            rules=RELEASE_RULES,
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 
@@ -210,4 +243,4 @@ class RepositoryGovernance(pulumi.ComponentResource):
             include_claim_keys=list(OIDC_CLAIM_KEYS),
             opts=child,
         )
-        self.register_outputs({"ruleset": self.ruleset.name})
+        self.register_outputs({"ruleset": self.ruleset.name, "releaseRuleset": self.release_ruleset.name})

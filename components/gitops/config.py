@@ -116,7 +116,12 @@ class GitOpsConfig(Model):
         description="SSH URL Argo CD pulls from. Default: the `github` repository's SSH URL.",
     )
     target_revision: str = Field(
-        default="main", min_length=1, description="Branch, tag or commit Argo CD tracks."
+        default="main",
+        min_length=1,
+        description=(
+            "Branch, tag or commit Argo CD tracks. Production must track `release/production`, "
+            "the branch only promotion moves."
+        ),
     )
     clusters_path: str = Field(
         default="gitops/clusters",

@@ -10,6 +10,27 @@ from __future__ import annotations
 
 IMAGES = "images"
 IMAGE_FILE_SUFFIX = ".yaml"
+# The image values contract (README, "Images by digest"): an image file is Helm values
+#   image:
+#     repository: ghcr.io/<owner>/<service>
+#     tag: "<commit>@sha256:<digest>"      # `repository:tag` is pinned too (helm create charts)
+#     digest: sha256:<digest>
+#     reference: ghcr.io/<owner>/<service>@sha256:<digest>   # what a chart should render
+# Every form a chart may render names the digest, so a tag re-pointed in the registry after
+# validation changes nothing that runs; the clusters' admission policy refuses the rest.
+IMAGE_REFERENCE_KEY = "reference"
+# The promoted environment's Applications track this branch, never `main`: promote.yml moves
+# it after the environment's approval, to a commit whose tree is the validated revision's
+# (README, "Only what staging validated reaches production").
+RELEASE_BRANCH_PREFIX = "release/"
+# The label every Application of an environment carries: staging validation selects staging's
+# Applications by it to learn what staging runs.
+LABEL_ENVIRONMENT = "delivery.ai-aas.io/environment"
+
+
+def release_branch(environment: str) -> str:
+    """The branch a promoted environment's Applications track (`release/production`)."""
+    return f"{RELEASE_BRANCH_PREFIX}{environment}"
 
 
 def environment_dir(clusters_path: str, environment: str) -> str:
@@ -28,5 +49,6 @@ def images_dir(environment_dir: str) -> str:
 
 
 def image_file(environment_dir: str, service: str) -> str:
-    """A service's image in one environment: Helm values `image: {repository, tag, digest}`."""
+    """A service's image in one environment: Helm values `image: {repository, tag, digest,
+    reference}` (the contract above)."""
     return f"{images_dir(environment_dir)}/{service}{IMAGE_FILE_SUFFIX}"

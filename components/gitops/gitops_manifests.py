@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from components.config.base import Environment
 from components.config.stack import StackConfig
 from components.gitops.config import GitOpsConfig
-from components.gitops.gitops_layout import environment_dir, image_file
+from components.gitops.gitops_layout import LABEL_ENVIRONMENT, environment_dir, image_file
 
 API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER = "https://kubernetes.default.svc"
@@ -26,7 +26,6 @@ SYNC_OPTIONS = ("CreateNamespace=true", "PrunePropagationPolicy=foreground", "Pr
 # Exponential backoff as in seed 004: 5s, 10s, 20s, ... capped at 3m, five attempts.
 RETRY = {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
 INFRASTRUCTURE = "infrastructure"
-LABEL_ENVIRONMENT = "delivery.ai-aas.io/environment"
 # Name of the values-only source: a value file `$gitops/<path>` is `<path>` in the GitOps repository.
 GITOPS_REF = "gitops"
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import DnsLabel, Environment, GithubLogin
 from components.gitops.argocd import require_provider
-from components.gitops.gitops_manifests import LABEL_ENVIRONMENT
+from components.gitops.gitops_layout import LABEL_ENVIRONMENT
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 SECRET_KEY = ".dockerconfigjson"

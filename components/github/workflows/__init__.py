@@ -16,6 +16,7 @@ from components.github.workflows import (
     delivery,
     infrastructure,
     promote,
+    promotion_guard,
     reusable_build,
     security,
     staging_validation,
@@ -35,6 +36,7 @@ _BUILDERS = (
     delivery.workflow,
     staging_validation.workflow,
     promote.workflow,
+    promotion_guard.workflow,
 )
 
 

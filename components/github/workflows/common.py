@@ -132,7 +132,7 @@ case "$SELECT" in
   pr) mapfile -t changed < <(changed_since HEAD^1)
       mapfile -t selected < <(comm -12 <(printf '%s\n' "${known[@]}") <(printf '%s\n' "${changed[@]}") | sed '/^$/d') ;;
   undelivered)
-    # Delivered: every environment's image file records (its tag) a commit whose copy of
+    # Delivered: every environment's image file records (its tag, `<commit>@<digest>`) a commit whose copy of
     # the service is HEAD's, or a later commit (a re-run of an old run never rolls back).
     # So a run also delivers what an earlier run missed (a run GitHub cancelled while
     # pending, a failed build, the very first run), and commits that change no service
@@ -142,7 +142,7 @@ case "$SELECT" in
     for name in "${known[@]}"; do
       source_tree="$(git rev-parse "HEAD:$SERVICES_PATH/$name")"
       for dir in "${delivered_dirs[@]}"; do
-        built_from="$(sed -n -E 's/^  tag: "?([0-9a-f]{40})"?$/\1/p' "__IMAGE_FILE__" 2>/dev/null || true)"
+        built_from="$(sed -n -E 's/^  tag: "?([0-9a-f]{40})(@sha256:[0-9a-f]{64})?"?$/\1/p' "__IMAGE_FILE__" 2>/dev/null || true)"
         if [[ -n "$built_from" ]] \
            && { [[ "$(git rev-parse -q --verify "$built_from:$SERVICES_PATH/$name" 2>/dev/null || true)" == "$source_tree" ]] \
                 || git merge-base --is-ancestor HEAD "$built_from" 2>/dev/null; }; then

@@ -74,14 +74,18 @@ WRITE_IMAGES_FUNCTION = (
     r"""write_image() {  # <record.json> <target dir>
   local record="$1" target="$2" service
   service="$(jq -r .service "$record")"
+  # Every field is checked before it reaches YAML: the record is an artifact of another job.
   if [[ ! "$service" =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]] \
-     || ! jq -e '.digest | test("^sha256:[0-9a-f]{64}$")' "$record" >/dev/null; then
+     || ! jq -e '(.digest | test("^sha256:[0-9a-f]{64}$"))
+                 and (.repository | test("^[a-z0-9][a-z0-9._/-]*$"))
+                 and (.tag | test("^[0-9a-f]{40}$"))' "$record" >/dev/null; then
     echo "::error::malformed image record"
     exit 1
   fi
 """
     + f'  mkdir -p "{images_dir("$target")}"\n'
-    + r"""  jq -r '"# Written by the delivery workflow; Argo CD deploys this image.\nimage:\n  repository: \(.repository)\n  tag: \"\(.tag)\"\n  digest: \(.digest)"' \
+    + r"""  # The values contract (gitops_layout): every field a chart may render names the digest.
+  jq -r '"# Written by the delivery workflow; Argo CD deploys this image, by digest.\nimage:\n  repository: \(.repository)\n  tag: \"\(.tag)@\(.digest)\"\n  digest: \(.digest)\n  reference: \(.repository)@\(.digest)"' \
 """
     + f'    "$record" > "{image_file("$target", "$service")}"\n'
     + "}\n"

@@ -1,151 +1,136 @@
-"""``promote.yml``: promote the images staging validated to production, by pull request.
+"""``promote.yml``: production takes the revision staging validated, after production's approval.
 
-Manual (``workflow_dispatch``, input ``service``: one service or ``all``). Two jobs:
+Manual (``workflow_dispatch``, no inputs: what is promoted is decided by the evidence, not by
+whoever starts the run). Two jobs:
 
-- ``validated`` (check ``staging validated``): the image set promotion copies is staging's
-  image files at this commit; the commit that last changed them must carry a green
-  ``staging-validation`` status written by GitHub Actions (``staging-validation.yml``).
-  The gate script (``.github/scripts/promotion_gate.py``) says which checks failed, or that
-  the status is pending or missing, and refuses;
-- ``promote``, only then, in the ``production`` environment, so a production reviewer
-  approves after the gate and never for an unvalidated set. It checks that the staging
-  images are still the validated tree, copies ``<clustersPath>/staging/images/<service>.yaml``
-  to the production directory on a new branch and opens a pull request, linking the
-  validation run, with the deployer token (a pull request opened with the run's own
-  GITHUB_TOKEN would not trigger the required checks). Once merged, an operator syncs
-  production by hand in Argo CD (seed 001).
+- ``validated`` (check ``staging validated``): the newest completed run of
+  ``staging-validation.yml`` on main must have passed, and its evidence artifact must name
+  the revision staging ran and digests equal to staging's image files at that revision
+  (``.github/scripts/validation_evidence.py``); otherwise it refuses and says why;
+- ``promote``, only then, in the ``production`` environment (its reviewers approve the
+  revision and digests the first job printed). After the approval it checks the evidence
+  again and refuses if the newest verdict is no longer that green one, then moves
+  ``release/production`` (the branch production's Applications track; only the deployer may
+  move it, by the release ruleset) to a commit whose tree is the validated revision's, with
+  staging's image files as production's. Its parents are the previous release and the
+  validated revision, so ``git log --first-parent release/production`` is the promotion
+  history. An operator then syncs production by hand in Argo CD (seed 001).
 """
 
 from __future__ import annotations
 
 from components.github import ci_contract
-from components.github.workflows.common import GIT_AUTH_FUNCTION, READ, checkout, secret
-from components.github.workflows.model import (
-    Concurrency,
-    Input,
-    Job,
-    Step,
-    Triggers,
-    Workflow,
-    WorkflowDispatch,
-)
-from components.github.workflows.scripts import PROMOTION_GATE, SCRIPTS_DIR
+from components.github.workflows.common import GIT_AUTH_FUNCTION, checkout, secret
+from components.github.workflows.model import Concurrency, Job, Step, Triggers, Workflow, WorkflowDispatch
+from components.github.workflows.scripts import SCRIPTS_DIR, VALIDATION_EVIDENCE, validation_evidence
 from components.github.workflows.settings import Settings
-from components.gitops.gitops_layout import IMAGE_FILE_SUFFIX, image_file, images_dir
+from components.gitops.gitops_layout import images_dir, release_branch
 
 FILE = "promote.yml"
 
-# Paths from gitops_layout with the script's shell variables in them: promote.yml writes
-# where the production Applications read.
+# Paths from gitops_layout with the script's shell variables in them.
 _SOURCE_IMAGES = images_dir("$SOURCE_DIR")
 _TARGET_IMAGES = images_dir("$TARGET_DIR")
-_REQUESTED_IMAGE = image_file("$SOURCE_DIR", "$SERVICE")
-# Every image file of SOURCE_DIR: the directory quoted, the `*` left for the shell to glob.
-_EVERY_SOURCE_IMAGE = image_file('"$SOURCE_DIR"', "*")
+VALIDATION_WORKFLOW = validation_evidence.WORKFLOW_PATH.rsplit("/", 1)[-1]
+
+# The newest validation verdict of main and its evidence, verified (validation_evidence.py).
+VALIDATED_SET_FUNCTION = rf"""validated_set() {{  # verified revision, run_id, run_url to $GITHUB_OUTPUT
+  gh api "repos/$REPO/actions/workflows/{VALIDATION_WORKFLOW}/runs?status=completed&per_page=50" \
+    > "$RUNNER_TEMP/runs.json"
+  local run_id
+  run_id="$(python3 "$GATE_SCRIPT" select "$RUNNER_TEMP/runs.json" --repository "$REPO")"
+  rm -rf "$RUNNER_TEMP/evidence"
+  gh run download "$run_id" --repo "$REPO" --name "$EVIDENCE_ARTIFACT" --dir "$RUNNER_TEMP/evidence"
+  python3 "$GATE_SCRIPT" verify "$RUNNER_TEMP/evidence/evidence.json" --run-id "$run_id" \
+    --images-dir "{_SOURCE_IMAGES}" --run-url "$SERVER/$REPO/actions/runs/$run_id"
+}}
+"""
+
+VALIDATED_SCRIPT = "set -euo pipefail\n" + VALIDATED_SET_FUNCTION + "validated_set\n"
 
 PROMOTE_SCRIPT = (
     "set -euo pipefail\n"
     + GIT_AUTH_FUNCTION
-    + rf"""
-# SERVICE (input, via env only): a service name or "all". Copies the image files of
-# SOURCE_DIR to TARGET_DIR on branch BRANCH and opens a pull request to main.
-export LC_ALL=C
-shopt -s nullglob
-if [[ "$SERVICE" == all ]]; then
-  files=({_EVERY_SOURCE_IMAGE})
-elif [[ "$SERVICE" =~ ^[a-z0-9][a-z0-9-]{{0,62}}$ && -f "{_REQUESTED_IMAGE}" ]]; then
-  files=("{_REQUESTED_IMAGE}")
-else
-  echo "::error::no image of that service in {_SOURCE_IMAGES}"
+    + VALIDATED_SET_FUNCTION
+    + rf"""# After the approval: the verdict the reviewers approved must still be the newest one.
+GITHUB_OUTPUT="$RUNNER_TEMP/recheck" validated_set
+recheck_revision="$(sed -n 's/^revision=//p' "$RUNNER_TEMP/recheck")"
+recheck_run="$(sed -n 's/^run_id=//p' "$RUNNER_TEMP/recheck")"
+if [[ "$recheck_revision" != "$REVISION" || "$recheck_run" != "$RUN" ]]; then
+  echo "::error::the validated set changed since the approval (run $RUN at $REVISION, now run $recheck_run at $recheck_revision): start the promotion again"
   exit 1
 fi
-if (( ${{#files[@]}} == 0 )); then
-  echo "::error::{_SOURCE_IMAGES} holds no images to promote"
-  exit 1
-fi
-# IMAGES_TREE: the tree of the staging images the `validated` job found validated.
-if [[ "$(git rev-parse "HEAD:{_SOURCE_IMAGES}")" != "$IMAGES_TREE" ]]; then
-  echo "::error::the staging images are not the set staging validation passed"
-  exit 1
-fi
-mkdir -p "{_TARGET_IMAGES}"
-promoted=()
-for file in "${{files[@]}}"; do
-  name="${{file##*/}}"
-  if ! cmp -s "$file" "{_TARGET_IMAGES}/$name"; then
-    cp "$file" "{_TARGET_IMAGES}/$name"
-    promoted+=("${{name%{IMAGE_FILE_SUFFIX}}}")
+# The release: the validated revision's tree, with staging's image files as production's.
+export GIT_INDEX_FILE="$RUNNER_TEMP/release.index"
+git read-tree "$REVISION"
+git rm -r -q --cached --ignore-unmatch -- "{_TARGET_IMAGES}"
+while read -r mode type blob path; do
+  [[ "$type" == blob && "$path" == *.yaml ]] || continue
+  git update-index --add --cacheinfo "$mode,$blob,{_TARGET_IMAGES}/${{path##*/}}"
+done < <(git ls-tree "$REVISION" -- "{_SOURCE_IMAGES}/")
+tree="$(git write-tree)"
+unset GIT_INDEX_FILE
+parents=()
+if git_auth fetch --quiet origin "+refs/heads/$RELEASE_BRANCH:refs/remotes/origin/$RELEASE_BRANCH" 2>/dev/null; then
+  previous="$(git rev-parse "refs/remotes/origin/$RELEASE_BRANCH")"
+  if [[ "$(git rev-parse "$previous^{{tree}}")" == "$tree" ]]; then
+    echo "$RELEASE_BRANCH already holds revision $REVISION's tree: nothing to promote"
+    exit 0
   fi
-done
-if (( ${{#promoted[@]}} == 0 )); then
-  echo "production already runs the staging images"
-  exit 0
+  parents+=(-p "$previous")
 fi
-git config user.name "$AUTHOR_NAME"
-git config user.email "$AUTHOR_EMAIL"
-git switch --quiet --create "$BRANCH"
-git add -- "{_TARGET_IMAGES}"
-git commit --quiet --message "promote(production): ${{promoted[*]}} from staging"
-git_auth push --quiet origin "$BRANCH"
-body="Images running in staging, promoted by $ACTOR in $SERVER/$REPO/actions/runs/$RUN_ID: ${{promoted[*]}}.
+parents+=(-p "$REVISION")
+export GIT_AUTHOR_NAME="$AUTHOR_NAME" GIT_AUTHOR_EMAIL="$AUTHOR_EMAIL"
+export GIT_COMMITTER_NAME="$AUTHOR_NAME" GIT_COMMITTER_EMAIL="$AUTHOR_EMAIL"
+commit="$(git commit-tree "$tree" "${{parents[@]}}" -m "promote($TARGET_ENV): revision $REVISION, validated by $SERVER/$REPO/actions/runs/$RUN
 
-Staging validation passed for this image set (commit $IMAGE_COMMIT): $VALIDATION_URL
-
-After merging, sync the production Applications by hand in Argo CD."
-gh pr create --base main --head "$BRANCH" --title "Promote to production: ${{promoted[*]}}" --body "$body"
-"""
-)
-
-
-STAGING_VALIDATED_SCRIPT = (
-    "set -euo pipefail\n"
-    + rf"""# The image set to promote is SOURCE_DIR's image files at this commit. The commit that last
-# changed them is the one staging validation records its status on.
-images="{_SOURCE_IMAGES}"
-image_commit="$(git log -1 --format=%H -- "$images")"
-if [[ -z "$image_commit" ]]; then
-  echo "::error::$images holds no images to promote"
-  exit 1
-fi
-tree="$(git rev-parse "HEAD:$images")"
-gh api "repos/$REPO/commits/$image_commit/statuses?per_page=100" > "$RUNNER_TEMP/statuses.json"
-python3 "$GATE_SCRIPT" "$RUNNER_TEMP/statuses.json" --sha "$image_commit" --context "$REQUIRED_STATUS"
+Approved in $SERVER/$REPO/actions/runs/$RUN_ID.")"
+git_auth push --quiet origin "$commit:refs/heads/$RELEASE_BRANCH"
+echo "$RELEASE_BRANCH is now $commit (revision $REVISION)"
 {{
-  echo "image_commit=$image_commit"
-  echo "images_tree=$tree"
-}} >> "$GITHUB_OUTPUT"
+  echo "### Promoted"
+  echo
+  echo "\`$RELEASE_BRANCH\` -> \`$commit\`: revision \`$REVISION\`, validation run $RUN."
+  echo "Sync the production Applications by hand in Argo CD."
+}} >> "$GITHUB_STEP_SUMMARY"
 """
 )
+
+
+def _gate_env(settings: Settings) -> dict[str, str]:
+    return {
+        "SOURCE_DIR": settings.environment_dir(settings.auto_deploy[-1]),
+        "GATE_SCRIPT": f"{SCRIPTS_DIR}/{VALIDATION_EVIDENCE}",
+        "EVIDENCE_ARTIFACT": ci_contract.VALIDATION_EVIDENCE_ARTIFACT,
+        "GH_TOKEN": "${{ github.token }}",
+        "REPO": "${{ github.repository }}",
+        "SERVER": "${{ github.server_url }}",
+    }
 
 
 def workflow(settings: Settings) -> Workflow:
     wf = settings.workflows
     target = settings.promote_to
     source = settings.auto_deploy[-1]
+    # actions: read lists the validation runs and downloads their evidence; nothing else.
+    gate_permissions = {"contents": "read", "actions": "read"}
     validated = Job(
         id="validated",
         name=f"{source} validated",
-        # statuses: read for the one status lookup; nothing else.
-        permissions={"contents": "read", "statuses": "read"},
+        permissions=gate_permissions,
         timeout_minutes=5,
         outputs={
-            "image_commit": "${{ steps.gate.outputs.image_commit }}",
-            "images_tree": "${{ steps.gate.outputs.images_tree }}",
+            "revision": "${{ steps.gate.outputs.revision }}",
+            "run_id": "${{ steps.gate.outputs.run_id }}",
             "run_url": "${{ steps.gate.outputs.run_url }}",
         },
         steps=(
             checkout(fetch_depth=0),
             Step(
-                name=f"Require a green {ci_contract.STAGING_VALIDATION_STATUS} on the {source} image set",
+                name=f"Require the newest {source} validation of main to have passed, with its evidence",
                 id="gate",
-                env={
-                    "SOURCE_DIR": settings.environment_dir(source),
-                    "REQUIRED_STATUS": ci_contract.STAGING_VALIDATION_STATUS,
-                    "GATE_SCRIPT": f"{SCRIPTS_DIR}/{PROMOTION_GATE}",
-                    "GH_TOKEN": "${{ github.token }}",
-                    "REPO": "${{ github.repository }}",
-                },
-                run=STAGING_VALIDATED_SCRIPT,
+                env=_gate_env(settings),
+                run=VALIDATED_SCRIPT,
             ),
         ),
     )
@@ -154,29 +139,24 @@ def workflow(settings: Settings) -> Workflow:
         # The production approval is asked for only after the gate passed.
         needs=(validated.id,),
         environment=target,
-        permissions=READ,
+        permissions=gate_permissions,
         timeout_minutes=10,
         concurrency=Concurrency(group=f"promote-{target}", cancel_in_progress=False),
         steps=(
-            checkout(),
+            checkout(fetch_depth=0),
             Step(
-                name=f"Open a pull request promoting {source} images to {target}",
+                name=f"Check the evidence again, then move {release_branch(target)} to the validated revision",
                 env={
-                    "SERVICE": "${{ inputs.service }}",
-                    "SOURCE_DIR": settings.environment_dir(source),
+                    **_gate_env(settings),
+                    "TARGET_ENV": target,
                     "TARGET_DIR": settings.environment_dir(target),
-                    "BRANCH": f"promote/{target}-${{{{ github.run_id }}}}",
+                    "RELEASE_BRANCH": release_branch(target),
+                    "REVISION": "${{ needs.validated.outputs.revision }}",
+                    "RUN": "${{ needs.validated.outputs.run_id }}",
                     "AUTHOR_NAME": wf.commit_author,
                     "AUTHOR_EMAIL": wf.commit_email,
-                    "GH_TOKEN": secret(ci_contract.DEPLOYER_GITHUB_TOKEN),
                     "PUSH_TOKEN": secret(ci_contract.DEPLOYER_GITHUB_TOKEN),
-                    "ACTOR": "${{ github.triggering_actor }}",
-                    "SERVER": "${{ github.server_url }}",
-                    "REPO": "${{ github.repository }}",
                     "RUN_ID": "${{ github.run_id }}",
-                    "IMAGES_TREE": "${{ needs.validated.outputs.images_tree }}",
-                    "IMAGE_COMMIT": "${{ needs.validated.outputs.image_commit }}",
-                    "VALIDATION_URL": "${{ needs.validated.outputs.run_url }}",
                 },
                 run=PROMOTE_SCRIPT,
             ),
@@ -185,13 +165,7 @@ def workflow(settings: Settings) -> Workflow:
     return Workflow(
         file=FILE,
         name=f"Promote to {target}",
-        on=Triggers(
-            workflow_dispatch=WorkflowDispatch(
-                inputs={
-                    "service": Input(description='Service to promote, or "all".', default="all"),
-                }
-            )
-        ),
+        on=Triggers(workflow_dispatch=WorkflowDispatch()),
         permissions={},
         jobs=(validated, promote),
     )

@@ -1,20 +1,21 @@
 """``staging-validation.yml``: prove what staging runs before production may take it.
 
-Triggered by the ``staging-deployed`` repository dispatch that Argo CD in staging sends
-when an Application has synced and is healthy (``argocd_values``), or by hand. Seed 003's
-"Staging Validation" and "Performance Gates", against the staging base URL from config:
+Woken by the ``staging-deployed`` repository dispatch that staging's Argo CD sends when an
+Application has synced and is healthy (``argocd_values``), or by hand, on ``main`` only (a run
+on another ref skips every job). The dispatch payload is never read: anyone who can push a
+branch can send one (README, "Only what staging validated reaches production").
 
-``target`` (the GitOps revision staging synced, and the commit that set its image files)
--> ``smoke``, ``api``, ``e2e``, ``migrations`` (the platform repository's own suites,
-through ``make <target> BASE_URL=...``), ``dast`` (OWASP ZAP baseline; new high findings
-fail), ``load`` (Locust; the gate script fails on P95 or error rate at or above the
-thresholds) -> ``gate`` (check ``staging-validation``): a commit status
-``staging-validation`` on the image commit, which ``promote.yml`` requires, and a summary
-table -> ``metrics`` (environment ``ci-main``, which holds the bucket's key): the figures
-uploaded to the metrics bucket beside the build metrics.
-
-The test suites run at the image commit; the gate scripts come from ``.github/scripts/``
-of the workflow's own revision (committed with the workflow files by the program).
+``target`` (environment ``staging-observer``, main only: staging's read-only observer
+kubeconfig) waits until every staging Application is Synced and Healthy at one GitOps
+revision and runs that revision's image digests (``scripts/staging_state.py``), with a
+deadline -> ``smoke``, ``api``, ``e2e``, ``migrations`` (the platform repository's suites at
+that revision, ``make <target> BASE_URL=...``), ``dast`` (OWASP ZAP baseline; new high
+findings fail), ``load`` (Locust; P95 and error-rate gate) -> ``gate`` (check
+``staging-validation``): reads staging again and fails if the revision or a digest moved
+while the tests ran, then records the evidence (``evidence.json``: this run, the revision,
+the digests, every result) as an artifact of this run, which is what ``promote.yml``
+trusts, and a commit status for people -> ``metrics`` (environment ``ci-main``): the
+evidence uploaded to the metrics bucket.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from components.github.workflows.common import OBJECT_STORAGE_ENV, READ, checkou
 from components.github.workflows.model import (
     ALWAYS,
     Concurrency,
-    Input,
     Job,
     RepositoryDispatch,
     Step,
@@ -34,9 +34,15 @@ from components.github.workflows.model import (
     WorkflowDispatch,
 )
 from components.github.workflows.pins import action
-from components.github.workflows.scripts import LOCUST_GATE, SCRIPTS_DIR, ZAP_GATE
+from components.github.workflows.scripts import (
+    LOCUST_GATE,
+    SCRIPTS_DIR,
+    STAGING_STATE,
+    ZAP_GATE,
+    validation_evidence,
+)
 from components.github.workflows.settings import Settings
-from components.gitops.gitops_layout import images_dir
+from components.gitops.gitops_layout import LABEL_ENVIRONMENT, images_dir
 
 FILE = "staging-validation.yml"
 # The commit status this workflow records and promote.yml requires.
@@ -45,7 +51,7 @@ GATE = STATUS_CONTEXT
 # Where the jobs check out the gate scripts (sparse, at the workflow's own revision).
 GATES_PATH = "_validation-gates"
 LOAD_ARTIFACT = "load-test"
-METRICS_ARTIFACT = "validation-metrics"
+EVIDENCE_ARTIFACT = ci_contract.VALIDATION_EVIDENCE_ARTIFACT
 ZAP_ARTIFACT = "zap-baseline-report"
 
 # The platform repository's test contract: `make <target> BASE_URL=<staging base URL>`.
@@ -57,45 +63,55 @@ SUITES: dict[str, tuple[str, str, int]] = {
     "migrations": ("test-migrations", "Database migration tests", 15),
 }
 
-TARGET_SCRIPT = r"""set -euo pipefail
-# In:  EVENT, REVISIONS (dispatch: JSON list of the Application's synced revisions, the
-#      values source last), REQUESTED (by hand: a commit of main, or empty for main's head),
-#      IMAGES_DIR (staging's image files).
-# Out: revision (what staging synced), image_commit (the commit that set staging's images).
-if [[ "$EVENT" == repository_dispatch ]]; then
-  revision="$(jq -r 'if type == "array" and length > 0 then .[-1] else "" end' <<<"$REVISIONS")"
-else
-  revision="${REQUESTED:-$(git rev-parse HEAD)}"
-fi
-if [[ ! "$revision" =~ ^[0-9a-f]{40}$ ]]; then
-  echo "::error::not a full commit SHA: the revision to validate must be one"
-  exit 1
-fi
-# Only commits of main: a dispatch cannot point the validation at any other commit.
-if ! git merge-base --is-ancestor "$revision" HEAD 2>/dev/null; then
-  echo "::error::revision $revision is not a commit of main"
-  exit 1
-fi
+# Reads staging through the observer identity: its kubeconfig (a read-only ServiceAccount
+# token, namespace Argo CD's) lives only in the main-only observer environment.
+KUBECONFIG_SETUP = r"""umask 077
+printf '%s' "$OBSERVER_KUBECONFIG" > "$RUNNER_TEMP/observer.kubeconfig"
+export KUBECONFIG="$RUNNER_TEMP/observer.kubeconfig"
+"""
+
+OBSERVE_FUNCTION = r"""observe() {  # <out.json>: staging's settled state; 75 while it is still moving
+  kubectl get applications.argoproj.io --selector "$SELECTOR" --output json > "$RUNNER_TEMP/applications.json"
+  python3 "$STATE_SCRIPT" observe "$RUNNER_TEMP/applications.json" --environment "$ENVIRONMENT" \
+    --registry "$REGISTRY" --images-dir "$IMAGES_DIR" --out "$1"
+}
+"""
+
+# What staging runs decides what is validated: the dispatch payload is never read.
+TARGET_SCRIPT = (
+    "set -euo pipefail\n"
+    + KUBECONFIG_SETUP
+    + OBSERVE_FUNCTION
+    + r"""deadline=$((SECONDS + SETTLE_MINUTES * 60))
+while :; do
+  status=0
+  observe "$RUNNER_TEMP/settled.json" || status=$?
+  if (( status == 0 )); then break; fi
+  if (( status != 75 )); then exit 1; fi
+  if (( SECONDS >= deadline )); then
+    echo "::error::staging did not settle at one revision within $SETTLE_MINUTES minutes"
+    exit 1
+  fi
+  sleep 20
+done
+revision="$(jq -r .revision "$RUNNER_TEMP/settled.json")"
 image_commit="$(git log -1 --format=%H "$revision" -- "$IMAGES_DIR")"
-if [[ -z "$image_commit" ]]; then
-  echo "::error::$IMAGES_DIR holds no images at $revision: nothing to validate"
-  exit 1
-fi
 {
   echo "revision=$revision"
   echo "image_commit=$image_commit"
+  echo "state=$(jq -c . "$RUNNER_TEMP/settled.json")"
 } >> "$GITHUB_OUTPUT"
 {
-  echo "### Validating staging"
+  echo "### Validating staging as it runs"
   echo
   echo "| | |"
   echo "|---|---|"
-  echo "| Application | ${APPLICATION:-by hand} |"
-  echo "| synced revision | \`$revision\` |"
-  echo "| image commit (the status goes here) | \`$image_commit\` |"
-  echo "| images | $(jq -r 'if type == "array" then join(", ") else "" end' <<<"${IMAGES:-[]}") |"
+  echo "| GitOps revision every Application is synced at | \`$revision\` |"
+  echo "| commit that set the image files | \`$image_commit\` |"
+  jq -r '.images | to_entries[] | "| \(.key) | `\(.value)` |"' "$RUNNER_TEMP/settled.json"
 } >> "$GITHUB_STEP_SUMMARY"
 """
+)
 
 SUITE_SCRIPT = r"""set -euo pipefail
 # The platform repository's suite TARGET against the staging base URL (its test contract).
@@ -127,8 +143,13 @@ ZAP_GATE_SCRIPT = r"""set -euo pipefail
 python3 "$GATE_SCRIPT" report_json.json --rules "$RULES_FILE"
 """
 
-VALIDATION_GATE_SCRIPT = r"""set -euo pipefail
-# NEEDS: the `needs` context; SHA: the image commit; FIGURES: the load test's figures (if any).
+VALIDATION_GATE_SCRIPT = (
+    "set -euo pipefail\n"
+    + KUBECONFIG_SETUP
+    + OBSERVE_FUNCTION
+    + r"""# NEEDS: the `needs` context; BEFORE: staging's state when the tests started (target job);
+# FIGURES: the load test's figures (if any). The evidence names this run, staging's revision
+# and digests as read from staging before and after the tests, and the verdict.
 failed="$(jq -r '[to_entries[] | select(.value.result != "success") | .key] | join(", ")' <<<"$NEEDS")"
 figures='{}'
 if [[ -f "$FIGURES" ]]; then figures="$(jq -c . "$FIGURES")"; fi
@@ -141,39 +162,57 @@ if [[ -f "$FIGURES" ]]; then figures="$(jq -c . "$FIGURES")"; fi
   jq -r 'select(.p95_ms != null) | "| load: P95 | \(.p95_ms) ms (below \(.max_p95_ms) ms) |",
          "| load: error rate | \(.error_rate_percent) % (below \(.max_error_rate_percent) %) |"' <<<"$figures"
 } >> "$GITHUB_STEP_SUMMARY"
-if [[ ! "$SHA" =~ ^[0-9a-f]{40}$ ]]; then
-  echo "::error::no image commit to record the result on: the target job did not succeed"
+if ! jq -e '.revision | test("^[0-9a-f]{40}$")' <<<"${BEFORE:-null}" >/dev/null 2>&1; then
+  echo "::error::staging never settled: there is no image set to record a verdict on"
   exit 1
 fi
+printf '%s' "$BEFORE" > "$RUNNER_TEMP/before.json"
 if [[ -z "$failed" ]]; then
-  state=success
+  # The same image set throughout: staging read again, without waiting, after the tests.
+  if ! observe "$RUNNER_TEMP/after.json"; then
+    failed="staging-state (staging moved while the tests ran)"
+  elif ! python3 "$STATE_SCRIPT" same "$RUNNER_TEMP/before.json" "$RUNNER_TEMP/after.json"; then
+    failed="staging-state (staging moved while the tests ran)"
+  fi
+fi
+revision="$(jq -r .revision "$RUNNER_TEMP/before.json")"
+if [[ -z "$failed" ]]; then state=success; else state=failure; fi
+mkdir -p evidence
+jq -n --argjson schema "$EVIDENCE_SCHEMA" --arg repo "$REPO" --arg run "$RUN_ID" --arg attempt "$RUN_ATTEMPT" \
+    --arg state "$state" --arg image_commit "$IMAGE_COMMIT" --argjson needs "$NEEDS" --argjson load "$figures" \
+    --slurpfile observed "$RUNNER_TEMP/before.json" \
+    '{schema: $schema, workflow: "staging-validation", repository: $repo, run_id: $run, run_attempt: $attempt,
+      revision: $observed[0].revision, image_commit: $image_commit, images: $observed[0].images,
+      applications: $observed[0].applications, result: $state,
+      results: ($needs | map_values(.result)), load: $load}' > evidence/evidence.json
+if [[ "$state" == success ]]; then
   description="$(jq -r 'if .p95_ms != null then "all checks passed; P95 \(.p95_ms) ms, errors \(.error_rate_percent) %" else "all checks passed" end' <<<"$figures")"
 else
-  state=failure
   description="failed: $failed"
 fi
-gh api --method POST "repos/$REPO/statuses/$SHA" -f state="$state" -f context="$STATUS_CONTEXT" \
+# For people reading the commit; promotion trusts the run and its evidence, never a status.
+gh api --method POST "repos/$REPO/statuses/$revision" -f state="$state" -f context="$STATUS_CONTEXT" \
   -f description="${description:0:140}" -f target_url="$RUN_URL" >/dev/null
-jq -n --arg repo "$REPO" --arg run "$RUN_ID" --arg attempt "$RUN_ATTEMPT" --arg sha "$SHA" \
-    --arg revision "$REVISION" --arg state "$state" --argjson needs "$NEEDS" --argjson load "$figures" \
-    '{workflow: "staging-validation", repository: $repo, run_id: $run, attempt: $attempt, image_commit: $sha,
-      revision: $revision, state: $state, results: ($needs | map_values(.result)), load: $load}' \
-  > validation-metrics.json
 if [[ "$state" != success ]]; then
   echo "::error::staging validation failed: $failed"
   exit 1
 fi
-echo "staging validation passed on $SHA"
+echo "staging validation passed on $revision"
 """
+)
 
 UPLOAD_SCRIPT = r"""set -euo pipefail
 # Beside the build metrics of ci.yml (ci/<workflow>/...).
 key="ci/staging-validation/$(date -u +%Y/%m/%d)/$RUN_ID-$RUN_ATTEMPT.json"
-aws s3 cp validation-metrics.json "s3://$BUCKET/$key" --endpoint-url "$ENDPOINT" --region "$REGION" --only-show-errors
+aws s3 cp evidence/evidence.json "s3://$BUCKET/$key" --endpoint-url "$ENDPOINT" --region "$REGION" --only-show-errors
 echo "uploaded s3://$BUCKET/$key"
 """
 
 IMAGE_COMMIT = "${{ needs.target.outputs.image_commit }}"
+REVISION = "${{ needs.target.outputs.revision }}"
+# A run on any other ref (a branch, a tag named main) validates nothing: its jobs are skipped,
+# and the observer environment admits main alone anyway.
+ON_MAIN = "github.ref == 'refs/heads/main'"
 
 
 def _gates_checkout() -> Step:
@@ -182,7 +221,20 @@ def _gates_checkout() -> Step:
 
 
 def _platform_checkout() -> Step:
-    return checkout(ref=IMAGE_COMMIT)
+    # The platform's suites at the revision staging runs (charts and image files included).
+    return checkout(ref=REVISION)
+
+
+def _observer_env(settings: Settings) -> dict[str, str]:
+    staging = settings.auto_deploy[-1]
+    return {
+        "OBSERVER_KUBECONFIG": secret(ci_contract.OBSERVER_KUBECONFIG),
+        "SELECTOR": f"{LABEL_ENVIRONMENT}={staging}",
+        "ENVIRONMENT": staging,
+        "REGISTRY": settings.image_registry,
+        "IMAGES_DIR": images_dir(settings.environment_dir(staging)),
+        "STATE_SCRIPT": f"{GATES_PATH}/{STAGING_STATE}",
+    }
 
 
 def workflow(settings: Settings) -> Workflow:
@@ -196,25 +248,23 @@ def workflow(settings: Settings) -> Workflow:
     staging = settings.auto_deploy[-1]
     target = Job(
         id="target",
+        name="staging settled at one revision",
+        if_=ON_MAIN,
+        environment=ci_contract.observer_environment(staging),
         permissions=READ,
-        timeout_minutes=5,
+        timeout_minutes=validation.settle_minutes + 5,
         outputs={
             "revision": "${{ steps.target.outputs.revision }}",
             "image_commit": "${{ steps.target.outputs.image_commit }}",
+            "state": "${{ steps.target.outputs.state }}",
         },
         steps=(
             checkout(fetch_depth=0),
+            _gates_checkout(),
             Step(
-                name="Find the synced revision and the commit that set staging's images",
+                name="Wait until every staging Application runs one revision's images",
                 id="target",
-                env={
-                    "EVENT": "${{ github.event_name }}",
-                    "REVISIONS": "${{ toJSON(github.event.client_payload.revisions) }}",
-                    "APPLICATION": "${{ github.event.client_payload.application }}",
-                    "IMAGES": "${{ toJSON(github.event.client_payload.images) }}",
-                    "REQUESTED": "${{ inputs.revision }}",
-                    "IMAGES_DIR": images_dir(settings.environment_dir(staging)),
-                },
+                env={**_observer_env(settings), "SETTLE_MINUTES": str(validation.settle_minutes)},
                 run=TARGET_SCRIPT,
             ),
         ),
@@ -308,12 +358,19 @@ def workflow(settings: Settings) -> Workflow:
         id="gate",
         name=GATE,
         needs=tuple(j.id for j in judged),
+        # Always, to record a red verdict too; on another ref the observer environment (main
+        # only) refuses the job before any step runs.
         if_=ALWAYS,
         gate=True,
-        # statuses: write for the one commit status; nothing else.
-        permissions={"statuses": "write"},
+        environment=ci_contract.observer_environment(staging),
+        # statuses: write for the commit status people read; contents: read for the image
+        # files at the revision. The evidence is an artifact of this run, which no other run
+        # can write.
+        permissions={"contents": "read", "statuses": "write"},
         timeout_minutes=10,
         steps=(
+            checkout(fetch_depth=0),
+            _gates_checkout(),
             Step(
                 name="Fetch the load-test figures",
                 uses=action("actions/download-artifact"),
@@ -321,12 +378,14 @@ def workflow(settings: Settings) -> Workflow:
                 with_={"name": LOAD_ARTIFACT, "path": "${{ runner.temp }}/load-test"},
             ),
             Step(
-                name="Record staging-validation on the image commit",
+                name="Check staging did not move; record the evidence and the verdict",
                 env={
+                    **_observer_env(settings),
                     "NEEDS": "${{ toJSON(needs) }}",
-                    "SHA": IMAGE_COMMIT,
-                    "REVISION": "${{ needs.target.outputs.revision }}",
+                    "BEFORE": "${{ needs.target.outputs.state }}",
+                    "IMAGE_COMMIT": IMAGE_COMMIT,
                     "FIGURES": "${{ runner.temp }}/load-test/figures.json",
+                    "EVIDENCE_SCHEMA": str(validation_evidence.SCHEMA),
                     "STATUS_CONTEXT": STATUS_CONTEXT,
                     "GH_TOKEN": "${{ github.token }}",
                     "REPO": "${{ github.repository }}",
@@ -337,10 +396,16 @@ def workflow(settings: Settings) -> Workflow:
                 run=VALIDATION_GATE_SCRIPT,
             ),
             Step(
-                name="Hand the figures to the metrics job",
-                if_="always() && hashFiles('validation-metrics.json') != ''",
+                name="Keep the evidence (promotion reads it from this run)",
+                if_="always() && hashFiles('evidence/evidence.json') != ''",
                 uses=action("actions/upload-artifact"),
-                with_={"name": METRICS_ARTIFACT, "path": "validation-metrics.json", "retention-days": 7},
+                with_={
+                    "name": EVIDENCE_ARTIFACT,
+                    "path": "evidence/evidence.json",
+                    "retention-days": 90,
+                    # A re-run attempt records its own verdict under the same name.
+                    "overwrite": True,
+                },
             ),
         ),
     )
@@ -360,11 +425,11 @@ def workflow(settings: Settings) -> Workflow:
                 name="Fetch the figures",
                 uses=action("actions/download-artifact"),
                 continue_on_error=True,
-                with_={"name": METRICS_ARTIFACT},
+                with_={"name": EVIDENCE_ARTIFACT, "path": "evidence"},
             ),
             Step(
                 name="Upload the figures to the metrics bucket",
-                if_="hashFiles('validation-metrics.json') != ''",
+                if_="hashFiles('evidence/evidence.json') != ''",
                 env={
                     "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
                     "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
@@ -386,14 +451,8 @@ def workflow(settings: Settings) -> Workflow:
         name="Staging validation",
         on=Triggers(
             repository_dispatch=RepositoryDispatch(types=(ci_contract.STAGING_DEPLOYED_EVENT,)),
-            workflow_dispatch=WorkflowDispatch(
-                inputs={
-                    "revision": Input(
-                        description="Commit of main staging runs (full SHA); empty: main's newest commit.",
-                        default="",
-                    )
-                }
-            ),
+            # By hand: validates what staging runs now, like a dispatch; no input chooses it.
+            workflow_dispatch=WorkflowDispatch(),
         ),
         permissions={},
         # One validation at a time; a newer dispatch replaces a waiting one, never a running one.

@@ -1,8 +1,9 @@
 """Gate scripts the workflows run, committed beside them under ``.github/scripts/``.
 
 Standard-library Python, run by the runner's Python: ``locust_gate.py`` (performance gate of
-staging validation), ``zap_gate.py`` (its DAST gate) and ``promotion_gate.py`` (the
-``staging-validation`` status check of ``promote.yml``). The program commits them with the
+staging validation), ``zap_gate.py`` (its DAST gate), ``staging_state.py`` (what staging runs,
+read from its Argo CD Applications) and ``validation_evidence.py`` (the promotion gate of
+``promote.yml``: the newest validation run of main and its evidence). The program commits them with the
 workflow files in the same ``pulumi up`` (``workflow_files``), so a workflow and the scripts
 it calls never come from different versions of this program; the tests run these files.
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 SCRIPTS_DIR = ".github/scripts"
 LOCUST_GATE = "locust_gate.py"
 ZAP_GATE = "zap_gate.py"
-PROMOTION_GATE = "promotion_gate.py"
+STAGING_STATE = "staging_state.py"
+VALIDATION_EVIDENCE = "validation_evidence.py"
 _HERE = Path(__file__).parent
 
 
@@ -22,5 +24,5 @@ def files() -> dict[str, str]:
     """Repository path -> text of every gate script."""
     return {
         f"{SCRIPTS_DIR}/{name}": (_HERE / name).read_text()
-        for name in (LOCUST_GATE, ZAP_GATE, PROMOTION_GATE)
+        for name in (LOCUST_GATE, ZAP_GATE, STAGING_STATE, VALIDATION_EVIDENCE)
     }

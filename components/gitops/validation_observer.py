@@ -1,0 +1,125 @@
+"""Staging's read-only observer: the identity staging validation reads what staging runs with.
+
+Staging validation decides what it validated from staging itself, not from the dispatch that
+woke it (anyone who can push a branch can send one). It reads staging's Argo CD Applications
+(sync and health status, the revision, ``status.summary.images``) through this identity: a
+ServiceAccount in Argo CD's namespace whose Role can only get, list and watch Applications,
+and a long-lived token for it. ``kubeconfig`` (a secret Output) points at the cluster's API
+with that token and Argo CD's namespace as its default; the program hands it to the observer
+environment of GitHub (main only). It can read no Secret, no other kind and no other
+namespace.
+
+The token Secret is of type ``kubernetes.io/service-account-token``: Kubernetes fills in its
+``token``, and pulumi-kubernetes waits for it (pulumi/pulumi-kubernetes#2048). Rotation:
+``pulumi up --replace`` of the token Secret mints a new token and updates the environment
+secret in the same run (README, "Rotation").
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from components.config.base import DnsLabel, Environment
+from components.gitops.argocd import require_provider
+from components.gitops.gitops_layout import LABEL_ENVIRONMENT
+
+OBSERVER = "validation-observer"
+# What validation reads, and nothing else.
+RULES = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list", "watch"]}]
+
+
+class ValidationObserverArgs(BaseModel):
+    """Where the observer lives: the environment and its Argo CD namespace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Environment
+    namespace: DnsLabel
+
+
+def observer_kubeconfig(admin_kubeconfig: str, token: str, namespace: str, environment: str) -> str:
+    """A kubeconfig for the cluster of `admin_kubeconfig` (its API server and CA only) that
+    authenticates with `token` and defaults to `namespace`."""
+    admin = yaml.safe_load(admin_kubeconfig)
+    cluster = admin["clusters"][0]["cluster"]
+    name = f"{environment}-observer"
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": environment,
+                    "cluster": {
+                        "server": cluster["server"],
+                        "certificate-authority-data": cluster["certificate-authority-data"],
+                    },
+                }
+            ],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": name, "context": {"cluster": environment, "user": name, "namespace": namespace}}],
+            "current-context": name,
+        },
+        sort_keys=False,
+    )
+
+
+class ValidationObserver(pulumi.ComponentResource):
+    """ServiceAccount, Role, RoleBinding and token of the observer. Pass the cluster's Kubernetes
+    provider in `opts.providers`."""
+
+    kubeconfig: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: ValidationObserverArgs,
+        admin_kubeconfig: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("delivery:validation_observer:ValidationObserver", name, None, opts)
+        provider = require_provider(self, "kubernetes")
+        # A component's depends_on does not hold back its children (Argo CD's namespace): hand it on.
+        after = opts.depends_on if opts is not None else None
+        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after)
+        metadata = {"name": OBSERVER, "namespace": args.namespace, "labels": {LABEL_ENVIRONMENT: args.environment}}
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=metadata,
+            automount_service_account_token=False,
+            opts=child,
+        )
+        role = k8s.rbac.v1.Role(f"{name}-role", metadata=metadata, rules=RULES, opts=child)
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-role-binding",
+            metadata=metadata,
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
+            subjects=[{"kind": "ServiceAccount", "name": account.metadata.name, "namespace": args.namespace}],
+            opts=child,
+        )
+        token_secret = k8s.core.v1.Secret(
+            f"{name}-token",
+            metadata={
+                "name": f"{OBSERVER}-token",
+                "namespace": args.namespace,
+                "labels": {LABEL_ENVIRONMENT: args.environment},
+                "annotations": {"kubernetes.io/service-account.name": account.metadata.name},
+            },
+            type="kubernetes.io/service-account-token",
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=after, additional_secret_outputs=["data"]
+            ),
+        )
+        token: pulumi.Output[str] = token_secret.data.apply(
+            lambda data: base64.b64decode((data or {}).get("token", "")).decode()
+        )
+        built = pulumi.Output.all(pulumi.Output.from_input(admin_kubeconfig), token).apply(
+            lambda values: observer_kubeconfig(values[0], values[1], args.namespace, args.environment)
+        )
+        self.kubeconfig = pulumi.Output.secret(built)
+        self.register_outputs({"serviceAccount": OBSERVER})
