@@ -273,8 +273,15 @@ class Replay:
                     missing.append((service, env))
                     continue
                 image = yaml.safe_load(git(self.origin, "show", f"main:{path}"))["image"]
-                built_from = git(self.origin, "rev-parse", f"{image['tag']}:services/{service}")
-                if built_from != source or image["digest"] != digest_of(service, image["tag"]):
+                # The values contract: tag `<commit>@<digest>`, reference `<repository>@<digest>`.
+                commit, _, pinned = image["tag"].partition("@")
+                built_from = git(self.origin, "rev-parse", f"{commit}:services/{service}")
+                if (
+                    built_from != source
+                    or image["digest"] != digest_of(service, commit)
+                    or pinned != image["digest"]
+                    or image["reference"] != f"{image['repository']}@{image['digest']}"
+                ):
                     missing.append((service, env))
         return missing
 

@@ -39,7 +39,7 @@ def owner(runs: dict[str, Run]) -> Run:
 
 
 def main_ruleset(run: Run) -> dict[str, Any]:
-    (ruleset,) = run.recorder.of_type(RULESET)
+    (ruleset,) = [r for r in run.recorder.of_type(RULESET) if r.name.endswith("-main-ruleset")]
     return ruleset.plain
 
 
@@ -84,7 +84,7 @@ def test_only_the_deployer_team_may_push_to_main_directly(owner: Run) -> None:
 
 def test_ruleset_comes_after_the_workflow_files_it_would_block(owner: Run) -> None:
     (files,) = owner.recorder.of_type(WORKFLOW_FILES)
-    (ruleset,) = owner.recorder.of_type(RULESET)
+    (ruleset,) = [r for r in owner.recorder.of_type(RULESET) if r.name.endswith("-main-ruleset")]
     assert files.name in ruleset.depends_on
 
 

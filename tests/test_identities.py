@@ -156,10 +156,11 @@ def test_workflow_files_need_the_workflows_permission(runs: dict[str, Run]) -> N
     assert _workflows(runs), "the managing stack commits no workflow file"
 
 
-def test_the_workflows_push_and_open_the_promotion_pull_request(runs: dict[str, Run]) -> None:
+def test_the_workflows_push_and_open_no_pull_request(runs: dict[str, Run]) -> None:
     needs = _workflow_needs(runs)
     assert Permission("Contents", "write") in needs
-    assert Permission("Pull requests", "write") in needs
+    # Promotion moves the release branch; it opens no pull request any more.
+    assert Permission("Pull requests", "write") not in needs
     # A script that uses the token for anything else is unknown (and fails the scan above).
     assert script_needs('gh api -X PUT "repos/$REPO/collaborators/someone"') == frozenset()
     assert unknown_uses("git_auth push origin HEAD\ngh pr merge 1 --admin\n") == ["gh pr merge"]

@@ -231,7 +231,7 @@ SINGLE_CHANGES: list[tuple[str, dict[str, object]]] = [
     ("production", {"delivery:cluster.controlPlaneAcl": ["203.0.113.0/24"]}),
     ("production", {"delivery:argocd.helmTimeoutSeconds": 600}),
     ("production", {"delivery:argocd.rbacDefaultPolicy": ""}),
-    ("production", {"delivery:gitops.targetRevision": "release"}),
+    ("staging", {"delivery:gitops.targetRevision": "stable"}),
     ("production", {"delivery:gitops.clusterResources": ["Namespace", "ClusterRole"]}),
     ("production", {"delivery:services.web-portal": {"namespace": "web"}}),
     ("development", {"delivery:github.deploymentBranches": ["main", "release/*"]}),

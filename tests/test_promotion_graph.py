@@ -2,13 +2,19 @@
 
 Nodes are the jobs of the rendered workflow files (production's recording: it commits
 them), the triggers, the GitOps directories the jobs write, Argo CD in staging (its
-rendered Helm values: the `staging-deployed` dispatch) and commit statuses. Edges:
+rendered Helm values: the `staging-deployed` dispatch), artifacts and commit statuses. Edges:
 
 - a trigger starts a workflow's jobs that need nothing; ``needs`` links jobs;
 - a job whose step writes ``TARGET_DIR`` (with a token to push) commits to that GitOps
   directory; a job whose step reads a GitOps ``IMAGES_DIR`` needs images there;
 - staging's Argo CD syncs its directory and, if its notifications send the dispatch,
   fires ``repository_dispatch`` of that event type;
+- a job whose step reads staging through the observer (``OBSERVER_KUBECONFIG``) needs
+  staging's Argo CD to have synced;
+- a job that uploads an artifact writes it; a job whose step reads the validation evidence
+  (``EVIDENCE_ARTIFACT``) cannot succeed without it (the evidence of a run of
+  ``staging-validation.yml`` on main: ``test_promotion_integrity.py`` proves nothing else
+  passes the gate);
 - a job whose step has ``STATUS_CONTEXT`` writes that commit status; one with
   ``REQUIRED_STATUS`` cannot succeed without it.
 
@@ -93,12 +99,23 @@ class Graph:
                         gitops = f"gitops:{env['IMAGES_DIR'].removesuffix('/images')}"
                         self._edge(gitops, node)
                         groups.append({gitops})
+                    if "OBSERVER_KUBECONFIG" in env:
+                        # Reads what staging's Argo CD runs: needs staging synced.
+                        self._edge("argocd:staging", node)
+                        groups.append({"argocd:staging"})
+                    if "EVIDENCE_ARTIFACT" in env:
+                        artifact = f"artifact:{env['EVIDENCE_ARTIFACT']}"
+                        self._edge(artifact, node)
+                        groups.append({artifact})
                     if "STATUS_CONTEXT" in env:
                         self._edge(node, f"status:{env['STATUS_CONTEXT']}")
                     if "REQUIRED_STATUS" in env:
                         status = f"status:{env['REQUIRED_STATUS']}"
                         self._edge(status, node)
                         groups.append({status})
+                for step in job.get("steps", []):
+                    if str(step.get("uses", "")).startswith("actions/upload-artifact@"):
+                        self._edge(node, f"artifact:{step['with']['name']}")
                 self.requires[node] = groups
         self._edge(f"gitops:{STAGING_DIR}", "argocd:staging")
         for event in _dispatch_events(staging_values):
@@ -174,10 +191,10 @@ def test_every_path_from_the_delivery_push_to_production_passes_the_validation_g
     writers = production_writers(graph)
     assert writers == {"promote.yml:promote"}
     paths = graph.paths("event:push:delivery.yml", writers)
-    assert paths, "no path from the delivery push to the production pull request"
+    assert paths, "no path from the delivery push to production's release branch"
     for path in paths:
         assert VALIDATION_GATE in path, " -> ".join(path)
-        assert path.index(STAGING_DEPLOY) < path.index(VALIDATION_GATE) < path.index("promote.yml:validated")
+        assert path.index(STAGING_DEPLOY) < path.index(VALIDATION_GATE)
 
 
 def test_promotion_needs_validation_and_validation_needs_the_staging_deploy(graph: Graph) -> None:

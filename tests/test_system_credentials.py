@@ -38,7 +38,7 @@ import pytest
 import yaml
 from conftest import TEST_SECRETS
 
-from tools.offline import STACKS, Run, declared_secrets, mock_outputs
+from tools.offline import SERVICE_ACCOUNT_TOKEN, STACKS, Run, declared_secrets, mock_outputs
 
 MAIN = "main"
 REPOSITORY = "repository"
@@ -227,11 +227,50 @@ def state_secrets(stack: str, runs: dict[str, Run]) -> set[Capability]:
             caps |= _credential_caps(stack, type_, plain, runs)
     for _, plain in _plain_of(run, CLUSTER):
         caps.add(Capability(f"cluster {plain['label']} (admin kubeconfig)", "write", stack))
+    if any(r.plain.get("type") == SERVICE_ACCOUNT_TOKEN for r in run.recorder.of_type(K8S_SECRET)):
+        caps |= _role_caps(stack, run)
     if run.recorder.of_type(PRIVATE_KEY):
         for _, plain in _plain_of(run, DEPLOY_KEY):
             level: Level = "read" if plain.get("readOnly") else "write"
             caps.add(Capability(f"github: contents through deploy key {plain['title']}", level, REPOSITORY))
     return caps
+
+
+K8S_SECRET = "kubernetes:core/v1:Secret"
+K8S_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+READ_VERBS = {"get", "list", "watch"}
+
+
+def _role_caps(stack: str, run: Run) -> set[Capability]:
+    """What the roles bound to the stack's service-account tokens allow, read or write by verb."""
+    caps: set[Capability] = set()
+    for _, role in _plain_of(run, K8S_ROLE):
+        namespace = role["metadata"]["namespace"]
+        for rule in role["rules"]:
+            level: Level = "read" if set(rule["verbs"]) <= READ_VERBS else "write"
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    caps.add(
+                        Capability(f"cluster of {stack}: {group}/{resource} in {namespace}", level, stack)
+                    )
+    return caps
+
+
+def _service_account_caps(value: str, stack: str, runs: dict[str, Run]) -> set[Capability] | None:
+    """A kubeconfig authenticating with a service-account token the stack declares: what its
+    Role allows (None: not such a kubeconfig)."""
+    try:
+        doc = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(doc, dict) or doc.get("kind") != "Config":
+        return None
+    (user,) = doc["users"]
+    token = user["user"]["token"]
+    run = runs[stack]
+    names = [r.name for r in run.recorder.of_type(K8S_SECRET) if r.plain.get("type") == SERVICE_ACCOUNT_TOKEN]
+    assert token in {f"mock-service-account-token-{n}" for n in names}, "a kubeconfig with an unknown token"
+    return _role_caps(stack, run)
 
 
 def unlocks(value: str, stack: str, runs: dict[str, Run]) -> set[Capability]:
@@ -245,6 +284,9 @@ def unlocks(value: str, stack: str, runs: dict[str, Run]) -> set[Capability]:
                         caps |= unlocks(TEST_SECRETS[other], stack, runs)
                 return caps | state_secrets(stack, runs)
             return {Capability(asset, level, scope) for asset, level, scope in CONFIG_SECRET_GRANTS[key]}
+    observer = _service_account_caps(value, stack, runs)
+    if observer is not None:
+        return observer
     minted = _minted(runs).get(value)
     if minted is None:
         raise AssertionError(f"a secret of {stack} holds a value no declaration explains")

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bash, git
 
 from components.github.config import LoadTestConfig
 from components.github.workflows.scripts import locust_gate, zap_gate

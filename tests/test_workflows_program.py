@@ -34,12 +34,14 @@ EXPECTED_FILES = {
     ".github/workflows/delivery.yml",
     ".github/workflows/staging-validation.yml",
     ".github/workflows/promote.yml",
+    ".github/workflows/promotion-guard.yml",
 }
 # The gate scripts the workflows run, committed beside them.
 SCRIPT_FILES = {
     ".github/scripts/locust_gate.py",
     ".github/scripts/zap_gate.py",
-    ".github/scripts/promotion_gate.py",
+    ".github/scripts/staging_state.py",
+    ".github/scripts/validation_evidence.py",
 }
 BUILT_IN_SECRETS = {"GITHUB_TOKEN"}
 
@@ -330,7 +332,11 @@ def test_every_workflow_running_on_pull_requests_has_its_gate_required(
 
 
 def test_mains_ruleset_requires_exactly_the_gate_checks() -> None:
-    rulesets = [r for r in run_stack(OWNER_STACK).resources if r.type.endswith("RepositoryRuleset")]
+    rulesets = [
+        r
+        for r in run_stack(OWNER_STACK).resources
+        if r.type.endswith("RepositoryRuleset") and r.name.endswith("-main-ruleset")
+    ]
     assert len(rulesets) == 1
     checks = rulesets[0].plain["rules"]["requiredStatusChecks"]["requiredChecks"]
     assert sorted(c["context"] for c in checks) == required_status_checks()

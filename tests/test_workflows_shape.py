@@ -8,7 +8,6 @@ would give them.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from components.github.workflows.common import (
 from components.github.workflows.db_guardrails import CHECK_SCRIPT
 from components.github.workflows.delivery import DEPLOY_SCRIPT
 from components.github.workflows.model import Job, Workflow
-from components.github.workflows.promote import PROMOTE_SCRIPT
 from components.github.workflows.reusable_build import MAKE_SCRIPT
 from components.github.workflows.settings import REFERENCE, Settings
 from components.gitops.gitops_layout import image_file
@@ -141,7 +139,8 @@ def test_discovery_on_main_and_on_demand(monorepo: Path, tmp_path: Path) -> None
     assert discover(monorepo, tmp_path, **delivered) == list(SERVICES)
     for env_dir in dirs:
         for service in SERVICES:
-            record(env_dir, service, head)
+            # The tag as the delivery writes it now: `<commit>@<digest>` (the values contract).
+            record(env_dir, service, f"{head}@sha256:" + "c" * 64)
     assert discover(monorepo, tmp_path, **delivered) == []
     # A re-run of an older run, once a later commit is delivered, rolls nothing back.
     git(monorepo, "checkout", "--quiet", "--detach", base)
@@ -391,11 +390,14 @@ def origin(tmp_path: Path) -> tuple[Path, Path]:
     return bare, work
 
 
+COMMIT = "1e5" + "0" * 37
+
+
 def record(directory: Path, service: str, digest: str = "sha256:" + "a" * 64) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{service}.json").write_text(
         json.dumps(
-            {"service": service, "repository": f"ghcr.io/ai-aas/{service}", "tag": "1e5", "digest": digest}
+            {"service": service, "repository": f"ghcr.io/ai-aas/{service}", "tag": COMMIT, "digest": digest}
         )
     )
 
@@ -424,11 +426,13 @@ def test_deploy_commits_image_tags_and_digests_to_main_with_skip_ci(
         "deploy(staging): images of abc [skip ci]\ndelivery-bot"
     )
     shown = git(bare, "show", "main:gitops/clusters/staging/images/billing-service.yaml")
+    # The values contract: every field a chart may render names the digest.
     assert yaml.safe_load(shown) == {
         "image": {
             "repository": "ghcr.io/ai-aas/billing-service",
-            "tag": "1e5",
+            "tag": f"{COMMIT}@sha256:" + "b" * 64,
             "digest": "sha256:" + "b" * 64,
+            "reference": "ghcr.io/ai-aas/billing-service@sha256:" + "b" * 64,
         }
     }
     # Nothing new: no empty commit.
@@ -443,52 +447,19 @@ def test_deploy_refuses_a_malformed_image_record(tmp_path: Path, origin: tuple[P
     record(tmp_path / "images", "api-router-service", digest="latest")
     done = bash(DEPLOY_SCRIPT, work, deploy_env(tmp_path, "development"))
     assert done.returncode != 0
-    assert git(bare, "rev-parse", "main") == head
-
-
-def test_promotion_opens_a_pull_request_with_the_staging_images(
-    tmp_path: Path, origin: tuple[Path, Path]
-) -> None:
-    bare, work = origin
-    shim = tmp_path / "bin"
-    shim.mkdir()
-    (shim / "gh").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/gh-args\n')
-    (shim / "gh").chmod(0o755)
-    env = {
-        "PATH": f"{shim}:{os.environ['PATH']}",
-        "SERVICE": "all",
-        "SOURCE_DIR": "gitops/clusters/staging",
-        "TARGET_DIR": "gitops/clusters/production",
-        "BRANCH": "promote/production-42",
-        "AUTHOR_NAME": "delivery-bot",
-        "AUTHOR_EMAIL": "delivery-bot@users.noreply.github.com",
-        "PUSH_TOKEN": "not-a-real-token",
-        "GH_TOKEN": "not-a-real-token",
-        "ACTOR": "someone",
-        "SERVER": "https://github.com",
-        "REPO": "ai-aas/platform",
-        "RUN_ID": "42",
-        "IMAGE_COMMIT": "5c0ffee0a1b2c3d4e5f60718293a4b5c6d7e8f90",
-        "VALIDATION_URL": "https://github.com/ai-aas/platform/actions/runs/41",
-    }
-    # Refused while the staging images differ from the tree the validated job approved.
-    stale = bash(PROMOTE_SCRIPT, work, {**env, "IMAGES_TREE": "0" * 40})
-    assert stale.returncode == 1 and "not the set staging validation passed" in stale.stdout
-    env["IMAGES_TREE"] = git(work, "rev-parse", "HEAD:gitops/clusters/staging/images")
-    done = bash(PROMOTE_SCRIPT, work, env)
-    assert done.returncode == 0, done.stdout + done.stderr
-    promoted = git(
-        bare, "show", "promote/production-42:gitops/clusters/production/images/api-router-service.yaml"
+    # Every field is checked before it reaches YAML, the repository included.
+    (tmp_path / "images" / "api-router-service.json").write_text(
+        json.dumps(
+            {
+                "service": "api-router-service",
+                "repository": "x\n  evil: 1",
+                "tag": COMMIT,
+                "digest": "sha256:" + "a" * 64,
+            }
+        )
     )
-    assert promoted == "old"
-    args = (tmp_path / "gh-args").read_text().splitlines()
-    assert args[:6] == ["pr", "create", "--base", "main", "--head", "promote/production-42"]
-    assert "passed for this image set (commit 5c0ffee" in "\n".join(args)
-    assert "https://github.com/ai-aas/platform/actions/runs/41" in "\n".join(args)
-    # main itself is untouched: production changes only through the reviewed pull request.
-    assert "production" not in git(bare, "ls-tree", "-r", "--name-only", "main")
-    bad = bash(PROMOTE_SCRIPT, work, {**env, "SERVICE": "$(touch pwned)", "BRANCH": "promote/x"})
-    assert bad.returncode != 0 and not (work / "pwned").exists()
+    assert bash(DEPLOY_SCRIPT, work, deploy_env(tmp_path, "development")).returncode != 0
+    assert git(bare, "rev-parse", "main") == head
 
 
 def test_previews_run_only_for_pull_requests_touching_the_pulumi_program(

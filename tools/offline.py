@@ -426,7 +426,9 @@ class Recorder(pulumi_mocks.Mocks):
         outputs = {**unwrap(res.inputs), **mock_outputs(args.typ, args.name)}
         if outputs.get("type") == SERVICE_ACCOUNT_TOKEN:
             # Kubernetes' token controller fills in the token (pulumi-kubernetes waits for it).
-            outputs["data"] = {"token": base64.b64encode(f"mock-service-account-token-{args.name}".encode()).decode()}
+            outputs["data"] = {
+                "token": base64.b64encode(f"mock-service-account-token-{args.name}".encode()).decode()
+            }
         return mock_id(args.name), outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

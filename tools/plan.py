@@ -59,6 +59,19 @@ GOLDEN_COMMAND = "make golden"
 PLACEHOLDER_SECRETS = {key: f"offline-placeholder-{key}" for key in declared_secrets()}
 
 
+def alias_text(alias: Any) -> str:
+    """An alias as a reviewer reads it: a URN, or the fields a `pulumi.Alias` sets (SDKs add
+    type aliases themselves, e.g. pulumi-kubernetes' rbac/v1beta1 -> v1)."""
+    if isinstance(alias, str):
+        return alias
+    fields = {
+        k.strip("_"): v
+        for k, v in vars(alias).items()
+        if v is not None and v is not ... and not k.startswith("__")
+    }
+    return ", ".join(f"{k}={v}" for k, v in sorted(fields.items()))
+
+
 def present(value: Any, unknowns: dict[int, str]) -> Any:
     """A recorded value as a reviewer reads it: secrets masked, made-up lookup ids named,
     keys sorted (recorded inputs come back through protobuf Structs whose key order varies
@@ -115,7 +128,7 @@ def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[s
         "ignoreChanges": sorted(res.ignore_changes),
         "replaceOnChanges": sorted(res.replace_on_changes),
         "additionalSecretOutputs": sorted(set(res.additional_secret_outputs)),
-        "aliases": [str(a) for a in res.aliases],
+        "aliases": [alias_text(a) for a in res.aliases],
     }
     if any(options.values()):
         doc["options"] = {k: v for k, v in options.items() if v}

@@ -58,7 +58,6 @@ CONTENTS_READ = Permission("Contents", "read")
 CONTENTS_WRITE = Permission("Contents", "write")
 ENVIRONMENTS_WRITE = Permission("Environments", "write")
 METADATA_READ = Permission("Metadata", "read")
-PULL_REQUESTS_WRITE = Permission("Pull requests", "write")
 SECRETS_WRITE = Permission("Secrets", "write")
 VARIABLES_WRITE = Permission("Variables", "write")
 WORKFLOWS_WRITE = Permission("Workflows", "write")
@@ -157,16 +156,16 @@ WORKFLOW_COMMANDS: tuple[Command, ...] = (
         "git push",
         re.compile(r"\bgit(?:_auth)?\s+push\b"),
         (CONTENTS_WRITE,),
-        "delivery's image tags to `main`, the promotion branch",
+        "delivery's image tags to `main`, promotion's release branch",
     ),
     Command(
         "git pull", re.compile(r"\bgit(?:_auth)?\s+pull\b"), (CONTENTS_READ,), "delivery's rebase on a race"
     ),
     Command(
-        "gh pr create",
-        re.compile(r"\bgh\s+pr\s+create\b"),
-        (PULL_REQUESTS_WRITE,),
-        "the promotion pull request (create a pull request)",
+        "git fetch",
+        re.compile(r"\bgit(?:_auth)?\s+fetch\b"),
+        (CONTENTS_READ,),
+        "promotion reads the release branch it moves",
     ),
 )
 
@@ -236,7 +235,6 @@ DEPLOYER_GITHUB: frozenset[Permission] = frozenset(
         CONTENTS_WRITE,
         ENVIRONMENTS_WRITE,
         METADATA_READ,
-        PULL_REQUESTS_WRITE,
         SECRETS_WRITE,
         VARIABLES_WRITE,
         WORKFLOWS_WRITE,

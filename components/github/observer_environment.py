@@ -54,12 +54,13 @@ class ObserverEnvironment(pulumi.ComponentResource):
             branch_pattern=MAIN_BRANCH,
             opts=child,
         )
+        sealed: pulumi.Output[str] = pulumi.Output.secret(args.kubeconfig)
         github.ActionsEnvironmentSecret(
             f"{name}-{ci_contract.OBSERVER_KUBECONFIG}",
             repository=args.repository,
             environment=self.environment.environment,
             secret_name=ci_contract.OBSERVER_KUBECONFIG,
-            value=pulumi.Output.secret(args.kubeconfig),
+            value=sealed,
             # Same name on both sides of a replacement (pulumi/pulumi-github#223, #250).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )

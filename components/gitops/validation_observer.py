@@ -62,7 +62,9 @@ def observer_kubeconfig(admin_kubeconfig: str, token: str, namespace: str, envir
                 }
             ],
             "users": [{"name": name, "user": {"token": token}}],
-            "contexts": [{"name": name, "context": {"cluster": environment, "user": name, "namespace": namespace}}],
+            "contexts": [
+                {"name": name, "context": {"cluster": environment, "user": name, "namespace": namespace}}
+            ],
             "current-context": name,
         },
         sort_keys=False,
@@ -87,19 +89,37 @@ class ValidationObserver(pulumi.ComponentResource):
         # A component's depends_on does not hold back its children (Argo CD's namespace): hand it on.
         after = opts.depends_on if opts is not None else None
         child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after)
-        metadata = {"name": OBSERVER, "namespace": args.namespace, "labels": {LABEL_ENVIRONMENT: args.environment}}
+        metadata = k8s.meta.v1.ObjectMetaArgs(
+            name=OBSERVER, namespace=args.namespace, labels={LABEL_ENVIRONMENT: args.environment}
+        )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata=metadata,
             automount_service_account_token=False,
             opts=child,
         )
-        role = k8s.rbac.v1.Role(f"{name}-role", metadata=metadata, rules=RULES, opts=child)
+        role = k8s.rbac.v1.Role(
+            f"{name}-role",
+            metadata=metadata,
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=r["apiGroups"], resources=r["resources"], verbs=r["verbs"]
+                )
+                for r in RULES
+            ],
+            opts=child,
+        )
         k8s.rbac.v1.RoleBinding(
             f"{name}-role-binding",
             metadata=metadata,
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
-            subjects=[{"kind": "ServiceAccount", "name": account.metadata.name, "namespace": args.namespace}],
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.name
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount", name=account.metadata.name, namespace=args.namespace
+                )
+            ],
             opts=child,
         )
         token_secret = k8s.core.v1.Secret(

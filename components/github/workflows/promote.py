@@ -21,7 +21,15 @@ from __future__ import annotations
 
 from components.github import ci_contract
 from components.github.workflows.common import GIT_AUTH_FUNCTION, checkout, secret
-from components.github.workflows.model import Concurrency, Job, Step, Triggers, Workflow, WorkflowDispatch
+from components.github.workflows.model import (
+    Concurrency,
+    Job,
+    Permissions,
+    Step,
+    Triggers,
+    Workflow,
+    WorkflowDispatch,
+)
 from components.github.workflows.scripts import SCRIPTS_DIR, VALIDATION_EVIDENCE, validation_evidence
 from components.github.workflows.settings import Settings
 from components.gitops.gitops_layout import images_dir, release_branch
@@ -48,11 +56,10 @@ VALIDATED_SET_FUNCTION = rf"""validated_set() {{  # verified revision, run_id, r
 
 VALIDATED_SCRIPT = "set -euo pipefail\n" + VALIDATED_SET_FUNCTION + "validated_set\n"
 
-PROMOTE_SCRIPT = (
+RECHECK_SCRIPT = (
     "set -euo pipefail\n"
-    + GIT_AUTH_FUNCTION
     + VALIDATED_SET_FUNCTION
-    + rf"""# After the approval: the verdict the reviewers approved must still be the newest one.
+    + r"""# After the approval: the verdict the reviewers approved must still be the newest one.
 GITHUB_OUTPUT="$RUNNER_TEMP/recheck" validated_set
 recheck_revision="$(sed -n 's/^revision=//p' "$RUNNER_TEMP/recheck")"
 recheck_run="$(sed -n 's/^run_id=//p' "$RUNNER_TEMP/recheck")"
@@ -60,7 +67,14 @@ if [[ "$recheck_revision" != "$REVISION" || "$recheck_run" != "$RUN" ]]; then
   echo "::error::the validated set changed since the approval (run $RUN at $REVISION, now run $recheck_run at $recheck_revision): start the promotion again"
   exit 1
 fi
-# The release: the validated revision's tree, with staging's image files as production's.
+echo "still the newest green verdict: run $RUN at $REVISION"
+"""
+)
+
+RELEASE_SCRIPT = (
+    "set -euo pipefail\n"
+    + GIT_AUTH_FUNCTION
+    + rf"""# The release: the validated revision's tree, with staging's image files as production's.
 export GIT_INDEX_FILE="$RUNNER_TEMP/release.index"
 git read-tree "$REVISION"
 git rm -r -q --cached --ignore-unmatch -- "{_TARGET_IMAGES}"
@@ -113,7 +127,7 @@ def workflow(settings: Settings) -> Workflow:
     target = settings.promote_to
     source = settings.auto_deploy[-1]
     # actions: read lists the validation runs and downloads their evidence; nothing else.
-    gate_permissions = {"contents": "read", "actions": "read"}
+    gate_permissions: Permissions = {"contents": "read", "actions": "read"}
     validated = Job(
         id="validated",
         name=f"{source} validated",
@@ -145,9 +159,18 @@ def workflow(settings: Settings) -> Workflow:
         steps=(
             checkout(fetch_depth=0),
             Step(
-                name=f"Check the evidence again, then move {release_branch(target)} to the validated revision",
+                name="Check the evidence again: still the newest green verdict",
                 env={
                     **_gate_env(settings),
+                    "REVISION": "${{ needs.validated.outputs.revision }}",
+                    "RUN": "${{ needs.validated.outputs.run_id }}",
+                },
+                run=RECHECK_SCRIPT,
+            ),
+            Step(
+                name=f"Move {release_branch(target)} to the validated revision",
+                env={
+                    "SOURCE_DIR": settings.environment_dir(source),
                     "TARGET_ENV": target,
                     "TARGET_DIR": settings.environment_dir(target),
                     "RELEASE_BRANCH": release_branch(target),
@@ -156,9 +179,11 @@ def workflow(settings: Settings) -> Workflow:
                     "AUTHOR_NAME": wf.commit_author,
                     "AUTHOR_EMAIL": wf.commit_email,
                     "PUSH_TOKEN": secret(ci_contract.DEPLOYER_GITHUB_TOKEN),
+                    "SERVER": "${{ github.server_url }}",
+                    "REPO": "${{ github.repository }}",
                     "RUN_ID": "${{ github.run_id }}",
                 },
-                run=PROMOTE_SCRIPT,
+                run=RELEASE_SCRIPT,
             ),
         ),
     )

@@ -41,11 +41,11 @@ _FILE_DIGEST = re.compile(r"^  digest: (sha256:[0-9a-f]{64})\s*$", re.MULTILINE)
 _PINNED = re.compile(r"@(sha256:[0-9a-f]{64})$")
 
 
-class NotSettled(Exception):
+class NotSettledError(Exception):
     """Staging is still moving: poll again."""
 
 
-class Broken(Exception):
+class BrokenError(Exception):
     """Staging cannot settle as it is, or the input is not what Kubernetes returns."""
 
 
@@ -69,14 +69,14 @@ def _revisions(app: dict[str, Any]) -> list[str]:
 def settled_revision(apps: list[dict[str, Any]], prefix: str) -> tuple[str, dict[str, str]]:
     """The one revision every Application is Synced and Healthy at; raises otherwise."""
     if not apps:
-        raise Broken("no Application of the environment found: is the observer's namespace Argo CD's?")
+        raise BrokenError("no Application of the environment found: is the observer's namespace Argo CD's?")
     waiting: list[str] = []
     summary: dict[str, str] = {}
     revisions: set[str] = set()
     for app in sorted(apps, key=lambda a: str((a.get("metadata") or {}).get("name"))):
         name = str((app.get("metadata") or {}).get("name"))
         if not name.startswith(prefix):
-            raise Broken(f"Application {name} is not one of {prefix}*: the label selector is wrong")
+            raise BrokenError(f"Application {name} is not one of {prefix}*: the label selector is wrong")
         status = app.get("status") or {}
         health = str((status.get("health") or {}).get("status") or "Unknown")
         sync = str((status.get("sync") or {}).get("status") or "Unknown")
@@ -85,26 +85,28 @@ def settled_revision(apps: list[dict[str, Any]], prefix: str) -> tuple[str, dict
         if health == "Degraded":
             # Argo CD's Rollout health: an aborted rollout is Degraded and stays so until the
             # next sync (argo-cd docs, "Resource Health", argoproj.io/Rollout).
-            raise Broken(f"Application {name} is Degraded (an aborted rollout or a failed resource)")
+            raise BrokenError(f"Application {name} is Degraded (an aborted rollout or a failed resource)")
         if phase in {"Failed", "Error"}:
-            raise Broken(f"Application {name}'s last sync {phase.lower()}")
+            raise BrokenError(f"Application {name}'s last sync {phase.lower()}")
         if sync != "Synced" or health != "Healthy" or phase == "Running":
             waiting.append(f"{name} is {sync}/{health}{' (sync running)' if phase == 'Running' else ''}")
             continue
         app_revisions = _revisions(app)
         if not app_revisions or not all(SHA.match(r) for r in app_revisions):
-            raise Broken(f"Application {name} reports no commit revision: {app_revisions}")
+            raise BrokenError(f"Application {name} reports no commit revision: {app_revisions}")
         revisions.update(app_revisions)
     if waiting:
-        raise NotSettled("; ".join(waiting))
+        raise NotSettledError("; ".join(waiting))
     if len(revisions) != 1:
-        raise NotSettled(f"Applications are synced at different revisions: {sorted(revisions)}")
+        raise NotSettledError(f"Applications are synced at different revisions: {sorted(revisions)}")
     return revisions.pop(), summary
 
 
 def live_images(apps: list[dict[str, Any]]) -> dict[str, list[str]]:
     return {
-        str(app["metadata"]["name"]): [str(i) for i in ((app.get("status") or {}).get("summary") or {}).get("images") or []]
+        str(app["metadata"]["name"]): [
+            str(i) for i in ((app.get("status") or {}).get("summary") or {}).get("images") or []
+        ]
         for app in apps
     }
 
@@ -112,7 +114,7 @@ def live_images(apps: list[dict[str, Any]]) -> dict[str, list[str]]:
 def file_digest(text: str, where: str) -> str:
     found = _FILE_DIGEST.findall(text)
     if len(found) != 1:
-        raise Broken(f"{where} does not record one image digest (image.digest)")
+        raise BrokenError(f"{where} does not record one image digest (image.digest)")
     return str(found[0])
 
 
@@ -124,28 +126,34 @@ def bind(
     image_files: dict[str, str],
 ) -> dict[str, str]:
     """service -> digest: the image files at `revision`, each confirmed by what its
-    Application runs. Raises NotSettled while a platform image other than the file's runs."""
+    Application runs. Raises NotSettledError while a platform image other than the file's runs."""
     images = live_images(apps)
     digests: dict[str, str] = {}
     for service, text in sorted(image_files.items()):
         digest = file_digest(text, f"the image file of {service} at {revision}")
         app = f"{prefix}{service}"
         if app not in images:
-            raise Broken(f"{service} has an image file but staging has no Application {app}")
-        running = [i for i in images[app] if i.startswith(f"{registry}/{service}:") or i.startswith(f"{registry}/{service}@")]
+            raise BrokenError(f"{service} has an image file but staging has no Application {app}")
+        running = [
+            i
+            for i in images[app]
+            if i.startswith(f"{registry}/{service}:") or i.startswith(f"{registry}/{service}@")
+        ]
         if not running:
-            raise NotSettled(f"{app} runs no image of {registry}/{service} yet")
+            raise NotSettledError(f"{app} runs no image of {registry}/{service} yet")
         for image in running:
             pinned = _PINNED.search(image)
             if pinned is None:
-                raise Broken(f"{app} runs {image}, not pinned by digest (the image values contract)")
+                raise BrokenError(f"{app} runs {image}, not pinned by digest (the image values contract)")
             if pinned.group(1) != digest:
-                raise NotSettled(f"{app} still runs {image}; the image file at {revision} names {digest}")
+                raise NotSettledError(
+                    f"{app} still runs {image}; the image file at {revision} names {digest}"
+                )
         digests[service] = digest
     for app, running in sorted(images.items()):
         for image in running:
             if image.startswith(f"{registry}/") and _PINNED.search(image) is None:
-                raise Broken(f"{app} runs {image}, not pinned by digest (the image values contract)")
+                raise BrokenError(f"{app} runs {image}, not pinned by digest (the image values contract)")
     return digests
 
 
@@ -155,9 +163,10 @@ def _image_files_at(revision: str, images_dir: str) -> dict[str, str]:
         ["git", "ls-tree", "--name-only", revision, f"{images_dir}/"],
         capture_output=True,
         text=True,
+        check=False,
     )
     if listing.returncode != 0:
-        raise Broken(f"revision {revision} is not in this checkout: {listing.stderr.strip()}")
+        raise BrokenError(f"revision {revision} is not in this checkout: {listing.stderr.strip()}")
     files: dict[str, str] = {}
     for path in listing.stdout.split():
         if path.endswith(".yaml"):
@@ -166,18 +175,20 @@ def _image_files_at(revision: str, images_dir: str) -> dict[str, str]:
                 ["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True
             ).stdout
     if not files:
-        raise Broken(f"{images_dir} holds no image files at {revision}: nothing to validate")
+        raise BrokenError(f"{images_dir} holds no image files at {revision}: nothing to validate")
     return files
 
 
 def observe(apps_doc: dict[str, Any], environment: str, registry: str, images_dir: str) -> State:
     apps = apps_doc.get("items")
     if not isinstance(apps, list):
-        raise Broken("not a Kubernetes list of Applications")
+        raise BrokenError("not a Kubernetes list of Applications")
     prefix = f"platform-{environment}-"
     revision, summary = settled_revision(apps, prefix)
-    if subprocess.run(["git", "merge-base", "--is-ancestor", revision, "HEAD"], capture_output=True).returncode:
-        raise Broken(f"staging runs {revision}, which is not a commit of main")
+    if subprocess.run(
+        ["git", "merge-base", "--is-ancestor", revision, "HEAD"], capture_output=True
+    ).returncode:
+        raise BrokenError(f"staging runs {revision}, which is not a commit of main")
     digests = bind(revision, apps, prefix, registry, _image_files_at(revision, images_dir))
     return State(revision, summary, digests)
 
@@ -209,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         doc = json.loads(args.applications.read_text())
         state = observe(doc, args.environment, args.registry, args.images_dir)
-    except NotSettled as waiting:
+    except NotSettledError as waiting:
         print(f"staging has not settled: {waiting}")
         return EX_TEMPFAIL
-    except (Broken, ValueError, OSError, KeyError, TypeError) as error:
+    except (BrokenError, ValueError, OSError, KeyError, TypeError) as error:
         print(f"::error::{error}")
         return 1
     args.out.write_text(json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")

@@ -44,13 +44,16 @@ SHA = re.compile(r"^[0-9a-f]{40}$")
 _FILE_DIGEST = re.compile(r"^  digest: (sha256:[0-9a-f]{64})\s*$", re.MULTILINE)
 
 
-class Refused(Exception):
+class RefusedError(Exception):
     pass
 
 
 def _is_commit_of_main(sha: str) -> bool:
     return bool(SHA.match(sha)) and (
-        subprocess.run(["git", "merge-base", "--is-ancestor", sha, "HEAD"], capture_output=True).returncode == 0
+        subprocess.run(
+            ["git", "merge-base", "--is-ancestor", sha, "HEAD"], capture_output=True, check=False
+        ).returncode
+        == 0
     )
 
 
@@ -84,16 +87,16 @@ def newest_verdict(runs: list[dict[str, Any]], repository: str) -> tuple[dict[st
         if reason is None:
             return run, passed_over
         passed_over.append(f"run {run.get('id')}: {reason}")
-    raise Refused("no completed staging validation run of main: staging has not validated anything yet")
+    raise RefusedError("no completed staging validation run of main: staging has not validated anything yet")
 
 
 def select(runs_doc: dict[str, Any], repository: str) -> tuple[int, list[str]]:
     runs = runs_doc.get("workflow_runs")
     if not isinstance(runs, list):
-        raise Refused("not a workflow-runs listing")
+        raise RefusedError("not a workflow-runs listing")
     run, passed_over = newest_verdict(runs, repository)
     if run.get("conclusion") != "success":
-        raise Refused(
+        raise RefusedError(
             f"the newest staging validation, run {run.get('id')} at {run.get('head_sha')}, "
             f"concluded {run.get('conclusion')}: {run.get('html_url', '')}"
         )
@@ -103,30 +106,35 @@ def select(runs_doc: dict[str, Any], repository: str) -> tuple[int, list[str]]:
 def verify(evidence: dict[str, Any], run_id: int, images_dir: str) -> dict[str, str]:
     """The evidence is this run's passed verdict on the image files at its revision."""
     if evidence.get("schema") != SCHEMA:
-        raise Refused(f"evidence schema {evidence.get('schema')!r}, expected {SCHEMA}")
+        raise RefusedError(f"evidence schema {evidence.get('schema')!r}, expected {SCHEMA}")
     if str(evidence.get("run_id")) != str(run_id):
-        raise Refused(f"the evidence names run {evidence.get('run_id')}, not run {run_id}")
+        raise RefusedError(f"the evidence names run {evidence.get('run_id')}, not run {run_id}")
     if evidence.get("result") != "success":
-        raise Refused(f"the evidence of run {run_id} records {evidence.get('result')}")
+        raise RefusedError(f"the evidence of run {run_id} records {evidence.get('result')}")
     revision = str(evidence.get("revision"))
     if not _is_commit_of_main(revision):
-        raise Refused(f"the validated revision {revision} is not a commit of main")
+        raise RefusedError(f"the validated revision {revision} is not a commit of main")
     images = evidence.get("images")
     if not isinstance(images, dict) or not images:
-        raise Refused("the evidence names no images")
+        raise RefusedError("the evidence names no images")
     listing = subprocess.run(
-        ["git", "ls-tree", "--name-only", revision, f"{images_dir}/"], capture_output=True, text=True, check=True
+        ["git", "ls-tree", "--name-only", revision, f"{images_dir}/"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     files = {p.rsplit("/", 1)[-1].removesuffix(".yaml"): p for p in listing if p.endswith(".yaml")}
     if set(files) != set(images):
-        raise Refused(
+        raise RefusedError(
             f"the evidence names {sorted(images)}, the image files at {revision} are {sorted(files)}"
         )
     for service, path in sorted(files.items()):
-        text = subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(
+            ["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=True
+        ).stdout
         found = _FILE_DIGEST.findall(text)
         if found != [images[service]]:
-            raise Refused(f"{path} at {revision} names {found}, the evidence {images[service]}")
+            raise RefusedError(f"{path} at {revision} names {found}, the evidence {images[service]}")
     return {"revision": revision, "run_id": str(run_id)}
 
 
@@ -158,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         evidence = json.loads(args.evidence.read_text())
         outputs = verify(evidence, args.run_id, args.images_dir)
-    except Refused as refused:
+    except RefusedError as refused:
         print(f"::error::promotion refused: {refused}")
         _write("GITHUB_STEP_SUMMARY", f"### Promotion gate: refused\n\n{refused}\n")
         return 1
