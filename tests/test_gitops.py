@@ -180,8 +180,11 @@ def test_service_applications_layer_the_committed_image_over_the_chart(stack_run
         assert chart["helm"]["ignoreMissingValueFiles"] is True
 
 
-def _script_step(workflow: dict[str, Any], job: str) -> dict[str, Any]:
-    [step] = [s for s in workflow["jobs"][job]["steps"] if "run" in s]
+def _script_step(workflow: dict[str, Any], job: str, *, pushing: bool = False) -> dict[str, Any]:
+    steps = [s for s in workflow["jobs"][job]["steps"] if "run" in s]
+    if pushing:
+        steps = [s for s in steps if "PUSH_TOKEN" in (s.get("env") or {})]
+    [step] = steps
     return step
 
 
@@ -191,7 +194,7 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
 
     Their scripts and environment paths come from the managing stack's RepositoryFiles:
     each deploy job commits one image per service to `main` of a scratch repository, then
-    promote.yml copies them to its pull-request branch.
+    promote.yml moves the release branch to that revision with staging's images as production's.
     """
     committed = {
         Path(str(res.plain["file"])).name: yaml.safe_load(str(res.plain["content"]))
@@ -211,7 +214,7 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
         record = {
             "service": service,
             "repository": f"ghcr.io/t/{service}",
-            "tag": "1",
+            "tag": "1" * 40,
             "digest": "sha256:" + "a" * 64,
         }
         (records / f"{service}.json").write_text(json.dumps(record))
@@ -232,16 +235,12 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
         step = _script_step(delivery, job)
         done = bash(step["run"], work, {**step["env"], **github, "IMAGES_DIR": str(records)})
         assert done.returncode == 0, done.stdout + done.stderr
-    step = _script_step(committed["promote.yml"], "promote")
-    branch = "promote/test"
-    # What promote.yml's `validated` job hands over after the staging-validation check.
-    source = step["env"]["SOURCE_DIR"]
-    validated = {
-        "IMAGES_TREE": git(work, "rev-parse", f"HEAD:{source}/images"),
-        "IMAGE_COMMIT": "c",
-        "VALIDATION_URL": "u",
-    }
-    done = bash(step["run"], work, {**step["env"], **github, **validated, "SERVICE": "all", "BRANCH": branch})
+    step = _script_step(committed["promote.yml"], "promote", pushing=True)
+    branch = step["env"]["RELEASE_BRANCH"]
+    git(work, "pull", "--quiet", "origin", "main")
+    # What promote.yml's `validated` job hands over: the revision staging validated.
+    validated = {"REVISION": git(work, "rev-parse", "HEAD"), "RUN": "1", "RUNNER_TEMP": str(root)}
+    done = bash(step["run"], work, {**step["env"], **github, **validated, "GITHUB_STEP_SUMMARY": "/dev/null"})
     assert done.returncode == 0, done.stdout + done.stderr
     return {
         path for ref in ("main", branch) for path in git(bare, "ls-tree", "-r", "--name-only", ref).split()

@@ -46,7 +46,8 @@ VALIDATED_SET_FUNCTION = rf"""validated_set() {{  # verified revision, run_id, r
   gh api "repos/$REPO/actions/workflows/{VALIDATION_WORKFLOW}/runs?status=completed&per_page=50" \
     > "$RUNNER_TEMP/runs.json"
   local run_id
-  run_id="$(python3 "$GATE_SCRIPT" select "$RUNNER_TEMP/runs.json" --repository "$REPO")"
+  python3 "$GATE_SCRIPT" select "$RUNNER_TEMP/runs.json" --repository "$REPO" --out "$RUNNER_TEMP/run-id"
+  run_id="$(cat "$RUNNER_TEMP/run-id")"
   rm -rf "$RUNNER_TEMP/evidence"
   gh run download "$run_id" --repo "$REPO" --name "$EVIDENCE_ARTIFACT" --dir "$RUNNER_TEMP/evidence"
   python3 "$GATE_SCRIPT" verify "$RUNNER_TEMP/evidence/evidence.json" --run-id "$run_id" \

@@ -92,7 +92,7 @@ while :; do
     echo "::error::staging did not settle at one revision within $SETTLE_MINUTES minutes"
     exit 1
   fi
-  sleep 20
+  sleep "$POLL_SECONDS"
 done
 revision="$(jq -r .revision "$RUNNER_TEMP/settled.json")"
 image_commit="$(git log -1 --format=%H "$revision" -- "$IMAGES_DIR")"
@@ -264,7 +264,11 @@ def workflow(settings: Settings) -> Workflow:
             Step(
                 name="Wait until every staging Application runs one revision's images",
                 id="target",
-                env={**_observer_env(settings), "SETTLE_MINUTES": str(validation.settle_minutes)},
+                env={
+                    **_observer_env(settings),
+                    "SETTLE_MINUTES": str(validation.settle_minutes),
+                    "POLL_SECONDS": "20",
+                },
                 run=TARGET_SCRIPT,
             ),
         ),

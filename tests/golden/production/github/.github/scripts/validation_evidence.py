@@ -12,7 +12,7 @@ newest *verdict*: a completed run of that file (``path``), in this repository, s
 ``repository_dispatch`` or ``workflow_dispatch`` on branch ``main`` at a commit of main
 (``head_sha`` an ancestor of the checkout's HEAD: a tag named ``main`` cannot pass it off
 as main), whose conclusion is a verdict (cancelled and skipped runs are not). Prints its id
-and exits 0 when that verdict is ``success``; exits 1 when the newest verdict is red (a
+and exits 0 when that verdict is ``success`` (its id into ``--out``); exits 1 when the newest verdict is red (a
 newer failure outranks an older success) or there is none.
 
 ``verify``: the run's evidence (``evidence.json`` of its ``staging-validation-evidence``
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     sel = commands.add_parser("select")
     sel.add_argument("runs", type=Path, help="JSON of the workflow-runs listing")
     sel.add_argument("--repository", required=True, help="owner/name")
+    sel.add_argument("--out", type=Path, required=True, help="where the selected run id goes")
     ver = commands.add_parser("verify")
     ver.add_argument("evidence", type=Path)
     ver.add_argument("--run-id", type=int, required=True)
@@ -161,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "select":
             run_id, passed_over = select(json.loads(args.runs.read_text()), args.repository)
             for line in passed_over:
-                print(f"passed over {line}", file=sys.stderr)
-            print(run_id)
+                print(f"passed over {line}")
+            args.out.write_text(f"{run_id}\n")
+            print(f"the newest verdict: run {run_id}, success")
             return 0
         evidence = json.loads(args.evidence.read_text())
         outputs = verify(evidence, args.run_id, args.images_dir)
