@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install plan preview engine golden bench test lint typecheck check notifications-harness promtool amtool
+.PHONY: install plan preview engine golden bench test tamper lint typecheck check notifications-harness promtool amtool
 
 install: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -38,6 +38,9 @@ bench: install  ## time the offline plan and the program against a bare Pulumi p
 
 test: install  ## the whole test suite
 	$(BIN)/python -m pytest
+
+tamper: install  ## the promotion tamper suite: every attack against the old and the current design, a table per stack
+	$(BIN)/python -m pytest -q -s tests/test_promotion_integrity.py -k tamper_table
 
 lint: install
 	$(BIN)/ruff check .
