@@ -52,6 +52,7 @@ import yaml
 from conftest import bash, git
 
 from components.github import ci_contract
+from components.github.identities import OBSERVER_GRANTS
 from components.github.workflows import promote, promotion_guard, staging_validation
 from components.github.workflows.delivery import WRITE_IMAGES_FUNCTION
 from components.github.workflows.scripts import staging_state, validation_evidence
@@ -716,6 +717,12 @@ def test_staging_declares_a_read_only_observer_in_a_main_only_environment(runs: 
     assert role.plain["rules"] == [
         {"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list", "watch"]}
     ]
+    # The README's identities table says the same.
+    rule = role.plain["rules"][0]
+    assert (
+        f"{', '.join(rule['verbs'])} {rule['apiGroups'][0]}/{rule['resources'][0]} in Argo CD's namespace",
+    ) == OBSERVER_GRANTS
+    assert role.plain["metadata"]["namespace"] == "argocd"
     name = ci_contract.observer_environment("staging")
     envs = {
         r.plain["environment"]: r

@@ -358,6 +358,11 @@ class Credential:
     grants: tuple[str, ...]
 
 
+# The staging observer's Role, as `<verbs> <group>/<resource> in <namespace>`; the test holds
+# the staging stack's declared Role to it.
+OBSERVER_GRANTS: tuple[str, ...] = ("get, list, watch argoproj.io/applications in Argo CD's namespace",)
+
+
 @dataclass(frozen=True)
 class Identity:
     key: str
@@ -476,6 +481,18 @@ IDENTITIES: tuple[Identity, ...] = (
                 "`argocdDispatchToken`, fine-grained, this repository only",
                 "config secret; key `github-dispatch-token` of staging's `argocd-notifications-secret`",
                 _github(DISPATCH_GITHUB),
+            ),
+        ),
+    ),
+    Identity(
+        "staging observer",
+        "Staging validation's `target` and `gate` jobs (environment `staging-observer`, main only), reading "
+        "what staging runs: its Argo CD Applications' revision, health and images.",
+        (
+            Credential(
+                "ServiceAccount token minted by the staging stack (a kubeconfig)",
+                "environment secret `OBSERVER_KUBECONFIG` of `staging-observer`",
+                OBSERVER_GRANTS,
             ),
         ),
     ),
