@@ -1134,3 +1134,44 @@ def test_print_the_tamper_table_per_stack(tmp_path: Path, runs: dict[str, Run]) 
         print(text)
     assert all(old and new for old, new in results.values())
     assert {s for t in TAMPERS for s in t.stacks} == {"staging", "production"}
+
+
+def _environments(runs: dict[str, Run]) -> dict[str, tuple[list[str], bool]]:
+    """Every declared environment: its deployment branch patterns and whether it has reviewers."""
+    found: dict[str, tuple[list[str], bool]] = {}
+    for run in runs.values():
+        for res in run.resources:
+            if res.type.endswith("repositoryEnvironment:RepositoryEnvironment"):
+                reviewed = any(r.get("users") or r.get("teams") for r in res.plain.get("reviewers") or [])
+                found[res.plain["environment"]] = ([], reviewed)
+        for res in run.resources:
+            if res.type.endswith("RepositoryEnvironmentDeploymentPolicy"):
+                found[res.plain["environment"]][0].append(res.plain["branchPattern"])
+    return found
+
+
+def test_what_decides_production_is_written_only_from_main_only_environments(runs: dict[str, Run]) -> None:
+    environments = _environments(runs)
+    evidence_writers, release_movers = [], []
+    for file, doc in rendered_workflows(runs).items():
+        for job_id, job in doc["jobs"].items():
+            steps = job.get("steps", [])
+            if any(
+                str(s.get("uses", "")).startswith("actions/upload-artifact@")
+                and (s.get("with") or {}).get("name") == ci_contract.VALIDATION_EVIDENCE_ARTIFACT
+                for s in steps
+            ):
+                evidence_writers.append((file, job_id, job.get("environment")))
+            if any(
+                "RELEASE_BRANCH" in (s.get("env") or {}) and "PUSH_TOKEN" in (s.get("env") or {})
+                for s in steps
+            ):
+                release_movers.append((file, job_id, job.get("environment")))
+    # The evidence: uploaded by one job of staging validation, in the main-only observer environment.
+    assert evidence_writers == [
+        ("staging-validation.yml", "gate", ci_contract.observer_environment("staging"))
+    ]
+    assert environments[ci_contract.observer_environment("staging")][0] == ["main"]
+    # The release branch: moved by one job, behind production's reviewers, from main only.
+    assert release_movers == [("promote.yml", "promote", "production")]
+    assert environments["production"] == (["main"], True)
