@@ -32,14 +32,17 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 import yaml
 from conftest import TEST_SECRETS
 
+from components.github.config import ACKNOWLEDGEABLE_RISKS
 from tools.offline import SERVICE_ACCOUNT_TOKEN, STACKS, Run, declared_secrets, mock_outputs
 
+ROOT = Path(__file__).parent.parent
 MAIN = "main"
 REPOSITORY = "repository"
 ACCOUNT = "linode account"
@@ -64,6 +67,37 @@ CONFIG_SECRET_GRANTS: dict[str, tuple[tuple[str, Level, str], ...]] = {
     ),
 }
 PASSPHRASE = "ciPulumiPassphrase"
+# Repository-wide grants that reach every stack's protection (closure v2): Administration
+# write edits any environment's reviewers and branch policies, production's included.
+DEPLOYER_ADMINISTRATION = "deployer-administration-reaches-production"
+SHARED_ACCOUNT = "shared-linode-account-reaches-production"
+REACHES_EVERY_STACK: dict[str, tuple[tuple[str, Level, str], ...]] = {
+    "ciGithubToken": (
+        (
+            "github: {stack}'s environments and their protection (Administration)",
+            "write",
+            DEPLOYER_ADMINISTRATION,
+        ),
+    ),
+}
+# What every job token's permissions give: writes anyone with write access already has
+# (push a branch whose workflow asks for them). They decide nothing that reaches production:
+# rulesets guard main, release/* and tags, and promotion trusts no status, tag or dispatch
+# (tests/test_promotion_integrity.py).
+ANY_WRITER = "any writer"
+
+
+def _stack_file(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def linode_account(stack: str) -> str:
+    return str(_stack_file(stack).get("delivery:pipeline", {}).get("linodeAccount", "default"))
+
+
+def acknowledged(stack: str) -> dict[str, str]:
+    return dict(_stack_file(stack).get("delivery:pipeline", {}).get("acknowledgedRisks") or {})
+
 
 TOKEN = "linode:index/token:Token"
 STATE_KEY = "linode:index/objectStorageKey:ObjectStorageKey"
@@ -79,6 +113,16 @@ RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
 WORKFLOW_FILE = "github:index/repositoryFile:RepositoryFile"
 GITHUB_ACTIONS_APP_ID = 15368
 
+# Every GITHUB_TOKEN permission a workflow may ask for (GitHub docs, "Permissions for the
+# GITHUB_TOKEN").
+ALL_TOKEN_PERMISSIONS: dict[str, str] = dict.fromkeys(
+    (
+        "actions", "attestations", "checks", "contents", "deployments", "id-token", "issues", "packages",
+        "pages", "pull-requests", "security-events", "statuses",
+    ),
+    "write",
+)  # fmt: skip
+
 _SECRET_REF = re.compile(r"secrets\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -89,7 +133,10 @@ _SECRET_REF = re.compile(r"secrets\.([A-Za-z_][A-Za-z0-9_]*)")
 class Capability:
     asset: str
     level: Level
-    scope: str  # the stack it belongs to, `repository` or `linode account`
+    scope: str  # the stack it belongs to, `repository`, `any writer` or `linode account <name>`
+    # The name a stack's config may acknowledge this reach by (pipeline.acknowledgedRisks),
+    # when it reaches production from outside production's reviewers; "" for none.
+    risk: str = ""
 
     def __str__(self) -> str:
         where = f" [{self.scope}]" if self.scope not in self.asset else ""
@@ -195,12 +242,34 @@ def _bucket_scope(stack: str, bucket: str, runs: dict[str, Run]) -> str:
 def _credential_caps(stack: str, type_: str, plain: dict[str, Any], runs: dict[str, Run]) -> set[Capability]:
     caps: set[Capability] = set()
     if type_ == TOKEN:
+        # Linode scopes are account-wide: a token reaches every stack of its account.
+        account = linode_account(stack)
+        peers = [s for s in runs if linode_account(s) == account]
         for scope in plain["scopes"].split():
-            area, level = scope.split(":")
-            caps.add(Capability(f"linode: {area}", "write" if level == "read_write" else "read", ACCOUNT))
+            area, grant = scope.split(":")
+            level: Level = "write" if grant == "read_write" else "read"
+            if area == "lke":
+                for peer in peers:
+                    caps.add(
+                        Capability(
+                            f"cluster of {peer} (kubeconfig, ACL; linode {scope})",
+                            level,
+                            peer,
+                            SHARED_ACCOUNT,
+                        )
+                    )
+            elif area == "object_storage":
+                for peer in peers:
+                    caps.add(
+                        Capability(
+                            f"every bucket of {peer}'s account (linode {scope})", level, peer, SHARED_ACCOUNT
+                        )
+                    )
+            else:
+                caps.add(Capability(f"linode: {area}", level, f"{ACCOUNT} {account}"))
     elif type_ == STATE_KEY:
         for access in plain["bucketAccesses"]:
-            level: Level = "write" if access["permissions"] == "read_write" else "read"
+            level = "write" if access["permissions"] == "read_write" else "read"
             bucket = access["bucketName"]
             caps.add(Capability(f"bucket {bucket}", level, _bucket_scope(stack, bucket, runs)))
     return caps
@@ -283,7 +352,10 @@ def unlocks(value: str, stack: str, runs: dict[str, Run]) -> set[Capability]:
                     if other != PASSPHRASE:
                         caps |= unlocks(TEST_SECRETS[other], stack, runs)
                 return caps | state_secrets(stack, runs)
-            return {Capability(asset, level, scope) for asset, level, scope in CONFIG_SECRET_GRANTS[key]}
+            caps = {Capability(asset, level, scope) for asset, level, scope in CONFIG_SECRET_GRANTS[key]}
+            for asset, level, risk in REACHES_EVERY_STACK.get(key, ()):
+                caps |= {Capability(asset.format(stack=other), level, other, risk) for other in runs}
+            return caps
     observer = _service_account_caps(value, stack, runs)
     if observer is not None:
         return observer
@@ -388,6 +460,11 @@ def resolve(system: System, row: JobRow) -> None:
         for stack, value in holders:
             row.reachable |= unlocks(value, stack, system.runs)
     token = row.permissions
+    granted = ALL_TOKEN_PERMISSIONS if token == "any it asks for" else token
+    assert isinstance(granted, dict)
+    for permission, level in sorted(granted.items()):
+        if level == "write":
+            row.reachable.add(Capability(f"GITHUB_TOKEN {permission}", "write", ANY_WRITER))
     if system.github_actions_bypasses_main and (
         token == "any it asks for" or (isinstance(token, dict) and token.get("contents") == "write")
     ):
@@ -412,17 +489,38 @@ def unreviewed(system: System, row: JobRow) -> bool:
     return open_env and any(s.unreviewed for s in row.starts)
 
 
+def acknowledgements(system: System, rows: Iterable[JobRow]) -> list[str]:
+    """Production reaches from outside production's reviewers that the row's stack accepted."""
+    found: list[str] = []
+    for row in rows:
+        envs = [system.environments[n] for n in (row.environment or "").split(",") if n]
+        for cap in sorted(c for c in row.reachable if c.scope == "production" and c.level == "write"):
+            if envs and not all(e.reviewed for e in envs):
+                for env in envs:
+                    reason = acknowledged(env.stack).get(cap.risk)
+                    if reason:
+                        found.append(
+                            f"{row.job}: {cap.asset} (acknowledged by {env.stack} as {cap.risk}: {reason})"
+                        )
+    return found
+
+
 def violations(system: System, rows: Iterable[JobRow]) -> list[str]:
     found: list[str] = []
     for row in rows:
         envs = [system.environments[n] for n in (row.environment or "").split(",") if n]
-        writes = sorted(c for c in row.reachable if c.level == "write")
+        writes = sorted(c for c in row.reachable if c.level == "write" and c.scope != ANY_WRITER)
         if unreviewed(system, row) and writes:
             found.append(f"{row.job}: an unreviewed change reaches {', '.join(map(str, writes))}")
         protected = bool(envs) and all(e.main_only for e in envs)
         if writes and not protected:
             found.append(f"{row.job}: writes outside a main-only environment: {', '.join(map(str, writes))}")
-        production = [c for c in writes if c.scope == "production"]
+        production = [
+            c
+            for c in writes
+            if c.scope == "production"
+            and not (c.risk and envs and all(c.risk in acknowledged(e.stack) for e in envs))
+        ]
         if production and not (protected and all(e.reviewed for e in envs)):
             found.append(
                 f"{row.job}: production writable without production's reviewers: "
@@ -485,7 +583,9 @@ def test_no_write_reachable_from_unreviewed_changes_and_production_behind_review
     assert found == [], "\n".join(found) + "\n\n" + printed
     pull_request_rows = [r for r in rows if unreviewed(system, r)]
     assert pull_request_rows, "no job an unreviewed change can start: the check proved nothing"
-    assert all(c.level == "read" for r in pull_request_rows for c in r.reachable), printed
+    assert all(c.level == "read" or c.scope == ANY_WRITER for r in pull_request_rows for c in r.reachable), (
+        printed
+    )
     # The closure saw the writes it must guard: this stack's cluster, behind its environments.
     reached = {c for r in rows for c in r.reachable}
     assert any(c.scope == stack and c.level == "write" for c in reached), printed
@@ -534,3 +634,80 @@ def test_repository_secrets_reach_every_branch_so_ci_secrets_live_in_ci_main(sys
         and "bucket ai-aas-build-metrics" in v
         for v in found
     ), found
+
+
+# --------------------------------------------------------------------------- closure v2
+
+
+def test_acknowledged_reaches_are_printed_and_each_is_still_reached(system: System) -> None:
+    rows = closure(system)
+    printed = acknowledgements(system, rows)
+    print("\nacknowledged reaches into production:\n" + "\n".join(printed))
+    for stack in STACKS:
+        for risk in acknowledged(stack):
+            assert risk in ACKNOWLEDGEABLE_RISKS, f"{stack}: unknown risk {risk}"
+            assert any(f"acknowledged by {stack} as {risk}" in line for line in printed), (
+                f"{stack} acknowledges {risk}, which nothing reaches any more: remove it"
+            )
+    assert {DEPLOYER_ADMINISTRATION, SHARED_ACCOUNT} == set(ACKNOWLEDGEABLE_RISKS)
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{risk}`" in readme for risk in ACKNOWLEDGEABLE_RISKS), (
+        "README lists every acknowledgeable risk"
+    )
+
+
+def test_unacknowledged_reaches_into_production_fail_the_closure(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the acknowledgement, the deployer's Administration write in development and
+    staging is a path to production's protection that its reviewers do not guard."""
+    monkeypatch.setattr(f"{__name__}.acknowledged", lambda stack: {})
+    found = violations(system, closure(system))
+    assert any(
+        v.startswith("delivery.yml/deploy-development: production writable without production's reviewers")
+        and "production's environments and their protection" in v
+        for v in found
+    ), found
+
+
+def test_a_linode_account_shared_with_production_fails_the_closure(
+    system: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Account-wide `lke:read_write` of development's token reaches production's cluster when
+    both live in one account (GET kubeconfig, edit the ACL)."""
+    monkeypatch.setattr(f"{__name__}.linode_account", lambda stack: "shared")
+    found = violations(system, closure(system))
+    assert any(
+        v.startswith("infrastructure.yml/up-development: production writable")
+        and "cluster of production" in v
+        for v in found
+    ), found
+
+
+def test_the_old_labels_hid_these_reaches(system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closure v1 labelled account- and repository-wide grants `linode account` and
+    `repository`: with the same shared account and no acknowledgement it found nothing."""
+    monkeypatch.setattr(f"{__name__}.linode_account", lambda stack: "shared")
+    monkeypatch.setattr(f"{__name__}.acknowledged", lambda stack: {})
+    rows = closure(system)
+    assert any("production writable" in v for v in violations(system, rows))
+    for row in rows:
+        row.reachable = {
+            dataclasses.replace(c, scope=ACCOUNT if "linode" in c.asset else REPOSITORY, risk="")
+            if c.risk
+            else c
+            for c in row.reachable
+        }
+    assert not [v for v in violations(system, rows) if "production writable" in v]
+
+
+def test_every_job_token_write_is_listed_and_reaches_nothing_protected(system: System) -> None:
+    rows = closure(system)
+    token_writes = {c.asset for r in rows for c in r.reachable if c.scope == ANY_WRITER}
+    # The jobs' own tokens: listed, and none of them is production's or main's.
+    assert "GITHUB_TOKEN statuses" in token_writes and "GITHUB_TOKEN packages" in token_writes
+    assert not system.github_actions_bypasses_main
+    branch_row = next(r for r in rows if r.job == "(a workflow a branch adds)")
+    assert {c.asset for c in branch_row.reachable if c.scope == ANY_WRITER} == {
+        f"GITHUB_TOKEN {p}" for p in ALL_TOKEN_PERMISSIONS
+    }

@@ -415,9 +415,45 @@ class SelfHostedRunners(Model):
     )
 
 
+# Reaches the credential closure finds that neither GitHub nor Linode can scope narrower, each
+# accepted in config by name with the reason (README, "Credential closure").
+AcknowledgedRisk = Literal[
+    "deployer-administration-reaches-production", "shared-linode-account-reaches-production"
+]
+ACKNOWLEDGEABLE_RISKS: dict[str, str] = {
+    "deployer-administration-reaches-production": (
+        "this stack's `up` and deploy jobs hold the deployer's token without production's reviewers; its "
+        "Administration write (every stack declares its own environments) could edit production's "
+        "environment protection"
+    ),
+    "shared-linode-account-reaches-production": (
+        "this stack shares its Linode account with production; its account-wide `lke` and "
+        "`object_storage` scopes reach production's cluster and state"
+    ),
+}
+
+
 class PipelineConfig(Model):
     """What CI needs from this stack: where its state lives, how long its credentials last,
     and which runners reach its cluster."""
+
+    linode_account: str = Field(
+        default="default",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description=(
+            "Name of the Linode account this stack's cluster, state bucket and CI tokens live in. Linode "
+            "token scopes are account-wide: a token of one stack reaches every stack in the same account "
+            "(the credential closure counts it so), so production belongs in an account of its own."
+        ),
+    )
+    acknowledged_risks: dict[AcknowledgedRisk, Annotated[str, Field(min_length=20)]] = Field(
+        default_factory=dict,
+        description=(
+            "Residual reaches of this stack's CI jobs into production that the providers cannot scope "
+            "narrower, each accepted by name with the reason; the credential closure refuses any such "
+            "reach not listed here and prints the ones that are."
+        ),
+    )
 
     state_backend: StateBackendConfig = Field(description="This stack's Pulumi state bucket.")
     credentials: CredentialsConfig = Field(description="The CI Linode credentials the program mints.")
