@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 
 from components.config.base import ConfigError
@@ -100,6 +101,26 @@ def dump_resource(doc: dict[str, Any]) -> str:
     return yaml.dump(doc, Dumper=_ReadableDumper, sort_keys=False, default_flow_style=False, width=100)
 
 
+def alias_text(alias: Any) -> str:
+    """An alias as a reviewer reads it: a URN as given, a `pulumi.Alias` as the fields it sets
+    (its repr holds a memory address, which would churn the golden files). pulumi-kubernetes
+    gives its typed resources aliases to their older API versions' types."""
+    if not isinstance(alias, pulumi.Alias):
+        return str(alias)
+    fields: dict[str, Any] = {
+        "name": alias.name,
+        "type": alias.type_,
+        "parent": alias.parent,
+        "stack": alias.stack,
+        "project": alias.project,
+    }
+    return ", ".join(
+        f"{key}={getattr(value, '_name', value)}"  # a parent Resource by its name
+        for key, value in fields.items()
+        if value is not ... and value is not None
+    )
+
+
 def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[str, Any]:
     """Everything the program declares about one resource, as the plan and golden files show it."""
     doc: dict[str, Any] = {"type": res.type, "name": res.name}
@@ -115,7 +136,7 @@ def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[s
         "ignoreChanges": sorted(res.ignore_changes),
         "replaceOnChanges": sorted(res.replace_on_changes),
         "additionalSecretOutputs": sorted(set(res.additional_secret_outputs)),
-        "aliases": [str(a) for a in res.aliases],
+        "aliases": [alias_text(a) for a in res.aliases],
     }
     if any(options.values()):
         doc["options"] = {k: v for k, v in options.items() if v}
