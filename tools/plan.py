@@ -3,9 +3,10 @@
 Writes every declared resource (type, name, parent, provider, options and every input,
 secrets masked, values only known after apply marked) as one YAML document under
 ``build/<stack>/resources/<component path>/``, beside the documents the program renders
-(workflow files, Argo CD manifests, monitoring rules, Helm values). Prints the resources as a tree, the way
-`pulumi preview` does, each marked against a base: the golden files ``tests/golden/<stack>/``
-(default), an earlier build directory, or the golden files at a git ref (``--base``).
+(workflow files, Argo CD manifests, monitoring rules, admission policies, Helm values).
+Prints the resources as a tree, the way `pulumi preview` does, each marked against a base:
+the golden files ``tests/golden/<stack>/`` (default), an earlier build directory, or the
+golden files at a git ref (``--base``).
 ``--full`` prints every input. ``--update-golden`` rewrites the golden files, which
 reviewers read as the pull request's diff.
 
@@ -187,6 +188,10 @@ def render_documents(run: Run) -> dict[str, str]:
             meta = inputs.get("metadata", {})
             kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
             docs[f"monitoring/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
+        elif res.type.startswith("kubernetes:admissionregistration.k8s.io/"):
+            meta = inputs.get("metadata", {})
+            kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
+            docs[f"admission/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
         elif res.type == "kubernetes:helm.sh/v3:Release":
             docs[f"helm/{inputs.get('name', res.name)}.values.yaml"] = _dump(inputs.get("values", {}))
     return dict(sorted(docs.items()))
