@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install plan preview engine golden bench test tamper lint typecheck check notifications-harness promtool amtool
+.PHONY: install plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool
 
 install: $(BIN)/.installed
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -65,6 +65,17 @@ $(NOTIFICATIONS_HARNESS): tools/notifications/main.go tools/notifications/go.mod
 	@command -v go >/dev/null || { echo "go not found: the notifications harness needs Go (https://go.dev/dl/)" >&2; exit 1; }
 	mkdir -p $(dir $(abspath $@))
 	cd tools/notifications && GOFLAGS=-mod=readonly go build -trimpath -o $(abspath $@) .
+
+# The Kubernetes API server's ValidatingAdmissionPolicy plugin (k8s.io/apiserver, pinned in
+# tools/cel/go.mod) compiling the declared admission policies and judging sample Pods
+# (tests/cel_harness.py runs it). A cold build compiles much of k8s.io/apiserver: 11 minutes
+# on this shared 2-core machine (README, "Pod admission policies").
+CEL_HARNESS := $(TOOLS_CACHE)/cel-harness
+cel-harness: $(CEL_HARNESS)  ## build the admission-policy CEL harness (needs Go)
+$(CEL_HARNESS): tools/cel/main.go tools/cel/go.mod tools/cel/go.sum
+	@command -v go >/dev/null || { echo "go not found: the CEL harness needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(dir $(abspath $@))
+	cd tools/cel && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(abspath $@) .
 
 amtool: $(TOOLS_CACHE)/amtool  ## amtool of Alertmanager v0.34.0 (pinned in tools/amtool/go.mod) for the routing tests
 $(TOOLS_CACHE)/amtool: tools/amtool/go.mod tools/amtool/go.sum

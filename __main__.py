@@ -27,6 +27,7 @@ from components.gitops.gitops_manifests import GitOpsSpec, applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
 from components.gitops.validation_observer import ValidationObserver, ValidationObserverArgs
+from components.kubernetes.admission_policies import PodPolicies, PodPoliciesArgs
 from components.monitoring.monitoring import Monitoring, MonitoringArgs
 from components.monitoring.stack_values import prometheus_url
 from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
@@ -149,6 +150,21 @@ def main() -> None:
         opts=pulumi.ResourceOptions(providers=gitops_providers),
     )
     app_dependencies.extend(image_pull.secrets.values())
+    # Admission policies on the Pods of the same namespaces (README, "Pod admission policies"):
+    # in force before the first sync creates a Pod, removed only after the workloads.
+    if config.pod_policies.enabled:
+        pod_policies = PodPolicies(
+            f"{env}-pod-policies",
+            PodPoliciesArgs(
+                environment=env,
+                registry_prefix=config.github.workflows.registry_for(config.github.owner) + "/",
+                namespaces=gitops_spec.namespaces,
+                image_digest_actions=config.pod_policies.image_digest_actions,
+                pod_security_actions=config.pod_policies.pod_security_actions,
+            ),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+        )
+        app_dependencies.extend([*pod_policies.policies.values(), *pod_policies.bindings.values()])
     GitOpsApps(
         f"{env}-gitops",
         gitops_spec,

@@ -3,9 +3,10 @@
 Writes every declared resource (type, name, parent, provider, options and every input,
 secrets masked, values only known after apply marked) as one YAML document under
 ``build/<stack>/resources/<component path>/``, beside the documents the program renders
-(workflow files, Argo CD manifests, monitoring rules, Helm values). Prints the resources as a tree, the way
-`pulumi preview` does, each marked against a base: the golden files ``tests/golden/<stack>/``
-(default), an earlier build directory, or the golden files at a git ref (``--base``).
+(workflow files, Argo CD manifests, monitoring rules, admission policies, Helm values).
+Prints the resources as a tree, the way `pulumi preview` does, each marked against a base:
+the golden files ``tests/golden/<stack>/`` (default), an earlier build directory, or the
+golden files at a git ref (``--base``).
 ``--full`` prints every input. ``--update-golden`` rewrites the golden files, which
 reviewers read as the pull request's diff.
 
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 
 from components.config.base import ConfigError
@@ -57,19 +59,6 @@ GOLDEN_COMMAND = "make golden"
 # Offline runs need values for the declared secrets; these placeholders never leave the
 # process and are masked in every printed or written document.
 PLACEHOLDER_SECRETS = {key: f"offline-placeholder-{key}" for key in declared_secrets()}
-
-
-def alias_text(alias: Any) -> str:
-    """An alias as a reviewer reads it: a URN, or the fields a `pulumi.Alias` sets (SDKs add
-    type aliases themselves, e.g. pulumi-kubernetes' rbac/v1beta1 -> v1)."""
-    if isinstance(alias, str):
-        return alias
-    fields = {
-        k.strip("_"): v
-        for k, v in vars(alias).items()
-        if v is not None and v is not ... and not k.startswith("__")
-    }
-    return ", ".join(f"{k}={v}" for k, v in sorted(fields.items()))
 
 
 def present(value: Any, unknowns: dict[int, str]) -> Any:
@@ -111,6 +100,26 @@ def _dump(doc: Any) -> str:
 
 def dump_resource(doc: dict[str, Any]) -> str:
     return yaml.dump(doc, Dumper=_ReadableDumper, sort_keys=False, default_flow_style=False, width=100)
+
+
+def alias_text(alias: Any) -> str:
+    """An alias as a reviewer reads it: a URN as given, a `pulumi.Alias` as the fields it sets
+    (its repr holds a memory address, which would churn the golden files). pulumi-kubernetes
+    gives its typed resources aliases to their older API versions' types."""
+    if not isinstance(alias, pulumi.Alias):
+        return str(alias)
+    fields: dict[str, Any] = {
+        "name": alias.name,
+        "type": alias.type_,
+        "parent": alias.parent,
+        "stack": alias.stack,
+        "project": alias.project,
+    }
+    return ", ".join(
+        f"{key}={getattr(value, '_name', value)}"  # a parent Resource by its name
+        for key, value in fields.items()
+        if value is not ... and value is not None
+    )
 
 
 def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[str, Any]:
@@ -179,6 +188,10 @@ def render_documents(run: Run) -> dict[str, str]:
             meta = inputs.get("metadata", {})
             kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
             docs[f"monitoring/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
+        elif res.type.startswith("kubernetes:admissionregistration.k8s.io/"):
+            meta = inputs.get("metadata", {})
+            kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
+            docs[f"admission/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
         elif res.type == "kubernetes:helm.sh/v3:Release":
             docs[f"helm/{inputs.get('name', res.name)}.values.yaml"] = _dump(inputs.get("values", {}))
     return dict(sorted(docs.items()))

@@ -28,6 +28,7 @@ from components.config.base import (
 from components.github.config import GithubConfig, PipelineConfig
 from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
 from components.gitops.gitops_layout import RELEASE_BRANCH_PREFIX, release_branch
+from components.kubernetes.config import PodPoliciesConfig
 from components.monitoring.config import MonitoringConfig
 from components.storage.config import MetricsConfig
 
@@ -60,6 +61,13 @@ class StackConfig(Model):
     )
     pipeline: PipelineConfig = Field(
         description="CI of this stack: its state bucket and the lifetime of the credentials minted for CI."
+    )
+    pod_policies: PodPoliciesConfig = Field(
+        default_factory=PodPoliciesConfig,
+        description=(
+            "Admission policies on the cluster: the platform's images pinned by digest, no root "
+            "and a read-only root filesystem in every container of the Applications' namespaces."
+        ),
     )
 
     @model_validator(mode="after")
@@ -111,6 +119,7 @@ class StackConfig(Model):
                 )
             )
         problems.extend(self._monitoring_problems())
+        problems.extend(self._pod_policy_problems())
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())
         problems.extend(self._reachability_problems())
@@ -147,6 +156,25 @@ class StackConfig(Model):
                     )
                 )
         return problems
+
+    def _pod_policy_problems(self) -> list[Problem]:
+        """Staging and production never run a platform image that is not pinned by digest:
+        what staging validated is what production runs, byte for byte."""
+        if self.environment == "development":
+            return []
+        policies = self.pod_policies
+        why = f"{self.environment} refuses Pods whose platform images are not pinned by digest"
+        if not policies.enabled:
+            return [Problem("podPolicies.enabled", False, f"{why}; allowed: true")]
+        if "Deny" not in policies.image_digest_actions:
+            return [
+                Problem(
+                    "podPolicies.imageDigestActions",
+                    list(policies.image_digest_actions),
+                    f"{why}; allowed: [Deny] or [Deny, Audit]",
+                )
+            ]
+        return []
 
     def _reachability_problems(self) -> list[Problem]:
         """The runner of this stack's infrastructure jobs must get through its control-plane ACL

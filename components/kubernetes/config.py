@@ -1,0 +1,63 @@
+"""Config model of the admission policies that judge the platform's Pods (``delivery:podPolicies``).
+Which environments must enforce them is a cross-field rule in ``StackConfig``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from components.config.base import Model
+
+# What a ValidatingAdmissionPolicyBinding does with a failed validation.
+ValidationAction = Literal["Deny", "Warn", "Audit"]
+ALLOWED_ACTIONS = "[Deny], [Deny, Audit], [Warn], [Audit] or [Warn, Audit]"
+
+
+def _validation_actions(actions: list[ValidationAction]) -> list[ValidationAction]:
+    # The API server's own rules for spec.validationActions: refused there, a bad list would
+    # only fail at `pulumi up`.
+    if not actions:
+        raise ValueError(f"a binding needs at least one action; allowed: {ALLOWED_ACTIONS}")
+    if len(set(actions)) != len(actions):
+        raise ValueError(f"an action is listed twice; allowed: {ALLOWED_ACTIONS}")
+    if "Deny" in actions and "Warn" in actions:
+        raise ValueError(
+            "Deny and Warn may not be used together (Kubernetes refuses it: the refusal already "
+            f"carries the message); allowed: {ALLOWED_ACTIONS}"
+        )
+    return actions
+
+
+ValidationActions = Annotated[list[ValidationAction], AfterValidator(_validation_actions)]
+
+
+def _deny() -> list[ValidationAction]:
+    return ["Deny"]
+
+
+class PodPoliciesConfig(Model):
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Declare the admission policies `platform-image-digest` and `platform-pod-security` "
+            "on the cluster, bound to the namespaces the Applications deploy to. Staging and "
+            "production: always true."
+        ),
+    )
+    image_digest_actions: ValidationActions = Field(
+        default_factory=_deny,
+        description=(
+            "What a Pod whose platform-registry image is not pinned by digest meets: `Deny` "
+            "refuses it, `Warn` answers its creator with a warning, `Audit` records it in the API "
+            "server's audit log. Staging and production: a list with `Deny`."
+        ),
+    )
+    pod_security_actions: ValidationActions = Field(
+        default_factory=_deny,
+        description=(
+            "What a Pod with a container that may run as root or has a writable root filesystem "
+            "meets (seed 004). Start a stack with `[Warn, Audit]` while its charts are brought "
+            "into line, then `[Deny]`."
+        ),
+    )
