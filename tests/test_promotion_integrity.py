@@ -47,9 +47,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cel_harness
 import pytest
+import test_pod_policies as pods
 import yaml
 from conftest import bash, git
+from test_gitops import k8s_version
 
 from components.github import ci_contract
 from components.github.identities import OBSERVER_GRANTS
@@ -959,10 +962,20 @@ def _tag_overwrite_new(main: Main, tmp_path: Path, runs: dict[str, Run]) -> bool
     pinned = all(
         v.endswith(f"@{DIGEST_B}") for v in (f"{image['repository']}:{image['tag']}", image["reference"])
     )
-    # And what staging runs by tag alone is refused as evidence (staging_state).
+    # What staging runs by tag alone is refused as evidence (staging_state)...
     apps = settled(main)
     apps["items"][2]["status"]["summary"]["images"] = [f"{REGISTRY}/web-portal:{'1' * 40}"]
-    return pinned and observe(main, apps, tmp_path)[0] == 1
+    refused_as_evidence = observe(main, apps, tmp_path)[0] == 1
+    # ...and by staging's and production's API servers: their digest policy, evaluated by the
+    # API server's own admission plugin (the CEL harness; CI builds it).
+    admitted = []
+    for stack in ("staging", "production"):
+        run = runs[stack]
+        tag_only = pods.sample(pods.image(f"{REGISTRY}/web-portal:{'1' * 40}"))
+        requests = [cel_harness.request("tag-only", tag_only, pods.namespace(run))]
+        verdict = cel_harness.evaluate(*pods.declared(run), requests, k8s_version(run))
+        admitted.append(verdict.of("tag-only").allowed)
+    return pinned and refused_as_evidence and not any(admitted)
 
 
 def _partial_sync_old(main: Main, tmp_path: Path) -> bool:
@@ -1053,7 +1066,7 @@ TAMPERS = (
     Tamper("a forged staging-deployed payload", _payload_old, _payload_new,
            "validation reads staging's Applications, never the payload", ("staging",)),
     Tamper("a tag overwritten after validation", _tag_overwrite_old, _tag_overwrite_new,
-           "image files, charts and evidence name digests", ("staging", "production")),
+           "image files name digests; evidence and the API servers refuse a tag", ("staging", "production")),
     Tamper("a partially synced staging", _partial_sync_old, _partial_sync_new,
            "validation waits for every Application at one revision", ("staging",)),
     Tamper("an aborted canary", _partial_sync_old, _aborted_canary_new,
