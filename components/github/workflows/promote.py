@@ -43,7 +43,7 @@ VALIDATION_WORKFLOW = validation_evidence.WORKFLOW_PATH.rsplit("/", 1)[-1]
 
 # The newest validation verdict of main and its evidence, verified (validation_evidence.py).
 VALIDATED_SET_FUNCTION = rf"""validated_set() {{  # verified revision, run_id, run_url to $GITHUB_OUTPUT
-  gh api "repos/$REPO/actions/workflows/{VALIDATION_WORKFLOW}/runs?status=completed&per_page=50" \
+  gh api "repos/$REPO/actions/workflows/{VALIDATION_WORKFLOW}/runs?branch=main&status=completed&per_page=50" \
     > "$RUNNER_TEMP/runs.json"
   local run_id
   python3 "$GATE_SCRIPT" select "$RUNNER_TEMP/runs.json" --repository "$REPO" --out "$RUNNER_TEMP/run-id"
