@@ -8,12 +8,13 @@ the upload uses is scoped to the run; GitHub docs, "Storing workflow data as art
 
 ``select``: from the workflow-runs listing of ``staging-validation.yml``
 (``GET /repos/{repo}/actions/workflows/staging-validation.yml/runs?branch=main&status=completed``,
-so runs on other branches cannot crowd the verdict off the page), the newest *verdict*: a completed run of that file (``path``), in this repository, started by
+so runs on other branches cannot crowd the verdict off the page), the newest *verdict*: a
+completed run of that file (``path``), in this repository, started by
 ``repository_dispatch`` or ``workflow_dispatch`` on branch ``main`` at a commit of main
 (``head_sha`` an ancestor of the checkout's HEAD: a tag named ``main`` cannot pass it off
 as main), whose conclusion is a verdict (cancelled and skipped runs are not). Writes its id
-and exits 0 when that verdict is ``success`` (its id into ``--out``); exits 1 when the newest verdict is red (a
-newer failure outranks an older success) or there is none.
+into ``--out`` and exits 0 when that verdict is ``success``; exits 1 when the newest verdict
+is red (a newer failure outranks an older success) or there is none.
 
 ``verify``: the run's evidence (``evidence.json`` of its ``staging-validation-evidence``
 artifact) names this run and a passed result, a revision that is a commit of main, and
