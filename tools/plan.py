@@ -7,11 +7,13 @@ secrets masked, values only known after apply marked) as one YAML document under
 `pulumi preview` does, each marked against a base: the golden files ``tests/golden/<stack>/``
 (default), an earlier build directory, or the golden files at a git ref (``--base``).
 ``--full`` prints every input. ``--update-golden`` rewrites the golden files, which
-reviewers read as the pull request's diff.
+reviewers read as the pull request's diff; it refuses to drop a URN from ``urns.txt`` that
+only an alias could keep (``tools/urns.py``) unless ``--allow-delete`` says the delete is meant.
 
     python -m tools.plan staging
     python -m tools.plan staging --base origin/main --full
     python -m tools.plan --update-golden development staging production
+    python -m tools.plan --update-golden --allow-delete production
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from tools.plan_diff import (
     resource_documents,
     summary_lines,
 )
+from tools.urns import URNS_FILE, orphans, orphans_message, read_snapshot, snapshot_text
 
 BUILD = ROOT / "build"
 GOLDEN = ROOT / "tests" / "golden"
@@ -115,7 +118,7 @@ def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[s
         "ignoreChanges": sorted(res.ignore_changes),
         "replaceOnChanges": sorted(res.replace_on_changes),
         "additionalSecretOutputs": sorted(set(res.additional_secret_outputs)),
-        "aliases": [str(a) for a in res.aliases],
+        "aliases": sorted(res.aliases),
     }
     if any(options.values()):
         doc["options"] = {k: v for k, v in options.items() if v}
@@ -150,7 +153,7 @@ def resource_path(res: RecordedResource, by_name: dict[str, RecordedResource]) -
 
 def render_documents(run: Run) -> dict[str, str]:
     """Relative path -> text of every document the stack renders, secrets masked."""
-    docs: dict[str, str] = {}
+    docs: dict[str, str] = {URNS_FILE: snapshot_text(run.resources)}
     unknowns = run.recorder.unknowns
     by_name = {res.name: res for res in run.resources}
     for res in run.resources:
@@ -251,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--full", action="store_true", help="print every input of every resource")
     parser.add_argument("--update-golden", action="store_true", help="rewrite tests/golden/<stack>/")
+    parser.add_argument(
+        "--allow-delete",
+        action="store_true",
+        help=f"with --update-golden: drop URNs from {URNS_FILE} although no alias keeps them (a meant delete)",
+    )
     args = parser.parse_args(argv)
     for stack in args.stacks:
         try:
@@ -272,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         write_documents(docs, BUILD / stack)
         print(f"wrote {len(docs)} documents under {(BUILD / stack).relative_to(ROOT)}/")
         if args.update_golden:
+            snapshot = GOLDEN / stack / URNS_FILE
+            lost = orphans(read_snapshot(snapshot.read_text()), run.resources) if snapshot.exists() else []
+            if lost and not args.allow_delete:
+                print(orphans_message(stack, lost), file=sys.stderr)
+                return 1
             write_documents(docs, GOLDEN / stack)
             print(f"updated {(GOLDEN / stack).relative_to(ROOT)}/")
         print()
