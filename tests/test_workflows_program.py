@@ -411,7 +411,7 @@ def test_scripts_contain_no_expressions_so_untrusted_values_arrive_through_env(
             assert not untrusted.search(str(step.get(key, ""))), f"{path}:{job_id}: {key}"
 
 
-def test_infrastructure_applies_stacks_in_order_behind_their_environments_and_never_cancels_an_up(
+def test_infrastructure_applies_stacks_in_order_behind_their_environments_one_run_at_a_time(
     documents: dict[str, dict[str, Any]],
 ) -> None:
     doc = documents[".github/workflows/infrastructure.yml"]
@@ -429,17 +429,28 @@ def test_infrastructure_applies_stacks_in_order_behind_their_environments_and_ne
         assert up["needs"] == [f"state-preview-{env}"]
         assert up["runs-on"] == state_preview["runs-on"], "both reach the same cluster"
         previous = f"up-{env}"
-        step = next(s for s in up["steps"] if "pulumi/actions@" in s.get("uses", ""))
+        names = [s["name"] for s in up["steps"]]
+        step = next(s for s in up["steps"] if (s.get("with") or {}).get("command"))
         assert step["with"]["command"] == "up" and step["with"]["stack-name"] == env
+        # Before it, the check that refuses a commit older than the stack's last up, with
+        # the whole history to ask git about ancestry.
+        order = names.index(f"Refuse a commit older than {env}'s last up")
+        assert order == names.index(step["name"]) - 1
+        assert up["steps"][order]["env"]["STACK"] == env
+        assert up["steps"][0]["with"]["fetch-depth"] == 0
         # On a pull request or in the merge queue: the credential-free preview, no environment.
         preview = doc["jobs"][f"preview-{env}"]
         assert "environment" not in preview and "secrets." not in json.dumps(preview)
         assert preview["permissions"] == {"contents": "read"}
         assert any("make preview" in s.get("run", "") for s in preview["steps"])
-    # The workflow-level group cancels only superseded pull-request runs: elsewhere it is
-    # unique to the run.
-    group = doc["concurrency"]["group"]
-    assert "github.event.pull_request.number || github.run_id" in group
+    # Runs on main share one group that never cancels (merges apply in order, one at a time);
+    # a pull request's new push cancels its stale run; anything else is alone in its group.
+    concurrency = doc["concurrency"]
+    assert concurrency["group"] == (
+        "${{ github.workflow }}-${{ github.event.pull_request.number"
+        " || (github.ref == 'refs/heads/main' && 'main') || github.run_id }}"
+    )
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
 
 
 def test_delivery_deploys_development_then_staging_and_promotion_goes_through_production(
