@@ -6,6 +6,7 @@ import pulumi_github as github
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.base import ENVIRONMENTS
 from components.config.loader import load_config
+from components.github.actions_settings import ActionsSettings, ActionsSettingsArgs
 from components.github.deployment_environment import (
     DeploymentEnvironment,
     DeploymentEnvironmentArgs,
@@ -17,7 +18,7 @@ from components.github.repository_governance import (
     RepositoryGovernanceArgs,
 )
 from components.github.workflow_files import WorkflowFiles, WorkflowFilesArgs
-from components.github.workflows import required_status_checks
+from components.github.workflows import required_status_checks, used_actions
 from components.gitops.analysis_templates import AnalysisTemplates, AnalysisTemplatesArgs
 from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
@@ -185,22 +186,30 @@ def main() -> None:
     # --- repository-wide objects ----------------------------------------------------
     # Only the stack named by github.managingStack (config validation guarantees it names a
     # deployer): the workflow files, then the metrics bucket, main's ruleset, repository
-    # secrets and variables and the OIDC subject template.
+    # secrets and variables, the OIDC subject template and the Actions settings.
     deployer = config.github.deployer
     if config.github.manage_repository and deployer is not None:
+        workflow_args = WorkflowFilesArgs(
+            repository=config.github.repository,
+            workflows=config.github.workflows,
+            image_registry=config.github.workflows.registry_for(config.github.owner),
+            clusters_path=config.gitops.clusters_path,
+            metrics_region=config.metrics.region,
+            environments=ENVIRONMENTS,
+            runners=config.pipeline.runners,
+            code_scanning=config.github.plan.code_scanning,
+        )
         workflow_files = WorkflowFiles(
-            "workflows",
-            WorkflowFilesArgs(
+            "workflows", workflow_args, opts=pulumi.ResourceOptions(provider=github_provider)
+        )
+        # Only the actions the workflows run, each pinned by SHA; the token reads by default.
+        ActionsSettings(
+            "actions-settings",
+            ActionsSettingsArgs(
                 repository=config.github.repository,
-                workflows=config.github.workflows,
-                image_registry=config.github.workflows.registry_for(config.github.owner),
-                clusters_path=config.gitops.clusters_path,
-                metrics_region=config.metrics.region,
-                environments=ENVIRONMENTS,
-                runners=config.pipeline.runners,
-                code_scanning=config.github.plan.code_scanning,
+                actions=used_actions(workflow_args.settings()),
             ),
-            opts=pulumi.ResourceOptions(provider=github_provider),
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
         )
         metrics = MetricsBucket(
             "metrics",

@@ -73,9 +73,14 @@ def _run_copy(copy: Path) -> Run:
     )
 
 
-# The workflow files component as __main__.py declares it, and renamed.
-COMPONENT = '        workflow_files = WorkflowFiles(\n            "workflows",'
-RENAMED = '        workflow_files = WorkflowFiles(\n            "workflow-files",'
+# The workflow files component as __main__.py declares it; renamed; renamed with an alias.
+COMPONENT = '"workflows", workflow_args, opts=pulumi.ResourceOptions(provider=github_provider)'
+RENAMED = '"workflow-files", workflow_args, opts=pulumi.ResourceOptions(provider=github_provider)'
+ALIASED = (
+    '"workflow-files",\n'
+    "            workflow_args,\n"
+    '            opts=pulumi.ResourceOptions(provider=github_provider, aliases=[pulumi.Alias(name="workflows")]),'
+)
 
 
 def test_renaming_the_workflow_files_component_without_an_alias_fails(tmp_path: Path) -> None:
@@ -89,15 +94,7 @@ def test_renaming_the_workflow_files_component_without_an_alias_fails(tmp_path: 
 
 
 def test_an_alias_on_the_renamed_component_carries_its_files_over(tmp_path: Path) -> None:
-    copy = _program_copy(tmp_path, COMPONENT, RENAMED)
-    text = copy.read_text().replace(
-        "            opts=pulumi.ResourceOptions(provider=github_provider),\n        )\n        metrics",
-        "            opts=pulumi.ResourceOptions(\n"
-        '                provider=github_provider, aliases=[pulumi.Alias(name="workflows")]\n'
-        "            ),\n        )\n        metrics",
-    )
-    assert "aliases=" in text
-    copy.write_text(text)
+    copy = _program_copy(tmp_path, COMPONENT, ALIASED)
     renamed = _run_copy(copy)
     assert orphans(snapshot("production"), renamed.resources) == []
     taken = takeovers(snapshot("production"), renamed.resources)

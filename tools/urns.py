@@ -37,9 +37,6 @@ GUARDED_TYPES: dict[str, str] = {
     "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions": (
         "the allowed-actions policy (its delete allows every action again)"
     ),
-    "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions": (
-        "the GITHUB_TOKEN defaults (its delete resets them)"
-    ),
     "github:index/actionsRepositoryOidcSubjectClaimCustomizationTemplate:"
     "ActionsRepositoryOidcSubjectClaimCustomizationTemplate": "the OIDC subject template (reset to the default)",
     "linode:index/lkeCluster:LkeCluster": "the cluster and everything on it",

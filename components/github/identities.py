@@ -116,6 +116,14 @@ GITHUB_NEEDS: dict[str, Need] = {
         "the workflow files (create or update file contents)",
         workflow_files=(WORKFLOWS_WRITE,),
     ),
+    "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions": Need(
+        (ADMINISTRATION_WRITE,),
+        "the allowed-actions policy (set GitHub Actions permissions, set allowed actions for a repository)",
+    ),
+    "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions": Need(
+        (ADMINISTRATION_WRITE,),
+        "the GITHUB_TOKEN defaults (set default workflow permissions for a repository)",
+    ),
     "github:index/getTeam:getTeam": Need(
         (MEMBERS_READ,), "reviewer and bypass teams resolved to ids (get a team by name)"
     ),
