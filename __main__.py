@@ -7,6 +7,7 @@ from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.base import ENVIRONMENTS
 from components.config.loader import load_config
 from components.github.actions_settings import ActionsSettings, ActionsSettingsArgs
+from components.github.code_owners import CodeOwners, CodeOwnersArgs
 from components.github.deployment_environment import (
     DeploymentEnvironment,
     DeploymentEnvironmentArgs,
@@ -23,6 +24,7 @@ from components.gitops.analysis_templates import AnalysisTemplates, AnalysisTemp
 from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.gitops.gitops_apps import GitOpsApps
+from components.gitops.gitops_layout import environment_dir
 from components.gitops.gitops_manifests import GitOpsSpec, applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
@@ -202,6 +204,20 @@ def main() -> None:
         workflow_files = WorkflowFiles(
             "workflows", workflow_args, opts=pulumi.ResourceOptions(provider=github_provider)
         )
+        # Who must review changes to production's GitOps directory, the workflows, this program.
+        code_owners = CodeOwners(
+            "code-owners",
+            CodeOwnersArgs(
+                repository=config.github.repository,
+                organisation=config.github.owner,
+                owners=config.github.owners_of_code,
+                production_dir=environment_dir(config.gitops.clusters_path, "production"),
+                pulumi_path=config.github.workflows.pulumi_path,
+                commit_author=config.github.workflows.commit_author,
+                commit_email=config.github.workflows.commit_email,
+            ),
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
+        )
         # Only the actions the workflows run, each pinned by SHA; the token reads by default.
         ActionsSettings(
             "actions-settings",
@@ -232,9 +248,11 @@ def main() -> None:
                 ),
                 slack_webhook_url=secrets.slack_webhook_url,
             ),
-            # Once main is protected only the deployer may commit to it: the workflow files go
-            # first, while the first `pulumi up` still may.
-            opts=pulumi.ResourceOptions(providers=[github_provider], depends_on=[workflow_files]),
+            # Once main is protected only the deployer may commit to it: the workflow files and
+            # CODEOWNERS go first, while the first `pulumi up` still may.
+            opts=pulumi.ResourceOptions(
+                providers=[github_provider], depends_on=[workflow_files, code_owners]
+            ),
         )
         pulumi.export("workflowFiles", sorted(workflow_files.files))
         pulumi.export("metricsBucket", metrics.bucket.label)

@@ -41,6 +41,8 @@ SCRIPT_FILES = {
     ".github/scripts/zap_gate.py",
     ".github/scripts/promotion_gate.py",
 }
+# Committed the same way by the managing stack (components/github/code_owners.py).
+CODEOWNERS = {".github/CODEOWNERS"}
 BUILT_IN_SECRETS = {"GITHUB_TOKEN"}
 
 
@@ -97,7 +99,7 @@ def test_workflow_files_exist_in_the_owner_stack_only(runs: dict[str, Run]) -> N
     for stack, run in runs.items():
         files = set(committed_files(run))
         if stack == OWNER_STACK:
-            assert files == EXPECTED_FILES | SCRIPT_FILES
+            assert files == EXPECTED_FILES | SCRIPT_FILES | CODEOWNERS
         else:
             assert files == set(), f"{stack} must not commit workflow files (one owner per file)"
 
@@ -114,7 +116,9 @@ def test_files_commit_to_main_with_skip_ci_a_configured_author_and_adopt_existin
         assert inputs["commitAuthor"] and inputs["commitEmail"].count("@") == 1
         assert inputs["overwriteOnCreate"] is True, "files already in the repository must be adopted"
         assert res.provider == "github", "files are written through the explicit, owner-bound provider"
-        assert str(inputs["file"]).startswith((".github/workflows/", ".github/scripts/"))
+        assert str(inputs["file"]).startswith((".github/workflows/", ".github/scripts/")) or (
+            inputs["file"] in CODEOWNERS
+        )
 
 
 def test_commit_identity_comes_from_the_workflows_config() -> None:

@@ -245,6 +245,7 @@ class StackConfig(Model):
                         "runs; allowed: teams other than the deployer's",
                     )
                 )
+        problems.extend(self._code_owner_problems())
         if gh.manage_repository and env == owner and gh.workflows.validation.base_url is None:
             problems.append(
                 Problem(
@@ -284,6 +285,60 @@ class StackConfig(Model):
                     f"allowed: 1 to {metrics.retention_days}",
                 )
             )
+        return problems
+
+    def _code_owner_problems(self) -> list[Problem]:
+        """The managing stack commits `.github/CODEOWNERS`, and main's ruleset requires a code
+        owner's review: someone must own the paths, and never the deployer, whose token could
+        then approve what it is about to deploy."""
+        gh = self.github
+        if not gh.manage_repository:
+            if gh.code_owners is not None:
+                return [
+                    Problem(
+                        "github.codeOwners",
+                        gh.code_owners.model_dump(by_alias=True),
+                        f"only the managing stack ({gh.managing_stack}) commits .github/CODEOWNERS; "
+                        "allowed: none in this stack",
+                    )
+                ]
+            return []
+        if self.environment != gh.managing_stack:
+            return []  # a stray manageRepository: reported as such
+        owners = gh.owners_of_code
+        if owners.count == 0:
+            if gh.code_owners is None and self.environment == "production":
+                return []  # production's missing reviewers are reported as such
+            return [
+                Problem(
+                    "github.codeOwners",
+                    _MISSING,
+                    "the stack that manages the repository commits .github/CODEOWNERS and main requires "
+                    "a code owner's review; allowed: {users: [<login>], teams: [<team slug>]}, or "
+                    "github.productionReviewers in this stack",
+                )
+            ]
+        problems: list[Problem] = []
+        # The production reviewers, when they own the code, are checked as reviewers already.
+        if gh.deployer is not None and gh.code_owners is not None:
+            if gh.deployer.user.lower() in {u.lower() for u in owners.users}:
+                problems.append(
+                    Problem(
+                        "github.codeOwners.users",
+                        owners.users,
+                        f"the deploying identity {gh.deployer.user!r} must not approve changes as a code "
+                        "owner; allowed: people other than the deployer",
+                    )
+                )
+            if gh.deployer.team in owners.teams:
+                problems.append(
+                    Problem(
+                        "github.codeOwners.teams",
+                        owners.teams,
+                        f"the deployer's team {gh.deployer.team!r} must not approve changes as a code "
+                        "owner; allowed: teams other than the deployer's",
+                    )
+                )
         return problems
 
     def _plan_problems(self) -> list[Problem]:

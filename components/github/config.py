@@ -51,6 +51,29 @@ class Reviewers(Model):
         return len(self.users) + len(self.teams)
 
 
+class CodeOwners(Model):
+    """Who must review a change to what production runs (`.github/CODEOWNERS`)."""
+
+    users: list[GithubLogin] = Field(
+        default_factory=list, description="GitHub logins, each with write access to the repository."
+    )
+    teams: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Team slugs of the owner organisation, each visible and with write access to the repository.",
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> CodeOwners:
+        for kind, names in (("users", self.users), ("teams", self.teams)):
+            if len({n.lower() for n in names}) != len(names):
+                raise FieldError(kind, "lists an owner twice; allowed: each owner once")
+        return self
+
+    @property
+    def count(self) -> int:
+        return len(self.users) + len(self.teams)
+
+
 class Deployer(Model):
     """The identity that runs `pulumi up` in CI and commits to `main` without a pull request."""
 
@@ -295,6 +318,15 @@ class GithubConfig(Model):
             "refused elsewhere: development and staging deploy on merge without approval)."
         ),
     )
+    code_owners: CodeOwners | None = Field(
+        default=None,
+        description=(
+            "Who must review a change to production's GitOps directory, the workflows or this program "
+            "(`.github/CODEOWNERS`, required by main's ruleset). Only the managing stack commits the file; "
+            "unset, the managing stack's `productionReviewers` own it."
+        ),
+        json_schema_extra={"defaultText": "`productionReviewers`"},
+    )
     deployment_branches: list[BranchPattern] = Field(
         default_factory=lambda: [MAIN_BRANCH],
         min_length=1,
@@ -310,6 +342,13 @@ class GithubConfig(Model):
         default_factory=GithubPlan,
         description="What the repository's GitHub plan offers; features it lacks are left out or refused.",
     )
+
+    @property
+    def owners_of_code(self) -> CodeOwners:
+        """`codeOwners`, or else the production reviewers."""
+        if self.code_owners is not None:
+            return self.code_owners
+        return CodeOwners(users=self.production_reviewers.users, teams=self.production_reviewers.teams)
 
     @property
     def ssh_url(self) -> str:

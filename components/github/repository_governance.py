@@ -96,6 +96,9 @@ def main_ruleset_rules(
             dismiss_stale_reviews_on_push=True,
             require_last_push_approval=True,
             required_review_thread_resolution=True,
+            # `.github/CODEOWNERS` (code_owners.py): production's GitOps directory, the
+            # workflows and this program need one of their owners among the approvals.
+            require_code_owner_review=True,
         ),
         merge_queue=MERGE_QUEUE if merge_queue else None,
         required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
@@ -129,7 +132,7 @@ class RepositoryGovernance(pulumi.ComponentResource):
     """`main`'s ruleset, the `ci-main` environment and its secrets, repository variables, and the
     OIDC template.
 
-    Pass the workflow files resource in `opts.depends_on`: the ruleset is declared after
+    Pass the workflow files and CODEOWNERS in `opts.depends_on`: the ruleset is declared after
     them, so the first `pulumi up` can still commit them before `main` is protected.
     """
 
