@@ -18,6 +18,7 @@ from components.github.repository_governance import (
     RepositoryGovernance,
     RepositoryGovernanceArgs,
 )
+from components.github.runner_groups import RunnerGroups, RunnerGroupsArgs
 from components.github.workflow_files import WorkflowFiles, WorkflowFilesArgs
 from components.github.workflows import required_status_checks, used_actions
 from components.gitops.analysis_templates import AnalysisTemplates, AnalysisTemplatesArgs
@@ -227,6 +228,18 @@ def main() -> None:
             ),
             opts=pulumi.ResourceOptions(providers=[github_provider]),
         )
+        # The self-hosted groups the infrastructure jobs run on, each open to this repository's
+        # infrastructure workflow on main alone.
+        if config.pipeline.runners:
+            RunnerGroups(
+                "runner-groups",
+                RunnerGroupsArgs(
+                    owner=config.github.owner,
+                    repository=config.github.repository,
+                    groups={env: runner.group for env, runner in config.pipeline.runners.items()},
+                ),
+                opts=pulumi.ResourceOptions(providers=[github_provider]),
+            )
         metrics = MetricsBucket(
             "metrics",
             MetricsBucketArgs(project=project, metrics=config.metrics),

@@ -46,6 +46,7 @@ REPOSITORY_WIDE = {
     "github:index/repositoryFile:RepositoryFile",
     "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions",
     "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions",
+    "github:index/actionsRunnerGroup:ActionsRunnerGroup",
     "linode:index/objectStorageBucket:ObjectStorageBucket",
 }
 # Credential outputs of the mocks: none may reach an input unmarked.

@@ -124,6 +124,12 @@ RULES: tuple[Rule, ...] = (
         _GITHUB + "resource_github_workflow_repository_permissions.go",
     ),
     Rule(
+        "github:index/actionsRunnerGroup:ActionsRunnerGroup",
+        "visibility",
+        one_of("all", "selected", "private"),
+        _GITHUB + "resource_github_actions_runner_group.go",
+    ),
+    Rule(
         "tls:index/privateKey:PrivateKey",
         "algorithm",
         one_of("RSA", "ECDSA", "ED25519"),

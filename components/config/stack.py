@@ -246,6 +246,8 @@ class StackConfig(Model):
                     )
                 )
         problems.extend(self._code_owner_problems())
+        problems.extend(self._organisation_problems())
+        problems.extend(self._runner_group_problems())
         if gh.manage_repository and env == owner and gh.workflows.validation.base_url is None:
             problems.append(
                 Problem(
@@ -285,6 +287,50 @@ class StackConfig(Model):
                     f"allowed: 1 to {metrics.retention_days}",
                 )
             )
+        return problems
+
+    def _runner_group_problems(self) -> list[Problem]:
+        """One group per stack: a shared group's runners would run both stacks' `up`."""
+        problems: list[Problem] = []
+        seen: dict[str, str] = {}
+        for env in sorted(self.pipeline.runners):
+            group = self.pipeline.runners[env].group
+            if group in seen:
+                problems.append(
+                    Problem(
+                        f"pipeline.runners.{env}.group",
+                        group,
+                        f"already the group of {seen[group]}, whose runners would then run both stacks' "
+                        "infrastructure jobs; allowed: a group name no other stack uses",
+                    )
+                )
+            seen.setdefault(group, env)
+        return problems
+
+    def _organisation_problems(self) -> list[Problem]:
+        """Teams and runner groups belong to organisations: a user account has neither."""
+        gh = self.github
+        if gh.owner_type == "organization":
+            return []
+        why = f"github.owner {gh.owner!r} is a user account (github.ownerType: user), which has no "
+        problems = [
+            Problem(
+                f"pipeline.runners.{env}",
+                self.pipeline.runners[env].group,
+                why + "self-hosted runner groups; allowed: none, or an organisation as owner",
+            )
+            for env in sorted(self.pipeline.runners)
+        ]
+        teams: list[tuple[str, Any]] = [
+            ("github.deployer.team", gh.deployer.team if gh.deployer is not None else None),
+            ("github.productionReviewers.teams", gh.production_reviewers.teams),
+            ("github.codeOwners.teams", gh.code_owners.teams if gh.code_owners is not None else None),
+        ]
+        problems += [
+            Problem(key, value, why + "teams; allowed: an organisation as owner")
+            for key, value in teams
+            if value
+        ]
         return problems
 
     def _code_owner_problems(self) -> list[Problem]:

@@ -288,6 +288,13 @@ class GithubPlan(Model):
 
 class GithubConfig(Model):
     owner: GithubName = Field(description="GitHub organisation or user that owns the repository.")
+    owner_type: Literal["organization", "user"] = Field(
+        default="organization",
+        description=(
+            "What kind of account `owner` is. Teams (the deployer's, reviewer and code-owner teams) and "
+            "self-hosted runner groups (`pipeline.runners`) exist only in an organisation."
+        ),
+    )
     repository: GithubName = Field(
         description="Repository holding services, charts, GitOps manifests and this program."
     )
@@ -427,8 +434,8 @@ class SelfHostedRunners(Model):
         pattern=r"^[A-Za-z0-9._-]{1,100}$",
         examples=["production-infrastructure"],
         description=(
-            "Organisation runner group the jobs run in (`runs-on.group`). Restrict it to this "
-            "repository's infrastructure workflow on main (README, Reachability)."
+            "Organisation runner group the jobs run in (`runs-on.group`). The managing stack declares "
+            "it, open to this repository's infrastructure workflow on main only (README, Reachability)."
         ),
     )
     labels: list[RunnerLabel] = Field(
@@ -456,7 +463,8 @@ class PipelineConfig(Model):
         description=(
             "Self-hosted runner groups of the infrastructure jobs (the real preview and `pulumi up`), "
             "keyed by stack. A stack not listed runs them on GitHub-hosted runners, which have no fixed egress addresses, so its `cluster.controlPlaneAcl` must be "
-            "empty. The managing stack renders the workflows from its own file: a stack with a "
-            "self-hosted group lists the same entry in its own file and in the managing stack's."
+            "empty. The managing stack renders the workflows and declares the groups from its own file: a "
+            "stack with a self-hosted group lists the same entry in its own file and in the managing stack's. "
+            "Each stack gets a group of its own."
         ),
     )
