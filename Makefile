@@ -30,8 +30,8 @@ preview: install  ## real `pulumi preview` of STACK: offline, no credentials, fa
 engine:
 	bash $(ENGINE_BUILD)
 
-golden: install  ## rewrite the committed golden files of every stack
-	$(BIN)/python -m tools.plan --update-golden development staging production
+golden: install  ## rewrite the committed golden files of every stack; ALLOW_DELETE=1 when a resource is meant to go
+	$(BIN)/python -m tools.plan --update-golden $(if $(ALLOW_DELETE),--allow-delete) development staging production
 
 bench: install  ## time the offline plan and the program against a bare Pulumi program (ratios)
 	$(BIN)/python -m tools.bench

@@ -6,6 +6,8 @@ import pulumi_github as github
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.base import ENVIRONMENTS
 from components.config.loader import load_config
+from components.github.actions_settings import ActionsSettings, ActionsSettingsArgs
+from components.github.code_owners import CodeOwners, CodeOwnersArgs
 from components.github.deployment_environment import (
     DeploymentEnvironment,
     DeploymentEnvironmentArgs,
@@ -17,12 +19,14 @@ from components.github.repository_governance import (
     RepositoryGovernance,
     RepositoryGovernanceArgs,
 )
+from components.github.runner_groups import RunnerGroups, RunnerGroupsArgs
 from components.github.workflow_files import WorkflowFiles, WorkflowFilesArgs
-from components.github.workflows import required_status_checks
+from components.github.workflows import required_status_checks, used_actions
 from components.gitops.analysis_templates import AnalysisTemplates, AnalysisTemplatesArgs
 from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.gitops.gitops_apps import GitOpsApps
+from components.gitops.gitops_layout import environment_dir
 from components.gitops.gitops_manifests import GitOpsSpec, applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
@@ -222,23 +226,57 @@ def main() -> None:
     # --- repository-wide objects ----------------------------------------------------
     # Only the stack named by github.managingStack (config validation guarantees it names a
     # deployer): the workflow files, then the metrics bucket, main's ruleset, repository
-    # secrets and variables and the OIDC subject template.
+    # secrets and variables, the OIDC subject template and the Actions settings.
     deployer = config.github.deployer
     if config.github.manage_repository and deployer is not None:
-        workflow_files = WorkflowFiles(
-            "workflows",
-            WorkflowFilesArgs(
-                repository=config.github.repository,
-                workflows=config.github.workflows,
-                image_registry=config.github.workflows.registry_for(config.github.owner),
-                clusters_path=config.gitops.clusters_path,
-                metrics_region=config.metrics.region,
-                environments=ENVIRONMENTS,
-                runners=config.pipeline.runners,
-                code_scanning=config.github.plan.code_scanning,
-            ),
-            opts=pulumi.ResourceOptions(provider=github_provider),
+        workflow_args = WorkflowFilesArgs(
+            repository=config.github.repository,
+            workflows=config.github.workflows,
+            image_registry=config.github.workflows.registry_for(config.github.owner),
+            clusters_path=config.gitops.clusters_path,
+            metrics_region=config.metrics.region,
+            environments=ENVIRONMENTS,
+            runners=config.pipeline.runners,
+            code_scanning=config.github.plan.code_scanning,
         )
+        workflow_files = WorkflowFiles(
+            "workflows", workflow_args, opts=pulumi.ResourceOptions(provider=github_provider)
+        )
+        # Who must review changes to production's GitOps directory, the workflows, this program.
+        code_owners = CodeOwners(
+            "code-owners",
+            CodeOwnersArgs(
+                repository=config.github.repository,
+                organisation=config.github.owner,
+                owners=config.github.owners_of_code,
+                production_dir=environment_dir(config.gitops.clusters_path, "production"),
+                pulumi_path=config.github.workflows.pulumi_path,
+                commit_author=config.github.workflows.commit_author,
+                commit_email=config.github.workflows.commit_email,
+            ),
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
+        )
+        # Only the actions the workflows run, each pinned by SHA; the token reads by default.
+        ActionsSettings(
+            "actions-settings",
+            ActionsSettingsArgs(
+                repository=config.github.repository,
+                actions=used_actions(workflow_args.settings()),
+            ),
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
+        )
+        # The self-hosted groups the infrastructure jobs run on, each open to this repository's
+        # infrastructure workflow on main alone.
+        if config.pipeline.runners:
+            RunnerGroups(
+                "runner-groups",
+                RunnerGroupsArgs(
+                    owner=config.github.owner,
+                    repository=config.github.repository,
+                    groups={env: runner.group for env, runner in config.pipeline.runners.items()},
+                ),
+                opts=pulumi.ResourceOptions(providers=[github_provider]),
+            )
         metrics = MetricsBucket(
             "metrics",
             MetricsBucketArgs(project=project, metrics=config.metrics),
@@ -260,9 +298,11 @@ def main() -> None:
                 ),
                 slack_webhook_url=secrets.slack_webhook_url,
             ),
-            # Once main is protected only the deployer may commit to it: the workflow files go
-            # first, while the first `pulumi up` still may.
-            opts=pulumi.ResourceOptions(providers=[github_provider], depends_on=[workflow_files]),
+            # Once main is protected only the deployer may commit to it: the workflow files and
+            # CODEOWNERS go first, while the first `pulumi up` still may.
+            opts=pulumi.ResourceOptions(
+                providers=[github_provider], depends_on=[workflow_files, code_owners]
+            ),
         )
         pulumi.export("workflowFiles", sorted(workflow_files.files))
         pulumi.export("metricsBucket", metrics.bucket.label)

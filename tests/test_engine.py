@@ -96,19 +96,9 @@ def test_the_workflow_pins_the_cli_the_previews_run(previews: dict[str, Preview]
 
 
 def mock_urns(run: Run) -> set[str]:
-    """The URN each resource the mock harness recorded gets from the engine: its type chain
-    through its parents (the stack itself is no part of it) and its name."""
-    by_name = {r.name: r for r in run.resources}
-    prefix = f"urn:pulumi:{run.stack}::{project_name()}::"
-    urns = set()
-    for res in run.resources:
-        chain = [res.type]
-        parent = res.parent
-        while parent is not None:
-            chain.insert(0, by_name[parent].type)
-            parent = by_name[parent].parent
-        urns.add(prefix + "$".join(chain) + "::" + res.name)
-    return urns
+    """The URN the engine gives each resource the mock harness recorded (its type chain
+    through its parents, the stack itself no part of it, and its name), as recorded."""
+    return {res.urn for res in run.resources}
 
 
 def engine_urns(preview: Preview) -> set[str]:

@@ -36,20 +36,23 @@ def test_it_answers_what_a_preview_calls_and_records_each_request(api: FakeApi) 
     assert status == 200 and isinstance(org, dict) and org["login"] == "ai-aas"
     status, team = _get(f"{api.url}/api/v3/orgs/ai-aas/teams/platform-deployers")
     assert status == 200 and isinstance(team, dict) and team["slug"] == "platform-deployers"
+    status, repo = _get(f"{api.url}/api/v3/repos/ai-aas/platform")
+    assert status == 200 and isinstance(repo, dict) and repo["full_name"] == "ai-aas/platform"
     status, types = _get(f"{api.url}/v4/linode/types")
     assert status == 200 and isinstance(types, dict) and types["results"] == len(types["data"])
-    assert [str(r) for r in api.requests[-3:]] == [
+    assert [str(r) for r in api.requests[-4:]] == [
         "GET /api/v3/orgs/ai-aas -> 200",
         "GET /api/v3/orgs/ai-aas/teams/platform-deployers -> 200",
+        "GET /api/v3/repos/ai-aas/platform -> 200",
         "GET /v4/linode/types -> 200",
     ]
-    assert api.requests[-3].token == "t0k"
+    assert api.requests[-4].token == "t0k"
 
 
 def test_anything_else_is_a_recorded_404(api: FakeApi) -> None:
-    status, _ = _get(f"{api.url}/api/v3/repos/ai-aas/platform")
+    status, _ = _get(f"{api.url}/api/v3/orgs/ai-aas/actions/runner-groups")
     assert status == 404
-    assert str(api.requests[-1]) == "GET /api/v3/repos/ai-aas/platform -> 404"
+    assert str(api.requests[-1]) == "GET /api/v3/orgs/ai-aas/actions/runner-groups -> 404"
 
 
 def test_the_readme_lists_every_call_it_answers() -> None:

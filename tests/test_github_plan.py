@@ -33,6 +33,8 @@ def staging_manages_without_code_scanning() -> Run:
         "delivery:github.manageRepository": True,
         "delivery:github.managingStack": "staging",
         "delivery:github.deployer": {"user": "ai-aas-deployer", "team": "platform-deployers"},
+        # Staging has no production reviewers to own the code by default.
+        "delivery:github.codeOwners": {"teams": ["platform-sre"]},
         "delivery:github.workflows.validation.baseUrl": "https://api.staging.ai-aas.example",
     }
     return run_program("staging", TEST_SECRETS, with_changes("staging", changes))

@@ -38,9 +38,13 @@ def owner(runs: dict[str, Run]) -> Run:
     return runs[stack]
 
 
+def ruleset_named(run: Run, name: str) -> RecordedResource:
+    (ruleset,) = [r for r in run.recorder.of_type(RULESET) if r.plain["name"] == name]
+    return ruleset
+
+
 def main_ruleset(run: Run) -> dict[str, Any]:
-    (ruleset,) = [r for r in run.recorder.of_type(RULESET) if r.name.endswith("-main-ruleset")]
-    return ruleset.plain
+    return ruleset_named(run, "protect-main").plain
 
 
 def test_main_needs_two_fresh_approvals_and_resolved_conversations(owner: Run) -> None:
@@ -84,8 +88,21 @@ def test_only_the_deployer_team_may_push_to_main_directly(owner: Run) -> None:
 
 def test_ruleset_comes_after_the_workflow_files_it_would_block(owner: Run) -> None:
     (files,) = owner.recorder.of_type(WORKFLOW_FILES)
-    (ruleset,) = [r for r in owner.recorder.of_type(RULESET) if r.name.endswith("-main-ruleset")]
-    assert files.name in ruleset.depends_on
+    assert files.name in ruleset_named(owner, "protect-main").depends_on
+
+
+def test_tags_are_created_moved_and_deleted_by_the_deployer_alone(owner: Run) -> None:
+    tags = ruleset_named(owner, "protect-tags").plain
+    assert tags["target"] == "tag" and tags["enforcement"] == "active"
+    assert tags["conditions"]["refName"] == {"includes": ["~ALL"], "excludes": []}
+    assert tags["rules"] == {"creation": True, "update": True, "deletion": True, "nonFastForward": True}
+    assert tags["bypassActors"] == main_ruleset(owner)["bypassActors"], "one bypass actor for both"
+
+
+def test_the_rulesets_survive_a_destroy_of_the_managing_stack(owner: Run) -> None:
+    """`pulumi destroy` would otherwise lift main's protection first (review finding L5)."""
+    rulesets = owner.recorder.of_type(RULESET)
+    assert len(rulesets) == 3 and all(r.protect for r in rulesets)
 
 
 def test_oidc_subject_names_repository_environment_and_workflow(owner: Run) -> None:

@@ -264,3 +264,73 @@ def test_state_endpoint_defaults_to_the_bucket_region() -> None:
     assert state.endpoint_host == "eu-central-1.linodeobjects.com"
     custom = parsed("staging", {"delivery:pipeline.stateBackend.endpoint": "eu-central-10.linodeobjects.com"})
     assert custom.pipeline.state_backend.endpoint_host == "eu-central-10.linodeobjects.com"
+
+
+# --------------------------------------------------------------------------- code owners
+
+DEPLOYER = {"user": "ai-aas-deployer", "team": "platform-deployers"}
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes", "expected"),
+    [
+        (
+            # Only the managing stack commits CODEOWNERS.
+            "staging",
+            {"delivery:github.codeOwners": {"teams": ["platform-sre"]}},
+            [
+                'delivery:github.codeOwners = {"users": [], "teams": ["platform-sre"]}: only the managing '
+                "stack (production) commits .github/CODEOWNERS; allowed: none in this stack"
+            ],
+        ),
+        (
+            # The deployer's token must not approve as a code owner.
+            "production",
+            {"delivery:github.codeOwners": {"users": ["platform-lead"], "teams": ["platform-deployers"]}},
+            [
+                'delivery:github.codeOwners.teams = ["platform-deployers"]: the deployer\'s team '
+                "'platform-deployers' must not approve changes as a code owner; allowed: teams other than "
+                "the deployer's"
+            ],
+        ),
+        (
+            "production",
+            {"delivery:github.codeOwners": {"users": ["ai-aas-deployer"]}},
+            ['delivery:github.codeOwners.users = ["ai-aas-deployer"]: the deploying identity'],
+        ),
+        (
+            "production",
+            {"delivery:github.codeOwners": {"teams": ["platform-sre", "platform-sre"]}},
+            ["delivery:github.codeOwners.teams = ", "lists an owner twice; allowed: each owner once"],
+        ),
+        (
+            # A managing stack other than production has no production reviewers to fall back on.
+            "staging",
+            {
+                "delivery:github.managingStack": "staging",
+                "delivery:github.manageRepository": True,
+                "delivery:github.deployer": DEPLOYER,
+                "delivery:github.workflows": {"validation": {"baseUrl": "https://api.staging.example.com"}},
+            },
+            [
+                "delivery:github.codeOwners: the stack that manages the repository commits "
+                ".github/CODEOWNERS and main requires a code owner's review; allowed: {users: [<login>], "
+                "teams: [<team slug>]}, or github.productionReviewers in this stack"
+            ],
+        ),
+    ],
+    ids=["elsewhere", "deployer-team", "deployer-user", "twice", "missing"],
+)
+def test_bad_code_owners_are_refused_with_the_key_named(
+    stack: str, changes: dict[str, Any], expected: list[str]
+) -> None:
+    assert_refused(stack, changes, expected)
+
+
+def test_code_owners_default_to_the_production_reviewers() -> None:
+    github = parsed("production").github
+    assert github.code_owners is None
+    owners = github.owners_of_code
+    assert (owners.users, owners.teams) == (["platform-lead"], ["platform-sre"])
+    chosen = parsed("production", {"delivery:github.codeOwners": {"teams": ["security"]}}).github
+    assert (chosen.owners_of_code.users, chosen.owners_of_code.teams) == ([], ["security"])

@@ -28,6 +28,9 @@ from components.github.identities import (
     IDENTITIES,
     IMAGE_PULL_SCOPES,
     LINODE_NEEDS,
+    MANAGING_DEPLOYER_GITHUB,
+    MANAGING_ONLY,
+    MANAGING_PREVIEW_GITHUB,
     PREVIEW_GITHUB,
     PREVIEW_JOBS,
     Permission,
@@ -141,11 +144,33 @@ def test_an_unknown_github_type_is_refused() -> None:
         github_needs("github:index/actionsSecret:ActionsSecret", {})
 
 
+def _program_needs(runs: dict[str, Run], managing_only: bool) -> set[Permission]:
+    return {
+        p
+        for t, inputs in _declared_github(runs)
+        if (t in MANAGING_ONLY) == managing_only
+        for p in github_needs(t, inputs)
+    }
+
+
 def test_deployer_permissions_are_exactly_what_the_program_and_workflows_need(runs: dict[str, Run]) -> None:
-    program = {p for t, inputs in _declared_github(runs) for p in github_needs(t, inputs)}
-    needed = reduce(program | _workflow_needs(runs) | ALWAYS)
+    needed = reduce(_program_needs(runs, managing_only=False) | _workflow_needs(runs) | ALWAYS)
     missing, extra = needed - DEPLOYER_GITHUB, DEPLOYER_GITHUB - needed
     assert not missing and not extra, f"ciGithubToken lacks {sorted(missing)}; grants unused {sorted(extra)}"
+
+
+def test_organisation_objects_are_the_managing_stacks_and_its_tokens_alone_may_write_them(
+    runs: dict[str, Run],
+) -> None:
+    """The runner groups need an organisation permission; the tokens of the stacks whose `up`
+    runs without a reviewer never get it."""
+    for stack, run in runs.items():
+        types = {r.type for r in run.resources}
+        assert (types & MANAGING_ONLY != set()) == _manages(stack), stack
+    needed = reduce(_program_needs(runs, managing_only=True))
+    assert needed == MANAGING_DEPLOYER_GITHUB
+    assert all(p.organisation for p in needed) and not needed & DEPLOYER_GITHUB
+    assert reduce(read_level(needed)) == MANAGING_PREVIEW_GITHUB
 
 
 def test_workflow_files_need_the_workflows_permission(runs: dict[str, Run]) -> None:
@@ -167,7 +192,7 @@ def test_the_workflows_push_and_open_no_pull_request(runs: dict[str, Run]) -> No
 
 
 def test_preview_permissions_are_the_read_level_of_what_the_program_declares(runs: dict[str, Run]) -> None:
-    program = {p for t, inputs in _declared_github(runs) for p in github_needs(t, inputs)}
+    program = _program_needs(runs, managing_only=False)
     assert reduce(read_level(program) | ALWAYS) == PREVIEW_GITHUB
     assert all(p.level == "read" for p in PREVIEW_GITHUB)
 
@@ -290,7 +315,7 @@ def test_the_metrics_key_writes_the_metrics_bucket_only(runs: dict[str, Run]) ->
 
 README = ROOT / "README.md"
 LINODE_SCOPE = re.compile(r"\b[a-z_]+:(?:read_only|read_write)\b|\bread:packages\b")
-PERMISSION_NAMES = sorted({p.name for p in DEPLOYER_GITHUB | PREVIEW_GITHUB})
+PERMISSION_NAMES = sorted({p.name for p in DEPLOYER_GITHUB | PREVIEW_GITHUB | MANAGING_DEPLOYER_GITHUB})
 PERMISSION_NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in PERMISSION_NAMES) + r")\b", re.I)
 LEVEL = re.compile(r"\b(read|write|read/write|read-only|read-write)\b", re.I)
 

@@ -44,6 +44,9 @@ REPOSITORY_WIDE = {
     "github:index/actionsVariable:ActionsVariable",
     "github:index/actionsRepositoryOidcSubjectClaimCustomizationTemplate:ActionsRepositoryOidcSubjectClaimCustomizationTemplate",
     "github:index/repositoryFile:RepositoryFile",
+    "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions",
+    "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions",
+    "github:index/actionsRunnerGroup:ActionsRunnerGroup",
     "linode:index/objectStorageBucket:ObjectStorageBucket",
 }
 # Credential outputs of the mocks: none may reach an input unmarked.

@@ -6,6 +6,7 @@ the golden files under `tests/golden/<stack>/` are the base a pull request is co
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from conftest import TEST_SECRETS, git, run_stack, with_changes
 
 from tools.offline import MOCK_OUTPUTS, STACKS, Run, run_program, walk
 from tools.plan import GOLDEN, GOLDEN_COMMAND, declared_documents, plan_lines, plan_steps, render_documents
-from tools.plan_diff import BaseError, Step, read_base, read_directory, read_git, summary_lines
+from tools.plan_diff import BaseError, Step, diff, read_base, read_directory, read_git, summary_lines
 
 TOKEN = "linode:index/token:Token"
 
@@ -255,3 +256,28 @@ def test_each_stack_input_changes_a_golden_file_and_the_plan(case: tuple[str, di
         if rel.startswith("resources/")
     ), "no resource document changed"
     assert changed(plan_steps(run, golden)), "the plan shows no change"
+
+
+def test_a_rename_with_an_alias_is_the_old_resource_not_a_create_and_a_delete() -> None:
+    """The component `repository` renamed `governance`, with an alias to its old name: its
+    children (named `<component>-<role>`) follow it under the engine's inherited aliases."""
+    base = declared_documents(run_stack("production"))
+    renamed = copy.deepcopy(base)
+    for doc in renamed:
+        if doc["name"] == "repository":
+            doc["name"] = "governance"
+            alias = f"urn:pulumi:production::delivery::{doc['type']}::repository"
+            doc["options"] = {**(doc.get("options") or {}), "aliases": [alias]}
+        elif doc.get("parent") == "repository":
+            doc["parent"] = "governance"
+            doc["name"] = "governance" + str(doc["name"]).removeprefix("repository")
+    steps = diff(base, renamed)
+    assert {s.op for s in steps} == {"same", "update"}
+    moved = steps_by_name(steps)
+    assert moved["governance"].changed == ["options.aliases"]
+    assert moved["governance-main-ruleset"].op == "same"
+    for doc in renamed:
+        (doc.get("options") or {}).pop("aliases", None)
+    without_alias = diff(base, renamed)
+    deleted = {str(s.doc["name"]) for s in without_alias if s.op == "delete"}
+    assert "repository-main-ruleset" in deleted

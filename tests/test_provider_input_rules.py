@@ -112,6 +112,24 @@ RULES: tuple[Rule, ...] = (
         _GITHUB + "resource_github_actions_environment_variable.go, util.go",
     ),
     Rule(
+        "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions",
+        "allowedActions",
+        one_of("all", "local_only", "selected"),
+        _GITHUB + "resource_github_actions_repository_permissions.go",
+    ),
+    Rule(
+        "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions",
+        "defaultWorkflowPermissions",
+        one_of("read", "write"),
+        _GITHUB + "resource_github_workflow_repository_permissions.go",
+    ),
+    Rule(
+        "github:index/actionsRunnerGroup:ActionsRunnerGroup",
+        "visibility",
+        one_of("all", "selected", "private"),
+        _GITHUB + "resource_github_actions_runner_group.go",
+    ),
+    Rule(
         "tls:index/privateKey:PrivateKey",
         "algorithm",
         one_of("RSA", "ECDSA", "ED25519"),

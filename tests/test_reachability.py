@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import assert_refused
 from test_governance_config import parsed
 
 from components.github.workflows.model import RUNNER
-from tools.offline import STACKS, Run
+from tools.offline import MOCK_CALLS, STACKS, Run
 
 LKE = "linode:index/lkeCluster:LkeCluster"
 WORKFLOW_FILE = "github:index/repositoryFile:RepositoryFile"
@@ -97,3 +98,83 @@ def test_jobs_a_pull_request_starts_never_run_on_a_self_hosted_group(runs: dict[
             )
             assert job["if"] and "refs/heads/main" in job["if"], f"{path}:{job_id} must run on main only"
     assert self_hosted, "no job runs on a self-hosted group: the check proved nothing"
+
+
+# --------------------------------------------------------------------------- runner groups
+
+RUNNER_GROUP = "github:index/actionsRunnerGroup:ActionsRunnerGroup"
+
+
+def test_every_self_hosted_group_admits_only_the_infrastructure_workflow_on_main(
+    runs: dict[str, Run],
+) -> None:
+    """A branch's workflow asking for the group's labels gets no runner inside the ACL (review H5)."""
+    owner = managing_stack(runs)
+    github = parsed(owner.stack).github
+    groups = {r.plain["name"]: r for r in owner.recorder.of_type(RUNNER_GROUP)}
+    used = {
+        job["runs-on"]["group"]
+        for job in committed_workflows(runs)[INFRASTRUCTURE]["jobs"].values()
+        if isinstance(job.get("runs-on"), dict)
+    }
+    assert used and set(groups) == used, "one declared group per group the workflows run on"
+    (repository_id,) = {
+        int(answer["repoId"])
+        for token, asked in owner.recorder.calls
+        if token == "github:index/getRepository:getRepository" and asked["name"] == github.repository
+        for answer in [MOCK_CALLS[token](asked)]
+    }
+    for group in groups.values():
+        assert group.plain["visibility"] == "selected"
+        assert group.plain["selectedRepositoryIds"] == [repository_id]
+        assert group.plain["allowsPublicRepositories"] is False
+        assert group.plain["restrictedToWorkflows"] is True
+        assert group.plain["selectedWorkflows"] == [
+            f"{github.owner}/{github.repository}/{INFRASTRUCTURE}@refs/heads/main"
+        ]
+        assert group.protect, "deleting a group moves its runners to the organisation's default group"
+
+
+@pytest.mark.parametrize("stack", [s for s in STACKS if s != "production"])
+def test_only_the_managing_stack_declares_runner_groups(stack: str, runs: dict[str, Run]) -> None:
+    assert runs[stack].recorder.of_type(RUNNER_GROUP) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"delivery:github.ownerType": "user"},
+            [
+                "delivery:pipeline.runners.production = \"production-infrastructure\": github.owner 'ai-aas' "
+                "is a user account (github.ownerType: user), which has no self-hosted runner groups; "
+                "allowed: none, or an organisation as owner",
+                "delivery:github.deployer.team = \"platform-deployers\": github.owner 'ai-aas' is a user "
+                "account (github.ownerType: user), which has no teams; allowed: an organisation as owner",
+                'delivery:github.productionReviewers.teams = ["platform-sre"]: github.owner',
+            ],
+        ),
+        (
+            {
+                "delivery:pipeline.runners.staging": {
+                    "group": "production-infrastructure",
+                    "egressCidrs": ["203.0.113.32/28"],
+                }
+            },
+            [
+                'delivery:pipeline.runners.staging.group = "production-infrastructure": already the group '
+                "of production, whose runners would then run both stacks' infrastructure jobs; allowed: a "
+                "group name no other stack uses",
+            ],
+        ),
+        (
+            {"delivery:github.ownerType": "enterprise"},
+            ["delivery:github.ownerType = \"enterprise\": Input should be 'organization' or 'user'"],
+        ),
+    ],
+    ids=["user-account", "shared-group", "unknown-type"],
+)
+def test_runner_groups_need_an_organisation_and_one_group_per_stack(
+    changes: dict[str, Any], expected: list[str]
+) -> None:
+    assert_refused("production", changes, expected)

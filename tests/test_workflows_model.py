@@ -12,6 +12,7 @@ from components.github.workflows.common import READ, checkout, gate_job
 from components.github.workflows.model import (
     ALWAYS,
     RUNNER,
+    Concurrency,
     Input,
     Job,
     MergeGroup,
@@ -127,3 +128,9 @@ def test_a_self_hosted_group_and_the_merge_queue_trigger_render_as_github_reads_
     assert job().to_dict()["runs-on"] == RUNNER
     triggers = Triggers(pull_request=PullRequest(), merge_group=MergeGroup()).to_dict()
     assert triggers == {"pull_request": {}, "merge_group": {"types": ["checks_requested"]}}
+
+
+def test_cancel_in_progress_is_a_flag_or_one_expression() -> None:
+    assert Concurrency("g", "${{ github.event_name == 'pull_request' }}").to_dict()["cancel-in-progress"]
+    with pytest.raises(ValueError, match="bool or one expression"):
+        Concurrency("g", "true")

@@ -43,6 +43,8 @@ SCRIPT_FILES = {
     ".github/scripts/staging_state.py",
     ".github/scripts/validation_evidence.py",
 }
+# Committed the same way by the managing stack (components/github/code_owners.py).
+CODEOWNERS = {".github/CODEOWNERS"}
 BUILT_IN_SECRETS = {"GITHUB_TOKEN"}
 
 
@@ -99,7 +101,7 @@ def test_workflow_files_exist_in_the_owner_stack_only(runs: dict[str, Run]) -> N
     for stack, run in runs.items():
         files = set(committed_files(run))
         if stack == OWNER_STACK:
-            assert files == EXPECTED_FILES | SCRIPT_FILES
+            assert files == EXPECTED_FILES | SCRIPT_FILES | CODEOWNERS
         else:
             assert files == set(), f"{stack} must not commit workflow files (one owner per file)"
 
@@ -116,7 +118,9 @@ def test_files_commit_to_main_with_skip_ci_a_configured_author_and_adopt_existin
         assert inputs["commitAuthor"] and inputs["commitEmail"].count("@") == 1
         assert inputs["overwriteOnCreate"] is True, "files already in the repository must be adopted"
         assert res.provider == "github", "files are written through the explicit, owner-bound provider"
-        assert str(inputs["file"]).startswith((".github/workflows/", ".github/scripts/"))
+        assert str(inputs["file"]).startswith((".github/workflows/", ".github/scripts/")) or (
+            inputs["file"] in CODEOWNERS
+        )
 
 
 def test_commit_identity_comes_from_the_workflows_config() -> None:
@@ -332,13 +336,12 @@ def test_every_workflow_running_on_pull_requests_has_its_gate_required(
 
 
 def test_mains_ruleset_requires_exactly_the_gate_checks() -> None:
-    rulesets = [
-        r
-        for r in run_stack(OWNER_STACK).resources
-        if r.type.endswith("RepositoryRuleset") and r.name.endswith("-main-ruleset")
-    ]
-    assert len(rulesets) == 1
-    checks = rulesets[0].plain["rules"]["requiredStatusChecks"]["requiredChecks"]
+    rulesets = [r for r in run_stack(OWNER_STACK).resources if r.type.endswith("RepositoryRuleset")]
+    (main,) = [r for r in rulesets if r.name.endswith("-main-ruleset")]
+    assert sorted(r.plain["target"] for r in rulesets if r is not main) == ["branch", "tag"], (
+        "the tags and the release branches have their own"
+    )
+    checks = main.plain["rules"]["requiredStatusChecks"]["requiredChecks"]
     assert sorted(c["context"] for c in checks) == required_status_checks()
 
 
@@ -417,7 +420,7 @@ def test_scripts_contain_no_expressions_so_untrusted_values_arrive_through_env(
             assert not untrusted.search(str(step.get(key, ""))), f"{path}:{job_id}: {key}"
 
 
-def test_infrastructure_applies_stacks_in_order_behind_their_environments_and_never_cancels_an_up(
+def test_infrastructure_applies_stacks_in_order_behind_their_environments_one_run_at_a_time(
     documents: dict[str, dict[str, Any]],
 ) -> None:
     doc = documents[".github/workflows/infrastructure.yml"]
@@ -435,17 +438,28 @@ def test_infrastructure_applies_stacks_in_order_behind_their_environments_and_ne
         assert up["needs"] == [f"state-preview-{env}"]
         assert up["runs-on"] == state_preview["runs-on"], "both reach the same cluster"
         previous = f"up-{env}"
-        step = next(s for s in up["steps"] if "pulumi/actions@" in s.get("uses", ""))
+        names = [s["name"] for s in up["steps"]]
+        step = next(s for s in up["steps"] if (s.get("with") or {}).get("command"))
         assert step["with"]["command"] == "up" and step["with"]["stack-name"] == env
+        # Before it, the check that refuses a commit older than the stack's last up, with
+        # the whole history to ask git about ancestry.
+        order = names.index(f"Refuse a commit older than {env}'s last up")
+        assert order == names.index(step["name"]) - 1
+        assert up["steps"][order]["env"]["STACK"] == env
+        assert up["steps"][0]["with"]["fetch-depth"] == 0
         # On a pull request or in the merge queue: the credential-free preview, no environment.
         preview = doc["jobs"][f"preview-{env}"]
         assert "environment" not in preview and "secrets." not in json.dumps(preview)
         assert preview["permissions"] == {"contents": "read"}
         assert any("make preview" in s.get("run", "") for s in preview["steps"])
-    # The workflow-level group cancels only superseded pull-request runs: elsewhere it is
-    # unique to the run.
-    group = doc["concurrency"]["group"]
-    assert "github.event.pull_request.number || github.run_id" in group
+    # Runs on main share one group that never cancels (merges apply in order, one at a time);
+    # a pull request's new push cancels its stale run; anything else is alone in its group.
+    concurrency = doc["concurrency"]
+    assert concurrency["group"] == (
+        "${{ github.workflow }}-${{ github.event.pull_request.number"
+        " || (github.ref == 'refs/heads/main' && 'main') || github.run_id }}"
+    )
+    assert concurrency["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
 
 
 def test_delivery_deploys_development_then_staging_and_promotion_goes_through_production(

@@ -8,6 +8,7 @@ would give them.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -486,3 +487,92 @@ def test_previews_run_only_for_pull_requests_touching_the_pulumi_program(
     pull_request(monorepo, "service-only", lambda r: write(r, "services/billing-service/y.go"))
     assert changed("pull_request") == "infra=false"
     assert changed("push") == "infra=true"
+
+
+# --------------------------------------------------------------------------- ordered applies
+
+# A stand-in for the Pulumi CLI: `stack tag get|set` on files under $TAGS, the way the real
+# CLI answers (a missing tag is an error naming it); FAIL=1 plays an unreachable backend.
+FAKE_PULUMI = r"""#!/bin/bash
+set -euo pipefail
+[[ "${FAIL:-}" != 1 ]] || { echo "error: failed to load checkpoint: AccessDenied" >&2; exit 255; }
+[[ "$1 $2 $5" == "stack tag --stack" || "$1 $2 $6" == "stack tag --stack" ]] || exit 2
+file="$TAGS/$(printf '%s' "$4" | tr ':/' '__')"
+case "$3" in
+  get) [[ -f "$file" ]] || { echo "error: stack tag '$4' not found for stack 'organization/delivery/$6'" >&2; exit 255; }
+       cat "$file" ;;
+  set) printf '%s\n' "$5" > "$file" ;;
+  *) exit 2 ;;
+esac
+"""
+
+
+@pytest.fixture
+def applies(tmp_path: Path) -> Callable[..., tuple[int, str, str | None]]:
+    """Run the order check of `up-production` at a commit, with the stack tag at another (or
+    absent); (exit code, output, the tag afterwards)."""
+    shim, tags = tmp_path / "bin", tmp_path / "tags"
+    shim.mkdir()
+    tags.mkdir()
+    (shim / "pulumi").write_text(FAKE_PULUMI)
+    (shim / "pulumi").chmod(0o755)
+    tag = tags / infrastructure.APPLIED_COMMIT_TAG.replace(":", "_")
+
+    def run(repo: Path, head: str, last: str | None, **env: str) -> tuple[int, str, str | None]:
+        git(repo, "checkout", "--quiet", "--detach", head)
+        if last is None:
+            tag.unlink(missing_ok=True)
+        else:
+            tag.write_text(f"{last}\n")
+        done = bash(
+            infrastructure.ORDER_SCRIPT,
+            repo,
+            {
+                "PATH": f"{shim}:{os.environ['PATH']}",
+                "TAGS": str(tags),
+                "STACK": "production",
+                "TAG": infrastructure.APPLIED_COMMIT_TAG,
+                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+                **env,
+            },
+        )
+        after = tag.read_text().strip() if tag.exists() else None
+        return done.returncode, done.stdout + done.stderr, after
+
+    return run
+
+
+def test_an_up_refuses_a_commit_older_than_the_stacks_last_up(
+    tmp_path: Path, applies: Callable[..., tuple[int, str, str | None]]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    commits = []
+    for n in range(3):
+        write(repo, "infra/pulumi/__main__.py", f"# {n}\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "--quiet", "-m", f"c{n}")
+        commits.append(git(repo, "rev-parse", "HEAD"))
+    old, middle, new = commits
+    git(repo, "checkout", "--quiet", "-b", "elsewhere", old)
+    write(repo, "infra/pulumi/__main__.py", "# a branch never merged\n")
+    git(repo, "commit", "--quiet", "-am", "side")
+    side = git(repo, "rev-parse", "HEAD")
+
+    # The first up from CI, a newer commit, the same commit again (a re-run): applied, recorded.
+    assert applies(repo, middle, None)[::2] == (0, middle)
+    assert applies(repo, new, middle)[::2] == (0, new)
+    assert applies(repo, new, new)[::2] == (0, new)
+    # An older commit than the last up (a slow run, a re-run of an old run): refused, kept.
+    code, output, after = applies(repo, middle, new)
+    assert (code, after) == (1, new)
+    assert f"last applied at {new}, which {middle} does not contain" in output
+    # A last up from a commit main does not contain, or an unknown one: refused.
+    assert applies(repo, new, side)[::2] == (1, side)
+    assert applies(repo, new, "f" * 40)[::2] == (1, "f" * 40)
+    assert applies(repo, new, "$(touch pwned)")[::2] == (1, "$(touch pwned)")
+    assert not (repo / "pwned").exists()
+    # A backend it cannot read: refused, nothing recorded.
+    code, output, after = applies(repo, new, old, FAIL="1")
+    assert (code, after) == (1, old) and "cannot read stack tag" in output

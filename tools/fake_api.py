@@ -1,8 +1,9 @@
 """A fake GitHub and Linode API on 127.0.0.1 for the real engine's credential-free preview.
 
 The github and linode providers call their APIs even in a preview: linode lists the instance
-types when it starts, github reads the owner organisation when it starts, and the program's
-`getTeam` and `getUser` look up the deployer and the production reviewers. This server answers
+types when it starts, github reads the owner organisation when it starts, the program's
+`getTeam` and `getUser` look up the deployer and the production reviewers, and its
+`getRepository` the repository's id (for the runner groups). This server answers
 exactly those reads (``ROUTES``) with small, well-formed bodies, records every request, and
 answers anything else 404, so a preview that starts calling more shows up in the log.
 
@@ -69,6 +70,26 @@ def _user(login: str) -> dict[str, Any]:
     }
 
 
+def _repository(owner: str, name: str) -> dict[str, Any]:
+    """What the provider's `getRepository` reads: no pages, licence or template, so it makes
+    no further call."""
+    return {
+        "id": _id("repository", f"{owner}/{name}"),
+        "node_id": f"R_fake_{name}",
+        "name": name,
+        "full_name": f"{owner}/{name}",
+        "owner": _org(owner),
+        "private": True,
+        "visibility": "private",
+        "default_branch": "main",
+        "archived": False,
+        "fork": False,
+        "has_pages": False,
+        "license": None,
+        "topics": [],
+    }
+
+
 def _linode_types() -> dict[str, Any]:
     kinds = ("g6-standard-2", "g6-standard-4", "g6-dedicated-8")
     data: list[dict[str, Any]] = [
@@ -98,6 +119,7 @@ ROUTES: dict[str, Callable[..., Any]] = {
     "GET /v4/linode/types": _linode_types,
     "GET /api/v3/orgs/<owner>": _org,
     "GET /api/v3/orgs/<owner>/teams/<slug>": _team,
+    "GET /api/v3/repos/<owner>/<repo>": _repository,
     "GET /api/v3/users/<login>": _user,
     "GET /api/v3/users/<login>/gpg_keys": lambda login: [],
     "GET /api/v3/users/<login>/keys": lambda login: [],

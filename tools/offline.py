@@ -210,6 +210,8 @@ class RecordedResource:
     name: str
     custom: bool
     parent: str | None = None
+    # The URN the engine gives it: stack, project, the type chain through its parents, its name.
+    urn: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
     provider: str | None = None
     protect: bool = False
@@ -218,7 +220,8 @@ class RecordedResource:
     retain_on_delete: bool = False
     ignore_changes: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
-    aliases: list[Any] = field(default_factory=list)
+    # Earlier URNs the resource answers for (its `aliases` option), each as a full URN.
+    aliases: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
@@ -380,6 +383,13 @@ MOCK_CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def make_urn(qualified_type: str, name: str, *, stack: str | None = None, project: str | None = None) -> str:
+    """`urn:pulumi:<stack>::<project>::<qualified type>::<name>` (the current stack and project
+    unless given); the qualified type is the type chain through the parents, the root stack
+    left out."""
+    return f"urn:pulumi:{stack or pulumi.get_stack()}::{project or pulumi.get_project()}::{qualified_type}::{name}"
+
+
 class Recorder(pulumi_mocks.Mocks):
     """Mocks that record every resource the program registers."""
 
@@ -388,6 +398,8 @@ class Recorder(pulumi_mocks.Mocks):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._by_key: dict[tuple[str, str], RecordedResource] = {}
         self._names: dict[int, str] = {}
+        # Resource name -> its qualified type (the type chain through its parents, `$`-joined).
+        self._qualified: dict[str, str] = {}
         # Numbers the mocks made up (lookup ids) -> what they stand for, for the plan.
         self.unknowns: dict[int, str] = {}
 
@@ -405,6 +417,9 @@ class Recorder(pulumi_mocks.Mocks):
         opts = args.opts
         res = self._get(args.type_, args.name, custom=isinstance(args.resource, pulumi.CustomResource))
         res.parent = self._names.get(id(opts.parent)) if opts.parent is not None else None
+        parent_type = self._qualified.get(res.parent) if res.parent is not None else None
+        self._qualified[args.name] = f"{parent_type}${args.type_}" if parent_type else args.type_
+        res.urn = make_urn(self._qualified[args.name], args.name)
         res.provider = self._names.get(id(opts.provider)) if opts.provider is not None else None
         res.protect = bool(opts.protect)
         deps = opts.depends_on
@@ -414,8 +429,45 @@ class Recorder(pulumi_mocks.Mocks):
         res.retain_on_delete = bool(opts.retain_on_delete)
         res.ignore_changes = list(opts.ignore_changes or [])
         res.replace_on_changes = list(opts.replace_on_changes or [])
-        res.aliases = list(opts.aliases or [])
+        res.aliases = [self._alias_urn(alias, res, parent_type) for alias in opts.aliases or []]
         res.additional_secret_outputs = list(opts.additional_secret_outputs or [])
+
+    def _alias_urn(self, alias: Any, res: RecordedResource, parent_type: str | None) -> str:
+        """One `aliases` entry as the URN it names, the way the engine collapses an alias spec:
+        what the spec leaves out is the resource's own (name, type, parent, stack, project).
+        `parent=None` is the root stack, as in `pulumi.Alias`."""
+        if isinstance(alias, str):
+            return alias
+        if not isinstance(alias, pulumi.Alias):
+            raise TypeError(f"{res.name}: alias {alias!r} is neither a URN nor a pulumi.Alias")
+
+        def given(value: Any, default: str) -> str:
+            if value is ... or value is None:
+                return default
+            if not isinstance(value, str):
+                raise TypeError(f"{res.name}: alias field {value!r} must be a plain string offline")
+            return value
+
+        name = given(alias.name, res.name)
+        type_ = given(alias.type_, res.type)
+        # `...` (the field left out) is the SDK's marker for "the resource's own parent".
+        old_parent: Any = alias.parent
+        if old_parent is ...:
+            parent = parent_type
+        elif old_parent is None:
+            parent = None
+        elif isinstance(old_parent, pulumi.Resource):
+            parent = self._qualified[self._names[id(old_parent)]]
+        elif isinstance(old_parent, str):
+            parent = old_parent.split("::")[2]
+        else:
+            raise TypeError(f"{res.name}: alias parent {old_parent!r} must be a resource or a URN offline")
+        return make_urn(
+            f"{parent}${type_}" if parent else type_,
+            name,
+            stack=given(alias.stack, pulumi.get_stack()),
+            project=given(alias.project, pulumi.get_project()),
+        )
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         res = self._get(args.typ, args.name, custom=bool(args.custom))

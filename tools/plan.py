@@ -8,11 +8,13 @@ Prints the resources as a tree, the way `pulumi preview` does, each marked again
 the golden files ``tests/golden/<stack>/`` (default), an earlier build directory, or the
 golden files at a git ref (``--base``).
 ``--full`` prints every input. ``--update-golden`` rewrites the golden files, which
-reviewers read as the pull request's diff.
+reviewers read as the pull request's diff; it refuses to drop a URN from ``urns.txt`` that
+only an alias could keep (``tools/urns.py``) unless ``--allow-delete`` says the delete is meant.
 
     python -m tools.plan staging
     python -m tools.plan staging --base origin/main --full
     python -m tools.plan --update-golden development staging production
+    python -m tools.plan --update-golden --allow-delete production
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import yaml
 
 from components.config.base import ConfigError
@@ -51,6 +52,7 @@ from tools.plan_diff import (
     resource_documents,
     summary_lines,
 )
+from tools.urns import URNS_FILE, orphans, orphans_message, read_snapshot, snapshot_text
 
 BUILD = ROOT / "build"
 GOLDEN = ROOT / "tests" / "golden"
@@ -102,26 +104,6 @@ def dump_resource(doc: dict[str, Any]) -> str:
     return yaml.dump(doc, Dumper=_ReadableDumper, sort_keys=False, default_flow_style=False, width=100)
 
 
-def alias_text(alias: Any) -> str:
-    """An alias as a reviewer reads it: a URN as given, a `pulumi.Alias` as the fields it sets
-    (its repr holds a memory address, which would churn the golden files). pulumi-kubernetes
-    gives its typed resources aliases to their older API versions' types."""
-    if not isinstance(alias, pulumi.Alias):
-        return str(alias)
-    fields: dict[str, Any] = {
-        "name": alias.name,
-        "type": alias.type_,
-        "parent": alias.parent,
-        "stack": alias.stack,
-        "project": alias.project,
-    }
-    return ", ".join(
-        f"{key}={getattr(value, '_name', value)}"  # a parent Resource by its name
-        for key, value in fields.items()
-        if value is not ... and value is not None
-    )
-
-
 def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[str, Any]:
     """Everything the program declares about one resource, as the plan and golden files show it."""
     doc: dict[str, Any] = {"type": res.type, "name": res.name}
@@ -137,7 +119,7 @@ def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[s
         "ignoreChanges": sorted(res.ignore_changes),
         "replaceOnChanges": sorted(res.replace_on_changes),
         "additionalSecretOutputs": sorted(set(res.additional_secret_outputs)),
-        "aliases": [alias_text(a) for a in res.aliases],
+        "aliases": sorted(res.aliases),
     }
     if any(options.values()):
         doc["options"] = {k: v for k, v in options.items() if v}
@@ -172,7 +154,7 @@ def resource_path(res: RecordedResource, by_name: dict[str, RecordedResource]) -
 
 def render_documents(run: Run) -> dict[str, str]:
     """Relative path -> text of every document the stack renders, secrets masked."""
-    docs: dict[str, str] = {}
+    docs: dict[str, str] = {URNS_FILE: snapshot_text(run.resources)}
     unknowns = run.recorder.unknowns
     by_name = {res.name: res for res in run.resources}
     for res in run.resources:
@@ -277,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--full", action="store_true", help="print every input of every resource")
     parser.add_argument("--update-golden", action="store_true", help="rewrite tests/golden/<stack>/")
+    parser.add_argument(
+        "--allow-delete",
+        action="store_true",
+        help=f"with --update-golden: drop URNs from {URNS_FILE} although no alias keeps them (a meant delete)",
+    )
     args = parser.parse_args(argv)
     for stack in args.stacks:
         try:
@@ -298,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         write_documents(docs, BUILD / stack)
         print(f"wrote {len(docs)} documents under {(BUILD / stack).relative_to(ROOT)}/")
         if args.update_golden:
+            snapshot = GOLDEN / stack / URNS_FILE
+            lost = orphans(read_snapshot(snapshot.read_text()), run.resources) if snapshot.exists() else []
+            if lost and not args.allow_delete:
+                print(orphans_message(stack, lost), file=sys.stderr)
+                return 1
             write_documents(docs, GOLDEN / stack)
             print(f"updated {(GOLDEN / stack).relative_to(ROOT)}/")
         print()

@@ -143,17 +143,49 @@ def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _alias_keys(
+    doc: dict[str, Any], parent: dict[str, Any] | None, parent_took: tuple[str, ...] | None
+) -> list[tuple[str, ...]]:
+    """The URN keys a resource answers for besides its own: its `aliases`, then the same under
+    the earlier URN its parent took over (the engine's inherited child aliases, with the
+    parent's old name in place of its new one at the start of the child's name)."""
+    own: list[tuple[str, ...]] = []
+    for alias in (doc.get("options") or {}).get("aliases", []):
+        _, _, qualified, name = str(alias).split("::", 3)
+        own.append((*qualified.split("$"), name))
+    keys = list(own)
+    if parent is not None and parent_took is not None:
+        parent_name = str(parent["name"])
+        for key in [(str(doc["type"]), str(doc["name"])), *((k[-2], k[-1]) for k in own)]:
+            type_, name = key
+            if name.startswith(parent_name):
+                name = parent_took[-1] + name[len(parent_name) :]
+            keys.append((*parent_took[:-1], type_, name))
+    return list(dict.fromkeys(keys))
+
+
 def diff(base: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[Step]:
-    """One step per resource of either side, in the current declaration order (deletes last)."""
+    """One step per resource of either side, in the current declaration order (deletes last).
+
+    A resource whose URN is new but which answers for an old one through `aliases` is that old
+    resource renamed, as for the engine: compared with it, not created beside its delete."""
     base_by_name = {str(d["name"]): d for d in base}
     current_by_name = {str(d["name"]): d for d in current}
     old_by_urn = {_urn(d, base_by_name): d for d in base}
     steps: list[Step] = []
     seen: set[tuple[str, ...]] = set()
+    took: dict[str, tuple[str, ...]] = {}  # current name -> the old URN key it took over
     for doc in current:
         urn = _urn(doc, current_by_name)
-        seen.add(urn)
         old = old_by_urn.get(urn)
+        if old is None:
+            parent = current_by_name.get(str(doc.get("parent")))
+            aliases = _alias_keys(doc, parent, took.get(str(parent["name"])) if parent else None)
+            urn = next((key for key in aliases if key in old_by_urn and key not in seen), urn)
+            old = old_by_urn.get(urn)
+            if old is not None:
+                took[str(doc["name"])] = urn
+        seen.add(urn)
         if old is None:
             steps.append(Step("create", doc))
             continue

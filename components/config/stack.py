@@ -274,6 +274,9 @@ class StackConfig(Model):
                         "runs; allowed: teams other than the deployer's",
                     )
                 )
+        problems.extend(self._code_owner_problems())
+        problems.extend(self._organisation_problems())
+        problems.extend(self._runner_group_problems())
         if gh.manage_repository and env == owner and gh.workflows.validation.base_url is None:
             problems.append(
                 Problem(
@@ -313,6 +316,104 @@ class StackConfig(Model):
                     f"allowed: 1 to {metrics.retention_days}",
                 )
             )
+        return problems
+
+    def _runner_group_problems(self) -> list[Problem]:
+        """One group per stack: a shared group's runners would run both stacks' `up`."""
+        problems: list[Problem] = []
+        seen: dict[str, str] = {}
+        for env in sorted(self.pipeline.runners):
+            group = self.pipeline.runners[env].group
+            if group in seen:
+                problems.append(
+                    Problem(
+                        f"pipeline.runners.{env}.group",
+                        group,
+                        f"already the group of {seen[group]}, whose runners would then run both stacks' "
+                        "infrastructure jobs; allowed: a group name no other stack uses",
+                    )
+                )
+            seen.setdefault(group, env)
+        return problems
+
+    def _organisation_problems(self) -> list[Problem]:
+        """Teams and runner groups belong to organisations: a user account has neither."""
+        gh = self.github
+        if gh.owner_type == "organization":
+            return []
+        why = f"github.owner {gh.owner!r} is a user account (github.ownerType: user), which has no "
+        problems = [
+            Problem(
+                f"pipeline.runners.{env}",
+                self.pipeline.runners[env].group,
+                why + "self-hosted runner groups; allowed: none, or an organisation as owner",
+            )
+            for env in sorted(self.pipeline.runners)
+        ]
+        teams: list[tuple[str, Any]] = [
+            ("github.deployer.team", gh.deployer.team if gh.deployer is not None else None),
+            ("github.productionReviewers.teams", gh.production_reviewers.teams),
+            ("github.codeOwners.teams", gh.code_owners.teams if gh.code_owners is not None else None),
+        ]
+        problems += [
+            Problem(key, value, why + "teams; allowed: an organisation as owner")
+            for key, value in teams
+            if value
+        ]
+        return problems
+
+    def _code_owner_problems(self) -> list[Problem]:
+        """The managing stack commits `.github/CODEOWNERS`, and main's ruleset requires a code
+        owner's review: someone must own the paths, and never the deployer, whose token could
+        then approve what it is about to deploy."""
+        gh = self.github
+        if not gh.manage_repository:
+            if gh.code_owners is not None:
+                return [
+                    Problem(
+                        "github.codeOwners",
+                        gh.code_owners.model_dump(by_alias=True),
+                        f"only the managing stack ({gh.managing_stack}) commits .github/CODEOWNERS; "
+                        "allowed: none in this stack",
+                    )
+                ]
+            return []
+        if self.environment != gh.managing_stack:
+            return []  # a stray manageRepository: reported as such
+        owners = gh.owners_of_code
+        if owners.count == 0:
+            if gh.code_owners is None and self.environment == "production":
+                return []  # production's missing reviewers are reported as such
+            return [
+                Problem(
+                    "github.codeOwners",
+                    _MISSING,
+                    "the stack that manages the repository commits .github/CODEOWNERS and main requires "
+                    "a code owner's review; allowed: {users: [<login>], teams: [<team slug>]}, or "
+                    "github.productionReviewers in this stack",
+                )
+            ]
+        problems: list[Problem] = []
+        # The production reviewers, when they own the code, are checked as reviewers already.
+        if gh.deployer is not None and gh.code_owners is not None:
+            if gh.deployer.user.lower() in {u.lower() for u in owners.users}:
+                problems.append(
+                    Problem(
+                        "github.codeOwners.users",
+                        owners.users,
+                        f"the deploying identity {gh.deployer.user!r} must not approve changes as a code "
+                        "owner; allowed: people other than the deployer",
+                    )
+                )
+            if gh.deployer.team in owners.teams:
+                problems.append(
+                    Problem(
+                        "github.codeOwners.teams",
+                        owners.teams,
+                        f"the deployer's team {gh.deployer.team!r} must not approve changes as a code "
+                        "owner; allowed: teams other than the deployer's",
+                    )
+                )
         return problems
 
     def _plan_problems(self) -> list[Problem]:

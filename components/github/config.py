@@ -51,6 +51,29 @@ class Reviewers(Model):
         return len(self.users) + len(self.teams)
 
 
+class CodeOwners(Model):
+    """Who must review a change to what production runs (`.github/CODEOWNERS`)."""
+
+    users: list[GithubLogin] = Field(
+        default_factory=list, description="GitHub logins, each with write access to the repository."
+    )
+    teams: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Team slugs of the owner organisation, each visible and with write access to the repository.",
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> CodeOwners:
+        for kind, names in (("users", self.users), ("teams", self.teams)):
+            if len({n.lower() for n in names}) != len(names):
+                raise FieldError(kind, "lists an owner twice; allowed: each owner once")
+        return self
+
+    @property
+    def count(self) -> int:
+        return len(self.users) + len(self.teams)
+
+
 class Deployer(Model):
     """The identity that runs `pulumi up` in CI and commits to `main` without a pull request."""
 
@@ -274,6 +297,13 @@ class GithubPlan(Model):
 
 class GithubConfig(Model):
     owner: GithubName = Field(description="GitHub organisation or user that owns the repository.")
+    owner_type: Literal["organization", "user"] = Field(
+        default="organization",
+        description=(
+            "What kind of account `owner` is. Teams (the deployer's, reviewer and code-owner teams) and "
+            "self-hosted runner groups (`pipeline.runners`) exist only in an organisation."
+        ),
+    )
     repository: GithubName = Field(
         description="Repository holding services, charts, GitOps manifests and this program."
     )
@@ -304,6 +334,15 @@ class GithubConfig(Model):
             "refused elsewhere: development and staging deploy on merge without approval)."
         ),
     )
+    code_owners: CodeOwners | None = Field(
+        default=None,
+        description=(
+            "Who must review a change to production's GitOps directory, the workflows or this program "
+            "(`.github/CODEOWNERS`, required by main's ruleset). Only the managing stack commits the file; "
+            "unset, the managing stack's `productionReviewers` own it."
+        ),
+        json_schema_extra={"defaultText": "`productionReviewers`"},
+    )
     deployment_branches: list[BranchPattern] = Field(
         default_factory=lambda: [MAIN_BRANCH],
         min_length=1,
@@ -319,6 +358,13 @@ class GithubConfig(Model):
         default_factory=GithubPlan,
         description="What the repository's GitHub plan offers; features it lacks are left out or refused.",
     )
+
+    @property
+    def owners_of_code(self) -> CodeOwners:
+        """`codeOwners`, or else the production reviewers."""
+        if self.code_owners is not None:
+            return self.code_owners
+        return CodeOwners(users=self.production_reviewers.users, teams=self.production_reviewers.teams)
 
     @property
     def ssh_url(self) -> str:
@@ -397,8 +443,8 @@ class SelfHostedRunners(Model):
         pattern=r"^[A-Za-z0-9._-]{1,100}$",
         examples=["production-infrastructure"],
         description=(
-            "Organisation runner group the jobs run in (`runs-on.group`). Restrict it to this "
-            "repository's infrastructure workflow on main (README, Reachability)."
+            "Organisation runner group the jobs run in (`runs-on.group`). The managing stack declares "
+            "it, open to this repository's infrastructure workflow on main only (README, Reachability)."
         ),
     )
     labels: list[RunnerLabel] = Field(
@@ -462,7 +508,8 @@ class PipelineConfig(Model):
         description=(
             "Self-hosted runner groups of the infrastructure jobs (the real preview and `pulumi up`), "
             "keyed by stack. A stack not listed runs them on GitHub-hosted runners, which have no fixed egress addresses, so its `cluster.controlPlaneAcl` must be "
-            "empty. The managing stack renders the workflows from its own file: a stack with a "
-            "self-hosted group lists the same entry in its own file and in the managing stack's."
+            "empty. The managing stack renders the workflows and declares the groups from its own file: a "
+            "stack with a self-hosted group lists the same entry in its own file and in the managing stack's. "
+            "Each stack gets a group of its own."
         ),
     )

@@ -62,6 +62,7 @@ SECRETS_WRITE = Permission("Secrets", "write")
 VARIABLES_WRITE = Permission("Variables", "write")
 WORKFLOWS_WRITE = Permission("Workflows", "write")
 MEMBERS_READ = Permission("Members", "read", organisation=True)
+RUNNERS_WRITE = Permission("Self-hosted runners", "write", organisation=True)
 
 # GitHub adds it to every fine-grained token that can reach a repository.
 ALWAYS: frozenset[Permission] = frozenset({METADATA_READ})
@@ -114,6 +115,22 @@ GITHUB_NEEDS: dict[str, Need] = {
         (CONTENTS_WRITE,),
         "the workflow files (create or update file contents)",
         workflow_files=(WORKFLOWS_WRITE,),
+    ),
+    "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions": Need(
+        (ADMINISTRATION_WRITE,),
+        "the allowed-actions policy (set GitHub Actions permissions, set allowed actions for a repository)",
+    ),
+    "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions": Need(
+        (ADMINISTRATION_WRITE,),
+        "the GITHUB_TOKEN defaults (set default workflow permissions for a repository)",
+    ),
+    "github:index/actionsRunnerGroup:ActionsRunnerGroup": Need(
+        (RUNNERS_WRITE,),
+        "the infrastructure jobs' runner groups (create, update a self-hosted runner group for an "
+        "organization, set its repository access)",
+    ),
+    "github:index/getRepository:getRepository": Need(
+        (METADATA_READ,), "the repository's id for the runner groups (get a repository)"
     ),
     "github:index/getTeam:getTeam": Need(
         (MEMBERS_READ,), "reviewer and bypass teams resolved to ids (get a team by name)"
@@ -226,6 +243,11 @@ def _jobs(jobs: tuple[str, ...]) -> str:
     return ", ".join(f"`{job.split()[1]}` ({job.split()[0]})" for job in jobs)
 
 
+# Organisation-wide objects only the managing stack declares: the organisation permissions
+# they need go to the managing stack's tokens alone (`MANAGING_*`), never to the tokens of
+# the stacks whose `up` runs without a reviewer.
+MANAGING_ONLY: frozenset[str] = frozenset({"github:index/actionsRunnerGroup:ActionsRunnerGroup"})
+
 # `ciGithubToken`: everything `pulumi up` declares, plus the workflows' pushes and the
 # promotion pull request. On the repository only, plus organisation Members (read).
 DEPLOYER_GITHUB: frozenset[Permission] = frozenset(
@@ -258,6 +280,10 @@ PREVIEW_GITHUB: frozenset[Permission] = frozenset(
     }
 )
 
+
+# What the managing stack's `ciGithubToken` and `ciGithubReadToken` hold besides those.
+MANAGING_DEPLOYER_GITHUB: frozenset[Permission] = frozenset({RUNNERS_WRITE})
+MANAGING_PREVIEW_GITHUB: frozenset[Permission] = frozenset({Permission("Self-hosted runners", "read", True)})
 
 # `argocdDispatchToken`: the one call Argo CD's dispatch webhook makes.
 DISPATCH_GITHUB: frozenset[Permission] = frozenset({CONTENTS_WRITE, METADATA_READ})
@@ -419,6 +445,11 @@ IDENTITIES: tuple[Identity, ...] = (
                 _github(DEPLOYER_GITHUB),
             ),
             Credential(
+                "`ciGithubToken` of the managing stack: a token of its own, with in addition",
+                "the managing stack's config secret and `<env>`",
+                _github(MANAGING_DEPLOYER_GITHUB),
+            ),
+            Credential(
                 "Linode token minted for `<env>`, managing stack",
                 "environment secret `LINODE_TOKEN` of `<env>`",
                 _linode(ci_linode_scopes("up", True)),
@@ -440,6 +471,11 @@ IDENTITIES: tuple[Identity, ...] = (
                 "`ciGithubReadToken`, fine-grained, this repository only, made by the deployer",
                 "config secret; environment secret `DEPLOYER_GITHUB_TOKEN` of `<env>-preview`",
                 _github(PREVIEW_GITHUB),
+            ),
+            Credential(
+                "`ciGithubReadToken` of the managing stack: a token of its own, with in addition",
+                "the managing stack's config secret and `<env>-preview`",
+                _github(MANAGING_PREVIEW_GITHUB),
             ),
             Credential(
                 "Linode token minted for `<env>-preview`, every stack",
@@ -590,6 +626,9 @@ __all__ = [
     "IDENTITIES",
     "IMAGE_PULL_SCOPES",
     "LINODE_NEEDS",
+    "MANAGING_DEPLOYER_GITHUB",
+    "MANAGING_ONLY",
+    "MANAGING_PREVIEW_GITHUB",
     "PREVIEW_GITHUB",
     "PREVIEW_JOBS",
     "WORKFLOW_COMMANDS",

@@ -1,5 +1,5 @@
-"""Repository-wide governance: `main`'s ruleset, the CI secrets (environment `ci-main`), Actions
-variables, the OIDC template.
+"""Repository-wide governance: `main`'s ruleset, the tags' ruleset, the CI secrets (environment
+`ci-main`), Actions variables, the OIDC template.
 
 Declared only by the stack with `github.manageRepository` (README, "Repository governance").
 
@@ -10,6 +10,12 @@ protection lets only administrators skip status checks, and only by turning off
 "enforce admins" for every admin at once; its per-actor exceptions cover the pull-request
 requirement only. A ruleset names one bypass actor, the deployer's team, and holds
 everybody else, administrators included, to every rule.
+
+Tags get a ruleset of their own with the same bypass actor: nobody else creates, moves or
+deletes a tag. Nothing in the delivery system tags today, and Argo CD resolves
+`refs/heads/main` before a tag `main`, so this is hygiene: a tag cannot later become a way
+around `main`'s reviews. Both rulesets are `protect`ed: `pulumi destroy` of the managing
+stack must not lift them on the way (review finding L5).
 """
 
 from __future__ import annotations
@@ -91,6 +97,9 @@ def main_ruleset_rules(
             dismiss_stale_reviews_on_push=True,
             require_last_push_approval=True,
             required_review_thread_resolution=True,
+            # `.github/CODEOWNERS` (code_owners.py): production's GitOps directory, the
+            # workflows and this program need one of their owners among the approvals.
+            require_code_owner_review=True,
         ),
         merge_queue=MERGE_QUEUE if merge_queue else None,
         required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
@@ -106,22 +115,32 @@ def main_ruleset_rules(
     )
 
 
-# Creation, update and deletion restricted to the bypass actor, history never rewritten.
-RELEASE_RULES = github.RepositoryRulesetRulesArgs(
-    creation=True, update=True, deletion=True, non_fast_forward=True
-)
+# Every tag, in the ref-name condition syntax of rulesets.
+ALL_REFS = "~ALL"
+
+
+def restricted_ref_rules() -> github.RepositoryRulesetRulesArgs:
+    """Refs (every tag, the release branches) created, moved and deleted by the bypass actor
+    only, and never rewritten."""
+    return github.RepositoryRulesetRulesArgs(
+        creation=True,
+        update=True,
+        deletion=True,
+        non_fast_forward=True,
+    )
 
 
 class RepositoryGovernance(pulumi.ComponentResource):
     """`main`'s ruleset, the `ci-main` environment and its secrets, repository variables, and the
     OIDC template.
 
-    Pass the workflow files resource in `opts.depends_on`: the ruleset is declared after
+    Pass the workflow files and CODEOWNERS in `opts.depends_on`: the ruleset is declared after
     them, so the first `pulumi up` can still commit them before `main` is protected.
     """
 
     ruleset: github.RepositoryRuleset
     release_ruleset: github.RepositoryRuleset
+    tag_ruleset: github.RepositoryRuleset
 
     def __init__(
         self,
@@ -138,6 +157,14 @@ class RepositoryGovernance(pulumi.ComponentResource):
         deployer_team = github.get_team_output(
             slug=args.deployer.team, summary_only=True, opts=pulumi.InvokeOptions(parent=self)
         )
+        # Only the deployer (its own team) skips the rules; admins and org owners do not.
+        bypass = [
+            github.RepositoryRulesetBypassActorArgs(
+                actor_id=deployer_team.id.apply(int),
+                actor_type="Team",
+                bypass_mode="always",
+            )
+        ]
         self.ruleset = github.RepositoryRuleset(
             f"{name}-main-ruleset",
             name=f"protect-{MAIN_BRANCH}",
@@ -149,16 +176,22 @@ class RepositoryGovernance(pulumi.ComponentResource):
                     includes=[f"refs/heads/{MAIN_BRANCH}"], excludes=[]
                 )
             ),
-            # Only the deployer (its own team) skips the rules; admins and org owners do not.
-            bypass_actors=[
-                github.RepositoryRulesetBypassActorArgs(
-                    actor_id=deployer_team.id.apply(int),
-                    actor_type="Team",
-                    bypass_mode="always",
-                )
-            ],
+            bypass_actors=bypass,
             rules=main_ruleset_rules(args.required_status_checks, merge_queue=args.merge_queue),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after, protect=True),
+        )
+        self.tag_ruleset = github.RepositoryRuleset(
+            f"{name}-tag-ruleset",
+            name="protect-tags",
+            repository=repo,
+            target="tag",
+            enforcement="active",
+            conditions=github.RepositoryRulesetConditionsArgs(
+                ref_name=github.RepositoryRulesetConditionsRefNameArgs(includes=[ALL_REFS], excludes=[])
+            ),
+            bypass_actors=bypass,
+            rules=restricted_ref_rules(),
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
 
         # The release branches production's Applications track: only the deployer (promote.yml's
@@ -175,15 +208,9 @@ class RepositoryGovernance(pulumi.ComponentResource):
                     includes=[f"refs/heads/{RELEASE_BRANCH_PREFIX}*"], excludes=[]
                 )
             ),
-            bypass_actors=[
-                github.RepositoryRulesetBypassActorArgs(
-                    actor_id=deployer_team.id.apply(int),
-                    actor_type="Team",
-                    bypass_mode="always",
-                )
-            ],
-            rules=RELEASE_RULES,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            bypass_actors=bypass,
+            rules=restricted_ref_rules(),
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
 
         secrets: dict[str, pulumi.Output[str]] = {
@@ -243,4 +270,10 @@ class RepositoryGovernance(pulumi.ComponentResource):
             include_claim_keys=list(OIDC_CLAIM_KEYS),
             opts=child,
         )
-        self.register_outputs({"ruleset": self.ruleset.name, "releaseRuleset": self.release_ruleset.name})
+        self.register_outputs(
+            {
+                "ruleset": self.ruleset.name,
+                "tagRuleset": self.tag_ruleset.name,
+                "releaseRuleset": self.release_ruleset.name,
+            }
+        )

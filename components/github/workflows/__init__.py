@@ -2,6 +2,7 @@
 
     workflows(settings)          every workflow file, built from the stack's settings
     required_status_checks()     the check names branch protection must require
+    used_actions(settings)       the pinned actions the workflows run (the allowed-actions policy)
 
 One module per workflow file builds its ``Workflow``; ``render.render`` turns one into the
 YAML committed under ``.github/workflows/``.
@@ -24,7 +25,7 @@ from components.github.workflows import (
 from components.github.workflows.model import Workflow
 from components.github.workflows.settings import REFERENCE, Settings
 
-__all__ = ["Settings", "Workflow", "required_status_checks", "workflows"]
+__all__ = ["Settings", "Workflow", "required_status_checks", "used_actions", "workflows"]
 
 _BUILDERS = (
     ci.workflow,
@@ -70,3 +71,10 @@ def required_status_checks() -> list[str]:
     if len(names) != len(set(names)):
         raise ValueError(f"gate check names must be unique across workflows: {names}")
     return sorted(names)
+
+
+def used_actions(settings: Settings) -> list[str]:
+    """Names (``owner/repo`` or ``owner/repo/path``) of the pinned actions the workflows run."""
+    return sorted(
+        {step.uses.name for w in workflows(settings) for job in w.jobs for step in job.steps if step.uses}
+    )

@@ -12,8 +12,10 @@ development, staging, production: ``state-preview-<env>`` (the real ``pulumi pre
 against the stack's state, in ``<env>-preview``, which deploys from ``main`` only and, for
 production, only after a reviewer approves) and ``up-<env>`` (in ``<env>``). Both run on
 the stack's infrastructure runner (``pipeline.runners``): a control-plane ACL admits only a
-self-hosted group's egress addresses. Each stack's ``up`` is in its own concurrency group
-that never cancels a run in progress.
+self-hosted group's egress addresses. Runs on ``main`` queue in one concurrency group that
+never cancels a run in progress, so merges reach the stacks in the order they were made; and
+each ``up`` first refuses a commit older than the one its stack last started an ``up`` of
+(``ORDER_SCRIPT``), which a re-run of an old run or a late approval would otherwise apply.
 
 The workflow runs on every pull request and merge-queue entry (``changes`` skips the
 previews when the program is untouched) so that its gate can be a required status check.
@@ -30,7 +32,6 @@ from components.github.workflows.common import (
     gate_job,
     notify_job,
     secret,
-    supersede_pull_request_runs,
     variable,
 )
 from components.github.workflows.model import (
@@ -76,6 +77,39 @@ ON_MAIN = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main
 ON_CHANGE = "(github.event_name == 'pull_request' || github.event_name == 'merge_group')"
 PROGRAM_CHANGED = "needs.changes.outputs.infra == 'true'"
 
+# The stack tag holding the commit of the newest `pulumi up` that started on the stack (the
+# S3 state backend keeps stack tags beside the state since Pulumi 3.274).
+APPLIED_COMMIT_TAG = "delivery:applied-commit"
+
+ORDER_SCRIPT = r"""set -euo pipefail
+# In: STACK, TAG. Refuses to apply HEAD unless the commit the stack last started an up of
+# (stack tag TAG) is HEAD or one of its ancestors; then records HEAD there, before the up,
+# so a newer up that fails half-way also holds every older commit back.
+head="$(git rev-parse HEAD)"
+err="$(mktemp)"
+if last="$(pulumi stack tag get "$TAG" --stack "$STACK" 2>"$err")"; then
+  :
+elif grep -qF "stack tag '$TAG' not found" "$err"; then
+  last=""  # the first up from CI
+else
+  cat "$err" >&2
+  echo "::error::cannot read stack tag $TAG of $STACK: refusing to apply without knowing what was applied"
+  exit 1
+fi
+if [[ -n "$last" ]]; then
+  if [[ ! "$last" =~ ^[0-9a-f]{40}$ ]] || ! git cat-file -e "$last^{commit}" 2>/dev/null; then
+    echo "::error::$STACK was last applied at '$last', not a commit of main; check the stack's history, then: pulumi stack tag rm $TAG --stack $STACK"
+    exit 1
+  fi
+  if ! git merge-base --is-ancestor "$last" "$head"; then
+    echo "::error::$STACK was last applied at $last, which $head does not contain: refusing to roll the stack back; run the workflow on main's newest commit"
+    exit 1
+  fi
+fi
+pulumi stack tag set "$TAG" "$head" --stack "$STACK"
+echo "Applying $head to $STACK (previous up: ${last:-none})" >> "$GITHUB_STEP_SUMMARY"
+"""
+
 PREVIEW_SCRIPT = r"""set -euo pipefail
 # The real Pulumi engine against a fake GitHub and Linode API on this runner: no stack
 # credential, no state, nothing the change could use to write anywhere.
@@ -95,6 +129,28 @@ def pulumi_env() -> dict[str, str]:
         # The github provider's credentials: the deployer identity (read-only in previews).
         "GITHUB_TOKEN": secret(ci_contract.DEPLOYER_GITHUB_TOKEN),
     }
+
+
+def one_run_on_main_at_a_time() -> Concurrency:
+    """Pull requests: a new push cancels the stale run. ``main`` (pushes and manual runs): one
+    group that never cancels, so each merge's run starts after the previous one finished;
+    GitHub keeps one run pending and replaces it with a newer one, which contains its commit.
+    Merge-queue and other runs: each alone in its group (keyed by the run id)."""
+    return Concurrency(
+        group=(
+            "${{ github.workflow }}-${{ github.event.pull_request.number"
+            " || (github.ref == 'refs/heads/main' && 'main') || github.run_id }}"
+        ),
+        cancel_in_progress="${{ github.event_name == 'pull_request' }}",
+    )
+
+
+def _install_cli(settings: Settings) -> Step:
+    return Step(
+        name="Install the Pulumi CLI",
+        uses=action("pulumi/actions"),
+        with_={"pulumi-version": settings.workflows.pulumi_version},
+    )
 
 
 def _setup_python(settings: Settings) -> Step:
@@ -119,10 +175,31 @@ def _pulumi_steps(settings: Settings, stack: Environment, command: str) -> tuple
         # On main there is no pull request to comment on: the job summary shows the diff
         # to whoever approves the `up`.
         with_ |= {"comment-on-summary": True}
+    ordering: tuple[Step, ...] = ()
+    if command == "up":
+        ordering = (
+            _install_cli(settings),
+            Step(
+                name=f"Refuse a commit older than {stack}'s last up",
+                working_directory=wf.pulumi_path,
+                env={
+                    "STACK": stack,
+                    "TAG": APPLIED_COMMIT_TAG,
+                    # The stack tags live in the state bucket: the state key and its URL only.
+                    "PULUMI_BACKEND_URL": variable(ci_contract.PULUMI_BACKEND_URL),
+                    "AWS_ACCESS_KEY_ID": secret(ci_contract.STATE_ACCESS_KEY_ID),
+                    "AWS_SECRET_ACCESS_KEY": secret(ci_contract.STATE_SECRET_ACCESS_KEY),
+                    **OBJECT_STORAGE_ENV,
+                },
+                run=ORDER_SCRIPT,
+            ),
+        )
     return (
-        checkout(),
+        # The order check asks git whether the last applied commit is an ancestor: whole history.
+        checkout(fetch_depth=0) if command == "up" else checkout(),
         _setup_python(settings),
         Step(name="Install the program's dependencies", working_directory=wf.pulumi_path, run=INSTALL_SCRIPT),
+        *ordering,
         Step(
             name=f"pulumi {command} ({stack})", uses=action("pulumi/actions"), env=pulumi_env(), with_=with_
         ),
@@ -175,11 +252,7 @@ def workflow(settings: Settings) -> Workflow:
             steps=(
                 checkout(),
                 _setup_python(settings),
-                Step(
-                    name="Install the Pulumi CLI",
-                    uses=action("pulumi/actions"),
-                    with_={"pulumi-version": settings.workflows.pulumi_version},
-                ),
+                _install_cli(settings),
                 Step(
                     name=f"Credential-free preview ({env})",
                     working_directory=settings.workflows.pulumi_path,
@@ -230,6 +303,6 @@ def workflow(settings: Settings) -> Workflow:
             workflow_dispatch=WorkflowDispatch(),
         ),
         permissions={"contents": "read"},
-        concurrency=supersede_pull_request_runs(),
+        concurrency=one_run_on_main_at_a_time(),
         jobs=(*judged, notify, gate_job(GATE, judged)),
     )

@@ -124,8 +124,18 @@ class Step:
 
 @dataclass(frozen=True)
 class Concurrency:
+    """A concurrency group; ``cancel_in_progress`` is a flag or one ``${{ }}`` expression (so a
+    workflow can cancel superseded pull-request runs and never a run on ``main``)."""
+
     group: str
-    cancel_in_progress: bool
+    cancel_in_progress: bool | str
+
+    def __post_init__(self) -> None:
+        flag = self.cancel_in_progress
+        if isinstance(flag, str) and not (flag.startswith("${{") and flag.endswith("}}")):
+            raise ValueError(
+                f"concurrency {self.group!r}: cancel-in-progress must be a bool or one expression"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {"group": self.group, "cancel-in-progress": self.cancel_in_progress}
