@@ -111,6 +111,7 @@ class StackConfig(Model):
                 )
             )
         problems.extend(self._monitoring_problems())
+        problems.extend(self._argocd_login_problems())
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())
         problems.extend(self._reachability_problems())
@@ -146,6 +147,34 @@ class StackConfig(Model):
                         f"guarantees {nodes} nodes; allowed: 1 to {max(nodes, 1)}",
                     )
                 )
+        return problems
+
+    def _argocd_login_problems(self) -> list[Problem]:
+        """Someone can always log in to Argo CD: the built-in admin, or an operator account."""
+        problems: list[Problem] = []
+        argocd = self.argocd
+        if "admin" in argocd.accounts:
+            problems.append(
+                Problem(
+                    "argocd.accounts.admin",
+                    argocd.accounts["admin"].model_dump(by_alias=True),
+                    "admin is Argo CD's built-in account, switched by delivery:argocd.adminEnabled; "
+                    "allowed: any other account name",
+                )
+            )
+        operators = sorted(name for name, account in argocd.accounts.items() if account.role == "operator")
+        if not argocd.admin_on(self.environment) and not operators:
+            default = argocd.admin_enabled is None
+            problems.append(
+                Problem(
+                    "argocd.adminEnabled",
+                    _MISSING if default else False,
+                    f"the built-in admin is off{f' (the default in {self.environment})' if default else ''} "
+                    "and no account in delivery:argocd.accounts has role operator, so nobody could log in "
+                    "to sync, roll back or abort a release; allowed: true (the bootstrap's first login, "
+                    'README "After pulumi up"), or an account with role: operator in delivery:argocd.accounts',
+                )
+            )
         return problems
 
     def _reachability_problems(self) -> list[Problem]:

@@ -17,7 +17,8 @@ import yaml
 
 from components.config.base import Environment
 from components.github.ci_contract import STAGING_DEPLOYED_EVENT
-from components.gitops.config import ArgoCdConfig
+from components.gitops.config import ArgoCdAccount, ArgoCdConfig
+from components.gitops.gitops_manifests import project_name
 from components.monitoring.stack_values import SELECTOR_LABELS
 
 CHART = "argo-cd"
@@ -269,6 +270,35 @@ def notifications_values(environment: Environment, dispatch_repository: str | No
     }
 
 
+# The operators' role: what running the environment's releases takes, in its project only.
+# `action/*` covers resource actions such as a Rollout's promote and abort; no `create`,
+# `update` or `delete`, so Applications and the AppProject stay as Pulumi declares them.
+OPERATOR_ROLE = "role:platform-operator"
+_OPERATOR_GRANTS = (
+    ("applications", "get"),
+    ("applications", "sync"),
+    ("applications", "action/*"),
+    ("logs", "get"),
+)
+_ROLES = {"operator": OPERATOR_ROLE, "readonly": "role:readonly"}
+
+
+def rbac_policy_csv(environment: Environment, accounts: dict[str, ArgoCdAccount]) -> str:
+    """argocd-rbac-cm's `policy.csv`: the operator role (when an account has it) and each
+    account's role (https://argo-cd.readthedocs.io/en/stable/operator-manual/rbac/)."""
+    if not accounts:
+        return ""
+    project = project_name(environment)
+    lines: list[str] = []
+    if any(account.role == "operator" for account in accounts.values()):
+        lines += [
+            f"p, {OPERATOR_ROLE}, {kind}, {action}, {project}/*, allow" for kind, action in _OPERATOR_GRANTS
+        ]
+        lines.append(f"p, {OPERATOR_ROLE}, projects, get, {project}, allow")
+    lines += [f"g, {name}, {_ROLES[accounts[name].role]}" for name in sorted(accounts)]
+    return "\n".join(lines) + "\n"
+
+
 def _pdb() -> dict[str, Any]:
     return {"enabled": True, "minAvailable": 1}
 
@@ -300,11 +330,19 @@ def argocd_values(
                 # pinned here so a chart upgrade cannot loosen them).
                 "exec.enabled": False,
                 "users.anonymous.enabled": "false",
+                # The built-in admin can do anything, its password sits in a Secret until someone
+                # deletes it, and it cannot be scoped: off outside development once the
+                # bootstrap's first login has set the accounts' passwords (config validation
+                # refuses it off without an operator account).
+                "admin.enabled": argocd.admin_on(environment),
+                # Local accounts log in with a password only: no `apiKey`, so no long-lived
+                # tokens exist to leak (https://argo-cd.readthedocs.io/en/stable/operator-manual/user-management/).
+                **{f"accounts.{name}": "login" for name in sorted(argocd.accounts)},
             },
             "rbac": {
                 # Logged-in users without an explicit rule get read-only access at most.
                 "policy.default": argocd.rbac_default_policy,
-                "policy.csv": "",
+                "policy.csv": rbac_policy_csv(environment, dict(argocd.accounts)),
             },
         },
         # No SSO is configured, so Dex would run for nothing.

@@ -30,6 +30,11 @@ INFRASTRUCTURE = "infrastructure"
 GITOPS_REF = "gitops"
 
 
+def project_name(environment: Environment) -> str:
+    """The environment's AppProject, `platform-<env>` (Argo CD's RBAC scopes the operators to it)."""
+    return f"platform-{environment}"
+
+
 class ServiceApp(BaseModel):
     """One service's deployment: its namespace and its chart directory."""
 
@@ -71,7 +76,7 @@ class GitOpsSpec(BaseModel):
 
     @property
     def project(self) -> str:
-        return f"platform-{self.environment}"
+        return project_name(self.environment)
 
     @property
     def platform_namespace(self) -> str:
