@@ -125,6 +125,41 @@ def app_project(spec: GitOpsSpec) -> dict[str, Any]:
     }
 
 
+# Argo CD's own project: argocd-server creates it at start, allowing every repository,
+# destination and kind, and recreates it when it is deleted. Emptying it is how Argo CD
+# documents restricting it:
+# https://argo-cd.readthedocs.io/en/stable/user-guide/projects/#the-default-project
+DEFAULT_PROJECT = "default"
+# The default project exists before Pulumi declares it, and argocd-server owns its fields: a
+# Patch resource applies ours with server-side apply, and this annotation lets it take them
+# over instead of failing on the conflict
+# (https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/).
+PATCH_FORCE = "pulumi.com/patchForce"
+
+
+def default_project(argocd_namespace: str) -> dict[str, Any]:
+    """Argo CD's `default` AppProject with nothing allowed: no source repository, no source
+    namespace, no destination, no cluster-scoped kind and every namespaced kind denied, so no
+    Application can deploy through it, whoever creates one."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AppProject",
+        "metadata": {
+            "name": DEFAULT_PROJECT,
+            "namespace": argocd_namespace,
+            "annotations": {PATCH_FORCE: "true"},
+        },
+        "spec": {
+            "description": "Argo CD's default project, emptied by Pulumi: no Application can use it.",
+            "sourceRepos": [],
+            "sourceNamespaces": [],
+            "destinations": [],
+            "clusterResourceWhitelist": [],
+            "namespaceResourceBlacklist": [{"group": "*", "kind": "*"}],
+        },
+    }
+
+
 def _sync_policy(spec: GitOpsSpec) -> dict[str, Any]:
     policy: dict[str, Any] = {"syncOptions": list(SYNC_OPTIONS), "retry": RETRY}
     if spec.automated_sync:
