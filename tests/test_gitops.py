@@ -181,8 +181,9 @@ def test_service_applications_layer_the_committed_image_over_the_chart(stack_run
         assert "ref" not in chart
         image = workflow_settings().image_file(env, service)
         assert chart["helm"]["valueFiles"] == [f"values-{env}.yaml", f"${values['ref']}/{image}"]
-        # A service with no published image yet syncs with its chart's default image.
-        assert chart["helm"]["ignoreMissingValueFiles"] is True
+        # Only development syncs a service with no image file yet (its chart's default image):
+        # staging and production fail the comparison rather than run an unvalidated image.
+        assert chart["helm"]["ignoreMissingValueFiles"] is (env == "development")
 
 
 def _script_step(workflow: dict[str, Any], job: str, *, pushing: bool = False) -> dict[str, Any]:
@@ -541,6 +542,7 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
             for name, (ns, chart) in services.items()
         },
         automated_sync=env != "production",
+        tolerate_missing_image=env == "development",
         image_pull_secret="ghcr-pull",
     )
     project = app_project(spec)

@@ -55,6 +55,8 @@ class GitOpsSpec(BaseModel):
     gitops: GitOpsConfig
     services: dict[str, ServiceApp]
     automated_sync: bool
+    # Whether a service may sync without its image file (then with its chart's default image).
+    tolerate_missing_image: bool
     # The pull Secret (components.gitops.image_pull) in every namespace of `namespaces`.
     image_pull_secret: str
 
@@ -71,6 +73,10 @@ class GitOpsSpec(BaseModel):
             },
             # Development and staging follow main on their own; production syncs by hand.
             automated_sync=config.environment != "production",
+            # Development deploys a service before its first image exists. Staging and
+            # production must never fall back to a chart's default image: an image file that
+            # is missing (not yet written, or deleted) fails the comparison instead.
+            tolerate_missing_image=config.environment == "development",
             image_pull_secret=config.image_pull.secret_name,
         )
 
@@ -212,9 +218,11 @@ def service_application(spec: GitOpsSpec, service: str) -> dict[str, Any]:
             "releaseName": service,
             # Later files win: the committed image overrides the chart's and the values file's.
             "valueFiles": [f"values-{spec.environment}.yaml", f"${GITOPS_REF}/{image}"],
-            # Before a service's first image is published it runs its chart's default image.
-            # (Argo CD has one switch per source, so this also tolerates a missing values file.)
-            "ignoreMissingValueFiles": True,
+            # Off, a missing image (or values) file is a ComparisonError and nothing syncs until
+            # the delivery workflow writes it; on (development only), the service runs its
+            # chart's default image until then. Argo CD has one switch per source, so it
+            # covers the values file too.
+            "ignoreMissingValueFiles": spec.tolerate_missing_image,
             # The namespace's GHCR pull Secret, under the key `helm create` charts read. Argo CD
             # ranks valuesObject above valueFiles: no values file can drop it.
             "valuesObject": {"imagePullSecrets": [{"name": spec.image_pull_secret}]},
