@@ -9,8 +9,8 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from components.gitops.analysis import analysis_templates
-from components.gitops.argocd import require_provider
 from components.gitops.config import AnalysisConfig
+from components.kubernetes.provider import require_provider
 
 
 class AnalysisTemplatesArgs(BaseModel):

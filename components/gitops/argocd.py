@@ -19,20 +19,9 @@ from components.gitops.argocd_values import (
 )
 from components.gitops.config import ArgoCdConfig
 from components.gitops.helm import ARGO_HELM_REPOSITORY, pinned_release
+from components.kubernetes.provider import require_provider
 
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}
-
-
-def require_provider(component: pulumi.ComponentResource, package: str) -> pulumi.ProviderResource:
-    """The provider for `package` handed to `component` through `opts.providers`.
-
-    Children name it explicitly: a component missing it fails here instead of silently
-    using the ambient default provider (the operator's kubeconfig or GitHub token).
-    """
-    provider = component.get_provider(f"{package}::")
-    if provider is None:
-        raise ValueError(f"{type(component).__name__} needs a {package} provider in opts.providers")
-    return provider
 
 
 class ArgoCdArgs(BaseModel):

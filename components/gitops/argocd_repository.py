@@ -14,7 +14,8 @@ import pulumi_tls as tls
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import DnsLabel, Environment, GithubName
-from components.gitops.argocd import PART_OF, require_provider
+from components.gitops.argocd import PART_OF
+from components.kubernetes.provider import require_provider
 
 # Argo CD picks up repositories from Secrets carrying this label.
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gitops.argocd import require_provider
 from components.gitops.gitops_manifests import GitOpsSpec, app_project, applications, default_project
+from components.kubernetes.provider import require_provider
 
 
 class GitOpsApps(pulumi.ComponentResource):

@@ -24,8 +24,8 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import DnsLabel, Environment, GithubLogin
-from components.gitops.argocd import require_provider
 from components.gitops.gitops_layout import LABEL_ENVIRONMENT
+from components.kubernetes.provider import require_provider
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 SECRET_KEY = ".dockerconfigjson"

@@ -10,9 +10,9 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
-from components.gitops.argocd import require_provider
 from components.gitops.config import RolloutsConfig
 from components.gitops.helm import ARGO_HELM_REPOSITORY, pinned_release
+from components.kubernetes.provider import require_provider
 from components.monitoring.stack_values import SELECTOR_LABELS
 
 CHART = "argo-rollouts"

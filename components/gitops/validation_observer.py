@@ -25,8 +25,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import DnsLabel, Environment
-from components.gitops.argocd import require_provider
 from components.gitops.gitops_layout import LABEL_ENVIRONMENT
+from components.kubernetes.provider import require_provider
 
 OBSERVER = "validation-observer"
 # What validation reads, and nothing else.

@@ -7,8 +7,8 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
-from components.gitops.argocd import require_provider
 from components.gitops.helm import pinned_release
+from components.kubernetes.provider import require_provider
 from components.monitoring.config import MonitoringConfig
 from components.monitoring.rules import prometheus_rule
 from components.monitoring.stack_values import (

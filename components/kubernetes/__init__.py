@@ -1,0 +1,1 @@
+"""What every in-cluster domain uses: the provider check and the namespaces' network isolation."""
