@@ -568,12 +568,12 @@ def test_argocd_manifests_and_helm_values_match_the_golden_files(stack_run: Run)
     rendered = {
         rel: text
         for rel, text in render_documents(stack_run).items()
-        if rel.startswith(("argocd/", "helm/", "monitoring/"))
+        if rel.startswith(("argocd/", "helm/", "monitoring/", "network/"))
     }
     base = GOLDEN / stack_run.stack
     golden = {
         str(path.relative_to(base)): path.read_text()
-        for kind in ("argocd", "helm", "monitoring")
+        for kind in ("argocd", "helm", "monitoring", "network")
         for path in sorted((base / kind).glob("*.yaml"))
     }
     assert sorted(rendered) == sorted(golden), "documents added or removed; run `make golden`"

@@ -305,8 +305,37 @@ def _pdb() -> dict[str, Any]:
 
 # Components whose metrics the monitoring stack's Prometheus scrapes: the application
 # controller exports argocd_app_info and argocd_app_sync_total, which the deployment alerts
-# watch; the others show how the API, manifest generation and ApplicationSets fare.
+# watch; the others show how the API, manifest generation and ApplicationSets fare, and the
+# notifications controller (where notifications are on) whether Slack and GitHub took them.
 METRICS_COMPONENTS = ("controller", "server", "repoServer", "applicationSet")
+NOTIFICATIONS_COMPONENT = "notifications"
+
+# Each component's pod name label and metrics container port as the pinned chart sets them:
+# `app.kubernetes.io/name` is the chart's nameOverride (`argocd`) and the component's `name`;
+# the port is its `containerPorts.metrics` (a test reads both from the chart's values.yaml).
+# The namespace's NetworkPolicies open exactly these ports to Prometheus.
+POD_NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_PODS: dict[str, tuple[str, int]] = {
+    "controller": ("argocd-application-controller", 8082),
+    "server": ("argocd-server", 8083),
+    "repoServer": ("argocd-repo-server", 8084),
+    "applicationSet": ("argocd-applicationset-controller", 8080),
+    NOTIFICATIONS_COMPONENT: ("argocd-notifications-controller", 9001),
+}
+
+
+def scraped_components(argocd: ArgoCdConfig) -> tuple[str, ...]:
+    """The chart components whose metrics Prometheus scrapes with this config."""
+    notifications = (NOTIFICATIONS_COMPONENT,) if argocd.notifications.enabled else ()
+    return (*METRICS_COMPONENTS, *notifications)
+
+
+def metrics_endpoints(argocd: ArgoCdConfig) -> dict[str, tuple[dict[str, str], int]]:
+    """Pod name -> (its pod labels, its metrics port), for every scraped component."""
+    return {
+        name: ({POD_NAME_LABEL: name}, port)
+        for name, port in (COMPONENT_PODS[c] for c in scraped_components(argocd))
+    }
 
 
 def _metrics() -> dict[str, Any]:
@@ -324,6 +353,10 @@ def argocd_values(
         # The program creates and guards the namespace; the chart installs its own CRDs and
         # keeps them on uninstall, so deleting the release never cascades to Applications.
         "crds": {"install": True, "keep": True},
+        # The chart's own NetworkPolicies (on by default) admit argocd-server from everywhere
+        # and every metrics port from every namespace, and would add up with the program's:
+        # the namespace's policies are the program's alone (components/kubernetes/).
+        "global": {"networkPolicy": {"create": False}},
         "configs": {
             "cm": {
                 # No shell into pods through the UI, no anonymous access (both Argo CD defaults,
@@ -370,6 +403,6 @@ def argocd_values(
         # Three Redis servers and HAProxies with hard anti-affinity: one per node, hence the
         # config rule that HA needs a cluster of at least three nodes.
         values["redis-ha"] = {"enabled": True}
-    for component in METRICS_COMPONENTS:
+    for component in scraped_components(argocd):
         values[component]["metrics"] = _metrics()
     return values
