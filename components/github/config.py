@@ -413,6 +413,15 @@ class SelfHostedRunners(Model):
             "`cluster.controlPlaneAcl` must contain every one."
         ),
     )
+    validation_observer: bool = Field(
+        default=False,
+        description=(
+            "Staging only: also run staging validation's observer jobs (`target` and `gate` of "
+            "staging-validation.yml), which read staging's Argo CD Applications through its Kubernetes "
+            "API, on this group. Required when staging sets `cluster.controlPlaneAcl`; the group must "
+            "then admit staging-validation.yml on main too."
+        ),
+    )
 
 
 class PipelineConfig(Model):
