@@ -75,6 +75,7 @@ def main() -> None:
             environment=env,
             monitoring=config.monitoring,
             platform_namespaces=config.platform_namespaces,
+            ci_credentials_expire_on=config.pipeline.credentials.expires_on,
         ),
         pagerduty_routing_key=secrets.pagerduty_routing_key,
         slack_webhook_url=secrets.slack_webhook_url,

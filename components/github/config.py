@@ -381,10 +381,14 @@ class CredentialsConfig(Model):
         return self
 
     @property
+    def expires_on(self) -> date:
+        """The day the minted tokens expire, at 00:00 UTC."""
+        return date.fromisoformat(self.issued_on) + timedelta(days=self.lifetime_days)
+
+    @property
     def expiry(self) -> str:
         """When the minted tokens expire, as the Linode API takes it (UTC, ISO 8601)."""
-        expires = date.fromisoformat(self.issued_on) + timedelta(days=self.lifetime_days)
-        return f"{expires.isoformat()}T00:00:00Z"
+        return f"{self.expires_on.isoformat()}T00:00:00Z"
 
 
 RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$", examples=["self-hosted", "linux"])]
