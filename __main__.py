@@ -25,6 +25,7 @@ from components.github.workflows import required_status_checks, used_actions
 from components.gitops.analysis_templates import AnalysisTemplates, AnalysisTemplatesArgs
 from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
+from components.gitops.argocd_values import metrics_endpoints
 from components.gitops.gitops_apps import GitOpsApps
 from components.gitops.gitops_layout import environment_dir
 from components.gitops.gitops_manifests import GitOpsSpec, applications
@@ -32,8 +33,15 @@ from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
 from components.gitops.validation_observer import ValidationObserver, ValidationObserverArgs
 from components.kubernetes.admission_policies import PodPolicies, PodPoliciesArgs
+from components.kubernetes.network_isolation import NetworkIsolation, NetworkIsolationArgs
+from components.kubernetes.network_policies import Isolation
 from components.monitoring.monitoring import Monitoring, MonitoringArgs
-from components.monitoring.stack_values import prometheus_url
+from components.monitoring.stack_values import (
+    OPERATOR_WEBHOOK_PORT,
+    PROMETHEUS_PODS,
+    PROMETHEUS_PORT,
+    prometheus_url,
+)
 from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
 
@@ -72,6 +80,7 @@ def main() -> None:
             environment=env,
             monitoring=config.monitoring,
             platform_namespaces=config.platform_namespaces,
+            ci_credentials_expire_on=config.pipeline.credentials.expires_on,
         ),
         pagerduty_routing_key=secrets.pagerduty_routing_key,
         slack_webhook_url=secrets.slack_webhook_url,
@@ -139,6 +148,24 @@ def main() -> None:
         # Rollout resources live in the Applications and reference the templates: they go
         # before the templates and the controller on destroy.
         app_dependencies.extend([rollouts.release, *analysis.templates.values()])
+    # Default-deny ingress in Argo CD's and monitoring's namespaces: no service workload
+    # reaches Alertmanager, Prometheus, or Argo CD's repo server and Redis.
+    NetworkIsolation(
+        f"{env}-network",
+        NetworkIsolationArgs(
+            isolation=Isolation(
+                argocd_namespace=config.argocd.namespace,
+                monitoring_namespace=config.monitoring.namespace,
+                rollouts_namespace=config.argocd.rollouts.namespace if config.rollouts_enabled else None,
+                argocd_metrics=metrics_endpoints(config.argocd),
+                prometheus_pods=PROMETHEUS_PODS,
+                prometheus_port=PROMETHEUS_PORT,
+                webhook_port=OPERATOR_WEBHOOK_PORT,
+            )
+        ),
+        depends_on=[argocd.namespace, monitoring.namespace],
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+    )
     # GHCR pull credentials in every namespace the Applications deploy to: before the first
     # sync pulls an image, and deleted after the Applications (and their workloads).
     image_pull = ImagePullSecrets(

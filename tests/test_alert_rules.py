@@ -2,8 +2,9 @@
 `promtool test rules` against synthetic series of the exporters' own metric names.
 
 Every alert has a firing case and non-firing cases, and fires exactly when it should: not
-one evaluation before its `for` has run out, and at the first one after. The durations are
-each committed stack's own. promtool is built by `make promtool` (see tools/promtool/).
+one evaluation before its `for` has run out (or its date has come), and at the first one
+after. The durations, dates and severities are each committed stack's own. promtool is built
+by `make promtool` (see tools/promtool/).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import yaml
 from test_argocd import stack_config
 
 from components.monitoring.config import AlertsConfig
-from components.monitoring.rules import alerts, rule_groups
+from components.monitoring.rules import CREDENTIALS_GROUP, RuleInputs, alerts, credential_alerts, rule_groups
 from tools.offline import STACKS
 
 TOOLS_CACHE = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
@@ -47,8 +49,22 @@ def render(text: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], text)
 
 
-def expected(alert_name: str, config: AlertsConfig, namespaces: list[str], labels: dict[str, str]) -> Any:
-    [alert] = [a for a in alerts(config, namespaces) if a.name == alert_name]
+def inputs_for(environment: Any, namespaces: list[str], expire_on: date = date(2027, 5, 22)) -> RuleInputs:
+    return RuleInputs(
+        environment=environment, platform_namespaces=namespaces, ci_credentials_expire_on=expire_on
+    )
+
+
+def stack_inputs(stack: str) -> RuleInputs:
+    """What the program renders the stack's rules from (see __main__.py)."""
+    config = stack_config(stack)
+    return inputs_for(
+        config.environment, list(config.platform_namespaces), config.pipeline.credentials.expires_on
+    )
+
+
+def expected(alert_name: str, config: AlertsConfig, inputs: RuleInputs, labels: dict[str, str]) -> Any:
+    [alert] = [a for a in alerts(config, inputs) if a.name == alert_name]
     full = {**labels, "severity": alert.severity}
     return {
         "exp_labels": full,
@@ -95,9 +111,11 @@ def app_labels(name: str) -> dict[str, str]:
     return {"name": name, "project": "platform", "dest_namespace": "platform-x"}
 
 
-def rule_tests(config: AlertsConfig, namespaces: list[str]) -> list[dict[str, Any]]:
-    """One promtool test group per alert, each with firing and non-firing evaluations."""
+def rule_tests(config: AlertsConfig, inputs: RuleInputs) -> list[dict[str, Any]]:
+    """One promtool test group per deployment alert, each with firing and non-firing evaluations
+    (at one-minute evaluations)."""
     tests: list[dict[str, Any]] = []
+    namespaces = list(inputs.platform_namespaces)
 
     def case(alert: str, series: dict[str, str], evals: list[tuple[int, list[dict[str, str]]]]) -> None:
         tests.append(
@@ -109,7 +127,7 @@ def rule_tests(config: AlertsConfig, namespaces: list[str]) -> list[dict[str, An
                     {
                         "eval_time": f"{t}m",
                         "alertname": alert,
-                        "exp_alerts": [expected(alert, config, namespaces, labels) for labels in fired],
+                        "exp_alerts": [expected(alert, config, inputs, labels) for labels in fired],
                     }
                     for t, fired in evals
                 ],
@@ -219,7 +237,60 @@ def rule_tests(config: AlertsConfig, namespaces: list[str]) -> list[dict[str, An
             (hold, [{"namespace": platform, "pod": "server-1", "container": "app"}]),
         ],
     )
+
+    hold = minutes(config.image_pull_failing_for)
+    case(
+        "PlatformImagePullFailing",
+        {
+            # `server-1` fails its first pull (ErrImagePull), then waits in ImagePullBackOff:
+            # one series per reason, one alert for the pod.
+            waiting(platform, "server-1", "ErrImagePull"): "1x1 stale",
+            waiting(platform, "server-1", "ImagePullBackOff"): f"_x2 1x{hold + 8}",
+            # Outside the platform namespaces, a crash loop and a container merely starting: no alert.
+            waiting("team-sandbox", "toy-1", "ImagePullBackOff"): f"1x{hold + 10}",
+            waiting(platform, "server-2", "CrashLoopBackOff"): f"1x{hold + 10}",
+            waiting(platform, "server-3", "ContainerCreating"): f"1x{hold + 10}",
+        },
+        [
+            (hold - 1, []),
+            (hold, [{"namespace": platform, "pod": "server-1", "container": "app"}]),
+        ],
+    )
     return tests
+
+
+DAY = 24 * 60 * 60
+
+
+def credential_tests(config: AlertsConfig, inputs: RuleInputs) -> list[dict[str, Any]]:
+    """The credentials alert at daily evaluations (promtool evaluates every step from the Unix
+    epoch to the last eval_time, so minutes would take years of steps): silent the day before
+    its date, firing on it, and still firing once the token has expired."""
+    [alert] = credential_alerts(config, inputs)
+    match = re.fullmatch(r"vector\(time\(\)\) >= (\d+)", alert.expr)
+    assert match, alert.expr
+    threshold = int(match.group(1))
+    assert threshold % DAY == 0, "expiry dates are midnights UTC"
+    warn_day = threshold // DAY
+    return [
+        {
+            "name": alert.name,
+            "interval": "1d",
+            "input_series": [],
+            "alert_rule_test": [
+                {
+                    "eval_time": f"{day}d",
+                    "alertname": alert.name,
+                    "exp_alerts": [expected(alert.name, config, inputs, {})] if fires else [],
+                }
+                for day, fires in (
+                    (warn_day - 1, False),
+                    (warn_day, True),
+                    (warn_day + config.credentials_expiry_warning_days + 30, True),
+                )
+            ],
+        }
+    ]
 
 
 def run_promtool(promtool: Path, *args: str, cwd: Path) -> str:
@@ -232,35 +303,42 @@ def run_promtool(promtool: Path, *args: str, cwd: Path) -> str:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_alert_fires_exactly_when_it_should(promtool: Path, tmp_path: Path, stack: str) -> None:
-    config = stack_config(stack)
-    namespaces = list(config.platform_namespaces)
-    alerts_config = config.monitoring.alerts
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups(alerts_config, namespaces)}))
+    alerts_config = stack_config(stack).monitoring.alerts
+    inputs = stack_inputs(stack)
+    groups = rule_groups(alerts_config, inputs)
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
     run_promtool(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
-    tests = rule_tests(alerts_config, namespaces)
-    assert {t["name"] for t in tests} == {a.name for a in alerts(alerts_config, namespaces)}, (
+    # The credentials group alone, for the tests that step through the days since 1970.
+    credentials = [g for g in groups if g["name"] == CREDENTIALS_GROUP]
+    (tmp_path / "credentials.yaml").write_text(yaml.safe_dump({"groups": credentials}))
+    by_minute, by_day = rule_tests(alerts_config, inputs), credential_tests(alerts_config, inputs)
+    assert {t["name"] for t in by_minute + by_day} == {a.name for a in alerts(alerts_config, inputs)}, (
         "every alert needs its promtool test"
     )
-    for test in tests:
+    for test in by_minute + by_day:
         fired = [e for e in test["alert_rule_test"] if e["exp_alerts"]]
         quiet = [e for e in test["alert_rule_test"] if not e["exp_alerts"]]
         assert fired and quiet, f"{test['name']} needs a firing and a non-firing evaluation"
-    spec = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
-    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
-    out = run_promtool(promtool, "test", "rules", "tests.yaml", cwd=tmp_path)
-    assert "SUCCESS" in out
+    for name, rule_file, interval, tests in (
+        ("tests.yaml", "rules.yaml", "1m", by_minute),
+        ("credential-tests.yaml", "credentials.yaml", "1d", by_day),
+    ):
+        spec = {"rule_files": [rule_file], "evaluation_interval": interval, "tests": tests}
+        (tmp_path / name).write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
+        out = run_promtool(promtool, "test", "rules", name, cwd=tmp_path)
+        assert "SUCCESS" in out
 
 
 def test_promtool_catches_an_alert_that_fires_too_early(promtool: Path, tmp_path: Path) -> None:
     """The harness can fail: a rule with `for` one minute short fails the same cases."""
     config = AlertsConfig()
-    namespaces = ["argocd", "monitoring"]
-    groups = rule_groups(config, namespaces)
+    inputs = inputs_for("staging", ["argocd", "monitoring"])
+    groups = rule_groups(config, inputs)
     for rule in groups[0]["rules"]:
         if rule["alert"] == "ArgoCdApplicationDegraded":
             rule["for"] = f"{minutes(config.degraded_for) - 1}m"
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
-    tests = [t for t in rule_tests(config, namespaces) if t["name"] == "ArgoCdApplicationDegraded"]
+    tests = [t for t in rule_tests(config, inputs) if t["name"] == "ArgoCdApplicationDegraded"]
     spec = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
     done = subprocess.run(
@@ -289,6 +367,42 @@ def test_promtool_is_the_pinned_prometheus(promtool: Path) -> None:
     ), f"promtool is not Prometheus {pinned}: rebuild it with `make promtool`"
 
 
-def test_every_alert_has_a_routed_severity() -> None:
-    for alert in alerts(AlertsConfig(), ["argocd"]):
+@pytest.mark.parametrize("environment", STACKS)
+def test_every_alert_has_a_routed_severity(environment: Any) -> None:
+    for alert in alerts(AlertsConfig(), inputs_for(environment, ["argocd"])):
         assert alert.severity in ("critical", "warning"), alert.name
+
+
+def test_promtool_catches_a_credentials_alert_a_day_early(promtool: Path, tmp_path: Path) -> None:
+    """The daily harness can fail too: a rule warning one day earlier fails the same cases."""
+    config = AlertsConfig()
+    inputs = inputs_for("production", ["argocd"])
+    [group] = [g for g in rule_groups(config, inputs) if g["name"] == CREDENTIALS_GROUP]
+    [rule] = group["rules"]
+    threshold = int(rule["expr"].rsplit(" ", 1)[1])
+    rule["expr"] = f"vector(time()) >= {threshold - DAY}"
+    (tmp_path / "credentials.yaml").write_text(yaml.safe_dump({"groups": [group]}))
+    spec = {
+        "rule_files": ["credentials.yaml"],
+        "evaluation_interval": "1d",
+        "tests": credential_tests(config, inputs),
+    }
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
+    done = subprocess.run(
+        [str(promtool), "test", "rules", "tests.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0 and "CiCredentialsExpiring" in done.stdout + done.stderr
+
+
+def test_the_credential_test_cases_are_the_rules_date() -> None:
+    """Without promtool, at least the cases' days: the warning day is expiry minus the lead."""
+    config = AlertsConfig(credentials_expiry_warning_days=14)
+    inputs = inputs_for("staging", ["argocd"], date(2027, 5, 22))
+    [test] = credential_tests(config, inputs)
+    days = [int(e["eval_time"].removesuffix("d")) for e in test["alert_rule_test"]]
+    assert date(1970, 1, 1) + timedelta(days=days[1]) == date(2027, 5, 8)
+    assert [bool(e["exp_alerts"]) for e in test["alert_rule_test"]] == [False, True, True]

@@ -19,6 +19,7 @@ from components.gitops.argocd_values import (
     GITHUB_DISPATCH_SERVICE,
     HA_REPLICAS,
     NOTIFICATIONS_SECRET,
+    OPERATOR_ROLE,
     SLACK_WEBHOOK_KEY,
     argocd_values,
 )
@@ -44,7 +45,7 @@ MOCK_PRIVATE_KEY = MOCK_OUTPUTS[PRIVATE_KEY]["privateKeyOpenssh"]
 # are checked against values.yaml like any other key.
 DOCUMENTED: dict[str, re.Pattern[str]] = {
     "configs.cm": re.compile(
-        r"^(url|admin\.enabled|exec\.enabled|exec\.shells|users\.anonymous\.enabled|users\.session\.duration"
+        r"^(url|admin\.enabled|accounts\.[a-z0-9]([-a-z0-9]*[a-z0-9])?|exec\.enabled|exec\.shells|users\.anonymous\.enabled|users\.session\.duration"
         r"|statusbadge\.enabled|timeout\.reconciliation|timeout\.reconciliation\.jitter"
         r"|timeout\.hard\.reconciliation|application\.instanceLabelKey|application\.resourceTrackingMethod"
         r"|application\.sync\.impersonation\.enabled|resource\.exclusions|resource\.inclusions"
@@ -229,8 +230,112 @@ def test_production_on_fewer_than_three_nodes_is_refused_before_anything_is_decl
 def test_rbac_default_is_read_only(stack_run: Run) -> None:
     rbac = argocd_release(stack_run).plain["values"]["configs"]["rbac"]
     assert rbac["policy.default"] in ("role:readonly", "")
-    assert rbac["policy.csv"] == "", "no extra grants are declared"
     assert stack_config(stack_run.stack).argocd.rbac_default_policy == "role:readonly"
+
+
+def rbac_lines(values: dict[str, Any]) -> list[list[str]]:
+    csv = values["configs"]["rbac"]["policy.csv"]
+    return [[field.strip() for field in line.split(",")] for line in csv.splitlines() if line.strip()]
+
+
+def test_rbac_grants_only_run_the_environments_releases(stack_run: Run) -> None:
+    """Every grant is scoped to the environment's project and none creates, changes or deletes
+    what Pulumi declares; every account gets the operator role or the read-only one."""
+    values = argocd_release(stack_run).plain["values"]
+    project = f"platform-{stack_run.stack}"
+    accounts = {
+        key.removeprefix("accounts."): value
+        for key, value in values["configs"]["cm"].items()
+        if key.startswith("accounts.")
+    }
+    roles: dict[str, str] = {}
+    for line in rbac_lines(values):
+        if line[0] == "p":
+            _, role, resource, action, scope, effect = line
+            assert role == OPERATOR_ROLE and effect == "allow", line
+            assert (resource, action) in {
+                ("applications", "get"),
+                ("applications", "sync"),
+                ("applications", "action/*"),
+                ("logs", "get"),
+                ("projects", "get"),
+            }, line
+            assert scope == (project if resource == "projects" else f"{project}/*"), line
+        else:
+            _, subject, role = line
+            assert subject in accounts, f"{subject} is not a declared account"
+            roles[subject] = role
+    assert roles.keys() == accounts.keys(), "every account has exactly one role"
+    assert set(roles.values()) <= {OPERATOR_ROLE, "role:readonly"}
+    assert set(accounts.values()) <= {"login"}, "no account may mint API keys"
+
+
+def test_built_in_admin_is_off_outside_development_and_an_operator_can_log_in(stack_run: Run) -> None:
+    values = argocd_release(stack_run).plain["values"]
+    admin = values["configs"]["cm"]["admin.enabled"]
+    assert admin is (stack_run.stack == "development")
+    operators = [line[1] for line in rbac_lines(values) if line[0] == "g" and line[2] == OPERATOR_ROLE]
+    if not admin:
+        assert operators, "with admin off, an operator account must exist"
+        for name in operators:
+            assert values["configs"]["cm"][f"accounts.{name}"] == "login"
+
+
+def test_admin_can_be_switched_on_for_the_bootstrap_without_accounts() -> None:
+    values = argocd_values("production", ArgoCdConfig(admin_enabled=True))
+    assert values["configs"]["cm"]["admin.enabled"] is True
+    assert values["configs"]["rbac"]["policy.csv"] == ""
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes", "expected"),
+    [
+        (
+            "staging",
+            {"delivery:argocd.accounts": None},
+            [
+                "delivery:argocd.adminEnabled: the built-in admin is off (the default in staging) and no "
+                "account in delivery:argocd.accounts has role operator",
+                "allowed: true (the bootstrap's first login",
+            ],
+        ),
+        (
+            "production",
+            {
+                "delivery:argocd.accounts": {"platform-lead": {"role": "readonly"}},
+                "delivery:argocd.adminEnabled": False,
+            },
+            ["delivery:argocd.adminEnabled = false: the built-in admin is off and no account"],
+        ),
+        (
+            "development",
+            {"delivery:argocd.adminEnabled": False},
+            ["delivery:argocd.adminEnabled = false: the built-in admin is off"],
+        ),
+        (
+            "staging",
+            {
+                "delivery:argocd.accounts": {
+                    "admin": {"role": "operator"},
+                    "platform-lead": {"role": "operator"},
+                }
+            },
+            ['delivery:argocd.accounts.admin = {"role": "operator"}: admin is Argo CD\'s built-in account'],
+        ),
+    ],
+)
+def test_admin_off_without_an_operator_is_refused(
+    stack: str, changes: dict[str, Any], expected: list[str]
+) -> None:
+    assert_refused(stack, changes, expected)
+
+
+def test_bootstrap_with_admin_on_needs_no_account() -> None:
+    doc = yaml.safe_load(stack_file("staging").read_text())["config"]
+    doc["delivery:argocd"] = {**doc["delivery:argocd"], "adminEnabled": True}
+    doc["delivery:argocd"].pop("accounts")
+    run = run_program("staging", TEST_SECRETS, stack_values=doc)
+    assert argocd_release(run).plain["values"]["configs"]["cm"]["admin.enabled"] is True
 
 
 def test_ui_exec_and_anonymous_access_are_off(stack_run: Run) -> None:

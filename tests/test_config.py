@@ -266,7 +266,9 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
         "staging",
         {"delivery:cluster.controlPlaneAcl": ["203.0.113.0/24"]},
         [
-            'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24"]: the staging infrastructure jobs run on GitHub-hosted'
+            'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24"]: the staging infrastructure jobs and staging '
+            "validation's observer jobs (which read its Argo CD Applications) run on GitHub-hosted runners",
+            "a self-hosted group in delivery:pipeline.runners.staging with validationObserver: true",
         ],
     ),
     (

@@ -25,13 +25,16 @@ from components.config.stack import StackConfig
 from components.github.workflows import Settings
 from components.gitops.config import GitOpsConfig
 from components.gitops.gitops_manifests import (
+    DEFAULT_PROJECT,
     GITOPS_REF,
     IN_CLUSTER,
+    PATCH_FORCE,
     RESOURCES_FINALIZER,
     GitOpsSpec,
     ServiceApp,
     app_project,
     applications,
+    default_project,
 )
 from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap
 from tools.plan import render_documents
@@ -41,6 +44,8 @@ SCHEMAS = ROOT / "components" / "schemas" / "argoproj.io"
 GOLDEN = ROOT / "tests" / "golden"
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
+# A server-side-apply patch of an object that exists already (Argo CD's `default` project).
+APP_PROJECT_PATCH = "kubernetes:argoproj.io/v1alpha1:AppProjectPatch"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 REPOSITORY_FILE = "github:index/repositoryFile:RepositoryFile"
 TOP_LEVEL = {"apiVersion", "kind", "metadata", "spec"}
@@ -176,8 +181,9 @@ def test_service_applications_layer_the_committed_image_over_the_chart(stack_run
         assert "ref" not in chart
         image = workflow_settings().image_file(env, service)
         assert chart["helm"]["valueFiles"] == [f"values-{env}.yaml", f"${values['ref']}/{image}"]
-        # A service with no published image yet syncs with its chart's default image.
-        assert chart["helm"]["ignoreMissingValueFiles"] is True
+        # Only development syncs a service with no image file yet (its chart's default image):
+        # staging and production fail the comparison rather than run an unvalidated image.
+        assert chart["helm"]["ignoreMissingValueFiles"] is (env == "development")
 
 
 def _script_step(workflow: dict[str, Any], job: str, *, pushing: bool = False) -> dict[str, Any]:
@@ -326,6 +332,64 @@ def test_repository_credentials_are_scoped_to_the_project(stack_run: Run) -> Non
         secret.plain["stringData"]["url"]
         in named(stack_run, APP_PROJECT)[project].plain["spec"]["sourceRepos"]
     )
+
+
+def allowed_by(project: dict[str, Any], app: dict[str, Any]) -> bool:
+    """Whether Argo CD would let `app` deploy through `project` (exact entries or `*`, as the
+    projects here hold; namespaced kinds need no whitelist unless a blacklist denies them)."""
+
+    def matches(pattern: str, value: str) -> bool:
+        return pattern in ("*", value)
+
+    spec = project["spec"]
+    repos_ok = all(
+        any(matches(repo, s["repoURL"]) for repo in spec.get("sourceRepos", [])) for s in sources(app["spec"])
+    )
+    destination = app["spec"]["destination"]
+    destination_ok = any(
+        matches(d.get("server", ""), destination["server"])
+        and matches(d["namespace"], destination["namespace"])
+        for d in spec.get("destinations", [])
+    )
+    denies_all = {"group": "*", "kind": "*"} in spec.get("namespaceResourceBlacklist", [])
+    return repos_ok and destination_ok and not denies_all
+
+
+def test_argo_cds_default_project_is_emptied_so_no_application_can_use_it(stack_run: Run) -> None:
+    """Argo CD creates `default` allowing every repository, destination and kind; the program
+    takes it over (a server-side-apply patch, forced over argocd-server's fields) and empties it."""
+    config = stack_config(stack_run.stack)
+    [patch] = stack_run.recorder.of_type(APP_PROJECT_PATCH)
+    doc = unwrap(patch.inputs)
+    meta = doc["metadata"]
+    assert (meta["name"], meta["namespace"]) == (DEFAULT_PROJECT, config.argocd.namespace)
+    assert meta["annotations"] == {PATCH_FORCE: "true"}, "argocd-server owns the fields it wrote"
+    spec = doc["spec"]
+    for allow_list in ("sourceRepos", "sourceNamespaces", "destinations", "clusterResourceWhitelist"):
+        assert spec[allow_list] == [], f"{allow_list} must be declared empty, not left to Argo CD's default"
+    assert spec["namespaceResourceBlacklist"] == [{"group": "*", "kind": "*"}]
+    assert manifest_problems(doc) == []
+    [argocd] = [r.name for r in stack_run.recorder.of_type(RELEASE) if r.inputs["chart"] == "argo-cd"]
+    assert argocd in patch.depends_on, "argocd-server creates the project the patch applies to"
+    # Not one of the environment's Applications could deploy through it, and each can through its own.
+    [project] = named(stack_run, APP_PROJECT).values()
+    for name, app in named(stack_run, APPLICATION).items():
+        assert not allowed_by(doc, unwrap(app.inputs)), name
+        assert allowed_by(unwrap(project.inputs), unwrap(app.inputs)), name
+
+
+def test_argo_cds_original_default_project_would_have_allowed_them() -> None:
+    """The check above can fail: Argo CD's own `default` lets every Application through."""
+    spec = GitOpsSpec.from_config(stack_config("production"))
+    original = {
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+        }
+    }
+    assert all(allowed_by(original, app) for app in applications(spec).values())
+    assert not any(allowed_by(default_project("argocd"), app) for app in applications(spec).values())
 
 
 @pytest.mark.parametrize(
@@ -478,6 +542,7 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
             for name, (ns, chart) in services.items()
         },
         automated_sync=env != "production",
+        tolerate_missing_image=env == "development",
         image_pull_secret="ghcr-pull",
     )
     project = app_project(spec)
@@ -503,12 +568,12 @@ def test_argocd_manifests_and_helm_values_match_the_golden_files(stack_run: Run)
     rendered = {
         rel: text
         for rel, text in render_documents(stack_run).items()
-        if rel.startswith(("argocd/", "helm/", "monitoring/", "admission/"))
+        if rel.startswith(("argocd/", "helm/", "monitoring/", "admission/", "network/"))
     }
     base = GOLDEN / stack_run.stack
     golden = {
         str(path.relative_to(base)): path.read_text()
-        for kind in ("argocd", "helm", "monitoring", "admission")
+        for kind in ("argocd", "helm", "monitoring", "admission", "network")
         for path in sorted((base / kind).glob("*.yaml"))
     }
     assert sorted(rendered) == sorted(golden), "documents added or removed; run `make golden`"

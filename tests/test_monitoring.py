@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,14 @@ import yaml
 from conftest import TEST_SECRETS
 from test_argocd import argocd_release, chart_values, stack_config, unknown_key_paths
 
-from components.monitoring.rules import RULE_NAME, alerts, prometheus_rule
+from components.monitoring.rules import (
+    CREDENTIALS_GROUP,
+    GROUP_NAME,
+    RULE_NAME,
+    RuleInputs,
+    alerts,
+    prometheus_rule,
+)
 from components.monitoring.stack_values import (
     PAGERDUTY_ROUTING_KEY,
     RECEIVERS_SECRET,
@@ -197,12 +205,24 @@ def test_every_stack_declares_its_alert_rules(stack_run: Run) -> None:
     assert [e.message for e in rule_validator().iter_errors(doc)] == []
     assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}
     assert monitoring_release(stack_run).name in rule.depends_on
-    names = [r["alert"] for r in doc["spec"]["groups"][0]["rules"]]
-    assert names == [a.name for a in alerts(config.monitoring.alerts, config.platform_namespaces)]
+    assert [g["name"] for g in doc["spec"]["groups"]] == [GROUP_NAME, CREDENTIALS_GROUP]
+    names = [r["alert"] for group in doc["spec"]["groups"] for r in group["rules"]]
+    assert names == [a.name for a in alerts(config.monitoring.alerts, rule_inputs(config))]
+
+
+def rule_inputs(config: Any) -> RuleInputs:
+    """What the program renders a stack's rules from, read from its config."""
+    return RuleInputs(
+        environment=config.environment,
+        platform_namespaces=config.platform_namespaces,
+        ci_credentials_expire_on=config.pipeline.credentials.expires_on,
+    )
 
 
 def test_rule_schema_check_rejects_typos() -> None:
-    doc = prometheus_rule("monitoring", stack_config("staging").monitoring.alerts, ["argocd"])
+    doc = prometheus_rule(
+        "monitoring", stack_config("staging").monitoring.alerts, rule_inputs(stack_config("staging"))
+    )
     doc["spec"]["groups"][0]["rules"][0]["fore"] = "10m"
     assert any("fore" in e.message for e in rule_validator().iter_errors(doc))
 
@@ -218,6 +238,38 @@ def test_crash_loop_alert_watches_every_platform_namespace(stack_run: Run) -> No
     if config.rollouts_enabled:
         expected.add(config.argocd.rollouts.namespace)
     assert watched == expected
+
+
+def test_image_pull_failures_page_in_production_and_warn_elsewhere(stack_run: Run) -> None:
+    """An expired pull token (ghcrPullToken) stops every new pod of every namespace the
+    Applications deploy to: the alert watches the same namespaces as the crash-loop alert."""
+    [rule] = stack_run.recorder.of_type(PROMETHEUS_RULE)
+    rules = {r["alert"]: r for r in rule.plain["spec"]["groups"][0]["rules"]}
+    pulls = rules["PlatformImagePullFailing"]
+    assert 'reason=~"ErrImagePull|ImagePullBackOff"' in pulls["expr"]
+    [crash_namespaces] = re.findall(r'namespace=~"([^"]+)"', rules["PlatformPodCrashLooping"]["expr"])
+    assert re.findall(r'namespace=~"([^"]+)"', pulls["expr"]) == [crash_namespaces]
+    assert pulls["labels"]["severity"] == ("critical" if stack_run.stack == "production" else "warning")
+    assert ROUTES[pulls["labels"]["severity"]] == (
+        "pagerduty" if stack_run.stack == "production" else "slack"
+    )
+
+
+def test_the_credentials_alert_warns_ahead_of_the_expiry_the_stack_mints(stack_run: Run) -> None:
+    """The date comes from `pipeline.credentials` (the one the Linode tokens are minted with)."""
+    config = stack_config(stack_run.stack)
+    [rule] = stack_run.recorder.of_type(PROMETHEUS_RULE)
+    [group] = [g for g in rule.plain["spec"]["groups"] if g["name"] == CREDENTIALS_GROUP]
+    [expiring] = group["rules"]
+    match = re.fullmatch(r"vector\(time\(\)\) >= (\d+)", expiring["expr"])
+    assert match, expiring["expr"]
+    threshold = match.group(1)
+    expires = datetime.fromisoformat(config.pipeline.credentials.expiry.replace("Z", "+00:00"))
+    lead = timedelta(days=config.monitoring.alerts.credentials_expiry_warning_days)
+    assert datetime.fromtimestamp(int(threshold), tz=UTC) == expires - lead
+    assert expiring["labels"]["severity"] == "warning"
+    assert expires.date().isoformat() in expiring["annotations"]["summary"]
+    assert "for" not in expiring, "a date needs no `for`"
 
 
 # --------------------------------------------------------------------------- alertmanager
@@ -283,7 +335,7 @@ def test_alertmanager_itself_accepts_the_config_and_routes_every_alert(
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     config = stack_config(stack_run.stack)
-    for alert in alerts(config.monitoring.alerts, config.platform_namespaces):
+    for alert in alerts(config.monitoring.alerts, rule_inputs(config)):
         labels = {"alertname": alert.name, "severity": alert.severity, "namespace": "argocd"}
         assert routes_test(amtool, config_file, ROUTES[alert.severity], labels), alert.name
     assert routes_test(amtool, config_file, "null", {"alertname": "Watchdog", "severity": "none"})

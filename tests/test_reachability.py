@@ -13,15 +13,32 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import assert_refused
+from conftest import TEST_SECRETS, assert_refused, with_changes
 from test_governance_config import parsed
 
+from components.config.stack import VALIDATED
+from components.github import ci_contract
 from components.github.workflows.model import RUNNER
-from tools.offline import MOCK_CALLS, STACKS, Run
+from components.github.workflows.settings import REFERENCE
+from tools.offline import MOCK_CALLS, STACKS, Run, run_program
 
 LKE = "linode:index/lkeCluster:LkeCluster"
 WORKFLOW_FILE = "github:index/repositoryFile:RepositoryFile"
 INFRASTRUCTURE = ".github/workflows/infrastructure.yml"
+STAGING_VALIDATION = ".github/workflows/staging-validation.yml"
+# staging-validation.yml's jobs that read staging's Kubernetes API through the observer.
+OBSERVER_JOBS = ("target", "gate")
+ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
+BRANCH_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+# A self-hosted group for staging inside an ACL, as staging's file and the managing stack's
+# would both list it.
+STAGING_ACL = ["203.0.113.0/24"]
+STAGING_GROUP = {
+    "group": "staging-infrastructure",
+    "labels": ["self-hosted", "linux", "x64", "staging-infrastructure"],
+    "egressCidrs": ["203.0.113.64/28"],
+    "validationObserver": True,
+}
 
 
 def managing_stack(runs: dict[str, Run]) -> Run:
@@ -30,7 +47,11 @@ def managing_stack(runs: dict[str, Run]) -> Run:
 
 
 def committed_workflows(runs: dict[str, Run]) -> dict[str, dict[str, Any]]:
-    files = managing_stack(runs).recorder.of_type(WORKFLOW_FILE)
+    return workflows_of(managing_stack(runs))
+
+
+def workflows_of(run: Run) -> dict[str, dict[str, Any]]:
+    files = run.recorder.of_type(WORKFLOW_FILE)
     return {
         f.plain["file"]: yaml.safe_load(f.plain["content"])
         for f in files
@@ -83,11 +104,26 @@ def test_production_declares_an_acl_and_a_self_hosted_group_inside_it(runs: dict
     assert isinstance(committed_workflows(runs)[INFRASTRUCTURE]["jobs"]["up-production"]["runs-on"], dict)
 
 
-def test_jobs_a_pull_request_starts_never_run_on_a_self_hosted_group(runs: dict[str, Run]) -> None:
-    """A self-hosted runner inside the ACL is reserved for main: a pull request's job there
-    could leave something behind for the next `up`."""
+def main_only_environments(runs: dict[str, Run]) -> set[str]:
+    """GitHub environments the stacks declare that deploy from `main` alone: GitHub refuses a
+    job naming one on any other ref before it reaches a runner."""
+    names: set[str] = set()
+    for run in runs.values():
+        policies: dict[str, set[str]] = {}
+        for policy in run.recorder.of_type(BRANCH_POLICY):
+            policies.setdefault(policy.plain["environment"], set()).add(policy.plain["branchPattern"])
+        for env in run.recorder.of_type(ENVIRONMENT):
+            branch_policy = env.plain.get("deploymentBranchPolicy") or {}
+            name = env.plain["environment"]
+            if branch_policy.get("customBranchPolicies") and policies.get(name) == {"main"}:
+                names.add(name)
+    return names
+
+
+def assert_self_hosted_jobs_run_on_main_only(runs: dict[str, Run], workflows: dict[str, Any]) -> int:
+    main_only = main_only_environments(runs)
     self_hosted = 0
-    for path, doc in committed_workflows(runs).items():
+    for path, doc in workflows.items():
         on = doc.get("on", doc.get(True))  # YAML 1.1 reads the key `on` as True
         for job_id, job in doc["jobs"].items():
             if not isinstance(job.get("runs-on"), dict):
@@ -96,7 +132,16 @@ def test_jobs_a_pull_request_starts_never_run_on_a_self_hosted_group(runs: dict[
             assert "pull_request" not in on or job.get("environment"), (
                 f"{path}:{job_id} runs on a self-hosted group without a main-only environment"
             )
-            assert job["if"] and "refs/heads/main" in job["if"], f"{path}:{job_id} must run on main only"
+            on_main = bool(job.get("if")) and "refs/heads/main" in job["if"]
+            assert on_main or job.get("environment") in main_only, f"{path}:{job_id} must run on main only"
+    return self_hosted
+
+
+def test_jobs_a_pull_request_starts_never_run_on_a_self_hosted_group(runs: dict[str, Run]) -> None:
+    """A self-hosted runner inside the ACL is reserved for main: a pull request's job there
+    could leave something behind for the next `up`. A job runs on main only by its `if`, or
+    by naming an environment that deploys from main alone."""
+    self_hosted = assert_self_hosted_jobs_run_on_main_only(runs, committed_workflows(runs))
     assert self_hosted, "no job runs on a self-hosted group: the check proved nothing"
 
 
@@ -140,6 +185,32 @@ def test_only_the_managing_stack_declares_runner_groups(stack: str, runs: dict[s
     assert runs[stack].recorder.of_type(RUNNER_GROUP) == []
 
 
+# --------------------------------------------------------------------------- staging's ACL
+
+
+def test_staging_validation_observes_the_environment_config_validation_guards() -> None:
+    assert REFERENCE.auto_deploy[-1] == VALIDATED
+
+
+def test_the_observer_jobs_run_where_stagings_own_file_puts_them(runs: dict[str, Run]) -> None:
+    jobs = committed_workflows(runs)[STAGING_VALIDATION]["jobs"]
+    runner = parsed(VALIDATED).pipeline.runners.get(VALIDATED)
+    expected: Any = (
+        {"group": runner.group, "labels": runner.labels}
+        if runner is not None and runner.validation_observer
+        else RUNNER
+    )
+    for job_id in OBSERVER_JOBS:
+        assert jobs[job_id]["runs-on"] == expected, (
+            f"{job_id}: the managing stack's pipeline.runners.{VALIDATED} differs from {VALIDATED}'s own file"
+        )
+    assert (
+        jobs["target"]["environment"]
+        == jobs["gate"]["environment"]
+        == ci_contract.observer_environment(VALIDATED)
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
@@ -178,3 +249,91 @@ def test_runner_groups_need_an_organisation_and_one_group_per_stack(
     changes: dict[str, Any], expected: list[str]
 ) -> None:
     assert_refused("production", changes, expected)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"delivery:cluster.controlPlaneAcl": STAGING_ACL},
+            [
+                'delivery:cluster.controlPlaneAcl = ["203.0.113.0/24"]: the staging infrastructure jobs and '
+                "staging validation's observer jobs (which read its Argo CD Applications) run on GitHub-hosted",
+            ],
+        ),
+        (
+            {
+                "delivery:cluster.controlPlaneAcl": STAGING_ACL,
+                "delivery:pipeline.runners": {"staging": {**STAGING_GROUP, "validationObserver": False}},
+            },
+            [
+                "delivery:pipeline.runners.staging.validationObserver = false: staging validation's observer "
+                "jobs (target and gate of staging-validation.yml) read staging's Argo CD Applications",
+                "have no fixed addresses",
+                "allowed: true (this group runs them too, and must admit staging-validation.yml on main), "
+                "or an empty controlPlaneAcl",
+            ],
+        ),
+        (
+            {
+                "delivery:cluster.controlPlaneAcl": STAGING_ACL,
+                "delivery:pipeline.runners": {"staging": {**STAGING_GROUP, "egressCidrs": ["192.0.2.0/28"]}},
+            },
+            ['delivery:pipeline.runners.staging.egressCidrs = ["192.0.2.0/28"]: outside'],
+        ),
+    ],
+)
+def test_a_staging_acl_needs_a_self_hosted_group_for_its_observer_too(
+    changes: dict[str, Any], expected: list[str]
+) -> None:
+    assert_refused("staging", changes, expected)
+
+
+def test_only_staging_has_observer_jobs_to_place() -> None:
+    assert_refused(
+        "production",
+        {"delivery:pipeline.runners.production.validationObserver": True},
+        [
+            "delivery:pipeline.runners.production.validationObserver = true: staging validation observes "
+            "staging only",
+        ],
+    )
+
+
+def test_a_staging_acl_with_its_group_puts_the_observer_jobs_inside_it(runs: dict[str, Run]) -> None:
+    """Staging's file with an ACL and its group, and the managing stack's file listing the same
+    group: staging's cluster admits the group, and the jobs that read staging's API run on it."""
+    staging = run_program(
+        "staging",
+        TEST_SECRETS,
+        with_changes(
+            "staging",
+            {
+                "delivery:cluster.controlPlaneAcl": STAGING_ACL,
+                "delivery:pipeline.runners": {"staging": STAGING_GROUP},
+            },
+        ),
+    )
+    assert acl(staging) == STAGING_ACL
+    owner = managing_stack(runs).stack
+    managing = run_program(
+        owner,
+        TEST_SECRETS,
+        with_changes(owner, {f"delivery:pipeline.runners.{VALIDATED}": STAGING_GROUP}),
+    )
+    workflows = workflows_of(managing)
+    group = {"group": STAGING_GROUP["group"], "labels": STAGING_GROUP["labels"]}
+    jobs = workflows[STAGING_VALIDATION]["jobs"]
+    for job_id in OBSERVER_JOBS:
+        assert jobs[job_id]["runs-on"] == group, job_id
+    # The suites test staging's public URL, not its API: they stay on GitHub-hosted runners.
+    others = {job_id for job_id, job in jobs.items() if job["runs-on"] == group}
+    assert others == set(OBSERVER_JOBS)
+    for job_id in ("state-preview-staging", "up-staging"):
+        assert workflows[INFRASTRUCTURE]["jobs"][job_id]["runs-on"] == group
+    allowed = [ipaddress.IPv4Network(c, strict=False) for c in acl(staging)]
+    for cidr in STAGING_GROUP["egressCidrs"]:
+        assert any(ipaddress.IPv4Network(cidr).subnet_of(a) for a in allowed)
+    # The observer jobs on the group run on main only: `target` by its `if`, the gate (which
+    # must run always) by its main-only environment.
+    assert assert_self_hosted_jobs_run_on_main_only({**runs, "staging": staging}, workflows) >= 4

@@ -174,6 +174,9 @@ def render_documents(run: Run) -> dict[str, str]:
             meta = inputs.get("metadata", {})
             kind = str(inputs.get("kind", res.type.rsplit(":", 1)[-1])).lower()
             docs[f"admission/{kind}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
+        elif res.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy":
+            meta = inputs.get("metadata", {})
+            docs[f"network/{meta.get('namespace')}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
         elif res.type == "kubernetes:helm.sh/v3:Release":
             docs[f"helm/{inputs.get('name', res.name)}.values.yaml"] = _dump(inputs.get("values", {}))
     return dict(sorted(docs.items()))

@@ -32,6 +32,9 @@ from components.kubernetes.config import PodPoliciesConfig
 from components.monitoring.config import MonitoringConfig
 from components.storage.config import MetricsConfig
 
+# The environment staging validation observes (staging-validation.yml reads its Applications).
+VALIDATED: Environment = "staging"
+
 
 class StackConfig(Model):
     environment: Environment = Field(
@@ -120,6 +123,7 @@ class StackConfig(Model):
             )
         problems.extend(self._monitoring_problems())
         problems.extend(self._pod_policy_problems())
+        problems.extend(self._argocd_login_problems())
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())
         problems.extend(self._reachability_problems())
@@ -176,42 +180,104 @@ class StackConfig(Model):
             ]
         return []
 
+    def _argocd_login_problems(self) -> list[Problem]:
+        """Someone can always log in to Argo CD: the built-in admin, or an operator account."""
+        problems: list[Problem] = []
+        argocd = self.argocd
+        if "admin" in argocd.accounts:
+            problems.append(
+                Problem(
+                    "argocd.accounts.admin",
+                    argocd.accounts["admin"].model_dump(by_alias=True),
+                    "admin is Argo CD's built-in account, switched by delivery:argocd.adminEnabled; "
+                    "allowed: any other account name",
+                )
+            )
+        operators = sorted(name for name, account in argocd.accounts.items() if account.role == "operator")
+        if not argocd.admin_on(self.environment) and not operators:
+            default = argocd.admin_enabled is None
+            problems.append(
+                Problem(
+                    "argocd.adminEnabled",
+                    _MISSING if default else False,
+                    f"the built-in admin is off{f' (the default in {self.environment})' if default else ''} "
+                    "and no account in delivery:argocd.accounts has role operator, so nobody could log in "
+                    "to sync, roll back or abort a release; allowed: true (the bootstrap's first login, "
+                    'README "After pulumi up"), or an account with role: operator in delivery:argocd.accounts',
+                )
+            )
+        return problems
+
     def _reachability_problems(self) -> list[Problem]:
-        """The runner of this stack's infrastructure jobs must get through its control-plane ACL
-        (README, "Reachability"): an ACL admits addresses, and only a self-hosted group has
-        fixed ones."""
+        """The runners of the jobs that reach this stack's Kubernetes API must get through its
+        control-plane ACL (README, "Reachability"): an ACL admits addresses, and only a
+        self-hosted group has fixed ones. Staging's API is read by its infrastructure jobs and
+        by staging validation's observer jobs (its Argo CD Applications)."""
+        problems: list[Problem] = []
+        runners = self.pipeline.runners
+        for name in sorted(runners):
+            if runners[name].validation_observer and name != VALIDATED:
+                problems.append(
+                    Problem(
+                        f"pipeline.runners.{name}.validationObserver",
+                        True,
+                        f"staging validation observes {VALIDATED} only, so the {name} group runs no observer "
+                        "job; allowed: false",
+                    )
+                )
         acl = self.cluster.control_plane_acl
         if not acl:
-            return []
+            return problems
         env = self.environment
-        runner = self.pipeline.runners.get(env)
+        observed = env == VALIDATED
+        runner = runners.get(env)
+        jobs = f"the {env} infrastructure jobs" + (
+            " and staging validation's observer jobs (which read its Argo CD Applications)"
+            if observed
+            else ""
+        )
         if runner is None:
-            return [
+            problems.append(
                 Problem(
                     "cluster.controlPlaneAcl",
                     acl,
-                    f"the {env} infrastructure jobs run on GitHub-hosted runners (delivery:pipeline.runners.{env} "
+                    f"{jobs} run on GitHub-hosted runners (delivery:pipeline.runners.{env} "
                     "is not set), which have no fixed egress addresses, so the ACL would lock them out of the "
                     f"Kubernetes API; allowed: [], or a self-hosted group in delivery:pipeline.runners.{env} "
-                    "whose egressCidrs lie inside the ACL",
+                    + ("with validationObserver: true " if observed else "")
+                    + "whose egressCidrs lie inside the ACL",
                 )
-            ]
+            )
+            return problems
         networks = [ipaddress.IPv4Network(cidr, strict=False) for cidr in acl]
         outside = [
             cidr
             for cidr in runner.egress_cidrs
             if not any(ipaddress.IPv4Network(cidr, strict=False).subnet_of(net) for net in networks)
         ]
-        if not outside:
-            return []
-        return [
-            Problem(
-                f"pipeline.runners.{env}.egressCidrs",
-                outside,
-                f"outside delivery:cluster.controlPlaneAcl {json.dumps(acl)}: the {env} infrastructure runner could not "
-                "reach its Kubernetes API; allowed: CIDRs inside the ACL (or widen the ACL)",
+        if outside:
+            problems.append(
+                Problem(
+                    f"pipeline.runners.{env}.egressCidrs",
+                    outside,
+                    f"outside delivery:cluster.controlPlaneAcl {json.dumps(acl)}: the {env} infrastructure runner could not "
+                    "reach its Kubernetes API; allowed: CIDRs inside the ACL (or widen the ACL)",
+                )
             )
-        ]
+        if observed and not runner.validation_observer:
+            problems.append(
+                Problem(
+                    f"pipeline.runners.{env}.validationObserver",
+                    False,
+                    "staging validation's observer jobs (target and gate of staging-validation.yml) read "
+                    f"{env}'s Argo CD Applications through its Kubernetes API, and on GitHub-hosted runners, "
+                    f"which have no fixed addresses, delivery:cluster.controlPlaneAcl {json.dumps(acl)} would "
+                    "refuse them: validation, and with it every promotion to production, would fail; allowed: "
+                    "true (this group runs them too, and must admit staging-validation.yml on main), or an "
+                    "empty controlPlaneAcl",
+                )
+            )
+        return problems
 
     def _governance_problems(self) -> list[Problem]:
         """One owner of the repository-wide objects; seed 001's promotion rules per environment."""

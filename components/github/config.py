@@ -427,10 +427,14 @@ class CredentialsConfig(Model):
         return self
 
     @property
+    def expires_on(self) -> date:
+        """The day the minted tokens expire, at 00:00 UTC."""
+        return date.fromisoformat(self.issued_on) + timedelta(days=self.lifetime_days)
+
+    @property
     def expiry(self) -> str:
         """When the minted tokens expire, as the Linode API takes it (UTC, ISO 8601)."""
-        expires = date.fromisoformat(self.issued_on) + timedelta(days=self.lifetime_days)
-        return f"{expires.isoformat()}T00:00:00Z"
+        return f"{self.expires_on.isoformat()}T00:00:00Z"
 
 
 RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$", examples=["self-hosted", "linux"])]
@@ -457,6 +461,15 @@ class SelfHostedRunners(Model):
         description=(
             "IPv4 CIDRs the group's runners reach the internet from (their NAT). The stack's "
             "`cluster.controlPlaneAcl` must contain every one."
+        ),
+    )
+    validation_observer: bool = Field(
+        default=False,
+        description=(
+            "Staging only: also run staging validation's observer jobs (`target` and `gate` of "
+            "staging-validation.yml), which read staging's Argo CD Applications through its Kubernetes "
+            "API, on this group. Required when staging sets `cluster.controlPlaneAcl`; the group must "
+            "then admit staging-validation.yml on main too."
         ),
     )
 

@@ -17,7 +17,8 @@ import yaml
 
 from components.config.base import Environment
 from components.github.ci_contract import STAGING_DEPLOYED_EVENT
-from components.gitops.config import ArgoCdConfig
+from components.gitops.config import ArgoCdAccount, ArgoCdConfig
+from components.gitops.gitops_manifests import project_name
 from components.monitoring.stack_values import SELECTOR_LABELS
 
 CHART = "argo-cd"
@@ -269,14 +270,72 @@ def notifications_values(environment: Environment, dispatch_repository: str | No
     }
 
 
+# The operators' role: what running the environment's releases takes, in its project only.
+# `action/*` covers resource actions such as a Rollout's promote and abort; no `create`,
+# `update` or `delete`, so Applications and the AppProject stay as Pulumi declares them.
+OPERATOR_ROLE = "role:platform-operator"
+_OPERATOR_GRANTS = (
+    ("applications", "get"),
+    ("applications", "sync"),
+    ("applications", "action/*"),
+    ("logs", "get"),
+)
+_ROLES = {"operator": OPERATOR_ROLE, "readonly": "role:readonly"}
+
+
+def rbac_policy_csv(environment: Environment, accounts: dict[str, ArgoCdAccount]) -> str:
+    """argocd-rbac-cm's `policy.csv`: the operator role (when an account has it) and each
+    account's role (https://argo-cd.readthedocs.io/en/stable/operator-manual/rbac/)."""
+    if not accounts:
+        return ""
+    project = project_name(environment)
+    lines: list[str] = []
+    if any(account.role == "operator" for account in accounts.values()):
+        lines += [
+            f"p, {OPERATOR_ROLE}, {kind}, {action}, {project}/*, allow" for kind, action in _OPERATOR_GRANTS
+        ]
+        lines.append(f"p, {OPERATOR_ROLE}, projects, get, {project}, allow")
+    lines += [f"g, {name}, {_ROLES[accounts[name].role]}" for name in sorted(accounts)]
+    return "\n".join(lines) + "\n"
+
+
 def _pdb() -> dict[str, Any]:
     return {"enabled": True, "minAvailable": 1}
 
 
 # Components whose metrics the monitoring stack's Prometheus scrapes: the application
 # controller exports argocd_app_info and argocd_app_sync_total, which the deployment alerts
-# watch; the others show how the API, manifest generation and ApplicationSets fare.
+# watch; the others show how the API, manifest generation and ApplicationSets fare, and the
+# notifications controller (where notifications are on) whether Slack and GitHub took them.
 METRICS_COMPONENTS = ("controller", "server", "repoServer", "applicationSet")
+NOTIFICATIONS_COMPONENT = "notifications"
+
+# Each component's pod name label and metrics container port as the pinned chart sets them:
+# `app.kubernetes.io/name` is the chart's nameOverride (`argocd`) and the component's `name`;
+# the port is its `containerPorts.metrics` (a test reads both from the chart's values.yaml).
+# The namespace's NetworkPolicies open exactly these ports to Prometheus.
+POD_NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_PODS: dict[str, tuple[str, int]] = {
+    "controller": ("argocd-application-controller", 8082),
+    "server": ("argocd-server", 8083),
+    "repoServer": ("argocd-repo-server", 8084),
+    "applicationSet": ("argocd-applicationset-controller", 8080),
+    NOTIFICATIONS_COMPONENT: ("argocd-notifications-controller", 9001),
+}
+
+
+def scraped_components(argocd: ArgoCdConfig) -> tuple[str, ...]:
+    """The chart components whose metrics Prometheus scrapes with this config."""
+    notifications = (NOTIFICATIONS_COMPONENT,) if argocd.notifications.enabled else ()
+    return (*METRICS_COMPONENTS, *notifications)
+
+
+def metrics_endpoints(argocd: ArgoCdConfig) -> dict[str, tuple[dict[str, str], int]]:
+    """Pod name -> (its pod labels, its metrics port), for every scraped component."""
+    return {
+        name: ({POD_NAME_LABEL: name}, port)
+        for name, port in (COMPONENT_PODS[c] for c in scraped_components(argocd))
+    }
 
 
 def _metrics() -> dict[str, Any]:
@@ -294,17 +353,29 @@ def argocd_values(
         # The program creates and guards the namespace; the chart installs its own CRDs and
         # keeps them on uninstall, so deleting the release never cascades to Applications.
         "crds": {"install": True, "keep": True},
+        # The chart's own NetworkPolicies (on by default) admit argocd-server from everywhere
+        # and every metrics port from every namespace, and would add up with the program's:
+        # the namespace's policies are the program's alone (components/kubernetes/).
+        "global": {"networkPolicy": {"create": False}},
         "configs": {
             "cm": {
                 # No shell into pods through the UI, no anonymous access (both Argo CD defaults,
                 # pinned here so a chart upgrade cannot loosen them).
                 "exec.enabled": False,
                 "users.anonymous.enabled": "false",
+                # The built-in admin can do anything, its password sits in a Secret until someone
+                # deletes it, and it cannot be scoped: off outside development once the
+                # bootstrap's first login has set the accounts' passwords (config validation
+                # refuses it off without an operator account).
+                "admin.enabled": argocd.admin_on(environment),
+                # Local accounts log in with a password only: no `apiKey`, so no long-lived
+                # tokens exist to leak (https://argo-cd.readthedocs.io/en/stable/operator-manual/user-management/).
+                **{f"accounts.{name}": "login" for name in sorted(argocd.accounts)},
             },
             "rbac": {
                 # Logged-in users without an explicit rule get read-only access at most.
                 "policy.default": argocd.rbac_default_policy,
-                "policy.csv": "",
+                "policy.csv": rbac_policy_csv(environment, dict(argocd.accounts)),
             },
         },
         # No SSO is configured, so Dex would run for nothing.
@@ -332,6 +403,6 @@ def argocd_values(
         # Three Redis servers and HAProxies with hard anti-affinity: one per node, hence the
         # config rule that HA needs a cluster of at least three nodes.
         values["redis-ha"] = {"enabled": True}
-    for component in METRICS_COMPONENTS:
+    for component in scraped_components(argocd):
         values[component]["metrics"] = _metrics()
     return values

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from components.config.base import ChartVersion, DnsLabel, Duration, GithubLogin, Model
+from components.config.base import ChartVersion, DnsLabel, Duration, Environment, GithubLogin, Model
 
 
 class AnalysisConfig(Model):
@@ -80,6 +80,18 @@ class NotificationsConfig(Model):
     )
 
 
+class ArgoCdAccount(Model):
+    """A local Argo CD account: logs in to the UI and CLI with a password, never with API keys."""
+
+    role: Literal["operator", "readonly"] = Field(
+        default="readonly",
+        description=(
+            "`operator`: sees, syncs and runs resource actions (a Rollout's promote or abort) on the "
+            "environment's Applications and reads their logs; `readonly`: Argo CD's built-in read-only role."
+        ),
+    )
+
+
 class ArgoCdConfig(Model):
     chart_version: ChartVersion = Field(
         default="10.1.1", description="Pinned version of the argo-cd Helm chart."
@@ -93,6 +105,22 @@ class ArgoCdConfig(Model):
         default="role:readonly",
         description='Role of an authenticated user without a matching RBAC rule (`""`: none).',
     )
+    admin_enabled: bool | None = Field(
+        default=None,
+        description=(
+            "Argo CD's built-in `admin` account. Default: on in development, off in staging and "
+            "production, where it is on only for the bootstrap's first login, in which admin sets "
+            "the accounts' passwords (README, After `pulumi up`). Off needs an `operator` account."
+        ),
+        json_schema_extra={"defaultText": "true in development, else false"},
+    )
+    accounts: dict[DnsLabel, ArgoCdAccount] = Field(
+        default_factory=dict,
+        description=(
+            "Local accounts operators log in with, keyed by user name (`argocd login --username <name>`); "
+            "passwords are set in Argo CD, never in config."
+        ),
+    )
     helm_timeout_seconds: int = Field(
         default=900,
         ge=60,
@@ -103,6 +131,10 @@ class ArgoCdConfig(Model):
         default_factory=NotificationsConfig, description="Argo CD notifications."
     )
     rollouts: RolloutsConfig = Field(default_factory=RolloutsConfig, description="Argo Rollouts.")
+
+    def admin_on(self, environment: Environment) -> bool:
+        """Whether the built-in admin can log in: `adminEnabled`, by default only in development."""
+        return environment == "development" if self.admin_enabled is None else self.admin_enabled
 
 
 # A Kubernetes kind with its API group (`rbac.authorization.k8s.io/ClusterRole`), or a core kind alone.

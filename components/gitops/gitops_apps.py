@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gitops.gitops_manifests import GitOpsSpec, app_project, applications
+from components.gitops.gitops_manifests import GitOpsSpec, app_project, applications, default_project
 from components.kubernetes.providers import require_provider
 
 
 class GitOpsApps(pulumi.ComponentResource):
-    """AppProject `platform-<env>` and its Applications.
+    """AppProject `platform-<env>` and its Applications, and Argo CD's `default` AppProject
+    emptied so that no Application can use it.
 
     `depends_on` must hold the Argo CD release (it installs the CRDs and the controller that
     processes the Applications' finalizers) and anything else the Applications need first
@@ -23,6 +24,7 @@ class GitOpsApps(pulumi.ComponentResource):
     """
 
     project: k8s.apiextensions.CustomResource
+    default_project: k8s.apiextensions.CustomResourcePatch
     applications: dict[str, k8s.apiextensions.CustomResource]
 
     def __init__(
@@ -46,6 +48,23 @@ class GitOpsApps(pulumi.ComponentResource):
             kind=manifest["kind"],
             metadata=manifest["metadata"],
             spec=manifest["spec"],
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
+        )
+        # argocd-server created `default` when it started, so a CustomResource of that name
+        # would fail with AlreadyExists: pulumi-kubernetes creates client-side unless the
+        # provider's `upsertExistingObjects` is on, which would let every resource of the
+        # cluster silently adopt a same-named object
+        # (https://github.com/pulumi/pulumi-kubernetes/pull/4278). A Patch resource manages
+        # fields of one existing object by server-side apply. Deleting it only gives up its
+        # fields: the project stays, with nothing allowed.
+        manifest = default_project(spec.argocd_namespace)
+        self.default_project = k8s.apiextensions.CustomResourcePatch(
+            f"{name}-default-project",
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            # The release waits until argocd-server serves, and argocd-server creates the project.
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
         )
         self.applications = {}

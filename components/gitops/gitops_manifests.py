@@ -30,6 +30,11 @@ INFRASTRUCTURE = "infrastructure"
 GITOPS_REF = "gitops"
 
 
+def project_name(environment: Environment) -> str:
+    """The environment's AppProject, `platform-<env>` (Argo CD's RBAC scopes the operators to it)."""
+    return f"platform-{environment}"
+
+
 class ServiceApp(BaseModel):
     """One service's deployment: its namespace and its chart directory."""
 
@@ -50,6 +55,8 @@ class GitOpsSpec(BaseModel):
     gitops: GitOpsConfig
     services: dict[str, ServiceApp]
     automated_sync: bool
+    # Whether a service may sync without its image file (then with its chart's default image).
+    tolerate_missing_image: bool
     # The pull Secret (components.gitops.image_pull) in every namespace of `namespaces`.
     image_pull_secret: str
 
@@ -66,12 +73,16 @@ class GitOpsSpec(BaseModel):
             },
             # Development and staging follow main on their own; production syncs by hand.
             automated_sync=config.environment != "production",
+            # Development deploys a service before its first image exists. Staging and
+            # production must never fall back to a chart's default image: an image file that
+            # is missing (not yet written, or deleted) fails the comparison instead.
+            tolerate_missing_image=config.environment == "development",
             image_pull_secret=config.image_pull.secret_name,
         )
 
     @property
     def project(self) -> str:
-        return f"platform-{self.environment}"
+        return project_name(self.environment)
 
     @property
     def platform_namespace(self) -> str:
@@ -116,6 +127,41 @@ def app_project(spec: GitOpsSpec) -> dict[str, Any]:
             "clusterResourceWhitelist": [
                 _group_kind(entry) for entry in sorted(set(spec.gitops.cluster_resources))
             ],
+        },
+    }
+
+
+# Argo CD's own project: argocd-server creates it at start, allowing every repository,
+# destination and kind, and recreates it when it is deleted. Emptying it is how Argo CD
+# documents restricting it:
+# https://argo-cd.readthedocs.io/en/stable/user-guide/projects/#the-default-project
+DEFAULT_PROJECT = "default"
+# The default project exists before Pulumi declares it, and argocd-server owns its fields: a
+# Patch resource applies ours with server-side apply, and this annotation lets it take them
+# over instead of failing on the conflict
+# (https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/).
+PATCH_FORCE = "pulumi.com/patchForce"
+
+
+def default_project(argocd_namespace: str) -> dict[str, Any]:
+    """Argo CD's `default` AppProject with nothing allowed: no source repository, no source
+    namespace, no destination, no cluster-scoped kind and every namespaced kind denied, so no
+    Application can deploy through it, whoever creates one."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AppProject",
+        "metadata": {
+            "name": DEFAULT_PROJECT,
+            "namespace": argocd_namespace,
+            "annotations": {PATCH_FORCE: "true"},
+        },
+        "spec": {
+            "description": "Argo CD's default project, emptied by Pulumi: no Application can use it.",
+            "sourceRepos": [],
+            "sourceNamespaces": [],
+            "destinations": [],
+            "clusterResourceWhitelist": [],
+            "namespaceResourceBlacklist": [{"group": "*", "kind": "*"}],
         },
     }
 
@@ -172,9 +218,11 @@ def service_application(spec: GitOpsSpec, service: str) -> dict[str, Any]:
             "releaseName": service,
             # Later files win: the committed image overrides the chart's and the values file's.
             "valueFiles": [f"values-{spec.environment}.yaml", f"${GITOPS_REF}/{image}"],
-            # Before a service's first image is published it runs its chart's default image.
-            # (Argo CD has one switch per source, so this also tolerates a missing values file.)
-            "ignoreMissingValueFiles": True,
+            # Off, a missing image (or values) file is a ComparisonError and nothing syncs until
+            # the delivery workflow writes it; on (development only), the service runs its
+            # chart's default image until then. Argo CD has one switch per source, so it
+            # covers the values file too.
+            "ignoreMissingValueFiles": spec.tolerate_missing_image,
             # The namespace's GHCR pull Secret, under the key `helm create` charts read. Argo CD
             # ranks valuesObject above valueFiles: no values file can drop it.
             "valuesObject": {"imagePullSecrets": [{"name": spec.image_pull_secret}]},

@@ -77,6 +77,23 @@ class AlertsConfig(Model):
         default="10m",
         description="A container of a platform namespace in CrashLoopBackOff this long pages (critical).",
     )
+    image_pull_failing_for: Duration = Field(
+        default="5m",
+        description=(
+            "A container of a platform namespace failing to pull its image (ErrImagePull, ImagePullBackOff) "
+            "this long alerts: pages (critical) in production, warning elsewhere."
+        ),
+    )
+    credentials_expiry_warning_days: int = Field(
+        default=14,
+        ge=1,
+        le=90,
+        description=(
+            "Days before CI's Linode token expires (`pipeline.credentials`: issuedOn + lifetimeDays) "
+            "that a warning alert starts asking for its rotation (from the day it is minted, if it "
+            "lives fewer days)."
+        ),
+    )
 
 
 class MonitoringConfig(Model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
@@ -10,7 +12,7 @@ from components.config.base import Environment
 from components.gitops.helm import pinned_release
 from components.kubernetes.providers import require_provider
 from components.monitoring.config import MonitoringConfig
-from components.monitoring.rules import prometheus_rule
+from components.monitoring.rules import RuleInputs, prometheus_rule
 from components.monitoring.stack_values import (
     CHART,
     PAGERDUTY_ROUTING_KEY,
@@ -25,13 +27,16 @@ PART_OF = {"app.kubernetes.io/part-of": "monitoring"}
 
 
 class MonitoringArgs(BaseModel):
-    """The environment, its monitoring config and the namespaces whose pods the alerts watch."""
+    """The environment, its monitoring config, the namespaces whose pods the alerts watch and
+    the day CI's credentials expire."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     environment: Environment
     monitoring: MonitoringConfig
     platform_namespaces: tuple[str, ...]
+    # The day CI's Linode token expires: the rotation alert warns ahead of it.
+    ci_credentials_expire_on: date
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -93,7 +98,15 @@ class Monitoring(pulumi.ComponentResource):
                 parent=self, provider=provider, depends_on=[self.namespace, self.receivers_secret]
             ),
         )
-        manifest = prometheus_rule(config.namespace, config.alerts, args.platform_namespaces)
+        manifest = prometheus_rule(
+            config.namespace,
+            config.alerts,
+            RuleInputs(
+                environment=args.environment,
+                platform_namespaces=args.platform_namespaces,
+                ci_credentials_expire_on=args.ci_credentials_expire_on,
+            ),
+        )
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-rules",
             api_version=manifest["apiVersion"],

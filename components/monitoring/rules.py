@@ -1,4 +1,4 @@
-"""The deployment alerts as a PrometheusRule manifest (pure: no Pulumi).
+"""The deployment and credential alerts as a PrometheusRule manifest (pure: no Pulumi).
 
 Metric names are the exporters' own: Argo CD's application controller (`argocd_app_info`,
 `argocd_app_sync_total`), the Argo Rollouts controller (`rollout_phase`, see
@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
+from components.config.base import Environment
 from components.monitoring.config import AlertsConfig
 from components.monitoring.stack_values import SELECTOR_LABELS
 
 RULE_NAME = "delivery-alerts"
 GROUP_NAME = "delivery.deployments"
+CREDENTIALS_GROUP = "delivery.credentials"
 
 Severity = Literal["critical", "warning"]
 
@@ -45,8 +48,36 @@ class Alert:
         return rule
 
 
-def alerts(config: AlertsConfig, platform_namespaces: Sequence[str]) -> list[Alert]:
-    """The deployment alerts; `platform_namespaces` are watched for crash-looping pods."""
+@dataclass(frozen=True)
+class RuleInputs:
+    """What the rules are rendered from besides their thresholds: the environment (how loud
+    an image pull failure is), the namespaces whose pods are watched, and the day CI's
+    Linode token expires (`pipeline.credentials`)."""
+
+    environment: Environment
+    platform_namespaces: Sequence[str]
+    ci_credentials_expire_on: date
+
+
+def _waiting(reasons: str, namespaces: Sequence[str]) -> str:
+    """Containers of the namespaces waiting for one of `reasons` within the last 5 minutes:
+    kube-state-metrics exports one series per current reason, and a pod flapping between two
+    reasons (ErrImagePull and ImagePullBackOff) or restarting stays one alert."""
+    pattern = "|".join(sorted(set(namespaces)))
+    return (
+        "max by (namespace, pod, container) (max_over_time(kube_pod_container_status_waiting_reason"
+        f'{{reason=~"{reasons}", namespace=~"{pattern}"}}[5m])) >= 1'
+    )
+
+
+def alerts(config: AlertsConfig, inputs: RuleInputs) -> list[Alert]:
+    """Every alert: the deployment alerts, then the credential alerts."""
+    return [*deployment_alerts(config, inputs), *credential_alerts(config, inputs)]
+
+
+def deployment_alerts(config: AlertsConfig, inputs: RuleInputs) -> list[Alert]:
+    """The deployment alerts; the platform namespaces are watched for crash loops and image pulls."""
+    platform_namespaces = inputs.platform_namespaces
     window = config.sync_failed_window
     failed_syncs = 'argocd_app_sync_total{phase=~"Error|Failed"}'
     # A sync counter series starts at its first failure, which `increase()` cannot see (it
@@ -55,7 +86,6 @@ def alerts(config: AlertsConfig, platform_namespaces: Sequence[str]) -> list[Ale
         f"sum by (name, project) (increase({failed_syncs}[{window}])) > 0 or "
         f"sum by (name, project) ({failed_syncs} unless {failed_syncs} offset {window}) > 0"
     )
-    namespaces = "|".join(sorted(set(platform_namespaces)))
     return [
         Alert(
             name="ArgoCdApplicationOutOfSync",
@@ -114,10 +144,7 @@ def alerts(config: AlertsConfig, platform_namespaces: Sequence[str]) -> list[Ale
         ),
         Alert(
             name="PlatformPodCrashLooping",
-            expr=(
-                "max by (namespace, pod, container) (max_over_time(kube_pod_container_status_waiting_reason"
-                f'{{reason="CrashLoopBackOff", namespace=~"{namespaces}"}}[5m])) >= 1'
-            ),
+            expr=_waiting("CrashLoopBackOff", platform_namespaces),
             for_=config.crash_looping_for,
             severity="critical",
             summary="{{ $labels.namespace }}/{{ $labels.pod }} is crash-looping",
@@ -126,18 +153,63 @@ def alerts(config: AlertsConfig, platform_namespaces: Sequence[str]) -> list[Ale
                 f"CrashLoopBackOff for more than {config.crash_looping_for}."
             ),
         ),
+        # The clusters pull with one classic token (ghcrPullToken) that Pulumi cannot see expire:
+        # once it does, every new pod (a rollout, a rescheduled pod, a node the autoscaler adds)
+        # fails here. Production pages; elsewhere it is a warning.
+        Alert(
+            name="PlatformImagePullFailing",
+            expr=_waiting("ErrImagePull|ImagePullBackOff", platform_namespaces),
+            for_=config.image_pull_failing_for,
+            severity="critical" if inputs.environment == "production" else "warning",
+            summary="{{ $labels.namespace }}/{{ $labels.pod }} cannot pull its image",
+            description=(
+                "Container {{ $labels.container }} of pod {{ $labels.pod }} has failed to pull its image "
+                f"(ErrImagePull, ImagePullBackOff) for more than {config.image_pull_failing_for}: an image "
+                "file naming a digest that is not in GHCR, or the clusters' pull token (ghcrPullToken) "
+                "expired or revoked, in which case every new pod fails the same way."
+            ),
+        ),
     ]
 
 
-def rule_groups(config: AlertsConfig, platform_namespaces: Sequence[str]) -> list[dict[str, Any]]:
+def credential_alerts(config: AlertsConfig, inputs: RuleInputs) -> list[Alert]:
+    """A warning `credentialsExpiryWarningDays` before CI's Linode token expires.
+
+    Nothing in the cluster knows when a token minted outside it expires, so the date is
+    rendered into the rule as a constant (Unix seconds): rotating the token changes
+    `issuedOn`, and the `up` that mints the new one moves the date. `vector()`, because
+    PromQL compares two scalars only with `bool`, and an alert needs a vector.
+    """
+    expires = datetime.combine(inputs.ci_credentials_expire_on, time(), tzinfo=UTC)
+    warn_from = expires - timedelta(days=config.credentials_expiry_warning_days)
+    day = f"{inputs.ci_credentials_expire_on:%Y-%m-%d}"
+    return [
+        Alert(
+            name="CiCredentialsExpiring",
+            expr=f"vector(time()) >= {int(warn_from.timestamp())}",
+            for_="0s",
+            severity="warning",
+            summary=f"CI's Linode token of {inputs.environment} expires on {day}",
+            description=(
+                f"The Linode token `pulumi up` minted for {inputs.environment}'s CI expires on {day} "
+                "00:00 UTC (pipeline.credentials: issuedOn + lifetimeDays); from then every CI job of "
+                "the stack fails. Rotate it: set pipeline.credentials.issuedOn to today and run "
+                "`pulumi up` (README, Rotating credentials)."
+            ),
+        ),
+    ]
+
+
+def rule_groups(config: AlertsConfig, inputs: RuleInputs) -> list[dict[str, Any]]:
     """The rule groups, as both the PrometheusRule spec and a Prometheus rule file hold them."""
-    return [{"name": GROUP_NAME, "rules": [a.rule() for a in alerts(config, platform_namespaces)]}]
+    return [
+        {"name": GROUP_NAME, "rules": [a.rule() for a in deployment_alerts(config, inputs)]},
+        {"name": CREDENTIALS_GROUP, "rules": [a.rule() for a in credential_alerts(config, inputs)]},
+    ]
 
 
-def prometheus_rule(
-    namespace: str, config: AlertsConfig, platform_namespaces: Sequence[str]
-) -> dict[str, Any]:
-    """The PrometheusRule custom resource holding the deployment alerts."""
+def prometheus_rule(namespace: str, config: AlertsConfig, inputs: RuleInputs) -> dict[str, Any]:
+    """The PrometheusRule custom resource holding the deployment and credential alerts."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
@@ -146,5 +218,5 @@ def prometheus_rule(
             "namespace": namespace,
             "labels": {**SELECTOR_LABELS, "app.kubernetes.io/part-of": "delivery"},
         },
-        "spec": {"groups": rule_groups(config, platform_namespaces)},
+        "spec": {"groups": rule_groups(config, inputs)},
     }

@@ -40,9 +40,21 @@ NULL_RECEIVER = "null"
 RETENTION_SIZE_SHARE = 0.85
 
 
+# Ports and pod labels the namespaces' NetworkPolicies name. The ports are the chart's
+# (`prometheus.service.targetPort`, `alertmanager.service.targetPort`,
+# `prometheusOperator.tls.internalPort`: a test reads them from values.yaml); the labels are
+# the ones the operator puts on the pods it runs.
+PROMETHEUS_PORT = 9090
+PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
+ALERTMANAGER_PORT = 9093
+ALERTMANAGER_PODS = {"app.kubernetes.io/name": "alertmanager"}
+# The operator's admission webhook, which the API server calls for every PrometheusRule.
+OPERATOR_WEBHOOK_PORT = 10250
+
+
 def prometheus_url(config: MonitoringConfig) -> str:
     """In-cluster address of the Prometheus Service (the chart names it `<fullname>-prometheus`)."""
-    return f"http://{RELEASE_NAME}-prometheus.{config.namespace}.svc.cluster.local:9090"
+    return f"http://{RELEASE_NAME}-prometheus.{config.namespace}.svc.cluster.local:{PROMETHEUS_PORT}"
 
 
 def _volume(size_gi: int) -> dict[str, Any]:

@@ -54,6 +54,15 @@ class Settings:
             return RUNNER
         return RunnerGroup(group=runner.group, labels=tuple(runner.labels))
 
+    def observer_runner(self, env: Environment) -> str | RunnerGroup:
+        """``runs-on`` of staging validation's jobs that read ``env``'s Kubernetes API (``target``,
+        ``gate``): its self-hosted group where ``validationObserver`` puts them (its ACL
+        admits no GitHub-hosted runner), else GitHub-hosted."""
+        runner = self.runners.get(env)
+        if runner is None or not runner.validation_observer:
+            return RUNNER
+        return RunnerGroup(group=runner.group, labels=tuple(runner.labels))
+
     def environment_dir(self, env: Environment) -> str:
         """The environment's GitOps directory: its infrastructure Application's path, with
         the image files below it."""

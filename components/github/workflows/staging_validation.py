@@ -251,6 +251,7 @@ def workflow(settings: Settings) -> Workflow:
         name="staging settled at one revision",
         if_=ON_MAIN,
         environment=ci_contract.observer_environment(staging),
+        runs_on=settings.observer_runner(staging),
         permissions=READ,
         timeout_minutes=validation.settle_minutes + 5,
         outputs={
@@ -367,6 +368,8 @@ def workflow(settings: Settings) -> Workflow:
         if_=ALWAYS,
         gate=True,
         environment=ci_contract.observer_environment(staging),
+        # Inside staging's control-plane ACL where it has one: it reads staging again.
+        runs_on=settings.observer_runner(staging),
         # statuses: write for the commit status people read; contents: read for the image
         # files at the revision. The evidence is an artifact of this run, which no other run
         # can write.
