@@ -301,6 +301,9 @@ def main() -> None:
                     owner=config.github.owner,
                     repository=config.github.repository,
                     groups={env: runner.group for env, runner in config.pipeline.runners.items()},
+                    observers=frozenset(
+                        env for env, runner in config.pipeline.runners.items() if runner.validation_observer
+                    ),
                 ),
                 opts=pulumi.ResourceOptions(providers=[github_provider]),
             )

@@ -334,6 +334,15 @@ def test_a_staging_acl_with_its_group_puts_the_observer_jobs_inside_it(runs: dic
     allowed = [ipaddress.IPv4Network(c, strict=False) for c in acl(staging)]
     for cidr in STAGING_GROUP["egressCidrs"]:
         assert any(ipaddress.IPv4Network(cidr).subnet_of(a) for a in allowed)
+    # The group admits staging validation on main beside the infrastructure workflow, and no more.
+    (group_resource,) = [
+        r for r in managing.recorder.of_type(RUNNER_GROUP) if r.plain["name"] == STAGING_GROUP["group"]
+    ]
+    github = parsed(owner).github
+    assert sorted(group_resource.plain["selectedWorkflows"]) == [
+        f"{github.owner}/{github.repository}/{path}@refs/heads/main"
+        for path in (INFRASTRUCTURE, STAGING_VALIDATION)
+    ]
     # The observer jobs on the group run on main only: `target` by its `if`, the gate (which
     # must run always) by its main-only environment.
     assert assert_self_hosted_jobs_run_on_main_only({**runs, "staging": staging}, workflows) >= 4

@@ -28,7 +28,9 @@ from typing import Any
 import pytest
 
 from components.github.config import LoadTestConfig
+from components.github.workflows import scripts, staging_validation
 from components.github.workflows.scripts import locust_gate, zap_gate
+from components.github.workflows.settings import REFERENCE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
 LOCUST = Path(sys.executable).parent / "locust"
@@ -318,3 +320,24 @@ def test_zap_gate_fails_only_on_new_high_findings(tmp_path: Path) -> None:
 def test_staging_validation_installs_the_locust_release_these_tests_run() -> None:
     pins = (Path(__file__).parent.parent / "requirements-dev.txt").read_text().splitlines()
     assert f"locust=={LoadTestConfig().locust_version}" in pins
+
+
+def test_every_gate_script_path_is_where_the_sparse_checkout_puts_it() -> None:
+    """actions/checkout with `path` and `sparse-checkout` keeps the repository's own paths below
+    `path` (README of actions/checkout, "sparse-checkout"): the script is at
+    `<path>/.github/scripts/<name>`, and it is one the program commits."""
+    committed = set(scripts.files())
+    wf = staging_validation.workflow(REFERENCE)
+    seen = []
+    for job in wf.jobs:
+        checkouts = [s for s in job.steps if s.with_.get("path") == staging_validation.GATES_PATH]
+        for step in job.steps:
+            for key in ("GATE_SCRIPT", "STATE_SCRIPT"):
+                if key in step.env:
+                    path = step.env[key]
+                    assert checkouts, f"{job.id}: {key} without the gates checkout"
+                    (sparse,) = {str(c.with_["sparse-checkout"]) for c in checkouts}
+                    relative = path.removeprefix(f"{staging_validation.GATES_PATH}/")
+                    assert relative in committed and relative.startswith(f"{sparse}/"), (job.id, path)
+                    seen.append(path)
+    assert len(seen) >= 4, seen

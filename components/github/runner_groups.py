@@ -21,10 +21,13 @@ import pulumi_github as github
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import MAIN_BRANCH, Environment
-from components.github.workflows import infrastructure
+from components.github.workflows import infrastructure, staging_validation
 
 # The workflow file whose jobs run on the groups, as GitHub names it in a workflow restriction.
 WORKFLOW_PATH = f".github/workflows/{infrastructure.FILE}"
+# Staging validation's observer jobs, on a group whose stack puts them there
+# (`pipeline.runners.staging.validationObserver`, for a staging control-plane ACL).
+OBSERVER_WORKFLOW_PATH = f".github/workflows/{staging_validation.FILE}"
 
 
 class RunnerGroupsArgs(BaseModel):
@@ -35,11 +38,13 @@ class RunnerGroupsArgs(BaseModel):
     owner: str
     repository: str
     groups: dict[Environment, str] = Field(min_length=1)
+    # Stacks whose group also runs staging validation's observer jobs.
+    observers: frozenset[Environment] = frozenset()
 
 
-def selected_workflow(owner: str, repository: str) -> str:
-    """The one workflow a group runs: `<owner>/<repo>/<path>@refs/heads/main`."""
-    return f"{owner}/{repository}/{WORKFLOW_PATH}@refs/heads/{MAIN_BRANCH}"
+def selected_workflow(owner: str, repository: str, path: str = WORKFLOW_PATH) -> str:
+    """A workflow a group runs: `<owner>/<repo>/<path>@refs/heads/main`."""
+    return f"{owner}/{repository}/{path}@refs/heads/{MAIN_BRANCH}"
 
 
 class RunnerGroups(pulumi.ComponentResource):
@@ -62,7 +67,14 @@ class RunnerGroups(pulumi.ComponentResource):
                 selected_repository_ids=[repository.repo_id],
                 allows_public_repositories=False,
                 restricted_to_workflows=True,
-                selected_workflows=[selected_workflow(args.owner, args.repository)],
+                selected_workflows=[
+                    selected_workflow(args.owner, args.repository),
+                    *(
+                        [selected_workflow(args.owner, args.repository, OBSERVER_WORKFLOW_PATH)]
+                        if env in args.observers
+                        else []
+                    ),
+                ],
                 opts=pulumi.ResourceOptions(parent=self, protect=True),
             )
         self.register_outputs({"groups": {env: group.name for env, group in self.groups.items()}})

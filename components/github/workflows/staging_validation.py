@@ -215,6 +215,12 @@ REVISION = "${{ needs.target.outputs.revision }}"
 ON_MAIN = "github.ref == 'refs/heads/main'"
 
 
+def gate_script(name: str) -> str:
+    """Where a gate script is in the job: the sparse checkout keeps the repository's own path
+    below GATES_PATH."""
+    return f"{GATES_PATH}/{SCRIPTS_DIR}/{name}"
+
+
 def _gates_checkout() -> Step:
     """The gate scripts at the workflow's own revision, beside the platform checkout."""
     return checkout(sparse=(SCRIPTS_DIR,), path=GATES_PATH, name="Check out the gate scripts")
@@ -233,7 +239,7 @@ def _observer_env(settings: Settings) -> dict[str, str]:
         "ENVIRONMENT": staging,
         "REGISTRY": settings.image_registry,
         "IMAGES_DIR": images_dir(settings.environment_dir(staging)),
-        "STATE_SCRIPT": f"{GATES_PATH}/{STAGING_STATE}",
+        "STATE_SCRIPT": gate_script(STAGING_STATE),
     }
 
 
@@ -315,7 +321,7 @@ def workflow(settings: Settings) -> Workflow:
             ),
             Step(
                 name="No new high findings",
-                env={"GATE_SCRIPT": f"{GATES_PATH}/{ZAP_GATE}", "RULES_FILE": validation.zap_rules_file},
+                env={"GATE_SCRIPT": gate_script(ZAP_GATE), "RULES_FILE": validation.zap_rules_file},
                 run=ZAP_GATE_SCRIPT,
             ),
         ),
@@ -346,7 +352,7 @@ def workflow(settings: Settings) -> Workflow:
                     "DURATION_SECONDS": str(load_config.duration_seconds),
                     "MAX_P95_MS": str(load_config.max_p95_ms),
                     "MAX_ERROR_PERCENT": str(load_config.max_error_rate_percent),
-                    "GATE_SCRIPT": f"{GATES_PATH}/{LOCUST_GATE}",
+                    "GATE_SCRIPT": gate_script(LOCUST_GATE),
                 },
                 run=LOAD_SCRIPT,
             ),
