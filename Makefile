@@ -9,14 +9,28 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool
+.PHONY: install lock plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool
 
+# Installs exactly what the workflows install: requirements-dev.lock pins every transitive
+# dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
+# refuses anything else, resolves nothing (--no-deps) and builds nothing (--only-binary).
+PIP_LOCKED := --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary :all:
 install: $(BIN)/.installed
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install $(PIP_LOCKED) -r requirements-dev.lock
 	touch $@
+
+# Regenerate the hash locks from requirements*.txt (and Locust's, beside the gate scripts)
+# with pip-compile (pinned in requirements-dev.txt) for this Python, the workflows' 3.11.
+# Pins already in a lock stay unless a requirement moved them; UPGRADE=1 takes the newest
+# transitive versions. tests/test_locks.py fails while a lock is stale.
+LOCUST_LOCK := components/github/workflows/scripts/locust
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url $(if $(UPGRADE),--upgrade)
+lock: install  ## rewrite requirements.lock, requirements-dev.lock and the Locust lock from their inputs
+	$(PIP_COMPILE) --output-file requirements.lock requirements.txt
+	$(PIP_COMPILE) --output-file requirements-dev.lock requirements-dev.txt
+	$(PIP_COMPILE) --output-file $(LOCUST_LOCK).lock $(LOCUST_LOCK).in
 
 plan: install  ## offline plan of STACK against BASE (default: the golden files); FULL=1 prints every input
 	$(BIN)/python -m tools.plan $(STACK) $(if $(BASE),--base $(BASE)) $(if $(FULL),--full)

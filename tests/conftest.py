@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.config.base import ConfigError  # noqa: E402
-from tools.offline import STACKS, Recorder, Run, run_program, stack_file  # noqa: E402
+from tools.offline import STACKS, Recorder, Run, run_program, stack_file, with_offline_pins  # noqa: E402
 
 # What a user would set with `pulumi config set --secret <key>`; distinctive values so a
 # test can find any of them that leaks into an input unmarked.
@@ -55,8 +54,8 @@ def runs() -> dict[str, Run]:
 
 
 def stack_values(stack: str) -> dict[str, Any]:
-    """A fresh copy of the committed stack file's `config:` block."""
-    return copy.deepcopy(yaml.safe_load(stack_file(stack).read_text())["config"])
+    """A fresh copy of the committed stack file's `config:` block, the offline pins filled in."""
+    return with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"])
 
 
 def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:

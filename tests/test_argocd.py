@@ -25,7 +25,16 @@ from components.gitops.argocd_values import (
 )
 from components.gitops.config import ArgoCdConfig
 from components.monitoring.stack_values import RECEIVERS_SECRET
-from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, run_program, stack_file, walk
+from tools.offline import (
+    MOCK_OUTPUTS,
+    STACKS,
+    RecordedResource,
+    Run,
+    run_program,
+    stack_file,
+    walk,
+    with_offline_pins,
+)
 from tools.plan import render_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +95,7 @@ def argocd_release(run: Run) -> RecordedResource:
 
 
 def stack_config(stack: str) -> Any:
-    doc = yaml.safe_load(stack_file(stack).read_text())["config"]
+    doc = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"])
     values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}
     return parse_namespace(values, stack)
 
@@ -215,7 +224,7 @@ def test_ha_values_follow_the_config_not_the_environment_name() -> None:
 
 @pytest.mark.parametrize("nodes", [1, 2])
 def test_production_on_fewer_than_three_nodes_is_refused_before_anything_is_declared(nodes: int) -> None:
-    doc = yaml.safe_load(stack_file("production").read_text())["config"]
+    doc = with_offline_pins(yaml.safe_load(stack_file("production").read_text())["config"])
     doc["delivery:cluster"] = {
         **doc["delivery:cluster"],
         "pools": {"default": {"type": "g6-standard-8", "count": nodes}},
@@ -421,7 +430,7 @@ def test_notifications_reach_slack_through_the_secret_webhook(stack_run: Run) ->
 
 
 def test_notifications_disabled_means_no_controller_and_no_secret() -> None:
-    doc = yaml.safe_load(stack_file("staging").read_text())["config"]
+    doc = with_offline_pins(yaml.safe_load(stack_file("staging").read_text())["config"])
     doc["delivery:argocd"] = {**doc["delivery:argocd"], "notifications": {"enabled": False}}
     run = run_program("staging", TEST_SECRETS, stack_values=doc)
     assert argocd_release(run).plain["values"]["notifications"] == {"enabled": False}

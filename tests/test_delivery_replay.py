@@ -7,15 +7,21 @@ workflow's jobs in order on a scratch repository: every ``run:`` script in bash 
 ``env:`` GitHub would give it, and the actions simulated by what they produce (a checkout is
 a clone, the image build reports a digest, artifacts are copied between jobs). An
 expression or action it does not know fails the test, so a change of the workflow cannot
-silently bypass the replay.
+silently bypass the replay. The build writes a stand-in OCI archive (its index names the
+digest); the checksum-verified Trivy install is simulated by a `trivy` that finds nothing,
+and `skopeo` by a script that copies archives and answers for a registry directory, so
+the scan and publish scripts themselves run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import re
 import shutil
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,7 @@ import pytest
 import yaml
 from conftest import bash, git, run_stack
 
+from components.github.workflows.toolchain import TRIVY_INSTALL_SCRIPT
 from components.gitops.config import GitOpsConfig
 from components.gitops.gitops_layout import environment_dir, image_file
 from tools.offline import Run
@@ -43,6 +50,24 @@ _NO_OP_ACTIONS = {
     "docker/login-action",
     "aquasecurity/trivy-action",
 }
+
+
+# A registry for the publish script: `skopeo copy` of an archive, per platform (the scan) or
+# whole to a `docker://` name (kept under $REGISTRY), and `skopeo inspect --raw` of a name.
+FAKE_SKOPEO = r"""#!/usr/bin/env bash
+set -euo pipefail
+command="$1"; shift
+args=(); for arg in "$@"; do [[ "$arg" == --* || "$arg" == linux || "$arg" == amd64 || "$arg" == arm64 ]] || args+=("$arg"); done
+registry_path() { printf '%s/%s.tar' "$REGISTRY" "$(tr '/:' '__' <<<"${1#docker://}")"; }
+case "$command" in
+  copy)
+    source="${args[-2]#oci-archive:}" target="${args[-1]}"
+    if [[ "$target" == docker://* ]]; then cp "$source" "$(registry_path "$target")"; else cp "$source" "${target#oci-archive:}"; fi ;;
+  inspect) tar -xOf "$(registry_path "${args[-1]}")" manifest ;;
+  *) exit 2 ;;
+esac
+"""
+FAKE_TRIVY = "#!/usr/bin/env bash\necho 'trivy: no findings'\n"
 
 
 def rendered_delivery(run: Run) -> dict[str, Any]:
@@ -202,9 +227,29 @@ class Replay:
             git(target, "checkout", "--quiet", "--detach", f"origin/{ref}" if ref else sha)
             return {}
         if name == "docker/build-push-action":
-            return {"digest": digest_of(context["matrix.service"], sha)}
+            # An OCI archive whose index names the image's digest: the sha256 of its manifest.
+            assert with_["push"] is False
+            dest = Path(re.fullmatch(r"type=oci,dest=(\S+)", with_["outputs"])[1])  # type: ignore[index]
+            manifest = f"{context['matrix.service']}@{sha}".encode()
+            index = json.dumps(
+                {"manifests": [{"digest": digest_of(context["matrix.service"], sha)}]}
+            ).encode()
+            with tarfile.open(dest, "w") as archive:
+                for member, data in (("index.json", index), ("manifest", manifest)):
+                    info = tarfile.TarInfo(member)
+                    info.size = len(data)
+                    archive.addfile(info, io.BytesIO(data))
+            return {}
         if name == "actions/upload-artifact":
-            shutil.copytree(with_["path"], artifacts / with_["name"])
+            source = Path(with_["path"])
+            if source.is_file():
+                (artifacts / with_["name"]).mkdir()
+                shutil.copy(source, artifacts / with_["name"])
+            else:
+                shutil.copytree(source, artifacts / with_["name"])
+            return {}
+        if name == "actions/download-artifact" and "name" in with_:
+            shutil.copytree(artifacts / with_["name"], Path(with_["path"]), dirs_exist_ok=True)
             return {}
         if name == "actions/download-artifact":
             assert with_["merge-multiple"] is True
@@ -229,6 +274,16 @@ class Replay:
             "RUNNER_TEMP": str(temp),
             "GITHUB_WORKSPACE": str(workspace),
         }
+        tools = self.root / "bin"
+        if not tools.exists():
+            tools.mkdir()
+            for tool, text in (("skopeo", FAKE_SKOPEO), ("trivy", FAKE_TRIVY)):
+                (tools / tool).write_text(text)
+                (tools / tool).chmod(0o755)
+            (self.root / "registry").mkdir()
+        env |= {"PATH": f"{tools}:{os.environ['PATH']}", "REGISTRY": str(self.root / "registry")}
+        if step["run"] == TRIVY_INSTALL_SCRIPT:
+            return {}  # downloads; the stand-in trivy is on PATH
         done = bash(step["run"], workspace, env)
         assert done.returncode == 0, f"step {step['name']!r} failed:\n{done.stdout}{done.stderr}"
         return dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)

@@ -36,7 +36,7 @@ from components.gitops.gitops_manifests import (
     applications,
     default_project,
 )
-from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap
+from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap, with_offline_pins
 from tools.plan import render_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ SYNC_OPTIONS = ["CreateNamespace=true", "PrunePropagationPolicy=foreground", "Pr
 
 
 def stack_config(stack: str) -> StackConfig:
-    doc = yaml.safe_load(stack_file(stack).read_text())["config"]
+    doc = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"])
     return parse_namespace(
         {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}, stack
     )
@@ -408,7 +408,7 @@ def test_argo_cds_original_default_project_would_have_allowed_them() -> None:
     ],
 )
 def test_config_keeps_applications_out_of_argo_cds_reach(change: dict[str, Any], path: str) -> None:
-    doc = yaml.safe_load(stack_file("staging").read_text())["config"]
+    doc = with_offline_pins(yaml.safe_load(stack_file("staging").read_text())["config"])
     values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}
     values.update(change)
     with pytest.raises(ConfigError) as caught:

@@ -16,7 +16,7 @@ import yaml
 from conftest import TEST_SECRETS
 
 from components.github import ci_contract
-from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, stack_file, walk
+from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, stack_file, walk, with_offline_pins
 
 # Inputs that name the object a resource manages (what GitHub or Linode identify it by).
 IDENTITY_KEYS = (
@@ -55,7 +55,7 @@ SCOPE = re.compile(r"^[a-z_]+:(read_only|read_write)$")
 
 
 def stack_doc(stack: str) -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.safe_load(stack_file(stack).read_text())["config"]
+    doc: dict[str, Any] = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"])
     return doc
 
 

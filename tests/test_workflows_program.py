@@ -35,6 +35,7 @@ EXPECTED_FILES = {
     ".github/workflows/staging-validation.yml",
     ".github/workflows/promote.yml",
     ".github/workflows/promotion-guard.yml",
+    ".github/workflows/drift.yml",
 }
 # The gate scripts the workflows run, committed beside them.
 SCRIPT_FILES = {
@@ -42,6 +43,8 @@ SCRIPT_FILES = {
     ".github/scripts/zap_gate.py",
     ".github/scripts/staging_state.py",
     ".github/scripts/validation_evidence.py",
+    # The hash lock the load test installs Locust from.
+    ".github/scripts/locust.lock",
 }
 # Committed the same way by the managing stack (components/github/code_owners.py).
 CODEOWNERS = {".github/CODEOWNERS"}
@@ -371,8 +374,8 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         ("security.yml", "codeql", "security-events"),
         ("security.yml", "trivy", "security-events"),
         ("security.yml", "gitleaks", "security-events"),
-        # Image push to GHCR.
-        ("delivery.yml", "images", "packages"),
+        # Image push to GHCR (by the job that runs no scanner).
+        ("delivery.yml", "publish", "packages"),
         # The staging-validation commit status, which promote.yml requires.
         ("staging-validation.yml", "gate", "statuses"),
     }
@@ -470,11 +473,13 @@ def test_delivery_deploys_development_then_staging_and_promotion_goes_through_pr
     assert delivery["deploy-staging"]["environment"] == "staging"
     assert delivery["deploy-staging"]["needs"] == ["deploy-development"]
     assert not any(job.get("environment") == "production" for job in delivery.values())
-    image_steps = {s.get("name"): s for s in delivery["images"]["steps"]}
-    build = image_steps["Build and push"]["with"]
-    assert build["platforms"] == "linux/amd64,linux/arm64" and build["sbom"] is True and build["push"] is True
-    scan = next(s for s in delivery["images"]["steps"] if "trivy-action@" in s.get("uses", ""))
-    assert scan["with"]["severity"] == "CRITICAL" and scan["with"]["exit-code"] == "1"
+    build = next(s for s in delivery["images"]["steps"] if "build-push-action@" in s.get("uses", ""))["with"]
+    assert (
+        build["platforms"] == "linux/amd64,linux/arm64" and build["sbom"] is True and build["push"] is False
+    )
+    scan = next(s for s in delivery["images"]["steps"] if "trivy image" in s.get("run", ""))
+    assert "--severity CRITICAL --exit-code 1" in scan["run"]
+    assert delivery["deploy-development"]["needs"] == ["publish"]
     promote = documents[".github/workflows/promote.yml"]
     assert set(promote["on"]) == {"workflow_dispatch"}
     assert promote["jobs"]["promote"]["environment"] == "production"

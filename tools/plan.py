@@ -32,6 +32,7 @@ import yaml
 from components.config.base import ConfigError
 from components.gitops.analysis import STRATEGIES, example_rollout
 from tools.offline import (
+    OFFLINE_PINS,
     ROOT,
     STACKS,
     EngineConfigError,
@@ -129,7 +130,18 @@ def resource_document(res: RecordedResource, unknowns: dict[int, str]) -> dict[s
 
 def declared_documents(run: Run) -> list[dict[str, Any]]:
     """Every resource's document in declaration order (as its file reads back)."""
-    return [resource_document(r, run.recorder.unknowns) for r in run.resources]
+    return [_masked(resource_document(r, run.recorder.unknowns)) for r in run.resources]
+
+
+def _masked(value: Any) -> Any:
+    """A document with every string's offline stand-ins named (mask_offline_pins)."""
+    if isinstance(value, str):
+        return mask_offline_pins(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def plan_steps(run: Run, base_docs: dict[str, str]) -> list[Step]:
@@ -179,7 +191,14 @@ def render_documents(run: Run) -> dict[str, str]:
             docs[f"network/{meta.get('namespace')}-{meta.get('name', res.name)}.yaml"] = _dump(inputs)
         elif res.type == "kubernetes:helm.sh/v3:Release":
             docs[f"helm/{inputs.get('name', res.name)}.values.yaml"] = _dump(inputs.get("values", {}))
-    return dict(sorted(docs.items()))
+    return {rel: mask_offline_pins(text) for rel, text in sorted(docs.items())}
+
+
+def mask_offline_pins(text: str) -> str:
+    """The offline stand-ins for unpublished checksums (OFFLINE_PINS) named as what they are."""
+    for key, value in OFFLINE_PINS.items():
+        text = text.replace(value, f"unpublished-checksum-stand-in-{key}")
+    return text
 
 
 def example_documents() -> dict[str, str]:

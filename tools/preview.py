@@ -38,7 +38,8 @@ from typing import Any
 import yaml
 
 from tools.fake_api import FakeApi, Request
-from tools.offline import ROOT, STACKS, declared_secrets
+from tools.offline import ROOT, STACKS, declared_secrets, read_stack_file, with_offline_pins
+from tools.offline import stack_file as committed_stack_file
 
 # What the program needs to run: the project file, the program and its package.
 PROJECT_PARTS = ("Pulumi.yaml", "__main__.py", "components", "requirements.txt")
@@ -233,7 +234,13 @@ def run_preview(
     """Preview `stack` (its committed stack file, or `stack_values` as its `config:` block)."""
     with tempfile.TemporaryDirectory(prefix=f"delivery-preview-{stack}-") as tmp:
         work = Path(tmp)
-        project = _scratch_project(work, stack, stack_values, _current_venv())
+        # The checksums no published file here gives stand in as the offline runs' (OFFLINE_PINS).
+        values = (
+            stack_values
+            if stack_values is not None
+            else read_stack_file(committed_stack_file(stack)).get("config")
+        )
+        project = _scratch_project(work, stack, with_offline_pins(values or {}), _current_venv())
         return preview_project(project, stack, work, declared_secrets(), stream=stream, timeout=timeout)
 
 

@@ -25,7 +25,14 @@ from components.config.base import (
     Model,
     Problem,
 )
-from components.github.config import GithubConfig, PipelineConfig
+from components.github.config import (
+    PULUMI_PLUGIN_VERSIONS,
+    PULUMI_RELEASES,
+    GithubConfig,
+    PipelineConfig,
+    plugin_archive,
+    pulumi_cli_archive,
+)
 from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
 from components.gitops.gitops_layout import RELEASE_BRANCH_PREFIX, release_branch
 from components.kubernetes.config import PodPoliciesConfig
@@ -352,6 +359,8 @@ class StackConfig(Model):
                     "staging at this URL; allowed: an https URL such as https://api.staging.example.com",
                 )
             )
+        if gh.manage_repository and env == owner:
+            problems.extend(self._toolchain_problems())
         notifications = self.argocd.notifications
         if notifications.github_dispatch and env != "staging":
             problems.append(
@@ -478,6 +487,49 @@ class StackConfig(Model):
                         owners.teams,
                         f"the deployer's team {gh.deployer.team!r} must not approve changes as a code "
                         "owner; allowed: teams other than the deployer's",
+                    )
+                )
+        return problems
+
+    def _toolchain_problems(self) -> list[Problem]:
+        """The checksums the rendered workflows verify their downloads against: no default
+        exists for them, only the files the releases publish."""
+        workflows = self.github.workflows
+        toolchain = workflows.toolchain
+        key = "github.workflows.toolchain"
+        problems: list[Problem] = []
+        if toolchain.pulumi_cli_sha256 is None:
+            version = workflows.pulumi_version
+            problems.append(
+                Problem(
+                    f"{key}.pulumiCliSha256",
+                    _MISSING,
+                    f"the infrastructure jobs install the Pulumi CLI from {pulumi_cli_archive(version)} "
+                    f"only if it matches this checksum; allowed: the 64 hex digits listed for that file in "
+                    f"pulumi-{version}-checksums.txt of {PULUMI_RELEASES}/tag/v{version}",
+                )
+            )
+        for name, version in PULUMI_PLUGIN_VERSIONS.items():
+            pin = toolchain.pulumi_plugins.get(name)
+            where = f"https://github.com/pulumi/pulumi-{name}/releases/tag/v{version}"
+            if pin is None:
+                problems.append(
+                    Problem(
+                        f"{key}.pulumiPlugins.{name}",
+                        _MISSING,
+                        f"the infrastructure jobs install the {name} plugin by checksum and download no "
+                        f"other; allowed: {{version: {version}, sha256: <the 64 hex digits listed for "
+                        f"{plugin_archive(name, version)} in the checksums file of {where}>}}",
+                    )
+                )
+            elif pin.version != version:
+                problems.append(
+                    Problem(
+                        f"{key}.pulumiPlugins.{name}.version",
+                        pin.version,
+                        f"requirements.txt pins the pulumi-{name} SDK {version}, which asks for plugin "
+                        f"{version}; allowed: {version}, with the sha256 of {plugin_archive(name, version)} "
+                        f"from {where}",
                     )
                 )
         return problems

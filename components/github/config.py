@@ -168,6 +168,119 @@ class ValidationConfig(Model):
     )
 
 
+SHA256 = r"^[0-9a-f]{64}$"
+# A registry image by tag *and* digest: the digest is what runs, the tag says which release
+# that digest is (a bare digest tells a reader nothing).
+PINNED_IMAGE = r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$"
+PulumiPlugin = Literal["github", "kubernetes", "linode", "tls"]
+# The resource plugin each provider SDK of requirements.txt asks the engine for: a plugin's
+# version is its SDK's (tests/test_locks.py holds these to requirements.txt).
+PULUMI_PLUGIN_VERSIONS: dict[PulumiPlugin, str] = {
+    "github": "6.15.0",
+    "kubernetes": "4.32.0",
+    "linode": "6.0.0",
+    "tls": "5.5.1",
+}
+PULUMI_RELEASES = "https://github.com/pulumi/pulumi/releases"
+
+
+def plugin_archive(name: str, version: str) -> str:
+    """The archive `pulumi plugin install resource <name> <version>` downloads on linux-x64."""
+    return f"pulumi-resource-{name}-v{version}-linux-amd64.tar.gz"
+
+
+def pulumi_cli_archive(version: str) -> str:
+    """The Pulumi CLI release archive for linux-x64 (the runners' platform)."""
+    return f"pulumi-v{version}-linux-x64.tar.gz"
+
+
+class PulumiPluginPin(Model):
+    """One resource plugin the infrastructure jobs install, by version and checksum."""
+
+    version: str = Field(
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="Plugin release: the version of the provider SDK pinned in requirements.txt.",
+    )
+    sha256: str = Field(
+        pattern=SHA256,
+        description=(
+            "sha256 of `pulumi-resource-<name>-v<version>-linux-amd64.tar.gz`, from the checksums file "
+            "of the provider's release (https://github.com/pulumi/pulumi-<name>/releases/tag/v<version>). "
+            "`pulumi plugin install --checksum` refuses an archive that does not match."
+        ),
+    )
+
+
+class ToolchainConfig(Model):
+    """What the workflows download and run besides actions, each pinned by checksum or digest:
+    a download that does not match fails the step before anything from it runs."""
+
+    pulumi_cli_sha256: str | None = Field(
+        default=None,
+        pattern=SHA256,
+        description=(
+            "sha256 of the Pulumi CLI archive `pulumi-v<pulumiVersion>-linux-x64.tar.gz`, from the "
+            "checksums file of that release (`pulumi-<pulumiVersion>-checksums.txt`, "
+            f"{PULUMI_RELEASES}/tag/v<pulumiVersion>). Required by the stack that manages the "
+            "repository; no default: nobody may pick it but from the published file."
+        ),
+    )
+    pulumi_plugins: dict[PulumiPlugin, PulumiPluginPin] = Field(
+        default_factory=dict,
+        description=(
+            "The resource plugins the infrastructure jobs install before the engine runs (automatic "
+            "plugin downloads are off there), keyed by plugin: github, kubernetes, linode and tls are "
+            "required by the stack that manages the repository."
+        ),
+    )
+    trivy_version: str = Field(
+        default="0.70.0",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description=(
+            "Trivy release the scans run (trivy-action v0.36.0's default), installed from "
+            "`trivy_<version>_Linux-64bit.tar.gz` of https://github.com/aquasecurity/trivy/releases."
+        ),
+    )
+    trivy_sha256: str = Field(
+        # From trivy_0.70.0_checksums.txt of the v0.70.0 release, as three public
+        # repositories that install it by checksum record it.
+        default="8b4376d5d6befe5c24d503f10ff136d9e0c49f9127a4279fd110b727929a5aa9",
+        pattern=SHA256,
+        description=(
+            "sha256 of `trivy_<trivyVersion>_Linux-64bit.tar.gz`, from `trivy_<trivyVersion>_checksums.txt` "
+            "of that release; the default is v0.70.0's."
+        ),
+    )
+    qemu_image: str = Field(
+        # The multi-architecture index on Docker Hub, as several public workflows pin it.
+        default="docker.io/tonistiigi/binfmt:qemu-v10.2.3@sha256:400a4873b838d1b89194d982c45e5fb3cda4593fbfd7e08a02e76b03b21166f0",
+        pattern=PINNED_IMAGE,
+        description=(
+            "binfmt image docker/setup-qemu-action runs privileged to register the emulators (its "
+            "default is `tonistiigi/binfmt:latest`): tag and digest, "
+            "`docker buildx imagetools inspect <image>:<tag>` shows the digest."
+        ),
+    )
+    buildkit_image: str = Field(
+        # The multi-architecture index on Docker Hub, as several public workflows pin it.
+        default="docker.io/moby/buildkit:v0.33.1@sha256:cec9f139f45e93c5c69c60f8b07cfad9f43f4ef6b6a6cd917527fea5ff2e3dea",
+        pattern=PINNED_IMAGE,
+        description=(
+            "BuildKit image of the buildx docker-container builder that builds every image (its "
+            "default is a floating `moby/buildkit:buildx-stable-1`): tag and digest."
+        ),
+    )
+    zap_image: str = Field(
+        # As public pipelines pin ZAP 2.17.0; the digest resolves only inside ghcr.io/zaproxy.
+        default="ghcr.io/zaproxy/zaproxy:2.17.0@sha256:707fc6b9fd8327ba48bb7b49d0c5732c179b045dab9c99f8b95410627dff4a00",
+        pattern=PINNED_IMAGE,
+        description=(
+            "OWASP ZAP image of the DAST baseline scan (zaproxy/action-baseline's default is the "
+            "floating `ghcr.io/zaproxy/zaproxy:stable`): tag and digest."
+        ),
+    )
+
+
 class WorkflowsConfig(Model):
     """The generated GitHub Actions workflows (declared by the stack with manageRepository)."""
 
@@ -236,6 +349,13 @@ class WorkflowsConfig(Model):
     validation: ValidationConfig = Field(
         default_factory=ValidationConfig,
         description="Staging validation, which promotion to production requires.",
+    )
+    toolchain: ToolchainConfig = Field(
+        default_factory=ToolchainConfig,
+        description=(
+            "Checksums and digests of the binaries and images the workflows download "
+            '(README, "Pinned downloads").'
+        ),
     )
 
     def registry_for(self, owner: str) -> str:

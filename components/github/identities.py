@@ -236,7 +236,7 @@ DEPLOYER_JOBS: tuple[str, ...] = (
     "infrastructure.yml up-<env>",
     "promote.yml promote",
 )
-PREVIEW_JOBS: tuple[str, ...] = ("infrastructure.yml state-preview-<env>",)
+PREVIEW_JOBS: tuple[str, ...] = ("infrastructure.yml state-preview-<env>", "drift.yml drift-<env>")
 
 
 def _jobs(jobs: tuple[str, ...]) -> str:

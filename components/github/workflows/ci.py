@@ -87,6 +87,9 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
                 uses=action("golangci/golangci-lint-action"),
                 with_={
                     "version": settings.workflows.golangci_lint_version,
+                    # Built with `go install`: the Go checksum database verifies every module,
+                    # where the default mode downloads a release binary.
+                    "install-mode": "goinstall",
                     "working-directory": f"{settings.workflows.services_path}/${{{{ matrix.service }}}}",
                 },
             ),

@@ -14,6 +14,7 @@ from components.github import ci_contract
 from components.github.workflows.model import ALWAYS, Concurrency, Job, Permissions, Scalar, Step
 from components.github.workflows.pins import action
 from components.github.workflows.settings import Settings
+from components.github.workflows.toolchain import trivy_install_step
 from components.gitops.gitops_layout import image_file
 
 READ: Permissions = {"contents": "read"}
@@ -316,10 +317,17 @@ def trivy_fs_steps(settings: Settings) -> list[Step]:
         "severity": "CRITICAL,HIGH",
         "ignore-unfixed": True,
         "exit-code": "1",
+        # Trivy comes from the checksum-pinned install below, never from setup-trivy.
+        "skip-setup-trivy": True,
     }
+    install = trivy_install_step(settings)
     if not settings.code_scanning:
-        return [Step(name="Fail on fixable high or critical findings (trivy)", uses=trivy, with_=gate_scan)]
+        return [
+            install,
+            Step(name="Fail on fixable high or critical findings (trivy)", uses=trivy, with_=gate_scan),
+        ]
     return [
+        install,
         Step(
             name="Scan dependencies and config (trivy, SARIF)",
             uses=trivy,
@@ -330,15 +338,16 @@ def trivy_fs_steps(settings: Settings) -> list[Step]:
                 "format": "sarif",
                 "output": "trivy-results.sarif",
                 "exit-code": "0",
+                "skip-setup-trivy": True,
             },
         ),
         upload_sarif("trivy-results.sarif", "trivy"),
         Step(
             name="Fail on fixable high or critical findings (trivy)",
             uses=trivy,
-            # The SARIF scan above installed trivy and fetched its databases.
+            # The SARIF scan above fetched the databases.
             env={"TRIVY_SKIP_DB_UPDATE": "true", "TRIVY_SKIP_JAVA_DB_UPDATE": "true"},
-            with_={**gate_scan, "skip-setup-trivy": True},
+            with_=gate_scan,
         ),
     ]
 

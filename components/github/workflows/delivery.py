@@ -2,8 +2,12 @@
 
 On a push to ``main`` touching the services (seed 000's deployment process):
 ``discover`` (the services not yet delivered) -> ``images`` (per service: multi-arch build
-and push, SBOM and provenance attached, trivy image scan that fails on any critical finding,
-so a vulnerable image is never deployed) -> ``deploy-development`` -> ``deploy-staging``.
+into an OCI archive on the runner, SBOM and provenance attached, then a trivy scan of every
+platform in it that fails on any critical finding; no registry credential in the job) ->
+``publish`` (per service: the scanned archive pushed to GHCR as it is, its digest checked
+against the registry's) -> ``deploy-development`` -> ``deploy-staging``. An image that
+fails its scan never reaches GHCR under any name, and the digest the deploy jobs commit is
+the digest that was scanned.
 Each deploy job runs in its GitHub environment and commits the images' tags and digests to
 ``<clustersPath>/<env>/images/<service>.yaml`` on ``main`` with that environment's deployer
 token (the only identity allowed to push to ``main``); Argo CD syncs them. Production is
@@ -46,6 +50,7 @@ from components.github.workflows.model import (
 )
 from components.github.workflows.pins import action
 from components.github.workflows.settings import Settings
+from components.github.workflows.toolchain import trivy_install_step
 from components.gitops.gitops_layout import image_file, images_dir
 
 FILE = "delivery.yml"
@@ -134,6 +139,49 @@ done
 )
 
 
+SCAN_SCRIPT = r"""set -euo pipefail
+# ARCHIVE: the built OCI archive (every platform and the attestations); PLATFORMS: the
+# platforms in it, space-separated. Each platform's image is taken out of the archive as
+# it is (skopeo, on the runner image) and scanned; any critical finding fails the job.
+read -r -a platforms <<<"$PLATFORMS"
+for platform in "${platforms[@]}"; do
+  single="$RUNNER_TEMP/scan-${platform//\//-}.tar"
+  skopeo copy --quiet --override-os "${platform%%/*}" --override-arch "${platform#*/}" \
+    "oci-archive:$ARCHIVE" "oci-archive:$single"
+  echo "trivy: $platform"
+  trivy image --input "$single" --scanners vuln --severity CRITICAL --exit-code 1 --format table --no-progress
+  rm -f "$single"
+done
+"""
+
+PUBLISH_SCRIPT = r"""set -euo pipefail
+# ARCHIVE: the scanned OCI archive; IMAGE: <repository>:<tag> it is published as. Pushed as
+# it is (--all: every platform and attestation; --preserve-digests: refuse any rewrite), then
+# the registry's digest of the tag must be the archive's.
+index="$(tar -xOf "$ARCHIVE" index.json)"
+if [[ "$(jq '.manifests | length' <<<"$index")" != 1 ]]; then
+  echo "::error::the archive must hold exactly one image index"
+  exit 1
+fi
+digest="$(jq -r '.manifests[0].digest' <<<"$index")"
+if [[ ! "$digest" =~ ^sha256:[0-9a-f]{64}$ ]]; then
+  echo "::error::the archive names no image digest"
+  exit 1
+fi
+skopeo copy --all --preserve-digests --retry-times 3 "oci-archive:$ARCHIVE" "docker://$IMAGE"
+pushed="sha256:$(skopeo inspect --raw "docker://$IMAGE" | sha256sum | cut -d' ' -f1)"
+if [[ "$pushed" != "$digest" ]]; then
+  echo "::error::GHCR holds $pushed under $IMAGE, not the scanned $digest"
+  exit 1
+fi
+echo "digest=$digest" >> "$GITHUB_OUTPUT"
+echo "published $IMAGE@$digest"
+"""
+
+OCI_ARTIFACT_PREFIX = "oci-"
+ARCHIVE = "${{ runner.temp }}/image.tar"
+
+
 def image_repository(settings: Settings) -> str:
     return f"{settings.image_registry}/${{{{ matrix.service }}}}"
 
@@ -199,18 +247,90 @@ def workflow(settings: Settings) -> Workflow:
         },
     )
     image = f"{image_repository(settings)}:${{{{ github.sha }}}}"
+    toolchain = wf.toolchain
+    oci_artifact = f"{OCI_ARTIFACT_PREFIX}${{{{ matrix.service }}}}"
+    # Scan before push (README, "Pinned downloads and scan before push"): a multi-platform
+    # image cannot be loaded into the runner's docker store, so the build writes an OCI
+    # archive instead, Trivy scans each platform's image out of it, and only then a second
+    # job, the only one allowed to write packages, pushes that same archive. Trivy thus never
+    # runs beside a token that writes GHCR (the March 2026 compromise of its binary read
+    # such tokens from runner memory), and nothing unscanned is ever pushed: no quarantine
+    # tag a deploy could pick up by mistake.
     images = Job(
         id="images",
         needs=(discover.id,),
         if_=ANY_SERVICE,
-        # packages: write to push to GHCR; nothing else.
-        permissions={"contents": "read", "packages": "write"},
+        permissions=READ,
         timeout_minutes=60,
         strategy=Strategy(matrix={"service": services_matrix()}),
         steps=(
             checkout(),
-            Step(name="Set up QEMU (multi-arch)", uses=action("docker/setup-qemu-action")),
-            Step(name="Set up Buildx", uses=action("docker/setup-buildx-action")),
+            Step(
+                name="Set up QEMU (multi-arch)",
+                uses=action("docker/setup-qemu-action"),
+                with_={
+                    # By digest: the action's default is `tonistiigi/binfmt:latest`, run privileged.
+                    "image": toolchain.qemu_image,
+                    # No image cache: a cached image is loaded without checking its digest.
+                    "cache-image": False,
+                },
+            ),
+            Step(
+                name="Set up Buildx",
+                uses=action("docker/setup-buildx-action"),
+                # The builder's BuildKit by digest, not the floating buildx-stable-1.
+                with_={"driver-opts": f"image={toolchain.buildkit_image}"},
+            ),
+            Step(
+                name="Build into an OCI archive (nothing is pushed yet)",
+                id="build",
+                uses=action("docker/build-push-action"),
+                with_={
+                    "context": f"{wf.services_path}/${{{{ matrix.service }}}}",
+                    "platforms": ",".join(wf.image_platforms),
+                    "push": False,
+                    "tags": image,
+                    "outputs": f"type=oci,dest={ARCHIVE}",
+                    # SBOM and SLSA provenance attestations travel with the image.
+                    "sbom": True,
+                    "provenance": "mode=max",
+                },
+            ),
+            trivy_install_step(settings),
+            Step(
+                name="Scan every platform; critical findings stop the image here (trivy)",
+                env={"ARCHIVE": ARCHIVE, "PLATFORMS": " ".join(wf.image_platforms)},
+                run=SCAN_SCRIPT,
+            ),
+            Step(
+                name="Hand the scanned archive to the publish job",
+                uses=action("actions/upload-artifact"),
+                with_={
+                    "name": oci_artifact,
+                    "path": ARCHIVE,
+                    "retention-days": 1,
+                    "if-no-files-found": "error",
+                    # Layers are compressed already.
+                    "compression-level": 0,
+                },
+            ),
+        ),
+    )
+    publish = Job(
+        id="publish",
+        # discover too: the matrix and the condition read its output.
+        needs=(discover.id, images.id),
+        if_=ANY_SERVICE,
+        # packages: write to push to GHCR; nothing else, and no scanner runs here.
+        permissions={"contents": "read", "packages": "write"},
+        timeout_minutes=30,
+        strategy=Strategy(matrix={"service": services_matrix()}),
+        steps=(
+            Step(
+                name="Fetch the scanned archive",
+                uses=action("actions/download-artifact"),
+                with_={"name": oci_artifact, "path": "${{ runner.temp }}"},
+            ),
             Step(
                 name="Log in to GHCR",
                 uses=action("docker/login-action"),
@@ -221,29 +341,10 @@ def workflow(settings: Settings) -> Workflow:
                 },
             ),
             Step(
-                name="Build and push",
-                id="build",
-                uses=action("docker/build-push-action"),
-                with_={
-                    "context": f"{wf.services_path}/${{{{ matrix.service }}}}",
-                    "platforms": ",".join(wf.image_platforms),
-                    "push": True,
-                    "tags": image,
-                    # SBOM and SLSA provenance attestations travel with the image.
-                    "sbom": True,
-                    "provenance": "mode=max",
-                },
-            ),
-            Step(
-                name="Scan the image; critical findings block the deployment (trivy)",
-                uses=action("aquasecurity/trivy-action"),
-                with_={
-                    "scan-type": "image",
-                    "image-ref": f"{image_repository(settings)}@${{{{ steps.build.outputs.digest }}}}",
-                    "severity": "CRITICAL",
-                    "exit-code": "1",
-                    "format": "table",
-                },
+                name="Push the scanned archive as it is",
+                id="publish",
+                env={"ARCHIVE": ARCHIVE, "IMAGE": image},
+                run=PUBLISH_SCRIPT,
             ),
             Step(
                 name="Record the image",
@@ -251,7 +352,7 @@ def workflow(settings: Settings) -> Workflow:
                     "SERVICE": "${{ matrix.service }}",
                     "REPOSITORY": image_repository(settings),
                     "TAG": "${{ github.sha }}",
-                    "DIGEST": "${{ steps.build.outputs.digest }}",
+                    "DIGEST": "${{ steps.publish.outputs.digest }}",
                 },
                 run=RECORD_SCRIPT,
             ),
@@ -269,8 +370,8 @@ def workflow(settings: Settings) -> Workflow:
     )
     deploys: list[Job] = []
     for env in settings.auto_deploy:
-        deploys.append(deploy_job(settings, env, (deploys[-1].id,) if deploys else (images.id,)))
-    jobs = (discover, images, *deploys)
+        deploys.append(deploy_job(settings, env, (deploys[-1].id,) if deploys else (publish.id,)))
+    jobs = (discover, images, publish, *deploys)
     return Workflow(
         file=FILE,
         name="Delivery",

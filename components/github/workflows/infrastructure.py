@@ -47,6 +47,7 @@ from components.github.workflows.model import (
 )
 from components.github.workflows.pins import action
 from components.github.workflows.settings import Settings
+from components.github.workflows.toolchain import ENGINE_ENV, pulumi_install_step, runtime_install_step
 
 FILE = "infrastructure.yml"
 GATE = "infrastructure-gate"
@@ -63,12 +64,6 @@ else
 fi
 echo "infra=$changed" >> "$GITHUB_OUTPUT"
 echo "Pulumi program changed: $changed" >> "$GITHUB_STEP_SUMMARY"
-"""
-
-INSTALL_SCRIPT = r"""set -euo pipefail
-# Pulumi.yaml names the virtualenv (.venv); the CLI runs the program from it.
-python -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check --requirement requirements.txt
 """
 
 # A push to main, or a manual run there (a merge-queue run's ref is its temporary branch).
@@ -145,14 +140,6 @@ def one_run_on_main_at_a_time() -> Concurrency:
     )
 
 
-def _install_cli(settings: Settings) -> Step:
-    return Step(
-        name="Install the Pulumi CLI",
-        uses=action("pulumi/actions"),
-        with_={"pulumi-version": settings.workflows.pulumi_version},
-    )
-
-
 def _setup_python(settings: Settings) -> Step:
     return Step(
         name="Set up Python",
@@ -161,7 +148,12 @@ def _setup_python(settings: Settings) -> Step:
     )
 
 
-def _pulumi_steps(settings: Settings, stack: Environment, command: str) -> tuple[Step, ...]:
+def _pulumi_steps(
+    settings: Settings, stack: Environment, command: str, *, refresh: bool = False
+) -> tuple[Step, ...]:
+    """The program's hash-locked dependencies, the verified CLI and plugins, then ``command``.
+    With ``refresh`` (drift detection) the preview reads every resource back first and
+    fails on any change."""
     wf = settings.workflows
     with_: dict[str, str | bool] = {
         "command": command,
@@ -175,10 +167,11 @@ def _pulumi_steps(settings: Settings, stack: Environment, command: str) -> tuple
         # On main there is no pull request to comment on: the job summary shows the diff
         # to whoever approves the `up`.
         with_ |= {"comment-on-summary": True}
+    if refresh:
+        with_ |= {"refresh": True, "expect-no-changes": True}
     ordering: tuple[Step, ...] = ()
     if command == "up":
         ordering = (
-            _install_cli(settings),
             Step(
                 name=f"Refuse a commit older than {stack}'s last up",
                 working_directory=wf.pulumi_path,
@@ -198,12 +191,21 @@ def _pulumi_steps(settings: Settings, stack: Environment, command: str) -> tuple
         # The order check asks git whether the last applied commit is an ancestor: whole history.
         checkout(fetch_depth=0) if command == "up" else checkout(),
         _setup_python(settings),
-        Step(name="Install the program's dependencies", working_directory=wf.pulumi_path, run=INSTALL_SCRIPT),
+        runtime_install_step(settings),
+        pulumi_install_step(settings),
         *ordering,
         Step(
-            name=f"pulumi {command} ({stack})", uses=action("pulumi/actions"), env=pulumi_env(), with_=with_
+            name=f"pulumi {command}{' --refresh' if refresh else ''} ({stack})",
+            uses=action("pulumi/actions"),
+            env={**pulumi_env(), **ENGINE_ENV},
+            with_=with_,
         ),
     )
+
+
+def refresh_preview_steps(settings: Settings, stack: Environment) -> tuple[Step, ...]:
+    """``pulumi preview --refresh --expect-no-changes`` of ``stack`` (drift.yml's check)."""
+    return _pulumi_steps(settings, stack, "preview", refresh=True)
 
 
 def workflow(settings: Settings) -> Workflow:
@@ -252,11 +254,12 @@ def workflow(settings: Settings) -> Workflow:
             steps=(
                 checkout(),
                 _setup_python(settings),
-                _install_cli(settings),
+                pulumi_install_step(settings),
                 Step(
                     name=f"Credential-free preview ({env})",
                     working_directory=settings.workflows.pulumi_path,
-                    env={"STACK": env},
+                    # tools.preview takes the verified plugins from this PULUMI_HOME.
+                    env={"STACK": env, **ENGINE_ENV},
                     run=PREVIEW_SCRIPT,
                 ),
             ),

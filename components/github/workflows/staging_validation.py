@@ -36,12 +36,14 @@ from components.github.workflows.model import (
 from components.github.workflows.pins import action
 from components.github.workflows.scripts import (
     LOCUST_GATE,
+    LOCUST_LOCK,
     SCRIPTS_DIR,
     STAGING_STATE,
     ZAP_GATE,
     validation_evidence,
 )
 from components.github.workflows.settings import Settings
+from components.github.workflows.toolchain import PIP_LOCKED
 from components.gitops.gitops_layout import LABEL_ENVIRONMENT, images_dir
 
 FILE = "staging-validation.yml"
@@ -128,7 +130,13 @@ if [[ ! -f "$LOCUSTFILE" ]]; then
   echo "::error::no locustfile at $LOCUSTFILE (staging validation's load-test contract)"
   exit 1
 fi
-python -m pip install --quiet "locust==$LOCUST_VERSION"
+# Locust and every package under it from the hash lock committed beside the gate scripts.
+python -m pip install __PIP_LOCKED__ --requirement "$LOCUST_LOCK"
+installed="$(python -m pip show locust | sed -n 's/^Version: //p')"
+if [[ "$installed" != "$LOCUST_VERSION" ]]; then
+  echo "::error::the lock installs Locust $installed, the config asks for $LOCUST_VERSION: run make lock"
+  exit 1
+fi
 mkdir -p load-test
 # Locust's own exit code reflects any failed request; the gate decides against the thresholds.
 locust --locustfile "$LOCUSTFILE" --host "$BASE_URL" --headless --only-summary \
@@ -137,7 +145,7 @@ locust --locustfile "$LOCUSTFILE" --host "$BASE_URL" --headless --only-summary \
   --exit-code-on-error 0
 python "$GATE_SCRIPT" load-test/stats.json --max-p95-ms "$MAX_P95_MS" \
   --max-error-percent "$MAX_ERROR_PERCENT" --figures load-test/figures.json
-"""
+""".replace("__PIP_LOCKED__", PIP_LOCKED)
 
 ZAP_GATE_SCRIPT = r"""set -euo pipefail
 python3 "$GATE_SCRIPT" report_json.json --rules "$RULES_FILE"
@@ -313,6 +321,8 @@ def workflow(settings: Settings) -> Workflow:
                 uses=action("zaproxy/action-baseline"),
                 with_={
                     "target": base_url,
+                    # By digest: the action's default image is the floating `stable` tag.
+                    "docker_name": wf.toolchain.zap_image,
                     # The gate below decides; ZAP's own verdict counts every warning.
                     "fail_action": False,
                     "allow_issue_writing": False,
@@ -346,6 +356,7 @@ def workflow(settings: Settings) -> Workflow:
                 env={
                     "LOCUSTFILE": load_config.locustfile,
                     "LOCUST_VERSION": load_config.locust_version,
+                    "LOCUST_LOCK": f"{GATES_PATH}/{SCRIPTS_DIR}/{LOCUST_LOCK}",
                     "BASE_URL": base_url,
                     "USERS": str(load_config.users),
                     "SPAWN_RATE": str(load_config.spawn_rate),
