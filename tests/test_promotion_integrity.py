@@ -79,6 +79,22 @@ DIGEST_C = "sha256:" + "c" * 64
 SERVICES = ("api-router-service", "web-portal")
 
 
+def build_record(tmp_path: Path) -> Path:
+    """The images job's record of web-portal's build, as the deploy jobs receive it."""
+    record = tmp_path / "record.json"
+    record.write_text(
+        json.dumps(
+            {
+                "service": "web-portal",
+                "repository": f"{REGISTRY}/web-portal",
+                "tag": "1" * 40,
+                "digest": DIGEST_B,
+            }
+        )
+    )
+    return record
+
+
 def image_file_text(service: str, commit: str, digest: str) -> str:
     """An image file as delivery.yml writes it (the values contract)."""
     return (
@@ -113,19 +129,15 @@ class Main:
 
 @pytest.fixture
 def main(tmp_path: Path) -> Main:
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
-    work = tmp_path / "work"
-    git(tmp_path, "clone", "--quiet", str(origin), str(work))
-    write(work, "infra/helm/charts/web-portal/values-production.yaml", "replicaCount: 3\n")
-    write(work, f"{PRODUCTION_IMAGES}/stale.yaml", "a hand-made file nothing should keep\n")
-    digests = {"api-router-service": DIGEST_A, "web-portal": DIGEST_B}
-    for service, digest in digests.items():
-        write(work, f"{STAGING_IMAGES}/{service}.yaml", image_file_text(service, "1" * 40, digest))
-    git(work, "add", ".")
-    git(work, "commit", "--quiet", "-m", "deploy(staging): images [skip ci]")
-    git(work, "push", "--quiet", "origin", "HEAD:main")
-    return Main(origin, work, git(work, "rev-parse", "HEAD"), digests)
+    built = fresh_main(tmp_path)
+    # A chart's values and a stale production image file main should never hand production.
+    write(built.work, "infra/helm/charts/web-portal/values-production.yaml", "replicaCount: 3\n")
+    write(built.work, f"{PRODUCTION_IMAGES}/stale.yaml", "a hand-made file nothing should keep\n")
+    git(built.work, "add", ".")
+    git(built.work, "commit", "--quiet", "-m", "chart and a stale file")
+    git(built.work, "push", "--quiet", "origin", "HEAD:main")
+    built.revision = git(built.work, "rev-parse", "HEAD")
+    return built
 
 
 # --------------------------------------------------------------------------- Argo CD, as it reports
@@ -310,7 +322,10 @@ def test_target_waits_until_staging_settles_then_records_what_it_runs(main: Main
     code, says = run_target(main, tmp_path, [moving, moving, settled(main)])
     assert code == 0, says
     output = dict(line.split("=", 1) for line in (tmp_path / "output").read_text().splitlines())
-    assert output["revision"] == output["image_commit"] == main.revision
+    assert output["revision"] == main.revision
+    # The commit that set the image files, older than the revision (a chart change came after).
+    assert output["image_commit"] == git(main.work, "log", "-1", "--format=%H", "--", STAGING_IMAGES)
+    assert output["image_commit"] != main.revision
     assert json.loads(output["state"])["images"] == main.digests
     args = (tmp_path / "kubectl" / "args").read_text().splitlines()
     assert len(args) == 3 and all(f"--selector {LABEL_ENVIRONMENT}=staging" in a for a in args)
@@ -760,17 +775,7 @@ def test_staging_declares_a_read_only_observer_in_a_main_only_environment(runs: 
 
 
 def test_every_image_the_gitops_tree_hands_out_is_a_digest_reference(tmp_path: Path) -> None:
-    record = tmp_path / "record.json"
-    record.write_text(
-        json.dumps(
-            {
-                "service": "web-portal",
-                "repository": f"{REGISTRY}/web-portal",
-                "tag": "1" * 40,
-                "digest": DIGEST_B,
-            }
-        )
-    )
+    record = build_record(tmp_path)
     done = bash(WRITE_IMAGES_FUNCTION + f'write_image "{record}" gitops/clusters/staging\n', tmp_path, {})
     assert done.returncode == 0, done.stderr
     image = yaml.safe_load((tmp_path / STAGING_IMAGES / "web-portal.yaml").read_text())["image"]
@@ -928,17 +933,7 @@ def _payload_new(main: Main, tmp_path: Path, runs: dict[str, Run]) -> bool:
 def _tag_overwrite_old(main: Main, tmp_path: Path) -> bool:
     step = old_step("delivery.yml", "Commit the image tags to gitops/clusters/staging")
     function = step["run"].split("write_image() {", 1)[1].split("\n}\n", 1)[0]
-    record = tmp_path / "record.json"
-    record.write_text(
-        json.dumps(
-            {
-                "service": "web-portal",
-                "repository": f"{REGISTRY}/web-portal",
-                "tag": "1" * 40,
-                "digest": DIGEST_B,
-            }
-        )
-    )
+    record = build_record(tmp_path)
     bash("write_image() {" + function + "\n}\n" + f'write_image "{record}" old\n', tmp_path, {})
     image = yaml.safe_load((tmp_path / "old/images/web-portal.yaml").read_text())["image"]
     # What a `helm create` chart renders: `repository:tag`, which the registry can re-point.
@@ -946,17 +941,7 @@ def _tag_overwrite_old(main: Main, tmp_path: Path) -> bool:
 
 
 def _tag_overwrite_new(main: Main, tmp_path: Path, runs: dict[str, Run]) -> bool:
-    record = tmp_path / "record.json"
-    record.write_text(
-        json.dumps(
-            {
-                "service": "web-portal",
-                "repository": f"{REGISTRY}/web-portal",
-                "tag": "1" * 40,
-                "digest": DIGEST_B,
-            }
-        )
-    )
+    record = build_record(tmp_path)
     bash(WRITE_IMAGES_FUNCTION + f'write_image "{record}" new\n', tmp_path, {})
     image = yaml.safe_load((tmp_path / "new/images/web-portal.yaml").read_text())["image"]
     pinned = all(
