@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import TEST_SECRETS, with_changes
 from test_governance_config import parsed
 
 from components.storage.metrics_bucket import lifecycle_rules
-from tools.offline import STACKS, RecordedResource, Run
+from tools.offline import STACKS, RecordedResource, Run, run_program
 
 BUCKET = "linode:index/objectStorageBucket:ObjectStorageBucket"
 KEY = "linode:index/objectStorageKey:ObjectStorageKey"
@@ -106,3 +107,26 @@ def test_every_object_storage_key_is_limited_to_named_buckets(stack: str, runs: 
         assert accesses, f"{key.name}: an unlimited key reaches every bucket of the account"
         assert "regions" not in key.plain
         assert {a["permissions"] for a in accesses} <= {"read_only", "read_write"}
+
+
+def test_a_new_key_date_rotates_the_metrics_key_and_hands_the_new_one_to_ci_main(
+    runs: dict[str, Run],
+) -> None:
+    """`metrics.keyIssuedOn` is part of the key's label, and a new label replaces the key
+    (create first, delete last): the `ci-main` secrets take the new key's outputs in the same up."""
+    owner, _ = the_bucket(runs)
+    rotated = run_program(
+        owner.stack, TEST_SECRETS, with_changes(owner.stack, {"delivery:metrics.keyIssuedOn": "2026-12-03"})
+    )
+    (before,) = [r for r in owner.recorder.of_type(KEY) if r.name == "metrics-ci-key"]
+    (after,) = [r for r in rotated.recorder.of_type(KEY) if r.name == "metrics-ci-key"]
+    assert before.plain["label"] == "delivery-ci-metrics"
+    assert after.plain["label"] == "delivery-ci-metrics-2026-12-03"
+    assert "label" in after.replace_on_changes and not after.delete_before_replace
+    secrets = {
+        r.plain["secretName"]: r
+        for r in rotated.recorder.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
+        if r.plain["environment"] == "ci-main"
+    }
+    # Each secret's value is the key's own output (the mocks end it in the key's name).
+    assert secrets["METRICS_SECRET_ACCESS_KEY"].inputs["value"].value == "mock-secret-key-metrics-ci-key"

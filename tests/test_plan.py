@@ -239,6 +239,7 @@ SINGLE_CHANGES: list[tuple[str, dict[str, object]]] = [
     ("production", {"delivery:github.productionReviewers.teams": ["platform-sre", "security"]}),
     ("production", {"delivery:github.workflows.goVersion": "1.25"}),
     ("production", {"delivery:metrics.retentionDays": 30}),
+    ("production", {"delivery:metrics.keyIssuedOn": "2026-12-03"}),
     ("production", {"delivery:pipeline.stateBackend.bucket": "ai-aas-pulumi-state-prod"}),
     ("development", {"delivery:pipeline.credentials.lifetimeDays": 60}),
 ]

@@ -22,6 +22,16 @@ class MetricsConfig(Model):
         le=365,
         description="Days an overwritten or deleted metrics object's old version is kept (versioning is on).",
     )
+    key_issued_on: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        examples=["2026-12-03"],
+        description=(
+            "Date (YYYY-MM-DD) the bucket's CI key was minted, part of its label. Changing it rotates the key: "
+            "`pulumi up` mints a new one, hands it to `ci-main`, then deletes the old one. Unset: the key "
+            "minted first, never rotated."
+        ),
+    )
     abort_incomplete_upload_days: int = Field(
         default=1,
         ge=1,

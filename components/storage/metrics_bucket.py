@@ -54,6 +54,11 @@ def lifecycle_rules(metrics: MetricsConfig) -> list[linode.ObjectStorageBucketLi
     ]
 
 
+def key_label(project: str, issued_on: str | None) -> str:
+    """The CI key's label; its date names the rotation it belongs to."""
+    return f"{project}-ci-metrics" + (f"-{issued_on}" if issued_on else "")
+
+
 class MetricsBucket(pulumi.ComponentResource):
     """A private, versioned, protected bucket with lifecycle rules, and a key limited to it."""
 
@@ -103,7 +108,7 @@ class MetricsBucket(pulumi.ComponentResource):
         )
         self.key = linode.ObjectStorageKey(
             f"{name}-ci-key",
-            label=f"{args.project}-ci-metrics",
+            label=key_label(args.project, metrics.key_issued_on),
             # A limited key: this one bucket, nothing else (and no `regions`, which would let it
             # create buckets).
             bucket_accesses=[
@@ -115,8 +120,10 @@ class MetricsBucket(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # The API cannot change a key's bucket access in place.
-                replace_on_changes=["bucketAccesses"],
+                # The API cannot change a key's bucket access in place; a new label is a rotation
+                # (metrics.keyIssuedOn): a new key first, the ci-main secrets updated to it, the old
+                # key deleted last.
+                replace_on_changes=["bucketAccesses", "label"],
                 additional_secret_outputs=["secretKey"],
             ),
         )
