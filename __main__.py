@@ -6,6 +6,7 @@ import pulumi_github as github
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.base import ENVIRONMENTS
 from components.config.loader import load_config
+from components.contracts.gitops_layout import environment_dir
 from components.github.actions_settings import ActionsSettings, ActionsSettingsArgs
 from components.github.code_owners import CodeOwners, CodeOwnersArgs
 from components.github.deployment_environment import (
@@ -27,7 +28,6 @@ from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.gitops.argocd_values import metrics_endpoints
 from components.gitops.gitops_apps import GitOpsApps
-from components.gitops.gitops_layout import environment_dir
 from components.gitops.gitops_manifests import GitOpsSpec, applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs

@@ -30,9 +30,9 @@ import pytest
 import yaml
 from conftest import bash, git, run_stack
 
+from components.contracts.gitops_layout import environment_dir, image_file
 from components.github.workflows.toolchain import TRIVY_INSTALL_SCRIPT
 from components.gitops.config import GitOpsConfig
-from components.gitops.gitops_layout import environment_dir, image_file
 from tools.offline import Run
 
 OWNER_STACK = "production"

@@ -20,6 +20,7 @@ import yaml
 from conftest import TEST_SECRETS
 from test_argocd import argocd_release, chart_values, stack_config, unknown_key_paths
 
+from components.contracts.monitoring import SELECTOR_LABELS
 from components.monitoring.rules import (
     CREDENTIALS_GROUP,
     GROUP_NAME,
@@ -34,7 +35,6 @@ from components.monitoring.stack_values import (
     RELEASE_NAME,
     ROUTES,
     SECRETS_DIR,
-    SELECTOR_LABELS,
     SLACK_WEBHOOK_KEY,
     alertmanager_config,
 )

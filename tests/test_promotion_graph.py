@@ -34,7 +34,7 @@ import pytest
 import yaml
 from conftest import run_stack
 
-from components.github import ci_contract
+from components.contracts.events import STAGING_DEPLOYED_EVENT
 from tools.plan import render_documents
 
 WORKFLOWS = "github/.github/workflows/"
@@ -64,7 +64,7 @@ def _dispatch_events(helm_values: dict[str, Any]) -> set[str]:
                 doc = yaml.safe_load(notifications["templates"][f"template.{template}"])
                 for hook in (doc.get("webhook") or {}).values():
                     if str(hook.get("path", "")).endswith("/dispatches"):
-                        for event in (ci_contract.STAGING_DEPLOYED_EVENT,):
+                        for event in (STAGING_DEPLOYED_EVENT,):
                             if f'"event_type" "{event}"' in hook["body"]:
                                 events.add(event)
     return events

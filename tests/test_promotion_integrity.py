@@ -54,13 +54,13 @@ import yaml
 from conftest import bash, git
 from test_gitops import k8s_version
 
+from components.contracts.gitops_layout import LABEL_ENVIRONMENT, release_branch
 from components.github import ci_contract
 from components.github.identities import OBSERVER_GRANTS
 from components.github.workflows import promote, promotion_guard, staging_validation
 from components.github.workflows.delivery import WRITE_IMAGES_FUNCTION
 from components.github.workflows.scripts import staging_state, validation_evidence
 from components.github.workflows.settings import REFERENCE
-from components.gitops.gitops_layout import LABEL_ENVIRONMENT, release_branch
 from tools.offline import Run
 from tools.plan import render_documents
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from conftest import bash, git
 
+from components.contracts.gitops_layout import image_file
 from components.github.config import ValidationConfig, WorkflowsConfig
 from components.github.workflows import ci, infrastructure, pull_request_gates, staging_validation, workflows
 from components.github.workflows.common import (
@@ -30,7 +31,6 @@ from components.github.workflows.delivery import DEPLOY_SCRIPT
 from components.github.workflows.model import Job, Workflow
 from components.github.workflows.reusable_build import MAKE_SCRIPT
 from components.github.workflows.settings import REFERENCE, Settings
-from components.gitops.gitops_layout import image_file
 
 SERVICES = ("api-router-service", "billing-service", "user-org-service")
 

@@ -25,6 +25,7 @@ from components.config.base import (
     Model,
     Problem,
 )
+from components.contracts.gitops_layout import RELEASE_BRANCH_PREFIX, release_branch
 from components.github.config import (
     PULUMI_PLUGIN_VERSIONS,
     PULUMI_RELEASES,
@@ -34,7 +35,6 @@ from components.github.config import (
     pulumi_cli_archive,
 )
 from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
-from components.gitops.gitops_layout import RELEASE_BRANCH_PREFIX, release_branch
 from components.kubernetes.config import PodPoliciesConfig
 from components.monitoring.config import MonitoringConfig
 from components.storage.config import MetricsConfig

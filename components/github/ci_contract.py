@@ -44,9 +44,6 @@ def preview_environment(env: Environment) -> str:
 
 
 # --- staging validation -------------------------------------------------------------
-# The repository_dispatch event type staging's Argo CD sends when an Application has synced
-# and is healthy; staging-validation.yml runs on it.
-STAGING_DEPLOYED_EVENT = "staging-deployed"
 # The commit status staging-validation.yml records on the revision it validated, for people:
 # promote.yml trusts the run and its evidence artifact, never a status (any run's token
 # writes statuses as github-actions[bot]).

@@ -25,9 +25,9 @@ import pulumi_github as github
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import MAIN_BRANCH
+from components.contracts.gitops_layout import RELEASE_BRANCH_PREFIX
 from components.github import ci_contract
 from components.github.config import Deployer
-from components.gitops.gitops_layout import RELEASE_BRANCH_PREFIX
 
 # GitHub Actions' app id: a required check must be reported by Actions itself, so a token
 # that can write commit statuses cannot fake a passing check under the same name.

@@ -18,7 +18,7 @@ from components.gitops.argocd_values import (
     argocd_values,
 )
 from components.gitops.config import ArgoCdConfig
-from components.gitops.helm import ARGO_HELM_REPOSITORY, pinned_release
+from components.kubernetes.helm import ARGO_HELM_REPOSITORY, pinned_release
 from components.kubernetes.providers import require_provider
 
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}

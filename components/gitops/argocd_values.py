@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 
 from components.config.base import Environment
-from components.github.ci_contract import STAGING_DEPLOYED_EVENT
+from components.contracts.events import STAGING_DEPLOYED_EVENT
+from components.contracts.monitoring import SELECTOR_LABELS
 from components.gitops.config import ArgoCdAccount, ArgoCdConfig
 from components.gitops.gitops_manifests import project_name
-from components.monitoring.stack_values import SELECTOR_LABELS
 
 CHART = "argo-cd"
 RELEASE_NAME = "argocd"

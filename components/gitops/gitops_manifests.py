@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
 from components.config.stack import StackConfig
+from components.contracts.gitops_layout import LABEL_ENVIRONMENT, environment_dir, image_file
 from components.gitops.config import GitOpsConfig
-from components.gitops.gitops_layout import LABEL_ENVIRONMENT, environment_dir, image_file
 
 API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER = "https://kubernetes.default.svc"

@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import DnsLabel, Environment, GithubLogin
-from components.gitops.gitops_layout import LABEL_ENVIRONMENT
+from components.contracts.gitops_layout import LABEL_ENVIRONMENT
 from components.kubernetes.providers import require_provider
 
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"

@@ -10,10 +10,10 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
+from components.contracts.monitoring import SELECTOR_LABELS
 from components.gitops.config import RolloutsConfig
-from components.gitops.helm import ARGO_HELM_REPOSITORY, pinned_release
+from components.kubernetes.helm import ARGO_HELM_REPOSITORY, pinned_release
 from components.kubernetes.providers import require_provider
-from components.monitoring.stack_values import SELECTOR_LABELS
 
 CHART = "argo-rollouts"
 RELEASE_NAME = "argo-rollouts"

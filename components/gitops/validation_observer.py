@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import DnsLabel, Environment
-from components.gitops.gitops_layout import LABEL_ENVIRONMENT
+from components.contracts.gitops_layout import LABEL_ENVIRONMENT
 from components.kubernetes.providers import require_provider
 
 OBSERVER = "validation-observer"

@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
-from components.gitops.helm import pinned_release
+from components.kubernetes.helm import pinned_release
 from components.kubernetes.providers import require_provider
 from components.monitoring.config import MonitoringConfig
 from components.monitoring.rules import RuleInputs, prometheus_rule

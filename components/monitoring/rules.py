@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from components.config.base import Environment
+from components.contracts.monitoring import SELECTOR_LABELS
 from components.monitoring.config import AlertsConfig
-from components.monitoring.stack_values import SELECTOR_LABELS
 
 RULE_NAME = "delivery-alerts"
 GROUP_NAME = "delivery.deployments"

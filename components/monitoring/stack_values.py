@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.contracts.monitoring import PROMETHEUS_RELEASE
 from components.monitoring.config import MonitoringConfig
 
 CHART = "kube-prometheus-stack"
 REPOSITORY = "https://prometheus-community.github.io/helm-charts"
-RELEASE_NAME = "kube-prometheus-stack"
+RELEASE_NAME = PROMETHEUS_RELEASE
 
 # With serviceMonitorSelectorNilUsesHelmValues and ruleSelectorNilUsesHelmValues left at the
 # chart's default (true), Prometheus picks up only ServiceMonitors and PrometheusRules that
 # carry the release label: the Argo charts' ServiceMonitors and the program's rules set it.
-SELECTOR_LABELS = {"release": RELEASE_NAME}
 
 # The receivers' credentials: a Secret the program creates (so they never pass through Helm
 # values or Helm's release records), mounted into every Alertmanager pod by the operator

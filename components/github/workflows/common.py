@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from components.contracts.gitops_layout import image_file
 from components.github import ci_contract
 from components.github.workflows.model import ALWAYS, Concurrency, Job, Permissions, Scalar, Step
 from components.github.workflows.pins import action
 from components.github.workflows.settings import Settings
 from components.github.workflows.toolchain import trivy_install_step
-from components.gitops.gitops_layout import image_file
 
 READ: Permissions = {"contents": "read"}
 SCANNING: Permissions = {"contents": "read", "security-events": "write"}

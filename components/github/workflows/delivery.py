@@ -27,6 +27,7 @@ could have written (cache poisoning).
 from __future__ import annotations
 
 from components.config.base import Environment
+from components.contracts.gitops_layout import image_file, images_dir
 from components.github import ci_contract
 from components.github.workflows.common import (
     ANY_SERVICE,
@@ -51,7 +52,6 @@ from components.github.workflows.model import (
 from components.github.workflows.pins import action
 from components.github.workflows.settings import Settings
 from components.github.workflows.toolchain import trivy_install_step
-from components.gitops.gitops_layout import image_file, images_dir
 
 FILE = "delivery.yml"
 FAILED_ON_MAIN = "failure() && github.ref == 'refs/heads/main'"

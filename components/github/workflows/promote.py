@@ -19,6 +19,7 @@ whoever starts the run). Two jobs:
 
 from __future__ import annotations
 
+from components.contracts.gitops_layout import images_dir, release_branch
 from components.github import ci_contract
 from components.github.workflows.common import GIT_AUTH_FUNCTION, checkout, secret
 from components.github.workflows.model import (
@@ -32,7 +33,6 @@ from components.github.workflows.model import (
 )
 from components.github.workflows.scripts import SCRIPTS_DIR, VALIDATION_EVIDENCE, validation_evidence
 from components.github.workflows.settings import Settings
-from components.gitops.gitops_layout import images_dir, release_branch
 
 FILE = "promote.yml"
 

@@ -11,10 +11,10 @@ every pull request and merge-queue entry, so the ruleset can require it.
 
 from __future__ import annotations
 
+from components.contracts.gitops_layout import RELEASE_BRANCH_PREFIX, images_dir
 from components.github.workflows.common import READ, checkout, gate_job, supersede_pull_request_runs
 from components.github.workflows.model import Job, MergeGroup, PullRequest, Step, Triggers, Workflow
 from components.github.workflows.settings import Settings
-from components.gitops.gitops_layout import RELEASE_BRANCH_PREFIX, images_dir
 
 FILE = "promotion-guard.yml"
 GATE = "promotion-guard"

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components.config.base import ENVIRONMENTS, Environment
+from components.contracts import gitops_layout
 from components.github.config import SelfHostedRunners, ValidationConfig, WorkflowsConfig
 from components.github.workflows.model import RUNNER, RunnerGroup
-from components.gitops import gitops_layout
 from components.gitops.config import GitOpsConfig
 from components.storage.config import MetricsConfig
 

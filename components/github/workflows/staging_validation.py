@@ -20,6 +20,8 @@ evidence uploaded to the metrics bucket.
 
 from __future__ import annotations
 
+from components.contracts.events import STAGING_DEPLOYED_EVENT
+from components.contracts.gitops_layout import LABEL_ENVIRONMENT, images_dir
 from components.github import ci_contract
 from components.github.workflows.ci import METRICS_ON_MAIN
 from components.github.workflows.common import OBJECT_STORAGE_ENV, READ, checkout, secret, variable
@@ -44,7 +46,6 @@ from components.github.workflows.scripts import (
 )
 from components.github.workflows.settings import Settings
 from components.github.workflows.toolchain import PIP_LOCKED
-from components.gitops.gitops_layout import LABEL_ENVIRONMENT, images_dir
 
 FILE = "staging-validation.yml"
 # The commit status this workflow records and promote.yml requires.
@@ -474,7 +475,7 @@ def workflow(settings: Settings) -> Workflow:
         file=FILE,
         name="Staging validation",
         on=Triggers(
-            repository_dispatch=RepositoryDispatch(types=(ci_contract.STAGING_DEPLOYED_EVENT,)),
+            repository_dispatch=RepositoryDispatch(types=(STAGING_DEPLOYED_EVENT,)),
             # By hand: validates what staging runs now, like a dispatch; no input chooses it.
             workflow_dispatch=WorkflowDispatch(),
         ),
