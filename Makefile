@@ -9,13 +9,13 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install lock plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool
+.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference notifications-harness cel-harness promtool amtool
 
 # Installs exactly what the workflows install: requirements-dev.lock pins every transitive
 # dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
 # refuses anything else, resolves nothing (--no-deps) and builds nothing (--only-binary).
 PIP_LOCKED := --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary :all:
-install: $(BIN)/.installed
+install: $(BIN)/.installed  ## create .venv from requirements-dev.lock (hash-checked); every other target does it first
 $(BIN)/.installed: requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIP_LOCKED) -r requirements-dev.lock
@@ -41,7 +41,7 @@ preview: install  ## real `pulumi preview` of STACK: offline, no credentials, fa
 # Only for this team's machines and CI (../shared sits beside the clone there): builds the
 # Pulumi CLI and plugins from source into ~/.cache/delivery-engine/bin, which `make preview`
 # then finds by itself. Users install the Pulumi CLI instead.
-engine:
+engine:  ## build the Pulumi CLI and plugins from source into ~/.cache/delivery-engine/bin (this team's machines and CI)
 	bash $(ENGINE_BUILD)
 
 golden: install  ## rewrite the committed golden files of every stack; ALLOW_DELETE=1 when a resource is meant to go
@@ -53,17 +53,33 @@ bench: install  ## time the offline plan and the program against a bare Pulumi p
 test: install  ## the whole test suite
 	$(BIN)/python -m pytest
 
+# The policy tests alone: no real Pulumi engine, no Go-built tool, no real-tool runs (markers
+# in pyproject.toml; docs/development.md, "Tests").
+test-fast: install  ## the fast tests: everything but the engine, Go-tool and slow real-tool tests
+	$(BIN)/python -m pytest -m "not engine and not go and not slow"
+
 tamper: install  ## the promotion tamper suite: every attack against the old and the current design, a table per stack
 	$(BIN)/python -m pytest -q -s tests/test_promotion_integrity.py -k tamper_table
 
-lint: install
+lint: install  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: install  ## mypy, strict, over components/ and tools/
 	$(BIN)/mypy
 
-check: test lint typecheck
+check: test lint typecheck  ## test, lint and typecheck
+
+# The documentation site from docs/ (mkdocs.yml): --strict turns every warning, a broken link
+# or anchor among them, into a failure.
+docs: install  ## build the documentation site into build/site; a broken link or anchor fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+reference: install  ## rewrite the generated parts of docs/reference/ (configuration, identities, make targets, workflows)
+	$(BIN)/python -m tools.docs_sections --write
+
+help:  ## list the targets
+	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  \1\t\2/' | expand -t 24
 
 promtool: $(TOOLS_CACHE)/promtool  ## promtool of Prometheus v3.14.0 (pinned in tools/promtool/go.mod) for the alert-rule tests
 $(TOOLS_CACHE)/promtool: tools/promtool/go.mod tools/promtool/go.sum
@@ -82,8 +98,8 @@ $(NOTIFICATIONS_HARNESS): tools/notifications/main.go tools/notifications/go.mod
 
 # The Kubernetes API server's ValidatingAdmissionPolicy plugin (k8s.io/apiserver, pinned in
 # tools/cel/go.mod) compiling the declared admission policies and judging sample Pods
-# (tests/cel_harness.py runs it). A cold build compiles much of k8s.io/apiserver: 11 minutes
-# on this shared 2-core machine (README, "Pod admission policies").
+# (tests/cel_harness.py runs it). A cold build compiles much of k8s.io/apiserver
+# (docs/benchmarks.md, "Tool builds").
 CEL_HARNESS := $(TOOLS_CACHE)/cel-harness
 cel-harness: $(CEL_HARNESS)  ## build the admission-policy CEL harness (needs Go)
 $(CEL_HARNESS): tools/cel/main.go tools/cel/go.mod tools/cel/go.sum

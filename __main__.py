@@ -181,7 +181,7 @@ def main() -> None:
         opts=pulumi.ResourceOptions(providers=gitops_providers),
     )
     app_dependencies.extend(image_pull.secrets.values())
-    # Admission policies on the Pods of the same namespaces (README, "Pod admission policies"):
+    # Admission policies on the Pods of the same namespaces (docs/gitops.md, "Pod admission policies"):
     # in force before the first sync creates a Pod, removed only after the workloads.
     if config.pod_policies.enabled:
         pod_policies = PodPolicies(

@@ -1,5 +1,5 @@
 """Rollout analysis: the ClusterAnalysisTemplates where Rollouts run, their conditions against
-the configured thresholds, and the documented example Rollouts (schema, README, golden files)."""
+the configured thresholds, and the documented example Rollouts (schema, docs/monitoring.md, golden files)."""
 
 from __future__ import annotations
 
@@ -199,9 +199,9 @@ def test_rollout_schema_check_rejects_typos() -> None:
     assert any("prePromotionAnalysys" in p for p in problems(doc))
 
 
-def test_examples_match_the_golden_files_and_the_readme() -> None:
+def test_examples_match_the_golden_files_and_the_docs() -> None:
     """Rewrite the golden files with `make golden`."""
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "monitoring.md").read_text()
     for name, text in example_documents().items():
         assert (EXAMPLES / name).read_text() == text, f"tests/golden/examples/{name} drifted"
-        assert f"```yaml\n{text}```" in readme, f"README's {name} example drifted"
+        assert f"```yaml\n{text}```" in page, f"docs/monitoring.md's {name} example drifted"

@@ -13,7 +13,7 @@ import pytest
 
 from tools.fake_api import ROUTES, FakeApi
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "real-preview.md"
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, object]:
@@ -55,7 +55,7 @@ def test_anything_else_is_a_recorded_404(api: FakeApi) -> None:
     assert str(api.requests[-1]) == "GET /api/v3/orgs/ai-aas/actions/runner-groups -> 404"
 
 
-def test_the_readme_lists_every_call_it_answers() -> None:
-    section = README.read_text().split("## Real preview without credentials", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_list_every_call_it_answers() -> None:
+    section = PAGE.read_text().split("# Real preview without credentials", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"`((?:GET|POST|PUT|PATCH|DELETE) /[^`]+)`", section))
     assert listed == set(ROUTES)

@@ -1,5 +1,5 @@
 """The one list of identities (components/github/identities.py) against what the program
-declares, what the workflows do with the deployer's token, and what the README says.
+declares, what the workflows do with the deployer's token, and what the documentation says.
 
 Least privilege both ways: the deployer's GitHub permissions are exactly what the declared
 resources, data sources and workflow scripts need; the bootstrap token's Linode scopes are
@@ -46,8 +46,8 @@ from components.github.identities import (
     unknown_uses,
 )
 from components.gitops.argocd_values import GITHUB_DISPATCH_SERVICE
+from tools.docs_sections import IDENTITIES_TABLE, UPDATE, pages
 from tools.offline import ROOT, STACKS, Run
-from tools.readme_sections import IDENTITIES_TABLE, UPDATE
 
 TOKEN = "linode:index/token:Token"
 STATE_KEY_SUFFIX = "-state-key"
@@ -311,29 +311,35 @@ def test_the_metrics_key_writes_the_metrics_bucket_only(runs: dict[str, Run]) ->
     ]
 
 
-# --------------------------------------------------------------------------- README
+# --------------------------------------------------------------------------- documentation
 
-README = ROOT / "README.md"
 LINODE_SCOPE = re.compile(r"\b[a-z_]+:(?:read_only|read_write)\b|\bread:packages\b")
 PERMISSION_NAMES = sorted({p.name for p in DEPLOYER_GITHUB | PREVIEW_GITHUB | MANAGING_DEPLOYER_GITHUB})
 PERMISSION_NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in PERMISSION_NAMES) + r")\b", re.I)
 LEVEL = re.compile(r"\b(read|write|read/write|read-only|read-write)\b", re.I)
 
 
-def test_readme_identities_table_matches_the_module() -> None:
-    section = IDENTITIES_TABLE.read(README.read_text())
-    assert section == IDENTITIES_TABLE.generate(), f"run: {UPDATE}"
+def _outside_the_identities_tables() -> str:
+    """Every documentation page, README.md included, less the generated identities tables."""
+    texts = pages()
+    generated = IDENTITIES_TABLE.path.relative_to(ROOT).as_posix()
+    texts[generated] = IDENTITIES_TABLE.outside(texts[generated])
+    return "\n".join(texts.values())
 
 
-def test_readme_states_scopes_only_in_the_identities_table() -> None:
-    outside = IDENTITIES_TABLE.outside(README.read_text())
+def test_docs_identities_table_matches_the_module() -> None:
+    assert not IDENTITIES_TABLE.stale(), f"run: {UPDATE}"
+
+
+def test_docs_state_scopes_only_in_the_identities_table() -> None:
+    outside = _outside_the_identities_tables()
     found = sorted(set(LINODE_SCOPE.findall(outside)))
     assert not found, f"scopes outside the identities table (refer to it instead): {found}"
 
 
-def test_readme_lists_github_permissions_only_in_the_identities_table() -> None:
+def test_docs_list_github_permissions_only_in_the_identities_table() -> None:
     """A line naming three or more fine-grained permissions with a level is a permission list."""
-    outside = IDENTITIES_TABLE.outside(README.read_text())
+    outside = _outside_the_identities_tables()
     lists = [
         line
         for line in outside.splitlines()

@@ -75,7 +75,7 @@ def test_every_namespace_an_application_deploys_to_holds_the_pull_secret(stack_r
 def test_every_chart_application_uses_the_pull_secret(stack_run: Run) -> None:
     """Helm sources pass it as `imagePullSecrets` in valuesObject, which Argo CD ranks above
     every values file. The infrastructure Application deploys plain manifests, which name the
-    Secret themselves (README, "Image pulls")."""
+    Secret themselves (docs/gitops.md, "Image pulls")."""
     expected = [{"name": secret_name(stack_run.stack)}]
     charts = 0
     for app in stack_run.recorder.of_type(APPLICATION):

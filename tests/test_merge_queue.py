@@ -1,7 +1,7 @@
 """The merge queue: main's ruleset queues merges, and every required check reports in the queue.
 
 A required check that never runs on `merge_group` would leave every queued pull request
-waiting until the queue's timeout fails it (README, "Merge queue instead of up to date").
+waiting until the queue's timeout fails it (docs/governance.md, "Merge queue instead of up to date").
 """
 
 from __future__ import annotations

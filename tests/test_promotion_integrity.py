@@ -735,7 +735,7 @@ def test_staging_declares_a_read_only_observer_in_a_main_only_environment(runs: 
     assert role.plain["rules"] == [
         {"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list", "watch"]}
     ]
-    # The README's identities table says the same.
+    # The identities table (docs/reference/identities.md) says the same.
     rule = role.plain["rules"][0]
     assert (
         f"{', '.join(rule['verbs'])} {rule['apiGroups'][0]}/{rule['resources'][0]} in Argo CD's namespace",

@@ -3,7 +3,7 @@
 The managing stack renders `infrastructure.yml` from its own file's `pipeline.runners`; each
 stack validates its own entry against its own `cluster.controlPlaneAcl`. These tests join
 the two across the committed stacks, from what they declare: the recorded LKE cluster's ACL
-and the committed workflow's `runs-on` (README, "Reachability").
+and the committed workflow's `runs-on` (docs/security.md, "Reachability").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Credential closure: who can start each CI job, and what it can reach, from what the stacks declare.
 
-The graph is built from the declarations only (README, "Credential closure"):
+The graph is built from the declarations only (docs/security.md, "Credential closure"):
 
 - the jobs: every job of every workflow file the managing stack commits (its
   `RepositoryFile` contents), plus the job anybody who can push a branch can write into a
@@ -48,7 +48,7 @@ REPOSITORY = "repository"
 ACCOUNT = "linode account"
 Level = Literal["read", "write"]
 
-# What a GitHub-token or webhook config secret is documented to allow (README, "Bootstrap"
+# What a GitHub-token or webhook config secret is documented to allow (docs/bootstrap.md, "Bootstrap"
 # step 3, Pulumi.yaml descriptions). Every secret Pulumi.yaml declares must be classified
 # here or below; a new one fails `test_every_secret_is_classified` until it is.
 CONFIG_SECRET_GRANTS: dict[str, tuple[tuple[str, Level, str], ...]] = {
@@ -650,9 +650,9 @@ def test_acknowledged_reaches_are_printed_and_each_is_still_reached(system: Syst
                 f"{stack} acknowledges {risk}, which nothing reaches any more: remove it"
             )
     assert {DEPLOYER_ADMINISTRATION, SHARED_ACCOUNT} == set(ACKNOWLEDGEABLE_RISKS)
-    readme = (ROOT / "README.md").read_text()
-    assert all(f"`{risk}`" in readme for risk in ACKNOWLEDGEABLE_RISKS), (
-        "README lists every acknowledgeable risk"
+    security = (ROOT / "docs" / "security.md").read_text()
+    assert all(f"`{risk}`" in security for risk in ACKNOWLEDGEABLE_RISKS), (
+        "docs/security.md lists every acknowledgeable risk"
     )
 
 

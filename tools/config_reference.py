@@ -1,5 +1,5 @@
-"""The README's configuration reference, generated from the pydantic models and the secrets
-Pulumi.yaml declares (written into README.md by ``python -m tools.readme_sections --write``)."""
+"""The configuration reference (docs/reference/configuration.md), generated from the pydantic models
+and the secrets Pulumi.yaml declares (written by ``python -m tools.docs_sections --write``)."""
 
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ def _linode_types() -> dict[str, Any]:
     return {"data": data, "page": 1, "pages": 1, "results": len(data)}
 
 
-# Every call a preview of this program makes, as the README's "Real preview without
+# Every call a preview of this program makes, as docs/real-preview.md's "Real preview without
 # credentials" lists them (`<name>` is one path segment), and its answer.
 ROUTES: dict[str, Callable[..., Any]] = {
     "GET /v4/linode/types": _linode_types,

@@ -136,7 +136,7 @@ def _encode(value: Any) -> str:
 
 
 # Checksums the stack that manages the repository must set and that no file published where
-# this repository could read it gives (README, "Pinned downloads"): the Pulumi CLI's and some
+# this repository could read it gives (docs/pipelines.md, "Pinned downloads"): the Pulumi CLI's and some
 # plugins'. Offline runs (tests, plan, golden files, the credential-free preview) fill what a
 # stack file leaves out with the sha256 of a label, which is no release archive's, so a
 # workflow rendered with one fails at its checksum check; the plan and the golden files show

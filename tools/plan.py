@@ -202,7 +202,7 @@ def mask_offline_pins(text: str) -> str:
 
 
 def example_documents() -> dict[str, str]:
-    """The documented example Rollout of each strategy (README, "Analysis and rollback")."""
+    """The documented example Rollout of each strategy (docs/monitoring.md, "Analysis and rollback")."""
     return {
         f"rollout-{strategy.lower()}.yaml": yaml.safe_dump(example_rollout(strategy), sort_keys=False)
         for strategy in sorted(set(STRATEGIES.values()))

@@ -210,14 +210,14 @@ class StackConfig(Model):
                     f"the built-in admin is off{f' (the default in {self.environment})' if default else ''} "
                     "and no account in delivery:argocd.accounts has role operator, so nobody could log in "
                     "to sync, roll back or abort a release; allowed: true (the bootstrap's first login, "
-                    'README "After pulumi up"), or an account with role: operator in delivery:argocd.accounts',
+                    'docs/operations.md, "After pulumi up"), or an account with role: operator in delivery:argocd.accounts',
                 )
             )
         return problems
 
     def _reachability_problems(self) -> list[Problem]:
         """The runners of the jobs that reach this stack's Kubernetes API must get through its
-        control-plane ACL (README, "Reachability"): an ACL admits addresses, and only a
+        control-plane ACL (docs/security.md, "Reachability"): an ACL admits addresses, and only a
         self-hosted group has fixed ones. Staging's API is read by its infrastructure jobs and
         by staging validation's observer jobs (its Argo CD Applications)."""
         problems: list[Problem] = []

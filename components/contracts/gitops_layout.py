@@ -10,7 +10,7 @@ from __future__ import annotations
 
 IMAGES = "images"
 IMAGE_FILE_SUFFIX = ".yaml"
-# The image values contract (README, "Images by digest"): an image file is Helm values
+# The image values contract (docs/promotion.md, "Images by digest"): an image file is Helm values
 #   image:
 #     repository: ghcr.io/<owner>/<service>
 #     tag: "<commit>@sha256:<digest>"      # `repository:tag` is pinned too (helm create charts)
@@ -21,7 +21,7 @@ IMAGE_FILE_SUFFIX = ".yaml"
 IMAGE_REFERENCE_KEY = "reference"
 # The promoted environment's Applications track this branch, never `main`: promote.yml moves
 # it after the environment's approval, to a commit whose tree is the validated revision's
-# (README, "Only what staging validated reaches production").
+# (docs/promotion.md).
 RELEASE_BRANCH_PREFIX = "release/"
 # The label every Application of an environment carries: staging validation selects staging's
 # Applications by it to learn what staging runs.

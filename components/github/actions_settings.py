@@ -1,7 +1,7 @@
 """The repository's GitHub Actions settings: which actions may run, and what a workflow's
 ``GITHUB_TOKEN`` may do unless the workflow says otherwise (review finding M10).
 
-Declared only by the stack with `github.manageRepository` (README, "Repository governance").
+Declared only by the stack with `github.manageRepository` (docs/governance.md).
 
 - Allowed actions: GitHub's own (the ``actions`` and ``github`` organisations) and those of
   the publishers whose actions the generated workflows run (``owner/*``), every one pinned to

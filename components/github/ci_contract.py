@@ -12,7 +12,7 @@ from components.config.base import Environment
 # --- repository-wide (declared by the stack with github.manageRepository) -----------
 # The repository's CI secrets live in this environment, not in repository secrets: a
 # workflow any branch adds receives every repository secret, while this environment
-# deploys from main only (README, "Credential closure").
+# deploys from main only (docs/security.md, "Credential closure").
 CI_MAIN_ENVIRONMENT = "ci-main"
 # CI build metrics bucket (seeds 000/001): a key limited to that one bucket.
 METRICS_ACCESS_KEY_ID = "METRICS_ACCESS_KEY_ID"  # secret of CI_MAIN_ENVIRONMENT

@@ -354,7 +354,7 @@ class WorkflowsConfig(Model):
         default_factory=ToolchainConfig,
         description=(
             "Checksums and digests of the binaries and images the workflows download "
-            '(README, "Pinned downloads").'
+            '(docs/pipelines.md, "Pinned downloads").'
         ),
     )
 
@@ -366,7 +366,7 @@ class WorkflowsConfig(Model):
 class GithubPlan(Model):
     """What the repository's GitHub plan offers. A private repository lacks some features on
     some plans; the program then declares nothing that needs them, so no required check waits
-    on a job that cannot run (the README's "GitHub plan requirements" table)."""
+    on a job that cannot run (the "GitHub plan requirements" table of docs/governance.md)."""
 
     visibility: Literal["public", "private", "internal"] = Field(
         default="private", description="Visibility of the repository."
@@ -568,7 +568,7 @@ class SelfHostedRunners(Model):
         examples=["production-infrastructure"],
         description=(
             "Organisation runner group the jobs run in (`runs-on.group`). The managing stack declares "
-            "it, open to this repository's infrastructure workflow on main only (README, Reachability)."
+            "it, open to this repository's infrastructure workflow on main only (docs/security.md, Reachability)."
         ),
     )
     labels: list[RunnerLabel] = Field(
@@ -595,7 +595,7 @@ class SelfHostedRunners(Model):
 
 
 # Reaches the credential closure finds that neither GitHub nor Linode can scope narrower, each
-# accepted in config by name with the reason (README, "Credential closure").
+# accepted in config by name with the reason (docs/security.md, "Credential closure").
 AcknowledgedRisk = Literal[
     "deployer-administration-reaches-production", "shared-linode-account-reaches-production"
 ]

@@ -11,7 +11,7 @@ Each stack declares two environments of its own (never another stack's):
   secret of the stack's config and state, so it is as sensitive as ``<env>``. Its own
   credentials cannot change infrastructure: a read-only Linode token, a read-only key to
   the state bucket (a DIY-backend preview takes no lock and writes nothing) and the
-  read-only GitHub token. Pull requests preview without any of them (README, "Credential
+  read-only GitHub token. Pull requests preview without any of them (docs/security.md, "Credential
   closure").
 
 Both hold the same secret names (``components.github.ci_contract``), so a workflow job reads the

@@ -1,8 +1,8 @@
 """Every identity of the delivery system and what each may do: the one list.
 
 The Linode tokens the program mints take their scopes from here
-(``components.github.deployment_environment``), the README's "Identities and their
-permissions" table is generated from here (``python -m tools.readme_sections --write``), and
+(``components.github.deployment_environment``), docs/reference/identities.md, "Identities and their
+permissions" table is generated from here (``make reference``), and
 ``tests/test_identities.py`` checks the lists against what the three stacks declare and what
 the rendered workflows do with the deployer's token, both ways (nothing missing, nothing
 extra).
@@ -317,7 +317,7 @@ def ci_linode_scopes(access: Access, manages_repository: bool) -> frozenset[Scop
     - `object_storage`: read-write only where `pulumi up` manages the metrics bucket (its
       versioning and lifecycle go through temporary keys the provider mints); elsewhere the
       stack's Object Storage keys are only read. Minting keys and tokens is a rotation,
-      run by the bootstrap identity (README, "Credential model").
+      run by the bootstrap identity (docs/security.md, "Credential model").
     - No `account` scope: it would let CI mint tokens and users, i.e. grant itself `*`.
     """
     write: LinodeLevel = "read_write" if access == "up" else "read_only"
@@ -557,7 +557,7 @@ def _code(grants: Iterable[str]) -> str:
 
 
 def table() -> str:
-    """The README's "Identities and their permissions" tables (Markdown).
+    """The "Identities and their permissions" tables of docs/reference/identities.md (Markdown).
 
     The identities first, then what each declared resource type and workflow command needs:
     the lists the tests hold the identities to.

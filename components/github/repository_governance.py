@@ -1,7 +1,7 @@
 """Repository-wide governance: `main`'s ruleset, the tags' ruleset, the CI secrets (environment
 `ci-main`), Actions variables, the OIDC template.
 
-Declared only by the stack with `github.manageRepository` (README, "Repository governance").
+Declared only by the stack with `github.manageRepository` (docs/governance.md).
 
 Why a ruleset and not classic branch protection: the deploying identity must commit to
 `main` directly (the workflow files through the contents API, the GitOps image-tag
@@ -65,7 +65,7 @@ class RepositoryGovernanceArgs(BaseModel):
     slack_webhook_url: pulumi.Output[str]
 
 
-# The merge queue replaces "branches must be up to date" (README, "Merge queue instead of
+# The merge queue replaces "branches must be up to date" (docs/governance.md, "Merge queue instead of
 # up to date"): it tests each approved pull request on top of main and the entries ahead of
 # it (`merge_group` runs of the required workflows), so the deployer's pushes to main no
 # longer send every open pull request back to its author.
@@ -196,7 +196,7 @@ class RepositoryGovernance(pulumi.ComponentResource):
 
         # The release branches production's Applications track: only the deployer (promote.yml's
         # post-approval job) creates, moves or deletes them, and only forward; a pull request
-        # into them cannot merge either (README, "Only what staging validated reaches production").
+        # into them cannot merge either (docs/promotion.md).
         self.release_ruleset = github.RepositoryRuleset(
             f"{name}-release-ruleset",
             name="protect-release-branches",

@@ -1,7 +1,7 @@
 """The organisation's self-hosted runner groups of the infrastructure jobs (`pipeline.runners`).
 
 A stack whose control plane admits only fixed addresses runs `state-preview-<env>` and
-`up-<env>` on a self-hosted group inside that ACL (README, "Reachability"). GitHub's default
+`up-<env>` on a self-hosted group inside that ACL (docs/security.md, "Reachability"). GitHub's default
 lets every workflow of every repository the group admits ask for its runners; a workflow
 pushed to any branch would then run on a host inside production's ACL that later runs its
 `up` (review finding H5). So each group admits this repository only (`visibility: selected`,

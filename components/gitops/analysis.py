@@ -1,6 +1,6 @@
 """Rollout analysis: the ClusterAnalysisTemplates and the documented example Rollouts (pure).
 
-Conventions (README, "Analysis and rollback"): staging Rollouts use the canary strategy with
+Conventions (docs/monitoring.md, "Analysis and rollback"): staging Rollouts use the canary strategy with
 a background analysis, production Rollouts blue-green with `prePromotionAnalysis`; both
 reference the cluster-wide templates below with `clusterScope: true`. A failed analysis
 aborts the update and Argo Rollouts returns all traffic to the stable version.
@@ -98,7 +98,7 @@ def _analysis(service: str) -> dict[str, Any]:
 
 
 def example_rollout(strategy: Strategy, service: str = "example-service") -> dict[str, Any]:
-    """The documented Rollout of one strategy for a service (README and golden files)."""
+    """The documented Rollout of one strategy for a service (docs/monitoring.md and golden files)."""
     if strategy == "canary":
         # No traffic router: the controller shifts weight by scaling the canary ReplicaSet;
         # the canary Service selects only its pods, so the analysis measures the new version.

@@ -110,7 +110,7 @@ class ArgoCdConfig(Model):
         description=(
             "Argo CD's built-in `admin` account. Default: on in development, off in staging and "
             "production, where it is on only for the bootstrap's first login, in which admin sets "
-            "the accounts' passwords (README, After `pulumi up`). Off needs an `operator` account."
+            "the accounts' passwords (docs/operations.md, After `pulumi up`). Off needs an `operator` account."
         ),
         json_schema_extra={"defaultText": "true in development, else false"},
     )
@@ -189,7 +189,7 @@ class ImagePullConfig(Model):
     user: GithubLogin = Field(
         description=(
             "Machine user owning `ghcrPullToken`, the clusters' identity towards GHCR (the image "
-            "puller in README, Identities and their permissions), with read access to the "
+            "puller in docs/reference/identities.md), with read access to the "
             "repository the images are published from."
         )
     )

@@ -12,7 +12,7 @@ namespace.
 The token Secret is of type ``kubernetes.io/service-account-token``: Kubernetes fills in its
 ``token``, and pulumi-kubernetes waits for it (pulumi/pulumi-kubernetes#2048). Rotation:
 ``pulumi up --replace`` of the token Secret mints a new token and updates the environment
-secret in the same run (README, "Rotation").
+secret in the same run (docs/operations.md, "Rotating credentials").
 """
 
 from __future__ import annotations

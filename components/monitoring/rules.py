@@ -194,7 +194,7 @@ def credential_alerts(config: AlertsConfig, inputs: RuleInputs) -> list[Alert]:
                 f"The Linode token `pulumi up` minted for {inputs.environment}'s CI expires on {day} "
                 "00:00 UTC (pipeline.credentials: issuedOn + lifetimeDays); from then every CI job of "
                 "the stack fails. Rotate it: set pipeline.credentials.issuedOn to today and run "
-                "`pulumi up` (README, Rotating credentials)."
+                "`pulumi up` (docs/operations.md, Rotating credentials)."
             ),
         ),
     ]

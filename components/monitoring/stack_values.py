@@ -144,10 +144,10 @@ def monitoring_values(environment: str, config: MonitoringConfig) -> dict[str, A
     retention_size = int(prometheus.storage_gi * RETENTION_SIZE_SHARE)
     return {
         # Pins the object names (`kube-prometheus-stack-prometheus`, ...) the analysis
-        # templates and the README address, whatever the chart's name truncation does.
+        # templates and the address docs/monitoring.md gives, whatever the chart's name truncation does.
         "fullnameOverride": RELEASE_NAME,
         # Off: its admin password would be a chart default or one more secret to manage;
-        # Prometheus' and Alertmanager's own UIs are reached by port-forward (README).
+        # Prometheus' and Alertmanager's own UIs are reached by port-forward (docs/monitoring.md).
         "grafana": {"enabled": False},
         # LKE manages the control plane: etcd, the scheduler and the controller manager cannot
         # be scraped, and their rules would fire forever.

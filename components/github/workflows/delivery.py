@@ -19,7 +19,7 @@ one, so a run cannot build just its own push (``github.event.before..github.sha`
 cancelled push's services would never be delivered. ``discover`` instead compares each
 service's source with the commit its image file on ``main`` records (the image tag), in
 every automatically deployed environment: whatever an earlier run missed is delivered by
-the next one (README, "The delivery loop").
+the next one (docs/pipelines.md, "The delivery loop").
 No build cache is used: a workflow that publishes must not restore caches a pull request
 could have written (cache poisoning).
 """
@@ -249,7 +249,7 @@ def workflow(settings: Settings) -> Workflow:
     image = f"{image_repository(settings)}:${{{{ github.sha }}}}"
     toolchain = wf.toolchain
     oci_artifact = f"{OCI_ARTIFACT_PREFIX}${{{{ matrix.service }}}}"
-    # Scan before push (README, "Pinned downloads and scan before push"): a multi-platform
+    # Scan before push (docs/pipelines.md, "Pinned downloads and scan before push"): a multi-platform
     # image cannot be loaded into the runner's docker store, so the build writes an OCI
     # archive instead, Trivy scans each platform's image out of it, and only then a second
     # job, the only one allowed to write packages, pushes that same archive. Trivy thus never

@@ -10,7 +10,7 @@ widened, a workflow file edited by hand, a secret deleted, a node pool resized. 
 (environment ``ci-main``) tells Slack when a stack drifted or could not be checked.
 
 Without this, ``up`` and ``preview`` compare the program with the *state*, never with
-GitHub or Linode, so a change made outside the program stays (README, "Drift detection").
+GitHub or Linode, so a change made outside the program stays (docs/operations.md, "Drift detection").
 The preview writes nothing: the refresh's readings are not saved (only ``pulumi refresh``
 or ``up --refresh`` would), and its credentials are the read-only ones of ``<env>-preview``.
 """

@@ -5,7 +5,7 @@ if so, ``validate`` runs the program's own tests, lint and type checks, and ``pr
 runs the credential-free preview of every stack (``make preview STACK=<env>``: the real
 Pulumi engine against a fake GitHub and Linode API on the runner). Neither job names an
 environment or reads a secret: a change nobody reviewed reaches nothing that can write
-(README, "Credential closure").
+(docs/security.md, "Credential closure").
 
 ``main`` (a push, or a manual run there): ``validate``, then per stack in order
 development, staging, production: ``state-preview-<env>`` (the real ``pulumi preview``

@@ -3,7 +3,7 @@
 Woken by the ``staging-deployed`` repository dispatch that staging's Argo CD sends when an
 Application has synced and is healthy (``argocd_values``), or by hand, on ``main`` only (a run
 on another ref skips every job). The dispatch payload is never read: anyone who can push a
-branch can send one (README, "Only what staging validated reaches production").
+branch can send one (docs/promotion.md).
 
 ``target`` (environment ``staging-observer``, main only: staging's read-only observer
 kubeconfig) waits until every staging Application is Synced and Healthy at one GitOps

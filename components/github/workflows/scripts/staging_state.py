@@ -2,7 +2,7 @@
 
 Input: staging's Argo CD Applications as Kubernetes returns them
 (``kubectl get applications.argoproj.io -l <environment label> -o json``, read with the
-read-only observer identity; README, "Only what staging validated reaches production").
+read-only observer identity; docs/promotion.md).
 Nothing in a ``repository_dispatch`` payload is read: the payload only wakes validation up.
 
 ``observe``: staging is *settled* when every Application of the environment is Synced and
