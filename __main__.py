@@ -4,6 +4,7 @@ import pulumi
 import pulumi_github as github
 
 from components.cluster.cluster import Cluster, ClusterArgs
+from components.config import adapters
 from components.config.base import ENVIRONMENTS
 from components.config.loader import load_config
 from components.contracts.gitops_layout import environment_dir
@@ -28,7 +29,7 @@ from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
 from components.gitops.argocd_values import metrics_endpoints
 from components.gitops.gitops_apps import GitOpsApps
-from components.gitops.gitops_manifests import GitOpsSpec, applications
+from components.gitops.gitops_manifests import applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
 from components.gitops.validation_observer import ValidationObserver, ValidationObserverArgs
@@ -81,9 +82,9 @@ def main() -> None:
             monitoring=config.monitoring,
             platform_namespaces=config.platform_namespaces,
             ci_credentials_expire_on=config.pipeline.credentials.expires_on,
+            pagerduty_routing_key=secrets.pagerduty_routing_key,
+            slack_webhook_url=secrets.slack_webhook_url,
         ),
-        pagerduty_routing_key=secrets.pagerduty_routing_key,
-        slack_webhook_url=secrets.slack_webhook_url,
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
     pulumi.export("monitoringNamespace", config.monitoring.namespace)
@@ -103,14 +104,15 @@ def main() -> None:
                 if config.argocd.notifications.github_dispatch
                 else None
             ),
+            slack_webhook_url=secrets.slack_webhook_url,
+            # Only the stack that sends the staging-deployed dispatch gets the token.
+            dispatch_token=(
+                secrets.argocd_dispatch_token if config.argocd.notifications.github_dispatch else None
+            ),
         ),
-        slack_webhook_url=secrets.slack_webhook_url,
-        # Only the stack that sends the staging-deployed dispatch gets the token.
-        dispatch_token=secrets.argocd_dispatch_token if config.argocd.notifications.github_dispatch else None,
-        depends_on=[monitoring.release],
-        opts=pulumi.ResourceOptions(providers=gitops_providers),
+        opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[monitoring.release]),
     )
-    gitops_spec = GitOpsSpec.from_config(config)
+    gitops_spec = adapters.gitops_spec(config)
     repository = ArgoCdRepository(
         f"{env}-gitops-repository",
         ArgoCdRepositoryArgs(
@@ -120,8 +122,7 @@ def main() -> None:
             namespace=config.argocd.namespace,
             project=gitops_spec.project,
         ),
-        depends_on=[argocd.namespace],
-        opts=pulumi.ResourceOptions(providers=gitops_providers),
+        opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
     )
     app_dependencies: list[pulumi.Resource] = [argocd.release, repository.secret]
     if config.rollouts_enabled:
@@ -133,8 +134,7 @@ def main() -> None:
                 high_availability=config.argocd.high_availability,
                 timeout_seconds=config.argocd.helm_timeout_seconds,
             ),
-            depends_on=[monitoring.release],
-            opts=pulumi.ResourceOptions(providers=gitops_providers),
+            opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[monitoring.release]),
         )
         analysis = AnalysisTemplates(
             f"{env}-analysis",
@@ -142,8 +142,7 @@ def main() -> None:
                 analysis=config.argocd.rollouts.analysis,
                 prometheus_address=prometheus_url(config.monitoring),
             ),
-            depends_on=[rollouts.release],
-            opts=pulumi.ResourceOptions(providers=gitops_providers),
+            opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[rollouts.release]),
         )
         # Rollout resources live in the Applications and reference the templates: they go
         # before the templates and the controller on destroy.
@@ -163,8 +162,9 @@ def main() -> None:
                 webhook_port=OPERATOR_WEBHOOK_PORT,
             )
         ),
-        depends_on=[argocd.namespace, monitoring.namespace],
-        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+        opts=pulumi.ResourceOptions(
+            providers={"kubernetes": cluster.provider}, depends_on=[argocd.namespace, monitoring.namespace]
+        ),
     )
     # GHCR pull credentials in every namespace the Applications deploy to: before the first
     # sync pulls an image, and deleted after the Applications (and their workloads).
@@ -176,8 +176,8 @@ def main() -> None:
             registry=config.github.workflows.registry_for(config.github.owner).split("/", 1)[0],
             user=config.image_pull.user,
             secret_name=config.image_pull.secret_name,
+            token=secrets.ghcr_pull_token,
         ),
-        token=secrets.ghcr_pull_token,
         opts=pulumi.ResourceOptions(providers=gitops_providers),
     )
     app_dependencies.extend(image_pull.secrets.values())
@@ -199,8 +199,7 @@ def main() -> None:
     GitOpsApps(
         f"{env}-gitops",
         gitops_spec,
-        depends_on=app_dependencies,
-        opts=pulumi.ResourceOptions(providers=gitops_providers),
+        opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=app_dependencies),
     )
     pulumi.export("argocdNamespace", config.argocd.namespace)
     pulumi.export(
@@ -214,8 +213,9 @@ def main() -> None:
     if env == "staging":
         observer = ValidationObserver(
             f"{env}-validation-observer",
-            ValidationObserverArgs(environment=env, namespace=config.argocd.namespace),
-            admin_kubeconfig=cluster.kubeconfig,
+            ValidationObserverArgs(
+                environment=env, namespace=config.argocd.namespace, admin_kubeconfig=cluster.kubeconfig
+            ),
             opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
         )
         ObserverEnvironment(
@@ -309,9 +309,12 @@ def main() -> None:
             )
         metrics = MetricsBucket(
             "metrics",
-            MetricsBucketArgs(project=project, metrics=config.metrics),
-            linode_token=providers.linode_token,
-            linode_url=providers.linode_url,
+            MetricsBucketArgs(
+                project=project,
+                metrics=config.metrics,
+                linode_token=providers.linode_token,
+                linode_url=providers.linode_url,
+            ),
         )
         RepositoryGovernance(
             "repository",

@@ -302,6 +302,7 @@ def run_promtool(promtool: Path, *args: str, cwd: Path) -> str:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.go
 def test_every_alert_fires_exactly_when_it_should(promtool: Path, tmp_path: Path, stack: str) -> None:
     alerts_config = stack_config(stack).monitoring.alerts
     inputs = stack_inputs(stack)
@@ -329,6 +330,7 @@ def test_every_alert_fires_exactly_when_it_should(promtool: Path, tmp_path: Path
         assert "SUCCESS" in out
 
 
+@pytest.mark.go
 def test_promtool_catches_an_alert_that_fires_too_early(promtool: Path, tmp_path: Path) -> None:
     """The harness can fail: a rule with `for` one minute short fails the same cases."""
     config = AlertsConfig()
@@ -351,6 +353,7 @@ def test_promtool_catches_an_alert_that_fires_too_early(promtool: Path, tmp_path
     assert done.returncode != 0 and "ArgoCdApplicationDegraded" in done.stdout + done.stderr
 
 
+@pytest.mark.go
 def test_promtool_is_the_pinned_prometheus(promtool: Path) -> None:
     """A binary built before tools/promtool/go.mod changed would test another rule engine."""
     go = shutil.which("go")
@@ -373,6 +376,7 @@ def test_every_alert_has_a_routed_severity(environment: Any) -> None:
         assert alert.severity in ("critical", "warning"), alert.name
 
 
+@pytest.mark.go
 def test_promtool_catches_a_credentials_alert_a_day_early(promtool: Path, tmp_path: Path) -> None:
     """The daily harness can fail too: a rule warning one day earlier fails the same cases."""
     config = AlertsConfig()

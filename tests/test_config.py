@@ -475,6 +475,7 @@ def test_fuzzing_covers_every_config_key() -> None:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(KEY_PATHS), value=json_values)
+@pytest.mark.slow
 def test_arbitrary_values_fail_only_as_config_errors(path: tuple[str, ...], value: Any) -> None:
     raw = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in _set(SAMPLE, path, value).items()}
     try:
@@ -486,6 +487,7 @@ def test_arbitrary_values_fail_only_as_config_errors(path: tuple[str, ...], valu
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(KEY_PATHS), value=json_values)
+@pytest.mark.slow
 def test_arbitrary_values_through_the_whole_program(path: tuple[str, ...], value: Any) -> None:
     """Values that pass validation must also run the whole program without any other error.
 

@@ -35,6 +35,9 @@ from components.github.workflows.toolchain import TRIVY_INSTALL_SCRIPT
 from components.gitops.config import GitOpsConfig
 from tools.offline import Run
 
+# Real tools and processes (docs/development.md, "Tests"): left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 OWNER_STACK = "production"
 WORKFLOW = ".github/workflows/delivery.yml"
 SERVICES = ("api-router-service", "billing-service", "user-org-service")

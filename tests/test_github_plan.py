@@ -81,6 +81,7 @@ def test_scanners_still_fail_the_gate_without_code_scanning() -> None:
     assert any("--exit-code 1" in (step.run or "") for step in jobs["gitleaks"].steps)
 
 
+@pytest.mark.slow
 def test_workflows_without_code_scanning_pass_actionlint(tmp_path: Path) -> None:
     target = tmp_path / ".github" / "workflows"
     target.mkdir(parents=True)

@@ -19,6 +19,7 @@ from conftest import bash, git, run_stack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from components.config.adapters import gitops_spec
 from components.config.base import ConfigError
 from components.config.loader import parse_namespace
 from components.config.stack import StackConfig
@@ -380,7 +381,7 @@ def test_argo_cds_default_project_is_emptied_so_no_application_can_use_it(stack_
 
 def test_argo_cds_original_default_project_would_have_allowed_them() -> None:
     """The check above can fail: Argo CD's own `default` lets every Application through."""
-    spec = GitOpsSpec.from_config(stack_config("production"))
+    spec = gitops_spec(stack_config("production"))
     original = {
         "spec": {
             "sourceRepos": ["*"],
@@ -421,7 +422,7 @@ def test_extra_cluster_kinds_reach_the_project_whitelist() -> None:
     gitops = GitOpsConfig(
         cluster_resources=["Namespace", "rbac.authorization.k8s.io/ClusterRole", "Namespace"]
     )
-    spec = GitOpsSpec.from_config(config).model_copy(update={"gitops": gitops})
+    spec = gitops_spec(config).model_copy(update={"gitops": gitops})
     assert app_project(spec)["spec"]["clusterResourceWhitelist"] == [
         {"group": "", "kind": "Namespace"},
         {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
@@ -491,7 +492,7 @@ def test_every_argo_cd_manifest_is_schema_valid_with_unknown_fields_rejected(sta
     ],
 )
 def test_schema_check_rejects_typos(mutate: Any, expected: str) -> None:
-    doc = copy.deepcopy(applications(GitOpsSpec.from_config(stack_config("staging")))["infrastructure"])
+    doc = copy.deepcopy(applications(gitops_spec(stack_config("staging")))["infrastructure"])
     assert manifest_problems(doc) == []
     mutate(doc)
     problems = manifest_problems(doc)
@@ -499,7 +500,7 @@ def test_schema_check_rejects_typos(mutate: Any, expected: str) -> None:
 
 
 def test_project_schema_check_rejects_typos() -> None:
-    doc = app_project(GitOpsSpec.from_config(stack_config("staging")))
+    doc = app_project(gitops_spec(stack_config("staging")))
     assert manifest_problems(doc) == []
     doc["spec"]["sourceRepo"] = doc["spec"].pop("sourceRepos")
     assert any("sourceRepo" in p for p in manifest_problems(doc))

@@ -321,6 +321,7 @@ def routes_test(amtool: Path, config_file: Path, receiver: str, labels: dict[str
     return done.returncode == 0
 
 
+@pytest.mark.go
 def test_alertmanager_itself_accepts_the_config_and_routes_every_alert(
     amtool: Path, tmp_path: Path, stack_run: Run
 ) -> None:
@@ -343,6 +344,7 @@ def test_alertmanager_itself_accepts_the_config_and_routes_every_alert(
     assert not routes_test(amtool, config_file, "slack", {"alertname": "X", "severity": "critical"})
 
 
+@pytest.mark.go
 def test_amtool_is_the_pinned_alertmanager(amtool: Path) -> None:
     """A binary built before tools/amtool/go.mod changed would check another Alertmanager."""
     go = shutil.which("go")

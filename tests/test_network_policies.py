@@ -15,8 +15,8 @@ import kubernetes_validate
 from test_argocd import argocd_release, chart_values, stack_config
 from test_monitoring import monitoring_release
 
+from components.config.adapters import gitops_spec
 from components.gitops.argocd_values import COMPONENT_PODS, POD_NAME_LABEL, metrics_endpoints
-from components.gitops.gitops_manifests import GitOpsSpec
 from components.kubernetes.network_policies import NAMESPACE_NAME_LABEL
 from components.monitoring.stack_values import (
     ALERTMANAGER_PODS,
@@ -113,7 +113,7 @@ def sources(
 
 
 def service_namespaces(stack: str) -> set[str]:
-    return set(GitOpsSpec.from_config(stack_config(stack)).namespaces)
+    return set(gitops_spec(stack_config(stack)).namespaces)
 
 
 # --------------------------------------------------------------------------- reachability

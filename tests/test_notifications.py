@@ -81,6 +81,7 @@ def by_sample(
     return {(names[r.app], r.trigger): r for r in evaluation.results}
 
 
+@pytest.mark.go
 def test_the_harness_links_the_engine_argo_cd_pins() -> None:
     """A stale binary (built before go.mod changed) would test another engine."""
     require_binary()
@@ -95,6 +96,7 @@ def test_the_harness_links_the_engine_argo_cd_pins() -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.go
 def test_each_trigger_fires_exactly_on_its_samples(
     stack: str, evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
 ) -> None:
@@ -111,6 +113,7 @@ def test_each_trigger_fires_exactly_on_its_samples(
 
 
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.go
 def test_no_sample_raises_an_evaluation_error(stack: str, evaluations: dict[str, Evaluation]) -> None:
     problems = [
         f"{r.app} {r.trigger}[{c.index}]: {c.error or c.once_per_error or r.error}"
@@ -124,6 +127,7 @@ def test_no_sample_raises_an_evaluation_error(stack: str, evaluations: dict[str,
 
 
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.go
 def test_once_per_is_the_revision_wherever_a_trigger_with_once_per_fires(
     stack: str, evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
 ) -> None:
@@ -139,6 +143,7 @@ def test_once_per_is_the_revision_wherever_a_trigger_with_once_per_fires(
 
 
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.go
 def test_every_message_renders_valid_json_with_the_short_revision(
     stack: str, evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
 ) -> None:
@@ -165,6 +170,7 @@ def test_every_message_renders_valid_json_with_the_short_revision(
     assert rendered >= len(FIRES)
 
 
+@pytest.mark.go
 def test_a_commit_without_a_sync_does_not_announce_deployed_again(
     evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
 ) -> None:
@@ -176,6 +182,7 @@ def test_a_commit_without_a_sync_does_not_announce_deployed_again(
     assert app["status"]["sync"]["revisions"][0] not in condition.once_per
 
 
+@pytest.mark.go
 def test_the_unfixed_deployed_notification_fails_on_a_multi_source_app(
     samples: dict[str, dict[str, Any]],
 ) -> None:
@@ -199,6 +206,7 @@ def test_the_unfixed_deployed_notification_fails_on_a_multi_source_app(
 
 
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.go
 def test_a_degraded_rollout_says_it_was_rolled_back(
     stack: str, evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
 ) -> None:
@@ -213,6 +221,7 @@ def test_a_degraded_rollout_says_it_was_rolled_back(
     )
 
 
+@pytest.mark.go
 def test_staging_deployed_dispatch_carries_the_application_its_revisions_and_images(
     evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]]
 ) -> None:

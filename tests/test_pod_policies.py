@@ -230,6 +230,7 @@ def evaluated(run: Run) -> Evaluation:
 
 
 @pytest.mark.parametrize("case", sorted(IMAGE_CASES))
+@pytest.mark.go
 def test_platform_images_are_pinned_by_digest(stack_run: Run, case: str) -> None:
     _, refusal = IMAGE_CASES[case]
     result = evaluated(stack_run).of(f"image/{case}")
@@ -244,6 +245,7 @@ def test_platform_images_are_pinned_by_digest(stack_run: Run, case: str) -> None
 
 
 @pytest.mark.parametrize("case", sorted(SECURITY_CASES))
+@pytest.mark.go
 def test_no_container_runs_as_root_or_writes_its_root_filesystem(stack_run: Run, case: str) -> None:
     _, root, writable = SECURITY_CASES[case]
     result = evaluated(stack_run).of(f"security/{case}")
@@ -253,6 +255,7 @@ def test_no_container_runs_as_root_or_writes_its_root_filesystem(stack_run: Run,
     assert result.of(IMAGE_DIGEST).admitted
 
 
+@pytest.mark.go
 def test_a_refused_pod_is_refused_by_the_api_server_in_the_services_namespaces(stack_run: Run) -> None:
     """The verdict of the plugin's dispatcher, from the bindings every committed stack declares:
     the committed stacks keep the default actions, Deny."""
@@ -271,6 +274,7 @@ def test_a_refused_pod_is_refused_by_the_api_server_in_the_services_namespaces(s
         assert result.warnings == ()
 
 
+@pytest.mark.go
 def test_pods_outside_the_services_namespaces_are_not_judged(stack_run: Run) -> None:
     policies, bindings = declared(stack_run)
     root = sample(*SECURITY_CASES["no-security-context-at-all"][0], image(f"{REGISTRY}{APP}:1.4.2"))
@@ -284,6 +288,7 @@ def test_pods_outside_the_services_namespaces_are_not_judged(stack_run: Run) -> 
         assert all(p.bindings == () for p in result.policies), ns
 
 
+@pytest.mark.go
 def test_debug_containers_are_held_to_the_digest_rule_only(stack_run: Run) -> None:
     """`kubectl debug` adds an ephemeral container through the pods/ephemeralcontainers
     subresource: its image is judged, its root user is not (pod_policies: why)."""
@@ -326,6 +331,7 @@ def test_debug_containers_are_held_to_the_digest_rule_only(stack_run: Run) -> No
     assert not admitted.of(POD_SECURITY).matched
 
 
+@pytest.mark.go
 def test_updates_are_judged_when_they_change_the_spec(stack_run: Run) -> None:
     """A Pod from before the policies can still be relabelled and have its finalizers removed;
     an update that changes an image is judged like a creation."""
@@ -351,6 +357,7 @@ def test_updates_are_judged_when_they_change_the_spec(stack_run: Run) -> None:
     assert retag.of(POD_SECURITY).admitted
 
 
+@pytest.mark.go
 def test_a_stack_can_start_pod_security_with_warn_and_audit() -> None:
     """podSecurityActions [Warn, Audit]: a root Pod is admitted with a warning to its creator and
     an audit annotation; unpinned images are still refused."""
@@ -385,6 +392,7 @@ def test_a_stack_can_start_pod_security_with_warn_and_audit() -> None:
     assert f"'{IMAGE_DIGEST}'" in refused.status_message
 
 
+@pytest.mark.go
 def test_the_harness_fails_on_expressions_the_cluster_would_refuse() -> None:
     """A policy that does not compile fails the test. `isSemver` came with Kubernetes 1.33, whose
     API server still compiles new expressions for 1.32 (rollback safety), so a 1.33 cluster
@@ -404,6 +412,7 @@ def test_the_harness_fails_on_expressions_the_cluster_would_refuse() -> None:
     assert "spec.validations[0].messageExpression: must evaluate to string but got int" in str(caught.value)
 
 
+@pytest.mark.go
 def test_the_harness_links_the_pinned_apiserver() -> None:
     policies, _ = declared(run_stack("staging"))
     build = evaluate(policies, [], [], "1.33").build

@@ -64,6 +64,9 @@ from components.github.workflows.settings import REFERENCE
 from tools.offline import Run
 from tools.plan import render_documents
 
+# Real tools and processes (docs/development.md, "Tests"): left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SCRIPTS = Path(staging_state.__file__).parent
 STATE_SCRIPT = SCRIPTS / "staging_state.py"
 EVIDENCE_SCRIPT = SCRIPTS / "validation_evidence.py"

@@ -156,6 +156,7 @@ def test_every_checksum_a_step_verifies_against_is_pinned_hex() -> None:
             assert PULUMI_PLUGIN_VERSIONS[plugin] == version and SHA256.match(sha256), line
 
 
+@pytest.mark.slow
 def test_trivy_runs_only_as_the_checksum_verified_binary() -> None:
     for name, job_id, index, step in all_steps():
         job = workflow_files()[name]["jobs"][job_id]

@@ -32,6 +32,9 @@ from components.github.workflows import scripts, staging_validation
 from components.github.workflows.scripts import locust_gate, zap_gate
 from components.github.workflows.settings import REFERENCE
 
+# Real tools and processes (docs/development.md, "Tests"): left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
 LOCUST = Path(sys.executable).parent / "locust"
 MAX_P95 = Decimal(1000)

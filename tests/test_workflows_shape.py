@@ -91,6 +91,7 @@ def discover(repo: Path, tmp_path: Path, **env: str) -> list[str]:
     return result
 
 
+@pytest.mark.slow
 def test_discovery_on_a_pull_request_selects_only_the_services_it_changes(
     monorepo: Path, tmp_path: Path
 ) -> None:
@@ -114,6 +115,7 @@ def test_discovery_on_a_pull_request_selects_only_the_services_it_changes(
     assert discover(monorepo, tmp_path, SELECT="pr") == []
 
 
+@pytest.mark.slow
 def test_discovery_on_main_and_on_demand(monorepo: Path, tmp_path: Path) -> None:
     git(monorepo, "checkout", "--quiet", "main")
     base = git(monorepo, "rev-parse", "HEAD")
@@ -157,6 +159,7 @@ def test_discovery_on_main_and_on_demand(monorepo: Path, tmp_path: Path) -> None
         ({"SELECT": "bogus"}, {}),
     ],
 )
+@pytest.mark.slow
 def test_discovery_refuses_unknown_requests_and_unsafe_directory_names(
     tmp_path: Path, env: dict[str, str], layout: dict[str, str]
 ) -> None:
@@ -221,6 +224,7 @@ def critical_path(workflow: Workflow, running: set[str]) -> int:
     return max(chain(j) for j in workflow.jobs)
 
 
+@pytest.mark.slow
 def test_a_pull_request_touching_one_service_builds_and_tests_that_service_only(
     monorepo: Path, tmp_path: Path
 ) -> None:
@@ -280,6 +284,7 @@ def gate(tmp_path: Path, results: dict[str, str], may_skip: list[str]) -> int:
     return bash(GATE_SCRIPT, tmp_path, env).returncode
 
 
+@pytest.mark.slow
 def test_the_gate_passes_only_when_every_needed_job_succeeded(tmp_path: Path) -> None:
     ok = {"discover": "success", "build": "success", "scan": "success"}
     assert gate(tmp_path, ok, ["build"]) == 0
@@ -328,6 +333,7 @@ def test_the_gates_allow_skips_only_for_jobs_with_their_own_condition() -> None:
         ({"0001_a.up.sql": "c", "0001_a.down.sql": "d", "0003_c.up.sql": "c", "0003_c.down.sql": "d"}, False),
     ],
 )
+@pytest.mark.slow
 def test_migrations_are_numbered_in_sequence_and_reversible(
     tmp_path: Path, files: dict[str, str], ok: bool
 ) -> None:
@@ -355,6 +361,7 @@ def test_migrations_are_numbered_in_sequence_and_reversible(
         ("missing", "build", False),
     ],
 )
+@pytest.mark.slow
 def test_the_reusable_build_runs_only_build_or_test_of_a_real_service(
     tmp_path: Path, service: str, target: str, ok: bool
 ) -> None:
@@ -415,6 +422,7 @@ def deploy_env(tmp_path: Path, env: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_deploy_commits_image_tags_and_digests_to_main_with_skip_ci(
     tmp_path: Path, origin: tuple[Path, Path]
 ) -> None:
@@ -442,6 +450,7 @@ def test_deploy_commits_image_tags_and_digests_to_main_with_skip_ci(
     assert git(bare, "rev-parse", "main") == head
 
 
+@pytest.mark.slow
 def test_deploy_refuses_a_malformed_image_record(tmp_path: Path, origin: tuple[Path, Path]) -> None:
     bare, work = origin
     head = git(bare, "rev-parse", "main")
@@ -463,6 +472,7 @@ def test_deploy_refuses_a_malformed_image_record(tmp_path: Path, origin: tuple[P
     assert git(bare, "rev-parse", "main") == head
 
 
+@pytest.mark.slow
 def test_previews_run_only_for_pull_requests_touching_the_pulumi_program(
     monorepo: Path, tmp_path: Path
 ) -> None:
@@ -542,6 +552,7 @@ def applies(tmp_path: Path) -> Callable[..., tuple[int, str, str | None]]:
     return run
 
 
+@pytest.mark.slow
 def test_an_up_refuses_a_commit_older_than_the_stacks_last_up(
     tmp_path: Path, applies: Callable[..., tuple[int, str, str | None]]
 ) -> None:

@@ -25,6 +25,9 @@ from conftest import run_stack
 from tools.offline import ROOT
 from tools.plan import render_documents
 
+# Real tools and processes (docs/development.md, "Tests"): left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 WORKFLOWS_DIR = ".github/workflows"
 ACTIONLINT_CONFIG = ".github/actionlint.yaml"

@@ -66,6 +66,8 @@ Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 GithubName = Annotated[str, AfterValidator(_github_name)]
 K8sVersion = Annotated[str, Field(pattern=_K8S_VERSION.pattern)]
 ChartVersion = Annotated[str, Field(pattern=_CHART_VERSION.pattern)]
+# Default Linode region of the cluster, the metrics bucket and the state buckets.
+DEFAULT_REGION = "us-ord"
 LinodeRegion = Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+(-\d)?$", examples=["us-ord", "eu-central"])]
 # A one-unit duration as Prometheus, Alertmanager and Argo Rollouts all accept it.
 Duration = Annotated[str, Field(pattern=r"^[1-9][0-9]*(s|m|h|d|w)$", examples=["30s", "15m", "2h", "15d"])]

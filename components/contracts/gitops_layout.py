@@ -8,6 +8,8 @@ variables (``image_file("$target", "$service")``) instead of a literal layout.
 
 from __future__ import annotations
 
+# Default of gitops.clustersPath: one manifest directory per environment below it.
+CLUSTERS_PATH = "gitops/clusters"
 IMAGES = "images"
 IMAGE_FILE_SUFFIX = ".yaml"
 # The image values contract (docs/promotion.md, "Images by digest"): an image file is Helm values

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from components.gitops.analysis import analysis_templates
 from components.gitops.config import AnalysisConfig
-from components.kubernetes.providers import require_provider
+from components.kubernetes.providers import dependencies, require_provider
 
 
 class AnalysisTemplatesArgs(BaseModel):
@@ -25,7 +23,7 @@ class AnalysisTemplatesArgs(BaseModel):
 class AnalysisTemplates(pulumi.ComponentResource):
     """One ClusterAnalysisTemplate per analysis metric.
 
-    `depends_on` must hold the Argo Rollouts release (it installs the CRD): on destroy the
+    `opts.depends_on` must hold the Argo Rollouts release (it installs the CRD): on destroy the
     templates go first. Pass the cluster's Kubernetes provider in `opts.providers`.
     """
 
@@ -35,10 +33,10 @@ class AnalysisTemplates(pulumi.ComponentResource):
         self,
         name: str,
         args: AnalysisTemplatesArgs,
-        depends_on: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:analysis_templates:AnalysisTemplates", name, None, opts)
+        after = dependencies(opts)
         provider = require_provider(self, "kubernetes")
         self.templates = {}
         for template, manifest in analysis_templates(args.analysis, args.prometheus_address).items():
@@ -48,6 +46,6 @@ class AnalysisTemplates(pulumi.ComponentResource):
                 kind=manifest["kind"],
                 metadata=manifest["metadata"],
                 spec=manifest["spec"],
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after),
             )
         self.register_outputs({"templates": sorted(self.templates)})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +17,7 @@ from components.gitops.argocd_values import (
 )
 from components.gitops.config import ArgoCdConfig
 from components.kubernetes.helm import ARGO_HELM_REPOSITORY, pinned_release
-from components.kubernetes.providers import require_provider
+from components.kubernetes.providers import dependencies, require_provider
 
 PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 
@@ -27,22 +25,25 @@ PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 class ArgoCdArgs(BaseModel):
     """What the Argo CD install needs: the environment and its Argo CD config."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     environment: Environment
     argocd: ArgoCdConfig
     # `owner/name` of the repository that receives the staging-deployed dispatch; set when
     # `argocd.notifications.githubDispatch` is on.
     dispatch_repository: str | None = None
+    # Secrets: they go only into the notifications Secret, never into Helm values.
+    slack_webhook_url: pulumi.Output[str]
+    dispatch_token: pulumi.Output[str] | None = None
 
 
 class ArgoCd(pulumi.ComponentResource):
     """The argo-cd chart, pinned, in its own namespace on the environment's cluster.
 
-    Pass the cluster's Kubernetes provider in `opts.providers`. `slack_webhook_url` (secret)
-    feeds the notifications Secret when notifications are enabled; `dispatch_token` (secret)
-    joins it when `args.dispatch_repository` is set, and is required then.
-    The release waits for `depends_on`, which must hold the monitoring release: the chart
+    Pass the cluster's Kubernetes provider in `opts.providers`. `args.slack_webhook_url`
+    (secret) feeds the notifications Secret when notifications are enabled; `args.dispatch_token`
+    (secret) joins it when `args.dispatch_repository` is set, and is required then.
+    The release waits for `opts.depends_on`, which must hold the monitoring release: the chart
     declares ServiceMonitors, whose CRD that release installs (and on destroy Argo CD goes first).
     """
 
@@ -54,13 +55,10 @@ class ArgoCd(pulumi.ComponentResource):
         self,
         name: str,
         args: ArgoCdArgs,
-        slack_webhook_url: pulumi.Output[str],
-        *,
-        depends_on: Sequence[pulumi.Resource],
-        dispatch_token: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:argocd:ArgoCd", name, None, opts)
+        after = dependencies(opts)
         config = args.argocd
         production = args.environment == "production"
         provider = require_provider(self, "kubernetes")
@@ -77,12 +75,12 @@ class ArgoCd(pulumi.ComponentResource):
         if config.notifications.enabled:
             # Created here rather than by the chart so the webhook URL stays out of Helm values
             # (and Helm's release records); the notifications ConfigMap refers to it by key.
-            webhook_url: pulumi.Output[str] = pulumi.Output.secret(slack_webhook_url)
+            webhook_url: pulumi.Output[str] = pulumi.Output.secret(args.slack_webhook_url)
             secret_data: dict[str, pulumi.Output[str]] = {SLACK_WEBHOOK_KEY: webhook_url}
             if args.dispatch_repository is not None:
-                if dispatch_token is None:
+                if args.dispatch_token is None:
                     raise ValueError("ArgoCd: a dispatch repository needs the dispatch token")
-                secret_data[GITHUB_DISPATCH_KEY] = pulumi.Output.secret(dispatch_token)
+                secret_data[GITHUB_DISPATCH_KEY] = pulumi.Output.secret(args.dispatch_token)
             self.notifications_secret = k8s.core.v1.Secret(
                 f"{name}-notifications-secret",
                 metadata={"name": NOTIFICATIONS_SECRET, "namespace": config.namespace, "labels": PART_OF},
@@ -105,7 +103,7 @@ class ArgoCd(pulumi.ComponentResource):
                 provider=provider,
                 depends_on=[
                     *[r for r in (self.namespace, self.notifications_secret) if r is not None],
-                    *depends_on,
+                    *after,
                 ],
             ),
         )

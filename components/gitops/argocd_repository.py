@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import DnsLabel, Environment, GithubName
 from components.gitops.argocd import PART_OF
-from components.kubernetes.providers import require_provider
+from components.kubernetes.providers import dependencies, require_provider
 
 # Argo CD picks up repositories from Secrets carrying this label.
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
@@ -76,10 +76,10 @@ class ArgoCdRepository(pulumi.ComponentResource):
         self,
         name: str,
         args: ArgoCdRepositoryArgs,
-        depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:argocd_repository:ArgoCdRepository", name, None, opts)
+        after = dependencies(opts)
         self.private_key = tls.PrivateKey(
             f"{name}-key",
             algorithm="ED25519",
@@ -106,7 +106,7 @@ class ArgoCdRepository(pulumi.ComponentResource):
                 parent=self,
                 provider=require_provider(self, "kubernetes"),
                 # The key must be registered before Argo CD tries it; the namespace must exist.
-                depends_on=[self.deploy_key, *(depends_on or [])],
+                depends_on=[self.deploy_key, *after],
             ),
         )
         self.register_outputs(

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from components.config.base import ChartVersion, DnsLabel, Duration, Environment, GithubLogin, Model
+from components.contracts import gitops_layout
 
 
 class AnalysisConfig(Model):
@@ -156,7 +157,7 @@ class GitOpsConfig(Model):
         ),
     )
     clusters_path: str = Field(
-        default="gitops/clusters",
+        default=gitops_layout.CLUSTERS_PATH,
         pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
         description="Directory holding one manifest directory per environment.",
     )

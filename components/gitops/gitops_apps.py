@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gitops.gitops_manifests import GitOpsSpec, app_project, applications, default_project
-from components.kubernetes.providers import require_provider
+from components.kubernetes.providers import dependencies, require_provider
 
 
 class GitOpsApps(pulumi.ComponentResource):
     """AppProject `platform-<env>` and its Applications, and Argo CD's `default` AppProject
     emptied so that no Application can use it.
 
-    `depends_on` must hold the Argo CD release (it installs the CRDs and the controller that
+    `opts.depends_on` must hold the Argo CD release (it installs the CRDs and the controller that
     processes the Applications' finalizers) and anything else the Applications need first
     (the repository Secret, the Argo Rollouts release). Every Application and the AppProject
     depend on them directly: Pulumi deletes dependents first, so on destroy the Applications
@@ -30,11 +28,12 @@ class GitOpsApps(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: GitOpsSpec,
-        depends_on: Sequence[pulumi.Resource],
+        args: GitOpsSpec,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:gitops_apps:GitOpsApps", name, None, opts)
+        spec = args
+        depends_on = dependencies(opts)
         provider = require_provider(self, "kubernetes")
         # An Application deleted with the resources finalizer deletes everything it deployed:
         # in production a config slip (a renamed service) must not take workloads down, so

@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from components.config.base import Environment
-from components.config.stack import StackConfig
 from components.contracts.gitops_layout import LABEL_ENVIRONMENT, environment_dir, image_file
 from components.gitops.config import GitOpsConfig
 
@@ -59,26 +58,6 @@ class GitOpsSpec(BaseModel):
     tolerate_missing_image: bool
     # The pull Secret (components.gitops.image_pull) in every namespace of `namespaces`.
     image_pull_secret: str
-
-    @classmethod
-    def from_config(cls, config: StackConfig) -> GitOpsSpec:
-        return cls(
-            environment=config.environment,
-            argocd_namespace=config.argocd.namespace,
-            repo_url=config.gitops_repo_url,
-            gitops=config.gitops,
-            services={
-                name: ServiceApp(namespace=config.service_namespace(name), chart=service.chart or name)
-                for name, service in config.services.items()
-            },
-            # Development and staging follow main on their own; production syncs by hand.
-            automated_sync=config.environment != "production",
-            # Development deploys a service before its first image exists. Staging and
-            # production must never fall back to a chart's default image: an image file that
-            # is missing (not yet written, or deleted) fails the comparison instead.
-            tolerate_missing_image=config.environment == "development",
-            image_pull_secret=config.image_pull.secret_name,
-        )
 
     @property
     def project(self) -> str:

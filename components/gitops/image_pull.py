@@ -34,13 +34,14 @@ SECRET_KEY = ".dockerconfigjson"
 class ImagePullSecretsArgs(BaseModel):
     """Where the pull secret goes and what it holds (the token itself is a secret Output)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     environment: Environment
     namespaces: list[DnsLabel] = Field(min_length=1, description="Every namespace an Application deploys to.")
     registry: str = Field(pattern=r"^[a-z0-9.-]+$", description="Registry host, e.g. ghcr.io.")
     user: GithubLogin = Field(description="Login the token belongs to.")
     secret_name: DnsLabel = Field(description="Name of the Secret in each namespace.")
+    token: pulumi.Output[str] = Field(description="The puller's token (secret).")
 
 
 def dockerconfigjson(registry: str, user: str, token: str) -> str:
@@ -62,7 +63,6 @@ class ImagePullSecrets(pulumi.ComponentResource):
         self,
         name: str,
         args: ImagePullSecretsArgs,
-        token: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:image_pull:ImagePullSecrets", name, None, opts)
@@ -70,7 +70,7 @@ class ImagePullSecrets(pulumi.ComponentResource):
         # Deleting a Namespace deletes every workload in it: production's need an unprotect.
         protect = args.environment == "production"
         # Built inside the apply and kept secret: the token never appears in plain text.
-        built: pulumi.Output[str] = pulumi.Output.from_input(token).apply(
+        built: pulumi.Output[str] = pulumi.Output.from_input(args.token).apply(
             lambda t: dockerconfigjson(args.registry, args.user, t)
         )
         document: pulumi.Output[str] = pulumi.Output.secret(built)

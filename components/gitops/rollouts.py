@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -13,7 +12,7 @@ from components.config.base import Environment
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.gitops.config import RolloutsConfig
 from components.kubernetes.helm import ARGO_HELM_REPOSITORY, pinned_release
-from components.kubernetes.providers import require_provider
+from components.kubernetes.providers import dependencies, require_provider
 
 CHART = "argo-rollouts"
 RELEASE_NAME = "argo-rollouts"
@@ -62,7 +61,7 @@ class RolloutsArgs(BaseModel):
 class Rollouts(pulumi.ComponentResource):
     """Namespace and pinned argo-rollouts release. Pass the Kubernetes provider in `opts.providers`.
 
-    The release waits for `depends_on`, which must hold the monitoring release (the chart
+    The release waits for `opts.depends_on`, which must hold the monitoring release (the chart
     declares a ServiceMonitor, whose CRD that release installs).
     """
 
@@ -73,10 +72,10 @@ class Rollouts(pulumi.ComponentResource):
         self,
         name: str,
         args: RolloutsArgs,
-        depends_on: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:rollouts:Rollouts", name, None, opts)
+        after = dependencies(opts)
         provider = require_provider(self, "kubernetes")
         config = args.rollouts
         self.namespace = k8s.core.v1.Namespace(
@@ -93,8 +92,6 @@ class Rollouts(pulumi.ComponentResource):
             namespace=config.namespace,
             values=rollouts_values(args.high_availability),
             timeout_seconds=args.timeout_seconds,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=provider, depends_on=[self.namespace, *depends_on]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace, *after]),
         )
         self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

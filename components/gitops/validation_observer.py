@@ -34,12 +34,14 @@ RULES = [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": 
 
 
 class ValidationObserverArgs(BaseModel):
-    """Where the observer lives: the environment and its Argo CD namespace."""
+    """Where the observer lives (the environment and its Argo CD namespace), and the cluster's
+    admin kubeconfig (secret) its own kubeconfig takes the API server and CA from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     environment: Environment
     namespace: DnsLabel
+    admin_kubeconfig: pulumi.Output[str]
 
 
 def observer_kubeconfig(admin_kubeconfig: str, token: str, namespace: str, environment: str) -> str:
@@ -81,7 +83,6 @@ class ValidationObserver(pulumi.ComponentResource):
         self,
         name: str,
         args: ValidationObserverArgs,
-        admin_kubeconfig: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:validation_observer:ValidationObserver", name, None, opts)
@@ -138,7 +139,7 @@ class ValidationObserver(pulumi.ComponentResource):
         token: pulumi.Output[str] = token_secret.data.apply(
             lambda data: base64.b64decode((data or {}).get("token", "")).decode()
         )
-        built = pulumi.Output.all(pulumi.Output.from_input(admin_kubeconfig), token).apply(
+        built = pulumi.Output.all(pulumi.Output.from_input(args.admin_kubeconfig), token).apply(
             lambda values: observer_kubeconfig(values[0], values[1], args.namespace, args.environment)
         )
         self.kubeconfig = pulumi.Output.secret(built)

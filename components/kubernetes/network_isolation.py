@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
 from components.kubernetes.network_policies import Isolation, network_policies
-from components.kubernetes.providers import require_provider
+from components.kubernetes.providers import dependencies, require_provider
 
 
 class NetworkIsolationArgs(BaseModel):
@@ -23,7 +21,7 @@ class NetworkIsolationArgs(BaseModel):
 class NetworkIsolation(pulumi.ComponentResource):
     """Default-deny ingress in Argo CD's and the monitoring namespace, and the few allowances.
 
-    Pass the cluster's Kubernetes provider in `opts.providers`; `depends_on` must hold both
+    Pass the cluster's Kubernetes provider in `opts.providers`; `opts.depends_on` must hold both
     Namespaces (policies go after them, and before them on destroy).
     """
 
@@ -33,11 +31,10 @@ class NetworkIsolation(pulumi.ComponentResource):
         self,
         name: str,
         args: NetworkIsolationArgs,
-        *,
-        depends_on: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:network_isolation:NetworkIsolation", name, None, opts)
+        after = dependencies(opts)
         provider = require_provider(self, "kubernetes")
         self.policies = {}
         for role, manifest in network_policies(args.isolation).items():
@@ -45,6 +42,6 @@ class NetworkIsolation(pulumi.ComponentResource):
                 f"{name}-{role}",
                 metadata=manifest["metadata"],
                 spec=manifest["spec"],
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after),
             )
         self.register_outputs({"policies": sorted(self.policies)})

@@ -15,3 +15,19 @@ def require_provider(component: pulumi.ComponentResource, package: str) -> pulum
     if provider is None:
         raise ValueError(f"{type(component).__name__} needs a {package} provider in opts.providers")
     return provider
+
+
+def dependencies(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """What a component was told to wait for (`opts.depends_on`), for its children to wait for.
+
+    A component's own `depends_on` does not hold back its children (pulumi/pulumi#8721): a
+    component hands the list on to every child that must wait.
+    """
+    after = opts.depends_on if opts is not None else None
+    if after is None:
+        return []
+    if isinstance(after, pulumi.Resource):
+        return [after]
+    if not isinstance(after, list | tuple):
+        raise TypeError("components take opts.depends_on as a list of resources")
+    return list(after)

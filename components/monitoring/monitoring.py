@@ -30,20 +30,23 @@ class MonitoringArgs(BaseModel):
     """The environment, its monitoring config, the namespaces whose pods the alerts watch and
     the day CI's credentials expire."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     environment: Environment
     monitoring: MonitoringConfig
     platform_namespaces: tuple[str, ...]
     # The day CI's Linode token expires: the rotation alert warns ahead of it.
     ci_credentials_expire_on: date
+    # Secrets: they go only into the receivers Secret Alertmanager mounts.
+    pagerduty_routing_key: pulumi.Output[str]
+    slack_webhook_url: pulumi.Output[str]
 
 
 class Monitoring(pulumi.ComponentResource):
     """Prometheus, Alertmanager, the operator and the exporters, plus the deployment alerts.
 
-    Pass the cluster's Kubernetes provider in `opts.providers`. `pagerduty_routing_key` and
-    `slack_webhook_url` (secrets) go only into the receivers Secret Alertmanager mounts.
+    Pass the cluster's Kubernetes provider in `opts.providers`. `args.pagerduty_routing_key`
+    and `args.slack_webhook_url` (secrets) go only into the receivers Secret Alertmanager mounts.
     Whatever declares a ServiceMonitor (the Argo releases) must depend on `release`, which
     installs the CRD: Pulumi then deletes those before the monitoring stack on destroy.
     """
@@ -57,8 +60,6 @@ class Monitoring(pulumi.ComponentResource):
         self,
         name: str,
         args: MonitoringArgs,
-        pagerduty_routing_key: pulumi.Output[str],
-        slack_webhook_url: pulumi.Output[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:monitoring:Monitoring", name, None, opts)
@@ -72,8 +73,8 @@ class Monitoring(pulumi.ComponentResource):
             # Deleting the namespace deletes Prometheus' volume claims with their history.
             opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=production),
         )
-        routing_key: pulumi.Output[str] = pulumi.Output.secret(pagerduty_routing_key)
-        webhook_url: pulumi.Output[str] = pulumi.Output.secret(slack_webhook_url)
+        routing_key: pulumi.Output[str] = pulumi.Output.secret(args.pagerduty_routing_key)
+        webhook_url: pulumi.Output[str] = pulumi.Output.secret(args.slack_webhook_url)
         self.receivers_secret = k8s.core.v1.Secret(
             f"{name}-receivers-secret",
             metadata={"name": RECEIVERS_SECRET, "namespace": config.namespace, "labels": PART_OF},

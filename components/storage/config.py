@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from components.config.base import DnsLabel, LinodeRegion, Model
+from components.config.base import DEFAULT_REGION, DnsLabel, LinodeRegion, Model
 
 
 class MetricsConfig(Model):
@@ -12,7 +12,7 @@ class MetricsConfig(Model):
         default="ai-aas-build-metrics", description="Object Storage bucket for CI build metrics."
     )
     region: LinodeRegion = Field(
-        default="us-ord",
+        default=DEFAULT_REGION,
         description="Object Storage region of the bucket.",
     )
     retention_days: int = Field(default=90, ge=1, le=3650, description="Days a metrics object is kept.")

@@ -16,10 +16,14 @@ from components.storage.config import MetricsConfig
 class MetricsBucketArgs(BaseModel):
     """The metrics settings of the stack config, and the project the labels name."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     project: str
     metrics: MetricsConfig
+    # The bucket's own linode provider's connection (`linode:token`, secret, and `linode:url`
+    # from stack config); unset, it reads LINODE_TOKEN / LINODE_URL.
+    linode_token: pulumi.Output[str] | None = None
+    linode_url: str | None = None
 
 
 def lifecycle_rules(metrics: MetricsConfig) -> list[linode.ObjectStorageBucketLifecycleRuleArgs]:
@@ -73,9 +77,6 @@ class MetricsBucket(pulumi.ComponentResource):
         name: str,
         args: MetricsBucketArgs,
         opts: pulumi.ResourceOptions | None = None,
-        *,
-        linode_token: pulumi.Output[str] | None = None,
-        linode_url: str | None = None,
     ):
         super().__init__("delivery:metrics_bucket:MetricsBucket", name, None, opts)
         metrics = args.metrics
@@ -86,8 +87,8 @@ class MetricsBucket(pulumi.ComponentResource):
         s3_provider = linode.Provider(
             f"{name}-s3",
             obj_use_temp_keys=True,
-            token=linode_token,
-            url=linode_url,
+            token=args.linode_token,
+            url=args.linode_url,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.bucket = linode.ObjectStorageBucket(

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from components.config.base import ENVIRONMENTS, Environment
+from components.config.base import DEFAULT_REGION, ENVIRONMENTS, Environment
 from components.contracts import gitops_layout
 from components.github.config import SelfHostedRunners, ValidationConfig, WorkflowsConfig
 from components.github.workflows.model import RUNNER, RunnerGroup
-from components.gitops.config import GitOpsConfig
-from components.storage.config import MetricsConfig
 
 
 @dataclass(frozen=True)
@@ -19,8 +17,10 @@ class Settings:
 
     image_registry: str  # ghcr.io/<owner>: images are <registry>/<service>
     workflows: WorkflowsConfig = field(default_factory=WorkflowsConfig)
-    clusters_path: str = field(default_factory=lambda: GitOpsConfig().clusters_path)
-    metrics_region: str = field(default_factory=lambda: MetricsConfig().region)
+    # The deployment passes both from its config (gitops.clustersPath, metrics.region); these
+    # defaults are the config's own, from below the domains.
+    clusters_path: str = gitops_layout.CLUSTERS_PATH
+    metrics_region: str = DEFAULT_REGION
     environments: tuple[Environment, ...] = ENVIRONMENTS
     # Environments whose GitOps directory the delivery workflow commits image tags to
     # (Argo CD syncs them automatically); the rest are promoted by pull request.

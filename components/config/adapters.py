@@ -1,0 +1,28 @@
+"""The typed slices of the stack configuration that pure builders take: the root model is read
+here, at the config root, so no domain needs to know ``StackConfig`` (docs/development.md)."""
+
+from __future__ import annotations
+
+from components.config.stack import StackConfig
+from components.gitops.gitops_manifests import GitOpsSpec, ServiceApp
+
+
+def gitops_spec(config: StackConfig) -> GitOpsSpec:
+    """Everything the AppProject and Applications of the stack's environment are built from."""
+    return GitOpsSpec(
+        environment=config.environment,
+        argocd_namespace=config.argocd.namespace,
+        repo_url=config.gitops_repo_url,
+        gitops=config.gitops,
+        services={
+            name: ServiceApp(namespace=config.service_namespace(name), chart=service.chart or name)
+            for name, service in config.services.items()
+        },
+        # Development and staging follow main on their own; production syncs by hand.
+        automated_sync=config.environment != "production",
+        # Development deploys a service before its first image exists. Staging and
+        # production must never fall back to a chart's default image: an image file that
+        # is missing (not yet written, or deleted) fails the comparison instead.
+        tolerate_missing_image=config.environment == "development",
+        image_pull_secret=config.image_pull.secret_name,
+    )
