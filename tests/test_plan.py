@@ -245,6 +245,8 @@ SINGLE_CHANGES: list[tuple[str, dict[str, object]]] = [
 ]
 
 
+# A sweep: one program run and plan per stack input (make test runs it; test-fast leaves it out).
+@pytest.mark.slow
 @pytest.mark.parametrize("case", SINGLE_CHANGES, ids=lambda case: next(iter(case[1])))
 def test_each_stack_input_changes_a_golden_file_and_the_plan(case: tuple[str, dict[str, object]]) -> None:
     stack, change = case
