@@ -146,7 +146,7 @@ def pipeline_run(args: argparse.Namespace) -> list[dict[str, Any]]:
         json.loads(raw) if raw.startswith("[") else [json.loads(line) for line in raw.splitlines() if line]
     )
     needs = json.loads(os.environ.get("NEEDS", "{}") or "{}")
-    jobs = []
+    jobs: list[dict[str, Any]] = []
     for job in jobs_in:
         # The recording job itself is still running: only finished jobs have a duration.
         if not job.get("started_at") or not job.get("completed_at") or not job.get("conclusion"):
@@ -163,8 +163,8 @@ def pipeline_run(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
     if not jobs:
         raise SkipEventError("no finished job in this run")
-    completed_at = max(job["completed_at"] for job in jobs)
-    conclusion = worst([str(need.get("result")) for need in needs.values()] + [j["conclusion"] for j in jobs])
+    completed_at = max(str(job["completed_at"]) for job in jobs)
+    conclusion = worst([str(need.get("result")) for need in needs.values()] + [str(j["conclusion"]) for j in jobs])
     record = event(
         "pipeline_run",
         f"{os.environ.get('WORKFLOW')}-{run['id']}-{run.get('run_attempt', 1)}",
@@ -246,7 +246,7 @@ def promotion(args: argparse.Namespace) -> list[dict[str, Any]]:
     promoted_at = os.environ.get("PROMOTED_AT") or now()
     current = _image_files(release, args.images_dir)
     before = _image_files(previous, args.images_dir) if SHA.match(previous) else {}
-    services = [
+    services: list[dict[str, Any]] = [
         {"service": name, "digest": digest, "changed": before.get(name, ("", ""))[0] != digest}
         for name, (digest, _) in sorted(current.items())
     ]
@@ -266,7 +266,7 @@ def promotion(args: argparse.Namespace) -> list[dict[str, Any]]:
     for entry in services:
         if not entry["changed"]:
             continue
-        built_from = current[entry["service"]][1]
+        built_from = current[str(entry["service"])][1]
         authored, reverts = commit_facts(built_from)
         extra = {"reverts": reverts} if reverts else {}
         events.append(
