@@ -190,7 +190,7 @@ def _event_body(environment: Environment, note: _Dispatch) -> str:
     """A delivery event's dispatch: the revision Argo CD compared last (`status.sync`: the
     one running when the health changed), and the send time in UTC (sprig's `now`)."""
     return (
-        f"{{{{- $revision := or {_SYNCED}.revision (index (default (list \"\") {_SYNCED}.revisions) 0) -}}}}\n"
+        f'{{{{- $revision := or {_SYNCED}.revision (index (default (list "") {_SYNCED}.revisions) 0) -}}}}\n'
         f'{{{{ toJson (dict "event_type" {json.dumps(note.event_type)} "client_payload" (dict '
         '"application" .app.metadata.name "environment" '
         + json.dumps(environment)

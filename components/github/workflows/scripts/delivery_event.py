@@ -164,7 +164,9 @@ def pipeline_run(args: argparse.Namespace) -> list[dict[str, Any]]:
     if not jobs:
         raise SkipEventError("no finished job in this run")
     completed_at = max(str(job["completed_at"]) for job in jobs)
-    conclusion = worst([str(need.get("result")) for need in needs.values()] + [str(j["conclusion"]) for j in jobs])
+    conclusion = worst(
+        [str(need.get("result")) for need in needs.values()] + [str(j["conclusion"]) for j in jobs]
+    )
     record = event(
         "pipeline_run",
         f"{os.environ.get('WORKFLOW')}-{run['id']}-{run.get('run_attempt', 1)}",
