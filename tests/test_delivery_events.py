@@ -212,6 +212,10 @@ class Runner:
         (self.bin / "aws").write_text(AWS_STUB.format(python=sys.executable))
         for stub in ("gh", "aws"):
             (self.bin / stub).chmod(0o755)
+        # The runner's python3 is this one, found first: a version manager's shim (pyenv's
+        # prepends its own bin directory to PATH) would otherwise put a real `aws` ahead of
+        # the stub.
+        (self.bin / "python3").symlink_to(sys.executable)
         self.summary = root / "summary.md"
         git(self.workspace, "init", "-q", "-b", "main")
         recorder = RECORDER.read_text()
