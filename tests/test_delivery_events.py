@@ -15,6 +15,7 @@ in the bucket is read back and checked against the schema.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -508,3 +509,27 @@ def test_without_the_checksum_settings_linode_would_refuse_the_upload(
     runner.gh_data(finished_jobs("up-staging"), sha)
     output = runner.run_job(job)
     assert "InvalidRequest" in output and "metrics gaps: 1" in output
+
+
+def test_the_recorder_repeats_the_contract_exactly() -> None:
+    """The recorder runs with the standard library only, so it repeats the contract's names;
+    they must not drift apart (nor from the schema)."""
+    spec = importlib.util.spec_from_file_location("delivery_event", RECORDER)
+    assert spec is not None and spec.loader is not None
+    recorder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recorder)
+    schema = delivery_events.schema()
+    assert (
+        recorder.SCHEMA_VERSION == delivery_events.SCHEMA_VERSION == schema["properties"]["schema"]["const"]
+    )
+    assert recorder.PREFIX == delivery_events.PREFIX
+    assert tuple(recorder.KINDS) == delivery_events.KINDS == tuple(schema["properties"]["kind"]["enum"])
+    assert (
+        recorder.ROLLOUT_ABORTED_EVENT,
+        recorder.INCIDENT_OPENED_EVENT,
+        recorder.INCIDENT_RESOLVED_EVENT,
+    ) == (delivery_events.RECORDED_DISPATCH_EVENTS)
+    record = {"kind": "deployment", "occurred_at": "2026-11-20T09:00:00Z", "id": "x-1"}
+    assert recorder.object_key(record) == delivery_events.object_key(
+        "deployment", "2026-11-20T09:00:00Z", "x-1"
+    )

@@ -336,7 +336,12 @@ def dispatched(args: argparse.Namespace) -> list[dict[str, Any]]:
         occurred_at = now()
     revision = str(payload.get("revision") or "")
     fields: dict[str, Any] = {"environment": environment, "application": application, "revision": revision}
+    # Service Applications are named platform-<env>-<service> (gitops' naming); the
+    # infrastructure Application names no service.
     service = str(payload.get("service") or "")
+    prefix = f"platform-{environment}-"
+    if not service and application.startswith(prefix) and application != f"{prefix}infrastructure":
+        service = application[len(prefix) :]
     if SERVICE.match(service):
         fields["service"] = service
     key = f"{environment}-{application}-{occurred_at}"
