@@ -47,7 +47,7 @@ def markdown(analysis: Analysis, *, judged_week: str) -> str:
         lines += [
             f"## {target.label} (target {target.seed})",
             "",
-            "| group | week | value | target | trend |",
+            "| group | week | value | verdict | trend |",
         ]
         lines.append("|---|---|---|---|---|")
         for group in _groups(target):
