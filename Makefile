@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference notifications-harness cel-harness promtool amtool
+.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference report notifications-harness cel-harness promtool amtool minio
 
 # Installs exactly what the workflows install: requirements-dev.lock pins every transitive
 # dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
@@ -27,9 +27,10 @@ $(BIN)/.installed: requirements-dev.lock
 # transitive versions. tests/test_locks.py fails while a lock is stale.
 LOCUST_LOCK := components/github/workflows/scripts/locust
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url $(if $(UPGRADE),--upgrade)
-lock: install  ## rewrite requirements.lock, requirements-dev.lock and the Locust lock from their inputs
+lock: install  ## rewrite requirements.lock, requirements-dev.lock, requirements-report.lock and the Locust lock from their inputs
 	$(PIP_COMPILE) --output-file requirements.lock requirements.txt
 	$(PIP_COMPILE) --output-file requirements-dev.lock requirements-dev.txt
+	$(PIP_COMPILE) --output-file requirements-report.lock requirements-report.txt
 	$(PIP_COMPILE) --output-file $(LOCUST_LOCK).lock $(LOCUST_LOCK).in
 
 plan: install  ## offline plan of STACK against BASE (default: the golden files); FULL=1 prints every input
@@ -60,6 +61,13 @@ test-fast: install  ## the fast tests: everything but the engine, Go-tool and sl
 
 tamper: install  ## the promotion tamper suite: every attack against the old and the current design, a table per stack
 	$(BIN)/python -m pytest -q -s tests/test_promotion_integrity.py -k tamper_table
+
+# The DORA report from the metrics bucket (docs/dora-metrics.md): BUCKET and ENDPOINT name it
+# (default: METRICS_BUCKET / METRICS_ENDPOINT), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY read it;
+# writes $(REPORT_DIR)/summary.md, report.html and missed.txt.
+REPORT_DIR ?= report
+report: install  ## DORA report (Markdown + HTML plots) of the metrics bucket: BUCKET=... ENDPOINT=... [WEEKS=8]
+	$(BIN)/python -m tools.dora $(if $(BUCKET),--bucket $(BUCKET)) $(if $(ENDPOINT),--endpoint $(ENDPOINT)) $(if $(REGION),--region $(REGION)) $(if $(WEEKS),--weeks $(WEEKS)) --out $(REPORT_DIR)
 
 lint: install  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -112,3 +120,11 @@ $(TOOLS_CACHE)/amtool: tools/amtool/go.mod tools/amtool/go.sum
 	@command -v go >/dev/null || { echo "go not found: amtool needs Go (https://go.dev/dl/)" >&2; exit 1; }
 	mkdir -p $(TOOLS_CACHE)
 	cd tools/amtool && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/amtool github.com/prometheus/alertmanager/cmd/amtool
+
+# MinIO, the S3-compatible server the report's tests load event histories into (pinned in
+# tools/minio/go.mod; tests/s3_server.py starts it on 127.0.0.1).
+minio: $(TOOLS_CACHE)/minio  ## MinIO server (pinned in tools/minio/go.mod) for the DORA report tests
+$(TOOLS_CACHE)/minio: tools/minio/go.mod tools/minio/go.sum
+	@command -v go >/dev/null || { echo "go not found: MinIO needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/minio && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/minio github.com/minio/minio

@@ -247,8 +247,13 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
     git(work, "pull", "--quiet", "origin", "main")
     # What promote.yml's `validated` job hands over: the revision staging validated.
     validated = {"REVISION": git(work, "rev-parse", "HEAD"), "RUN": "1", "RUNNER_TEMP": str(root)}
-    done = bash(step["run"], work, {**step["env"], **github, **validated, "GITHUB_STEP_SUMMARY": "/dev/null"})
+    outputs = root / "promote-outputs"
+    runner = {"GITHUB_STEP_SUMMARY": "/dev/null", "GITHUB_OUTPUT": str(outputs)}
+    done = bash(step["run"], work, {**step["env"], **github, **validated, **runner})
     assert done.returncode == 0, done.stdout + done.stderr
+    # What the events job records the promotion from: the release commit it pushed.
+    handed = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert handed["release"] == git(bare, "rev-parse", branch)
     return {
         path for ref in ("main", branch) for path in git(bare, "ls-tree", "-r", "--name-only", ref).split()
     }

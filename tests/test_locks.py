@@ -1,7 +1,7 @@
 """The hash locks: what `make install` and the workflows install, against their inputs.
 
 `requirements.lock` (the program's runtime, installed by the infrastructure jobs that hold
-the stack's passphrase), `requirements-dev.lock` (`make install`: tests, lint, the
+the stack's passphrase), `requirements-report.lock` (the weekly DORA report), `requirements-dev.lock` (`make install`: tests, lint, the
 credential-free previews) and `locust.lock` (staging validation's load test) pin every
 transitive package with the sha256 of its files. `make lock` writes them with pip-compile;
 these tests fail while one is stale against its requirements file.
@@ -21,7 +21,9 @@ from tools.offline import ROOT
 SCRIPTS = ROOT / "components" / "github" / "workflows" / "scripts"
 LOCKS = {
     "requirements.lock": ("requirements.txt",),
-    "requirements-dev.lock": ("requirements-dev.txt", "requirements.txt"),
+    "requirements-dev.lock": ("requirements-dev.txt", "requirements.txt", "requirements-report.txt"),
+    # The DORA report's own lock (dora-report.yml installs it).
+    "requirements-report.lock": ("requirements-report.txt",),
     f"{SCRIPTS.relative_to(ROOT)}/{LOCUST_LOCK}": (f"{SCRIPTS.relative_to(ROOT)}/locust.in",),
 }
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
@@ -90,6 +92,20 @@ def test_the_runtime_lock_is_the_dev_locks_runtime() -> None:
         if dev.get(name, ("",))[0] != v
     }
     assert not differ, f"requirements.lock and requirements-dev.lock disagree (lock, dev lock): {differ}"
+
+
+def test_the_report_lock_is_the_dev_locks_report() -> None:
+    """The report's tests run with exactly the packages dora-report.yml installs."""
+    dev = lock_entries("requirements-dev.lock")
+    report = lock_entries("requirements-report.lock")
+    differ = {
+        name: (v, dev.get(name, ("absent", 0))[0])
+        for name, (v, _) in report.items()
+        if dev.get(name, ("",))[0] != v
+    }
+    assert not differ, (
+        f"requirements-report.lock and requirements-dev.lock disagree (lock, dev lock): {differ}"
+    )
 
 
 def test_the_locust_lock_installs_the_locust_the_gate_tests_run() -> None:

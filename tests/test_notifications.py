@@ -10,8 +10,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from conftest import run_stack
+from delivery_events_harness import run_recorder
 from notifications_harness import (
     Evaluation,
     TriggerResult,
@@ -21,6 +23,7 @@ from notifications_harness import (
     stack_inputs,
 )
 
+from components.contracts import delivery_events
 from components.gitops.argocd_values import SLACK_WEBHOOK_SERVICE
 from tools.offline import STACKS
 
@@ -42,9 +45,20 @@ FIRES: dict[str, set[str]] = {
     "on-rollout-degraded": {"rollout-degraded"},
     # The GitHub repository_dispatch that starts staging validation: exactly when deployed.
     "on-staging-deployed": DEPLOYED,
+    # Delivery events for delivery-events.yml (docs/dora-metrics.md): a rollback when a Rollout
+    # was aborted, an incident opened when an Application degraded, a recovery when it is
+    # healthy (every healthy sample: the report pairs a recovery with an open incident only).
+    "on-rollout-aborted-event": {"rollout-degraded"},
+    "on-incident-opened-event": {"degraded", "rollout-degraded"},
+    "on-incident-resolved-event": {*DEPLOYED, "single-source-synced", "sync-failed"},
 }
 # Triggers only the stack with `argocd.notifications.githubDispatch` (staging) declares.
-STAGING_ONLY = {"on-staging-deployed"}
+STAGING_ONLY = {
+    "on-staging-deployed",
+    "on-rollout-aborted-event",
+    "on-incident-opened-event",
+    "on-incident-resolved-event",
+}
 SLACK = "slack-webhook"
 
 
@@ -156,7 +170,7 @@ def test_every_message_renders_valid_json_with_the_short_revision(
             for note in condition.notifications:
                 assert note.error == "", f"{trigger} on {sample}: {note.error}"
                 if note.service != SLACK:
-                    continue  # the dispatch's payload: test_staging_deployed_dispatch_*
+                    continue  # the dispatches' payloads: test_*_dispatch_*
                 assert note.service_type == "webhook" and note.method == "POST"
                 assert note.body is not None
                 body = json.loads(note.body)
@@ -254,3 +268,50 @@ def test_staging_deployed_dispatch_carries_the_application_its_revisions_and_ima
     # Never to Slack, and only staging sends it.
     for stack in ("development", "production"):
         assert not [r for r in evaluations[stack].results if r.trigger == "on-staging-deployed"]
+
+
+EVENT_DISPATCHES = {
+    "on-rollout-aborted-event": ("rollout-aborted", "rollback"),
+    "on-incident-opened-event": ("incident-opened", "incident"),
+    "on-incident-resolved-event": ("incident-resolved", "incident"),
+}
+
+
+def test_delivery_event_dispatches_become_schema_valid_events(
+    evaluations: dict[str, Evaluation], samples: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Each delivery-event dispatch, as the engine renders it for the samples, fed to the
+    recorder delivery-events.yml runs (`delivery_event.py dispatch`): a rollback or an
+    incident of that Application, valid against the delivery-event schema."""
+    schema = delivery_events.schema()
+    checker = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    results = by_sample(evaluations["staging"], samples)
+    recorded = 0
+    for trigger, (event_type, kind) in EVENT_DISPATCHES.items():
+        for sample in sorted(FIRES[trigger]):
+            app = samples[sample]
+            [condition] = results[sample, trigger].conditions
+            [note] = condition.notifications
+            assert (note.service, note.error, note.path) == (
+                "github-dispatch",
+                "",
+                "/repos/ai-aas/platform/dispatches",
+            )
+            body = json.loads(note.body or "")
+            assert body["event_type"] == event_type
+            out = tmp_path / f"{trigger}-{sample}"
+            run_recorder(
+                ["dispatch", "--out", str(out)],
+                {"EVENT_TYPE": event_type, "PAYLOAD": json.dumps(body["client_payload"])},
+            )
+            [written] = list(out.glob("*.json"))
+            record = json.loads(written.read_text())
+            checker.validate(record)
+            assert record["kind"] == kind
+            assert record["application"] == app["metadata"]["name"]
+            assert record["environment"] == "staging"
+            assert record["source"]["trigger"] == event_type
+            recorded += 1
+    assert recorded == sum(len(FIRES[t]) for t in EVENT_DISPATCHES)

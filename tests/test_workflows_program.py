@@ -36,6 +36,8 @@ EXPECTED_FILES = {
     ".github/workflows/promote.yml",
     ".github/workflows/promotion-guard.yml",
     ".github/workflows/drift.yml",
+    ".github/workflows/delivery-events.yml",
+    ".github/workflows/dora-report.yml",
 }
 # The gate scripts the workflows run, committed beside them.
 SCRIPT_FILES = {
@@ -43,6 +45,7 @@ SCRIPT_FILES = {
     ".github/scripts/zap_gate.py",
     ".github/scripts/staging_state.py",
     ".github/scripts/validation_evidence.py",
+    ".github/scripts/delivery_event.py",
     # The hash lock the load test installs Locust from.
     ".github/scripts/locust.lock",
 }

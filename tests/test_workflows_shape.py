@@ -194,6 +194,8 @@ PR_CONDITIONS: dict[str, Callable[[list[str]], bool]] = {
     infrastructure.ON_MAIN: lambda services: False,
     ci.METRICS_ON_MAIN: lambda services: False,
     f"failure() && {infrastructure.ON_MAIN}": lambda services: False,
+    # The run's pipeline_run delivery event: main only.
+    f"always() && {infrastructure.ON_MAIN}": lambda services: False,
 }
 
 

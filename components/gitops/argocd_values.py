@@ -16,6 +16,11 @@ from typing import Any
 import yaml
 
 from components.config.base import Environment
+from components.contracts.delivery_events import (
+    INCIDENT_OPENED_EVENT,
+    INCIDENT_RESOLVED_EVENT,
+    ROLLOUT_ABORTED_EVENT,
+)
 from components.contracts.events import STAGING_DEPLOYED_EVENT
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.gitops.config import ArgoCdAccount, ArgoCdConfig
@@ -143,7 +148,10 @@ class _Dispatch:
     description: str
     when: str
     event_type: str
-    once_per: str
+    once_per: str | None = None
+    # A delivery event (delivery-events.yml records it): the payload names the Application,
+    # the environment, the revision Argo CD compared last and the time it was sent.
+    records_event: bool = False
 
 
 _DISPATCHES: dict[str, _Dispatch] = {
@@ -154,12 +162,47 @@ _DISPATCHES: dict[str, _Dispatch] = {
         # Once per revision set a sync applied, as on-deployed.
         once_per=str(_NOTIFICATIONS["on-deployed"].once_per),
     ),
+    # Delivery events (docs/dora-metrics.md). No oncePer: the engine sends again each time the
+    # condition turns true after having been false, which is one message per degradation,
+    # per abort and per recovery.
+    "on-rollout-aborted-event": _Dispatch(
+        description="A Rollout's update was aborted and rolled back: record a rollback",
+        when=_NOTIFICATIONS["on-rollout-degraded"].when,
+        event_type=ROLLOUT_ABORTED_EVENT,
+        records_event=True,
+    ),
+    "on-incident-opened-event": _Dispatch(
+        description="Application has degraded: record an incident opened",
+        when=_NOTIFICATIONS["on-health-degraded"].when,
+        event_type=INCIDENT_OPENED_EVENT,
+        records_event=True,
+    ),
+    "on-incident-resolved-event": _Dispatch(
+        description="Application is healthy: record the recovery of an open incident (the report pairs them)",
+        when="app.status.health.status == 'Healthy'",
+        event_type=INCIDENT_RESOLVED_EVENT,
+        records_event=True,
+    ),
 }
+
+
+def _event_body(environment: Environment, note: _Dispatch) -> str:
+    """A delivery event's dispatch: the revision Argo CD compared last (`status.sync`: the
+    one running when the health changed), and the send time in UTC (sprig's `now`)."""
+    return (
+        f'{{{{- $revision := or {_SYNCED}.revision (index (default (list "") {_SYNCED}.revisions) 0) -}}}}\n'
+        f'{{{{ toJson (dict "event_type" {json.dumps(note.event_type)} "client_payload" (dict '
+        '"application" .app.metadata.name "environment" '
+        + json.dumps(environment)
+        + ' "revision" $revision "at" (dateInZone "2006-01-02T15:04:05Z" (now) "UTC"))) }}'
+    )
 
 
 def _dispatch_template(environment: Environment, repository: str, note: _Dispatch) -> str:
     """A webhook template posting the repository_dispatch; the body is one sprig `toJson`
     of a `dict`, so it is valid JSON whatever the Application reports."""
+    if note.records_event:
+        return _webhook_template(repository, _event_body(environment, note))
     body = (
         f"{{{{- $revisions := {_DEPLOYED}.revisions -}}}}\n"
         f"{{{{- if not $revisions }}}}{{{{ $revisions = list {_DEPLOYED}.revision }}}}{{{{ end -}}}}\n"
@@ -169,6 +212,10 @@ def _dispatch_template(environment: Environment, repository: str, note: _Dispatc
         + ' "revisions" $revisions '
         '"images" (default (list) .app.status.summary.images))) }}'
     )
+    return _webhook_template(repository, body)
+
+
+def _webhook_template(repository: str, body: str) -> str:
     # Written as YAML by hand, like the Slack templates, so the ConfigMap shows a readable block.
     lines = "".join(f"      {line}\n" for line in body.splitlines())
     return (
@@ -248,12 +295,9 @@ def notifications_values(environment: Environment, dispatch_repository: str | No
     if dispatch_repository is not None:
         for trigger, dispatch in _DISPATCHES.items():
             template = "github-" + trigger.removeprefix("on-")
-            condition = {
-                "description": dispatch.description,
-                "send": [template],
-                "when": dispatch.when,
-                "oncePer": dispatch.once_per,
-            }
+            condition = {"description": dispatch.description, "send": [template], "when": dispatch.when}
+            if dispatch.once_per:
+                condition["oncePer"] = dispatch.once_per
             triggers[f"trigger.{trigger}"] = yaml.safe_dump([condition], sort_keys=False, width=1000)
             templates[f"template.{template}"] = _dispatch_template(environment, dispatch_repository, dispatch)
         notifiers[f"service.webhook.{GITHUB_DISPATCH_SERVICE}"] = yaml.safe_dump(

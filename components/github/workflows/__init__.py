@@ -15,6 +15,8 @@ from components.github.workflows import (
     ci_remote,
     db_guardrails,
     delivery,
+    delivery_events,
+    dora_report,
     drift,
     infrastructure,
     promote,
@@ -37,9 +39,11 @@ _BUILDERS = (
     infrastructure.workflow,
     drift.workflow,
     delivery.workflow,
+    delivery_events.workflow,
     staging_validation.workflow,
     promote.workflow,
     promotion_guard.workflow,
+    dora_report.workflow,
 )
 
 

@@ -11,19 +11,19 @@ from components.github import ci_contract
 from components.github.workflows import reusable_build
 from components.github.workflows.common import (
     ANY_SERVICE,
-    OBJECT_STORAGE_ENV,
     READ,
     checkout,
     discover_job,
+    event_recorder_checkout,
     gate_job,
     gitleaks_steps,
+    pipeline_run_step,
     scanning_permissions,
-    secret,
     services_matrix,
     setup_go,
     supersede_pull_request_runs,
     trivy_fs_steps,
-    variable,
+    upload_events_step,
 )
 from components.github.workflows.model import (
     ALWAYS,
@@ -42,25 +42,6 @@ from components.github.workflows.settings import Settings
 FILE = "ci.yml"
 GATE = "ci-gate"
 METRICS_ON_MAIN = f"{ALWAYS} && github.ref == 'refs/heads/main'"
-
-METRICS_SCRIPT = r"""set -euo pipefail
-# Build metrics of this run: every job's timing (GitHub API) and the needed jobs' results.
-gh api --paginate "repos/$REPO/actions/runs/$RUN_ID/attempts/$RUN_ATTEMPT/jobs" \
-  --jq '.jobs[] | {name, status, conclusion, started_at, completed_at}' \
-  | jq -s --arg workflow "$WORKFLOW" --arg repo "$REPO" --arg run "$RUN_ID" \
-      --arg attempt "$RUN_ATTEMPT" --arg event "$EVENT" --arg sha "$SHA" --arg ref "$REF" \
-      --argjson needs "$NEEDS" \
-      '{workflow: $workflow, repository: $repo, run_id: $run, attempt: $attempt, event: $event,
-        sha: $sha, ref: $ref, results: ($needs | map_values(.result)), jobs: .}' > metrics.json
-if [[ -z "${AWS_ACCESS_KEY_ID:-}" ]]; then
-  # The key is a secret of the ci-main environment; without it nothing is uploaded.
-  echo "::notice::no metrics credentials in this run; not uploading"
-  exit 0
-fi
-key="ci/$WORKFLOW/$(date -u +%Y/%m/%d)/$RUN_ID-$RUN_ATTEMPT.json"
-aws s3 cp metrics.json "s3://$BUCKET/$key" --endpoint-url "$ENDPOINT" --region "$REGION" --only-show-errors
-echo "uploaded s3://$BUCKET/$key"
-"""
 
 
 def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate: str) -> tuple[Job, ...]:
@@ -118,30 +99,15 @@ def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate
         if_=METRICS_ON_MAIN,
         environment=ci_contract.CI_MAIN_ENVIRONMENT,
         advisory=True,
-        permissions={"actions": "read"},
+        # actions: read lists the run's jobs; contents: read checks out the recorder.
+        permissions={"actions": "read", "contents": "read"},
         timeout_minutes=5,
         steps=(
-            Step(
-                name="Upload build metrics",
-                env={
-                    "GH_TOKEN": "${{ github.token }}",
-                    "NEEDS": "${{ toJSON(needs) }}",
-                    "WORKFLOW": workflow_name,
-                    "REPO": "${{ github.repository }}",
-                    "RUN_ID": "${{ github.run_id }}",
-                    "RUN_ATTEMPT": "${{ github.run_attempt }}",
-                    "EVENT": "${{ github.event_name }}",
-                    "SHA": "${{ github.sha }}",
-                    "REF": "${{ github.ref }}",
-                    "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
-                    "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
-                    "BUCKET": variable(ci_contract.METRICS_BUCKET),
-                    "ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
-                    "REGION": settings.metrics_region,
-                    **OBJECT_STORAGE_ENV,
-                },
-                run=METRICS_SCRIPT,
-            ),
+            # The run as a `pipeline_run` delivery event: every job's timing and result, the
+            # run's queue and start times (docs/dora-metrics.md).
+            event_recorder_checkout(),
+            pipeline_run_step(workflow_name),
+            upload_events_step(settings, workflow_name),
         ),
     )
     return (*judged, metrics, gate_job(gate, judged))

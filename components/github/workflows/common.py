@@ -14,6 +14,7 @@ from components.contracts.gitops_layout import image_file
 from components.github import ci_contract
 from components.github.workflows.model import ALWAYS, Concurrency, Job, Permissions, Scalar, Step
 from components.github.workflows.pins import action
+from components.github.workflows.scripts import DELIVERY_EVENT, SCRIPTS_DIR
 from components.github.workflows.settings import Settings
 from components.github.workflows.toolchain import trivy_install_step
 
@@ -407,4 +408,84 @@ def notify_job(workflow_name: str, watched: Sequence[Job], *, if_: str) -> Job:
                 run=NOTIFY_SCRIPT,
             ),
         ),
+    )
+
+
+# --------------------------------------------------------------------------- delivery events
+
+# Jobs that record delivery events check the recorder out here (sparse) when they need no
+# other checkout; jobs with a full checkout run it from SCRIPTS_DIR.
+EVENT_RECORDER_CHECKOUT = ".delivery-events"
+EVENTS_OUT = "${{ runner.temp }}/delivery-events"
+SPARSE_RECORDER = f"{EVENT_RECORDER_CHECKOUT}/{SCRIPTS_DIR}/{DELIVERY_EVENT}"
+CHECKED_OUT_RECORDER = f"{SCRIPTS_DIR}/{DELIVERY_EVENT}"
+
+
+def event_recorder_checkout() -> Step:
+    """The recorder at the workflow's own revision (the commit that triggered the run)."""
+    return checkout(sparse=(SCRIPTS_DIR,), path=EVENT_RECORDER_CHECKOUT, name="Check out the event recorder")
+
+
+def event_env(workflow_name: str, recorder: str = SPARSE_RECORDER) -> dict[str, str]:
+    """What every recording step needs: the run (the events' source), the recorder, the output."""
+    return {
+        "REPO": "${{ github.repository }}",
+        "WORKFLOW": workflow_name,
+        "RUN_ID": "${{ github.run_id }}",
+        "RUN_ATTEMPT": "${{ github.run_attempt }}",
+        "RECORDER": recorder,
+        "OUT": EVENTS_OUT,
+    }
+
+
+# The run and its jobs as the API reports them while the recording job runs (it is the only
+# unfinished one, and the recorder leaves it out). A failing API call is a gap, not an error.
+PIPELINE_RUN_SCRIPT = r"""set -euo pipefail
+if ! gh api "repos/$REPO/actions/runs/$RUN_ID/attempts/$RUN_ATTEMPT" > "$RUNNER_TEMP/run.json" \
+   || ! gh api --paginate "repos/$REPO/actions/runs/$RUN_ID/attempts/$RUN_ATTEMPT/jobs" --jq '.jobs[]' \
+        > "$RUNNER_TEMP/jobs.json"; then
+  echo "::warning::metrics gap: the run's jobs could not be read; no pipeline_run event"
+  exit 0
+fi
+python3 "$RECORDER" pipeline-run --run "$RUNNER_TEMP/run.json" --jobs "$RUNNER_TEMP/jobs.json" --out "$OUT"
+"""
+
+
+def pipeline_run_step(workflow_name: str, recorder: str = SPARSE_RECORDER) -> Step:
+    """Records this run (``pipeline_run``): needs ``actions: read`` and the ``needs`` context."""
+    return Step(
+        name="Record the pipeline run",
+        if_=ALWAYS,
+        continue_on_error=True,
+        env={
+            **event_env(workflow_name, recorder),
+            "GH_TOKEN": "${{ github.token }}",
+            "NEEDS": "${{ toJSON(needs) }}",
+        },
+        run=PIPELINE_RUN_SCRIPT,
+    )
+
+
+UPLOAD_EVENTS_SCRIPT = r"""set -euo pipefail
+# Never fails: an event the bucket refused is a warning and a counted gap (the recorder's).
+python3 "$RECORDER" upload --out "$OUT"
+"""
+
+
+def upload_events_step(settings: Settings, workflow_name: str, recorder: str = SPARSE_RECORDER) -> Step:
+    """Uploads every event the job recorded, with the bucket's write key (ci-main's secrets)."""
+    return Step(
+        name="Upload the delivery events (a failed upload is a counted gap, never a failed delivery)",
+        if_=ALWAYS,
+        continue_on_error=True,
+        env={
+            **event_env(workflow_name, recorder),
+            "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
+            "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
+            "BUCKET": variable(ci_contract.METRICS_BUCKET),
+            "ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
+            "REGION": settings.metrics_region,
+            **OBJECT_STORAGE_ENV,
+        },
+        run=UPLOAD_EVENTS_SCRIPT,
     )

@@ -31,15 +31,20 @@ from components.contracts.gitops_layout import image_file, images_dir
 from components.github import ci_contract
 from components.github.workflows.common import (
     ANY_SERVICE,
+    CHECKED_OUT_RECORDER,
     GIT_AUTH_FUNCTION,
     READ,
     checkout,
     discover_job,
+    event_env,
     notify_job,
+    pipeline_run_step,
     secret,
     services_matrix,
+    upload_events_step,
 )
 from components.github.workflows.model import (
+    ALWAYS,
     Concurrency,
     Job,
     Push,
@@ -177,6 +182,27 @@ fi
 echo "digest=$digest" >> "$GITHUB_OUTPUT"
 echo "published $IMAGE@$digest"
 """
+
+# Each deploy job's images as `deployment` delivery events, at the time the job committed them
+# (Argo CD syncs development and staging automatically from that commit), and the run as a
+# `pipeline_run` (docs/dora-metrics.md).
+DEPLOYMENT_EVENTS_SCRIPT = r"""set -euo pipefail
+gh api --paginate "repos/$REPO/actions/runs/$RUN_ID/attempts/$RUN_ATTEMPT/jobs" --jq '.jobs[]' \
+  > "$RUNNER_TEMP/deploy-jobs.json" || echo "::warning::the run's jobs could not be read: deployments get this step's time"
+read -r -a environments <<<"$ENVIRONMENTS"
+for environment in "${environments[@]}"; do
+  status="$(jq -r --arg job "deploy-$environment" '.[$job].result // "skipped"' <<<"$NEEDS")"
+  case "$status" in
+    success|failure) ;;
+    *) echo "deploy-$environment: $status, nothing deployed"; continue ;;
+  esac
+  deployed_at="$(jq -r --arg job "deploy-$environment" 'select(.name == $job) | .completed_at // empty' \
+    "$RUNNER_TEMP/deploy-jobs.json" 2>/dev/null | head -n 1 || true)"
+  STATUS="$status" DEPLOYED_AT="$deployed_at" \
+    python3 "$RECORDER" deployment --environment "$environment" --records "$IMAGES_DIR" --out "$OUT"
+done
+"""
+EVENTS_WORKFLOW = "delivery"
 
 OCI_ARTIFACT_PREFIX = "oci-"
 ARCHIVE = "${{ runner.temp }}/image.tar"
@@ -372,6 +398,46 @@ def workflow(settings: Settings) -> Workflow:
     for env in settings.auto_deploy:
         deploys.append(deploy_job(settings, env, (deploys[-1].id,) if deploys else (publish.id,)))
     jobs = (discover, images, publish, *deploys)
+    # In ci-main, which holds the bucket's key and deploys from main only; observability only.
+    events = Job(
+        id="events",
+        needs=tuple(j.id for j in jobs),
+        if_=f"{ALWAYS} && github.ref == 'refs/heads/{MAIN}'",
+        environment=ci_contract.CI_MAIN_ENVIRONMENT,
+        advisory=True,
+        # actions: read lists the run's jobs; contents: read checks out the pushed commit
+        # (the recorder, and the commit's author time for lead time).
+        permissions={"actions": "read", "contents": "read"},
+        timeout_minutes=5,
+        steps=(
+            checkout(),
+            Step(
+                name="Fetch the image records",
+                uses=action("actions/download-artifact"),
+                continue_on_error=True,
+                with_={
+                    "pattern": f"{IMAGE_ARTIFACT_PREFIX}*",
+                    "merge-multiple": True,
+                    "path": "${{ runner.temp }}/images",
+                },
+            ),
+            Step(
+                name="Record the deployments",
+                continue_on_error=True,
+                env={
+                    **event_env(EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
+                    "GH_TOKEN": "${{ github.token }}",
+                    "NEEDS": "${{ toJSON(needs) }}",
+                    "ENVIRONMENTS": " ".join(settings.auto_deploy),
+                    "IMAGES_DIR": "${{ runner.temp }}/images",
+                    "COMMIT": "${{ github.sha }}",
+                },
+                run=DEPLOYMENT_EVENTS_SCRIPT,
+            ),
+            pipeline_run_step(EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
+            upload_events_step(settings, EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
+        ),
+    )
     return Workflow(
         file=FILE,
         name="Delivery",
@@ -381,5 +447,5 @@ def workflow(settings: Settings) -> Workflow:
         ),
         permissions={},
         concurrency=Concurrency(group="${{ github.workflow }}", cancel_in_progress=False),
-        jobs=(*jobs, notify_job("delivery", jobs, if_=FAILED_ON_MAIN)),
+        jobs=(*jobs, events, notify_job("delivery", jobs, if_=FAILED_ON_MAIN)),
     )

@@ -29,9 +29,12 @@ from components.github.workflows.common import (
     OBJECT_STORAGE_ENV,
     READ,
     checkout,
+    event_recorder_checkout,
     gate_job,
     notify_job,
+    pipeline_run_step,
     secret,
+    upload_events_step,
     variable,
 )
 from components.github.workflows.model import (
@@ -68,6 +71,7 @@ echo "Pulumi program changed: $changed" >> "$GITHUB_STEP_SUMMARY"
 
 # A push to main, or a manual run there (a merge-queue run's ref is its temporary branch).
 # Not a guard: the `<env>-preview` and `<env>` environments deploy from main only.
+EVENTS_WORKFLOW = "infrastructure"
 ON_MAIN = "github.event_name != 'pull_request' && github.ref == 'refs/heads/main'"
 ON_CHANGE = "(github.event_name == 'pull_request' || github.event_name == 'merge_group')"
 PROGRAM_CHANGED = "needs.changes.outputs.infra == 'true'"
@@ -295,6 +299,22 @@ def workflow(settings: Settings) -> Workflow:
         )
         deploys += [state_preview, up]
     notify = notify_job("infrastructure", tuple(deploys), if_=f"failure() && {ON_MAIN}")
+    # The run as a `pipeline_run` delivery event, from ci-main (the bucket's key; main only).
+    # Observability only: outside the gate.
+    metrics = Job(
+        id="metrics",
+        needs=tuple(j.id for j in deploys),
+        if_=f"always() && {ON_MAIN}",
+        environment=ci_contract.CI_MAIN_ENVIRONMENT,
+        advisory=True,
+        permissions={"actions": "read", "contents": "read"},
+        timeout_minutes=5,
+        steps=(
+            event_recorder_checkout(),
+            pipeline_run_step(EVENTS_WORKFLOW),
+            upload_events_step(settings, EVENTS_WORKFLOW),
+        ),
+    )
     judged = (changes, validate, *previews, *deploys)
     return Workflow(
         file=FILE,
@@ -307,5 +327,5 @@ def workflow(settings: Settings) -> Workflow:
         ),
         permissions={"contents": "read"},
         concurrency=one_run_on_main_at_a_time(),
-        jobs=(*judged, notify, gate_job(GATE, judged)),
+        jobs=(*judged, notify, metrics, gate_job(GATE, judged)),
     )

@@ -21,8 +21,17 @@ from __future__ import annotations
 
 from components.contracts.gitops_layout import images_dir, release_branch
 from components.github import ci_contract
-from components.github.workflows.common import GIT_AUTH_FUNCTION, checkout, secret
+from components.github.workflows.common import (
+    CHECKED_OUT_RECORDER,
+    GIT_AUTH_FUNCTION,
+    checkout,
+    event_env,
+    pipeline_run_step,
+    secret,
+    upload_events_step,
+)
 from components.github.workflows.model import (
+    ALWAYS,
     Concurrency,
     Job,
     Permissions,
@@ -102,6 +111,12 @@ commit="$(git commit-tree "$tree" "${{parents[@]}}" -m "promote($TARGET_ENV): re
 Approved in $SERVER/$REPO/actions/runs/$RUN_ID.")"
 git_auth push --quiet origin "$commit:refs/heads/$RELEASE_BRANCH"
 echo "$RELEASE_BRANCH is now $commit (revision $REVISION)"
+# For the promotion's delivery event (the events job).
+{{
+  echo "release=$commit"
+  echo "previous=${{previous:-}}"
+  echo "promoted_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}} >> "$GITHUB_OUTPUT"
 {{
   echo "### Promoted"
   echo
@@ -110,6 +125,13 @@ echo "$RELEASE_BRANCH is now $commit (revision $REVISION)"
 }} >> "$GITHUB_STEP_SUMMARY"
 """
 )
+
+
+EVENTS_WORKFLOW = "promote"
+PROMOTION_EVENTS_SCRIPT = r"""set -euo pipefail
+python3 "$RECORDER" promotion --from-environment "$FROM_ENV" --to-environment "$TARGET_ENV" \
+  --images-dir "$TARGET_IMAGES" --out "$OUT"
+"""
 
 
 def _gate_env(settings: Settings) -> dict[str, str]:
@@ -157,6 +179,11 @@ def workflow(settings: Settings) -> Workflow:
         permissions=gate_permissions,
         timeout_minutes=10,
         concurrency=Concurrency(group=f"promote-{target}", cancel_in_progress=False),
+        outputs={
+            "release": "${{ steps.release.outputs.release }}",
+            "previous": "${{ steps.release.outputs.previous }}",
+            "promoted_at": "${{ steps.release.outputs.promoted_at }}",
+        },
         steps=(
             checkout(fetch_depth=0),
             Step(
@@ -170,6 +197,7 @@ def workflow(settings: Settings) -> Workflow:
             ),
             Step(
                 name=f"Move {release_branch(target)} to the validated revision",
+                id="release",
                 env={
                     "SOURCE_DIR": settings.environment_dir(source),
                     "TARGET_ENV": target,
@@ -188,10 +216,44 @@ def workflow(settings: Settings) -> Workflow:
             ),
         ),
     )
+    # The promotion and the production deployments it made, as delivery events, from ci-main
+    # (the bucket's key; main only). Observability only: the release has moved already.
+    events = Job(
+        id="events",
+        needs=(validated.id, promote.id),
+        if_=f"{ALWAYS} && github.ref == 'refs/heads/main' && needs.promote.outputs.release != ''",
+        environment=ci_contract.CI_MAIN_ENVIRONMENT,
+        advisory=True,
+        # contents: read fetches the release history (image files before and after, and the
+        # commits the images were built from); actions: read lists the run's jobs.
+        permissions={"actions": "read", "contents": "read"},
+        timeout_minutes=5,
+        steps=(
+            checkout(ref=release_branch(target), fetch_depth=0),
+            Step(
+                name=f"Record the promotion and the {target} deployments",
+                continue_on_error=True,
+                env={
+                    **event_env(EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
+                    "FROM_ENV": source,
+                    "TARGET_ENV": target,
+                    "TARGET_IMAGES": images_dir(settings.environment_dir(target)),
+                    "REVISION": "${{ needs.validated.outputs.revision }}",
+                    "RUN": "${{ needs.validated.outputs.run_id }}",
+                    "RELEASE_COMMIT": "${{ needs.promote.outputs.release }}",
+                    "PREVIOUS": "${{ needs.promote.outputs.previous }}",
+                    "PROMOTED_AT": "${{ needs.promote.outputs.promoted_at }}",
+                },
+                run=PROMOTION_EVENTS_SCRIPT,
+            ),
+            pipeline_run_step(EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
+            upload_events_step(settings, EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
+        ),
+    )
     return Workflow(
         file=FILE,
         name=f"Promote to {target}",
         on=Triggers(workflow_dispatch=WorkflowDispatch()),
         permissions={},
-        jobs=(validated, promote),
+        jobs=(validated, promote, events),
     )

@@ -24,7 +24,15 @@ from components.contracts.events import STAGING_DEPLOYED_EVENT
 from components.contracts.gitops_layout import LABEL_ENVIRONMENT, images_dir
 from components.github import ci_contract
 from components.github.workflows.ci import METRICS_ON_MAIN
-from components.github.workflows.common import OBJECT_STORAGE_ENV, READ, checkout, secret, variable
+from components.github.workflows.common import (
+    READ,
+    checkout,
+    event_env,
+    event_recorder_checkout,
+    pipeline_run_step,
+    secret,
+    upload_events_step,
+)
 from components.github.workflows.model import (
     ALWAYS,
     Concurrency,
@@ -210,11 +218,12 @@ echo "staging validation passed on $revision"
 """
 )
 
-UPLOAD_SCRIPT = r"""set -euo pipefail
-# Beside the build metrics of ci.yml (ci/<workflow>/...).
-key="ci/staging-validation/$(date -u +%Y/%m/%d)/$RUN_ID-$RUN_ATTEMPT.json"
-aws s3 cp evidence/evidence.json "s3://$BUCKET/$key" --endpoint-url "$ENDPOINT" --region "$REGION" --only-show-errors
-echo "uploaded s3://$BUCKET/$key"
+
+# The verdict as a `validation` delivery event (docs/dora-metrics.md), beside this run's
+# `pipeline_run`.
+EVENTS_WORKFLOW = "staging-validation"
+VALIDATION_EVENT_SCRIPT = r"""set -euo pipefail
+python3 "$RECORDER" validation --environment "$ENVIRONMENT" --evidence evidence/evidence.json --out "$OUT"
 """
 
 IMAGE_COMMIT = "${{ needs.target.outputs.image_commit }}"
@@ -443,9 +452,12 @@ def workflow(settings: Settings) -> Workflow:
         if_=METRICS_ON_MAIN,
         environment=ci_contract.CI_MAIN_ENVIRONMENT,
         advisory=True,
-        permissions={},
+        # actions: read downloads the evidence and lists the run's jobs; contents: read
+        # checks out the recorder.
+        permissions={"actions": "read", "contents": "read"},
         timeout_minutes=5,
         steps=(
+            event_recorder_checkout(),
             Step(
                 name="Fetch the figures",
                 uses=action("actions/download-artifact"),
@@ -453,22 +465,14 @@ def workflow(settings: Settings) -> Workflow:
                 with_={"name": EVIDENCE_ARTIFACT, "path": "evidence"},
             ),
             Step(
-                name="Upload the figures to the metrics bucket",
+                name="Record the verdict and its figures",
                 if_="hashFiles('evidence/evidence.json') != ''",
-                env={
-                    "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
-                    "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
-                    "BUCKET": variable(ci_contract.METRICS_BUCKET),
-                    "ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
-                    "REGION": settings.metrics_region,
-                    "RUN_ID": "${{ github.run_id }}",
-                    "RUN_ATTEMPT": "${{ github.run_attempt }}",
-                    # Linode Object Storage rejects the CRC checksums newer AWS CLIs send by
-                    # default (linode/terraform-provider-linode#1834).
-                    **OBJECT_STORAGE_ENV,
-                },
-                run=UPLOAD_SCRIPT,
+                continue_on_error=True,
+                env={**event_env(EVENTS_WORKFLOW), "ENVIRONMENT": staging},
+                run=VALIDATION_EVENT_SCRIPT,
             ),
+            pipeline_run_step(EVENTS_WORKFLOW),
+            upload_events_step(settings, EVENTS_WORKFLOW),
         ),
     )
     return Workflow(

@@ -3,7 +3,9 @@
 Standard-library Python, run by the runner's Python: ``locust_gate.py`` (performance gate of
 staging validation), ``zap_gate.py`` (its DAST gate), ``staging_state.py`` (what staging runs,
 read from its Argo CD Applications) and ``validation_evidence.py`` (the promotion gate of
-``promote.yml``: the newest validation run of main and its evidence), and ``locust.lock``, the
+``promote.yml``: the newest validation run of main and its evidence), ``delivery_event.py``
+(the delivery events every deploying, promoting, validating or recording workflow uploads to
+the metrics bucket), and ``locust.lock``, the
 hash lock the load job installs Locust from (``make lock`` writes it from ``locust.in``). The
 program commits them with the
 workflow files in the same ``pulumi up`` (``workflow_files``), so a workflow and the scripts
@@ -19,6 +21,7 @@ LOCUST_GATE = "locust_gate.py"
 ZAP_GATE = "zap_gate.py"
 STAGING_STATE = "staging_state.py"
 VALIDATION_EVIDENCE = "validation_evidence.py"
+DELIVERY_EVENT = "delivery_event.py"
 LOCUST_LOCK = "locust.lock"
 _HERE = Path(__file__).parent
 
@@ -27,5 +30,5 @@ def files() -> dict[str, str]:
     """Repository path -> text of every gate script."""
     return {
         f"{SCRIPTS_DIR}/{name}": (_HERE / name).read_text()
-        for name in (LOCUST_GATE, ZAP_GATE, STAGING_STATE, VALIDATION_EVIDENCE, LOCUST_LOCK)
+        for name in (LOCUST_GATE, ZAP_GATE, STAGING_STATE, VALIDATION_EVIDENCE, DELIVERY_EVENT, LOCUST_LOCK)
     }
