@@ -90,6 +90,7 @@ class Monitoring(pulumi.ComponentResource):
             chart=CHART,
             version=config.chart_version,
             repository=REPOSITORY,
+            digest=config.chart_digest,
             namespace=config.namespace,
             values=monitoring_values(args.environment, config),
             timeout_seconds=config.helm_timeout_seconds,
