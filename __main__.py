@@ -81,6 +81,7 @@ def main() -> None:
             monitoring=config.monitoring,
             platform_namespaces=config.platform_namespaces,
             ci_credentials_expire_on=config.pipeline.credentials.expires_on,
+            kubeconfig_rotate_by=config.cluster.kubeconfig_rotate_by,
         ),
         pagerduty_routing_key=secrets.pagerduty_routing_key,
         slack_webhook_url=secrets.slack_webhook_url,
@@ -214,7 +215,11 @@ def main() -> None:
     if env == "staging":
         observer = ValidationObserver(
             f"{env}-validation-observer",
-            ValidationObserverArgs(environment=env, namespace=config.argocd.namespace),
+            ValidationObserverArgs(
+                environment=env,
+                namespace=config.argocd.namespace,
+                issued_on=config.cluster.kubeconfig_issued_on,
+            ),
             admin_kubeconfig=cluster.kubeconfig,
             opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
         )

@@ -231,6 +231,7 @@ def rule_inputs(config: Any) -> RuleInputs:
         environment=config.environment,
         platform_namespaces=config.platform_namespaces,
         ci_credentials_expire_on=config.pipeline.credentials.expires_on,
+        kubeconfig_rotate_by=config.cluster.kubeconfig_rotate_by,
     )
 
 
@@ -275,7 +276,7 @@ def test_the_credentials_alert_warns_ahead_of_the_expiry_the_stack_mints(stack_r
     config = stack_config(stack_run.stack)
     [rule] = stack_run.recorder.of_type(PROMETHEUS_RULE)
     [group] = [g for g in rule.plain["spec"]["groups"] if g["name"] == CREDENTIALS_GROUP]
-    [expiring] = group["rules"]
+    [expiring] = [r for r in group["rules"] if r["alert"] == "CiCredentialsExpiring"]
     match = re.fullmatch(r"vector\(time\(\)\) >= (\d+)", expiring["expr"])
     assert match, expiring["expr"]
     threshold = match.group(1)

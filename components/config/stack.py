@@ -131,6 +131,16 @@ class StackConfig(Model):
         problems.extend(self._monitoring_problems())
         problems.extend(self._pod_policy_problems())
         problems.extend(self._chart_pin_problems())
+        if self.environment != "development" and self.cluster.kubeconfig_issued_on is None:
+            problems.append(
+                Problem(
+                    "cluster.kubeconfigIssuedOn",
+                    _MISSING,
+                    f"{self.environment}'s admin kubeconfig rotates on a schedule and its rotation alert "
+                    "counts from this date; allowed: the date (YYYY-MM-DD) the cluster was created or its "
+                    "kubeconfig last regenerated (docs/rotation.md)",
+                )
+            )
         problems.extend(self._argocd_login_problems())
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())

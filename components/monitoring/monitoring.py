@@ -37,6 +37,8 @@ class MonitoringArgs(BaseModel):
     platform_namespaces: tuple[str, ...]
     # The day CI's Linode token expires: the rotation alert warns ahead of it.
     ci_credentials_expire_on: date
+    # The day the cluster's admin kubeconfig is due for regeneration (None: not scheduled).
+    kubeconfig_rotate_by: date | None = None
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -106,6 +108,7 @@ class Monitoring(pulumi.ComponentResource):
                 environment=args.environment,
                 platform_namespaces=args.platform_namespaces,
                 ci_credentials_expire_on=args.ci_credentials_expire_on,
+                kubeconfig_rotate_by=args.kubeconfig_rotate_by,
             ),
         )
         self.rules = k8s.apiextensions.CustomResource(
