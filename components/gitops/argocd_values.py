@@ -412,7 +412,8 @@ def argocd_values(
 
 def _pin_images(values: dict[str, Any], argocd: ArgoCdConfig) -> None:
     """The configured images, by tag and digest, in the keys the chart reads them from. The
-    chart (and redis-ha) joins `repository:tag`, so the digest rides in `tag`."""
+    chart (and redis-ha) joins `repository:tag`, so the digest rides in `tag` (argo-cd's version
+    label replaces what a label may not hold: `argo-cd.versionLabelValue` in _helpers.tpl)."""
 
     def image(key: ArgoCdImage) -> dict[str, str] | None:
         reference = argocd.images.get(key)

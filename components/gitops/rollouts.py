@@ -39,7 +39,8 @@ def rollouts_values(high_availability: bool, rollouts: RolloutsConfig) -> dict[s
     if high_availability:
         controller["pdb"] = {"enabled": True, "minAvailable": 1}
     if "controller" in rollouts.images:
-        # The chart joins `registry/repository:tag`, so the digest rides in `tag`.
+        # The chart joins `registry/repository:tag`, so the digest rides in `tag` (its version
+        # label strips `@sha256:…`: `argo-rollouts.chart_version_label` in _helpers.tpl).
         ref = image_ref(rollouts.images["controller"])
         controller["image"] = {
             "registry": ref.registry,
