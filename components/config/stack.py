@@ -203,6 +203,12 @@ class StackConfig(Model):
         deploy by digest: a chart or image tag can be moved to other content, a digest cannot.
         No default exists for either; only the registry gives them (docs/supply-chain.md)."""
         env = self.environment
+        rollouts = self.argocd.rollouts
+        deployed: list[tuple[str, list[str], list[str]]] = [
+            ("argocd", list(self.argocd.deployed_images), list(self.argocd.images)),
+            ("monitoring", list(MONITORING_IMAGES), list(self.monitoring.images)),
+            ("argocd.rollouts", ["controller"] if self.rollouts_enabled else [], list(rollouts.images)),
+        ]
         if env == "development":
             return []
         why = f"{env} installs its Helm charts by digest only"
@@ -220,11 +226,6 @@ class StackConfig(Model):
                 self.monitoring.chart_version,
             ),
         ]
-        images: list[tuple[str, list[str], list[str]]] = [
-            ("argocd", list(self.argocd.deployed_images), list(self.argocd.images)),
-            ("monitoring", list(MONITORING_IMAGES), list(self.monitoring.images)),
-        ]
-        rollouts = self.argocd.rollouts
         if self.rollouts_enabled:
             charts.append(
                 (
@@ -234,7 +235,6 @@ class StackConfig(Model):
                     rollouts.chart_version,
                 )
             )
-            images.append(("argocd.rollouts", ["controller"], list(rollouts.images)))
         problems = [
             Problem(
                 f"{key}.chartDigest",
@@ -253,8 +253,8 @@ class StackConfig(Model):
                 "<registry>/<repository>:<tag>@sha256:<64 hex> of the image the chart's version runs "
                 "(`crane digest <registry>/<repository>:<tag>`)",
             )
-            for key, deployed, configured in images
-            for image in deployed
+            for key, runs, configured in deployed
+            for image in runs
             if image not in configured
         ]
         return problems
