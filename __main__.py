@@ -84,6 +84,7 @@ def main() -> None:
             ci_credentials_expire_on=config.pipeline.credentials.expires_on,
             pagerduty_routing_key=secrets.pagerduty_routing_key,
             slack_webhook_url=secrets.slack_webhook_url,
+            kubeconfig_rotate_by=config.cluster.kubeconfig_rotate_by,
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
@@ -214,7 +215,10 @@ def main() -> None:
         observer = ValidationObserver(
             f"{env}-validation-observer",
             ValidationObserverArgs(
-                environment=env, namespace=config.argocd.namespace, admin_kubeconfig=cluster.kubeconfig
+                environment=env,
+                namespace=config.argocd.namespace,
+                admin_kubeconfig=cluster.kubeconfig,
+                issued_on=config.cluster.kubeconfig_issued_on,
             ),
             opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
         )

@@ -55,7 +55,7 @@ def runs() -> dict[str, Run]:
 
 def stack_values(stack: str) -> dict[str, Any]:
     """A fresh copy of the committed stack file's `config:` block, the offline pins filled in."""
-    return with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"])
+    return with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"], stack)
 
 
 def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:

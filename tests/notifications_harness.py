@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.kubernetes.helm import chart_name
 from tools.offline import Run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +120,7 @@ def notifications_configmap(values: Mapping[str, Any]) -> dict[str, str]:
 
 def stack_inputs(run: Run) -> tuple[dict[str, str], dict[str, str]]:
     """The notifications ConfigMap data and Secret data one stack run declares."""
-    [release] = [r for r in run.recorder.of_type(RELEASE) if r.inputs["chart"] == "argo-cd"]
+    [release] = [r for r in run.recorder.of_type(RELEASE) if chart_name(r.inputs["chart"]) == "argo-cd"]
     values = release.plain["values"]["notifications"]
     if not values.get("enabled"):
         return {}, {}

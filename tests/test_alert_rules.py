@@ -49,9 +49,17 @@ def render(text: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], text)
 
 
-def inputs_for(environment: Any, namespaces: list[str], expire_on: date = date(2027, 5, 22)) -> RuleInputs:
+def inputs_for(
+    environment: Any,
+    namespaces: list[str],
+    expire_on: date = date(2027, 5, 22),
+    kubeconfig_rotate_by: date | None = None,
+) -> RuleInputs:
     return RuleInputs(
-        environment=environment, platform_namespaces=namespaces, ci_credentials_expire_on=expire_on
+        environment=environment,
+        platform_namespaces=namespaces,
+        ci_credentials_expire_on=expire_on,
+        kubeconfig_rotate_by=kubeconfig_rotate_by,
     )
 
 
@@ -59,7 +67,10 @@ def stack_inputs(stack: str) -> RuleInputs:
     """What the program renders the stack's rules from (see __main__.py)."""
     config = stack_config(stack)
     return inputs_for(
-        config.environment, list(config.platform_namespaces), config.pipeline.credentials.expires_on
+        config.environment,
+        list(config.platform_namespaces),
+        config.pipeline.credentials.expires_on,
+        config.cluster.kubeconfig_rotate_by,
     )
 
 
@@ -263,34 +274,36 @@ DAY = 24 * 60 * 60
 
 
 def credential_tests(config: AlertsConfig, inputs: RuleInputs) -> list[dict[str, Any]]:
-    """The credentials alert at daily evaluations (promtool evaluates every step from the Unix
+    """The credential alerts at daily evaluations (promtool evaluates every step from the Unix
     epoch to the last eval_time, so minutes would take years of steps): silent the day before
-    its date, firing on it, and still firing once the token has expired."""
-    [alert] = credential_alerts(config, inputs)
+    its date, firing on it, and still firing once the token has expired (or the kubeconfig is
+    past its rotation date)."""
+    return [_credential_test(alert, config, inputs) for alert in credential_alerts(config, inputs)]
+
+
+def _credential_test(alert: Any, config: AlertsConfig, inputs: RuleInputs) -> dict[str, Any]:
     match = re.fullmatch(r"vector\(time\(\)\) >= (\d+)", alert.expr)
     assert match, alert.expr
     threshold = int(match.group(1))
     assert threshold % DAY == 0, "expiry dates are midnights UTC"
     warn_day = threshold // DAY
-    return [
-        {
-            "name": alert.name,
-            "interval": "1d",
-            "input_series": [],
-            "alert_rule_test": [
-                {
-                    "eval_time": f"{day}d",
-                    "alertname": alert.name,
-                    "exp_alerts": [expected(alert.name, config, inputs, {})] if fires else [],
-                }
-                for day, fires in (
-                    (warn_day - 1, False),
-                    (warn_day, True),
-                    (warn_day + config.credentials_expiry_warning_days + 30, True),
-                )
-            ],
-        }
-    ]
+    return {
+        "name": alert.name,
+        "interval": "1d",
+        "input_series": [],
+        "alert_rule_test": [
+            {
+                "eval_time": f"{day}d",
+                "alertname": alert.name,
+                "exp_alerts": [expected(alert.name, config, inputs, {})] if fires else [],
+            }
+            for day, fires in (
+                (warn_day - 1, False),
+                (warn_day, True),
+                (warn_day + config.credentials_expiry_warning_days + 30, True),
+            )
+        ],
+    }
 
 
 def run_promtool(promtool: Path, *args: str, cwd: Path) -> str:

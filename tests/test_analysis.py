@@ -25,6 +25,7 @@ from components.gitops.analysis import (
     example_rollout,
 )
 from components.gitops.config import AnalysisConfig
+from components.kubernetes.helm import chart_name
 from components.monitoring.stack_values import prometheus_url
 from tools.offline import Run
 from tools.plan import example_documents
@@ -95,7 +96,11 @@ def test_templates_only_where_rollouts_run(runs: dict[str, Run]) -> None:
 
 
 def test_templates_are_schema_valid_and_wait_for_the_rollouts_crd(stack_run: Run) -> None:
-    rollouts = [r.name for r in stack_run.recorder.of_type(RELEASE) if r.inputs["chart"] == "argo-rollouts"]
+    rollouts = [
+        r.name
+        for r in stack_run.recorder.of_type(RELEASE)
+        if chart_name(r.inputs["chart"]) == "argo-rollouts"
+    ]
     for resource in stack_run.recorder.of_type(TEMPLATE_TYPE):
         assert problems(resource.plain) == [], resource.name
         assert rollouts and rollouts[0] in resource.depends_on, "the release installs the CRD"

@@ -73,7 +73,7 @@ def test_every_secret_read_is_declared_secret_with_a_description() -> None:
 def test_stack_files_hold_secrets_only_encrypted_and_only_declared_ones(stack: str) -> None:
     """The files committed here carry no ciphertext at all (the passphrases are the user's);
     a deployment's own files carry `secure:` values, and only for declared secrets."""
-    config = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"])
+    config = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"], stack)
     for key, value in config.items():
         namespace, _, name = key.partition(":")
         assert namespace == NAMESPACE, f"{key}: provider settings belong to the provider objects"

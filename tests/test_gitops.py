@@ -37,6 +37,7 @@ from components.gitops.gitops_manifests import (
     applications,
     default_project,
 )
+from components.kubernetes.helm import chart_name
 from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap, with_offline_pins
 from tools.plan import render_documents
 
@@ -54,7 +55,7 @@ SYNC_OPTIONS = ["CreateNamespace=true", "PrunePropagationPolicy=foreground", "Pr
 
 
 def stack_config(stack: str) -> StackConfig:
-    doc = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"])
+    doc = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"], stack)
     return parse_namespace(
         {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}, stack
     )
@@ -375,7 +376,9 @@ def test_argo_cds_default_project_is_emptied_so_no_application_can_use_it(stack_
         assert spec[allow_list] == [], f"{allow_list} must be declared empty, not left to Argo CD's default"
     assert spec["namespaceResourceBlacklist"] == [{"group": "*", "kind": "*"}]
     assert manifest_problems(doc) == []
-    [argocd] = [r.name for r in stack_run.recorder.of_type(RELEASE) if r.inputs["chart"] == "argo-cd"]
+    [argocd] = [
+        r.name for r in stack_run.recorder.of_type(RELEASE) if chart_name(r.inputs["chart"]) == "argo-cd"
+    ]
     assert argocd in patch.depends_on, "argocd-server creates the project the patch applies to"
     # Not one of the environment's Applications could deploy through it, and each can through its own.
     [project] = named(stack_run, APP_PROJECT).values()
@@ -414,7 +417,7 @@ def test_argo_cds_original_default_project_would_have_allowed_them() -> None:
     ],
 )
 def test_config_keeps_applications_out_of_argo_cds_reach(change: dict[str, Any], path: str) -> None:
-    doc = with_offline_pins(yaml.safe_load(stack_file("staging").read_text())["config"])
+    doc = with_offline_pins(yaml.safe_load(stack_file("staging").read_text())["config"], "staging")
     values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}
     values.update(change)
     with pytest.raises(ConfigError) as caught:
@@ -439,7 +442,7 @@ def test_extra_cluster_kinds_reach_the_project_whitelist() -> None:
 
 def test_applications_depend_on_argo_cd_so_destroy_deletes_them_first(stack_run: Run) -> None:
     config = stack_config(stack_run.stack)
-    releases = {r.inputs["chart"]: r.name for r in stack_run.recorder.of_type(RELEASE)}
+    releases = {chart_name(r.inputs["chart"]): r.name for r in stack_run.recorder.of_type(RELEASE)}
     [project] = named(stack_run, APP_PROJECT).values()
     [repo_secret] = [
         r.name

@@ -55,7 +55,7 @@ SCOPE = re.compile(r"^[a-z_]+:(read_only|read_write)$")
 
 
 def stack_doc(stack: str) -> dict[str, Any]:
-    doc: dict[str, Any] = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"])
+    doc: dict[str, Any] = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"], stack)
     return doc
 
 

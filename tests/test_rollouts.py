@@ -9,6 +9,7 @@ import yaml
 from conftest import TEST_SECRETS
 from test_argocd import chart_values, stack_config, unknown_key_paths
 
+from components.kubernetes.helm import chart_name, chart_reference
 from tools.offline import RecordedResource, Run, run_program, stack_file
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -16,7 +17,7 @@ APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 
 
 def rollouts_releases(run: Run) -> list[RecordedResource]:
-    return [r for r in run.recorder.of_type(RELEASE) if r.inputs["chart"] == "argo-rollouts"]
+    return [r for r in run.recorder.of_type(RELEASE) if chart_name(r.inputs["chart"]) == "argo-rollouts"]
 
 
 def with_rollouts(stack: str, enabled: bool) -> Run:
@@ -41,7 +42,10 @@ def test_rollouts_release_is_pinned_on_the_cluster_provider(stack_run: Run) -> N
     [release] = releases
     assert release.inputs["version"] == config.argocd.rollouts.chart_version
     assert re.fullmatch(r"\d+\.\d+\.\d+", release.inputs["version"])
-    assert release.inputs["repositoryOpts"] == {"repo": "https://argoproj.github.io/argo-helm"}
+    assert "repositoryOpts" not in release.inputs
+    assert release.inputs["chart"] == chart_reference(
+        "oci://ghcr.io/argoproj/argo-helm", "argo-rollouts", config.argocd.rollouts.chart_digest
+    )
     assert release.inputs["namespace"] == config.argocd.rollouts.namespace
     [provider] = [r.name for r in stack_run.resources if r.type == "pulumi:providers:kubernetes"]
     assert release.provider == provider

@@ -10,6 +10,7 @@ pushed; and drift.yml checks every stack against main's program.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -260,6 +261,113 @@ def test_the_golden_files_name_the_offline_placeholders_and_never_show_their_val
         assert value not in golden
     rendered = render_documents(run_stack("production"))
     assert all(value not in text for text in rendered.values() for value in OFFLINE_PINS.values())
+
+
+# --------------------------------------------------------------------------- the bar: zero unpinned
+
+# Package managers that resolve at run time: none may appear in a workflow script (what the
+# jobs need comes as a pinned action, a checksum-verified download, a hash lock or `go install`
+# at a version through the Go checksum database).
+FLOATING_INSTALLERS = re.compile(
+    r"\b(npm (install|i|ci|exec)|npx|yarn (add|install)|pnpm (add|install)|apt(-get)? install|gem install|"
+    r"cargo install|brew install|pipx (install|run)|uv (pip|tool) install|conda install|helm (pull|install|repo add))\b"
+)
+
+
+def fetch_inventory() -> list[tuple[str, str, bool]]:
+    """(where, what, pinned) for everything every rendered workflow fetches and runs: actions,
+    images, downloads, Go tools, Python packages, plugins."""
+    inventory: list[tuple[str, str, bool]] = []
+    for name, doc in workflow_files().items():
+        for job_id, job in doc["jobs"].items():
+            job_where = f"{name} {job_id}"
+            if "uses" in job:  # a reusable workflow: this repository's own file at this commit
+                ref = str(job["uses"])
+                inventory.append((job_where, ref, ref.startswith("./.github/workflows/")))
+            container = job.get("container")
+            images = (
+                [container.get("image") if isinstance(container, dict) else container] if container else []
+            )
+            images += [
+                svc.get("image") for svc in (job.get("services") or {}).values() if isinstance(svc, dict)
+            ]
+            inventory += [(job_where, f"image {i}", bool(PINNED.match(str(i)))) for i in images]
+            for index, step in enumerate(job.get("steps", [])):
+                where = f"{job_where} step {index} {step.get('name', '')!r}"
+                if "uses" in step:
+                    ref = str(step["uses"])
+                    if ref.startswith("docker://"):
+                        inventory.append((where, ref, "@sha256:" in ref))
+                    elif not ref.startswith("./"):
+                        inventory.append(
+                            (where, ref, bool(re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref)))
+                        )
+                for key, value in (step.get("with") or {}).items():
+                    text = str(value)
+                    if key in ("image", "docker_name") or text.startswith(("docker://", "image=")):
+                        inventory.append((where, f"{key}={text}", "@sha256:" in text))
+                script = str(step.get("run", ""))
+                for line in script.splitlines():
+                    if line.lstrip().startswith("#"):
+                        continue
+                    if FLOATING_INSTALLERS.search(line):
+                        inventory.append((where, line.strip(), False))
+                    if re.search(r"\bpip install\b", line):
+                        inventory.append(
+                            (where, line.strip(), "--require-hashes" in line and "--no-deps" in line)
+                        )
+                    for tool in re.findall(r"\bgo install \S+", line):
+                        inventory.append((where, tool, bool(re.search(r"@(v\d|\$\{?[A-Z_]+_VERSION)", tool))))
+                    if re.search(r"\bpulumi plugin install\b", line):
+                        inventory.append((where, line.strip(), "--checksum" in line))
+                    if re.search(r"\bdocker (run|pull)\b", line):
+                        inventory.append((where, line.strip(), "@sha256:" in line))
+                if _downloads(script):
+                    inventory.append((where, "download", "sha256sum --check --strict" in script))
+    return inventory
+
+
+def test_zero_unpinned_images_binaries_or_unhashed_packages_in_the_rendered_workflows() -> None:
+    """The issue's bar over every workflow file the managing stack commits. `pytest -s` prints
+    the inventory."""
+    inventory = fetch_inventory()
+    print(f"\n{len(inventory)} fetches in the rendered workflows, {sum(p for *_, p in inventory)} pinned")
+    unpinned = [f"{where}: {what}" for where, what, pinned in inventory if not pinned]
+    assert unpinned == [], "unpinned:\n" + "\n".join(unpinned)
+    kinds = {what.split("@")[0].split("=")[0] for _, what, _ in inventory}
+    # The inventory saw what it must judge: actions, images, downloads, Go tools, locks, plugins.
+    assert {"actions/checkout", "image", "download"} <= kinds, sorted(kinds)
+    assert any("pip install" in w for _, w, _ in inventory) and any(
+        "go install" in w for _, w, _ in inventory
+    )
+    assert any("pulumi plugin install" in w for _, w, _ in inventory)
+
+
+def test_the_inventory_flags_what_floats(monkeypatch: pytest.MonkeyPatch) -> None:
+    floating = {
+        "jobs": {
+            "j": {
+                "container": "node:20",
+                "steps": [
+                    {"name": "a", "uses": "actions/checkout@v4"},
+                    {"name": "b", "run": "npm install -g pnpm"},
+                    {"name": "c", "run": "pip install requests"},
+                    {"name": "d", "run": "curl -LO https://example.com/x.tgz && tar xf x.tgz"},
+                    {"name": "e", "uses": "docker://alpine:3"},
+                ],
+            }
+        }
+    }
+    monkeypatch.setattr(sys.modules[__name__], "workflow_files", lambda: {"x.yml": floating})
+    unpinned = [what for _, what, pinned in fetch_inventory() if not pinned]
+    assert unpinned == [
+        "image node:20",
+        "actions/checkout@v4",
+        "npm install -g pnpm",
+        "pip install requests",
+        "download",
+        "docker://alpine:3",
+    ]
 
 
 # --------------------------------------------------------------------------- scan before push

@@ -145,18 +145,69 @@ def _placeholder(label: str) -> str:
     return hashlib.sha256(f"offline placeholder for {label}: not a published checksum".encode()).hexdigest()
 
 
+# Staging and production also pin their Helm charts and the charts' images by digest
+# (delivery:<chart>.chartDigest, delivery:<chart>.images, docs/supply-chain.md); no registry is
+# reachable here, so offline runs fill those too, each image at the tag its chart version runs
+# (the charts' values.yaml and appVersion in components/schemas/charts/; haproxy, as Argo CD's
+# HA install manifests run it; kube-state-metrics 8.4.0 and prometheus-node-exporter 4.56.1,
+# whose values are not copied here, at their appVersions 2.20.0 and 1.12.1).
+OFFLINE_CHARTS: tuple[str, ...] = ("argocd", "argocd.rollouts", "monitoring")
+OFFLINE_CHART_IMAGES: dict[str, str] = {
+    "argocd.images.argocd": "quay.io/argoproj/argocd:v3.4.4",
+    "argocd.images.redis": "ecr-public.aws.com/docker/library/redis:8.2.3-alpine",
+    "argocd.images.haproxy": "ecr-public.aws.com/docker/library/haproxy:3.0.8-alpine",
+    "argocd.rollouts.images.controller": "quay.io/argoproj/argo-rollouts:v1.9.0",
+    "monitoring.images.prometheusOperator": "quay.io/prometheus-operator/prometheus-operator:v0.93.1",
+    "monitoring.images.prometheusConfigReloader": "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1",
+    "monitoring.images.prometheus": "quay.io/prometheus/prometheus:v3.14.0-distroless",
+    "monitoring.images.alertmanager": "quay.io/prometheus/alertmanager:v0.34.0",
+    "monitoring.images.admissionWebhookPatch": "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7",
+    "monitoring.images.kubeStateMetrics": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0",
+    "monitoring.images.nodeExporter": "quay.io/prometheus/node-exporter:v1.12.1",
+}
+PINNED_ENVIRONMENTS = ("staging", "production")
+
 OFFLINE_PINS: dict[str, str] = {
     "pulumiCliSha256": _placeholder("pulumiCliSha256"),
     **{
         f"pulumiPlugins.{name}.sha256": _placeholder(f"pulumiPlugins.{name}.sha256")
         for name in PULUMI_PLUGIN_VERSIONS
     },
+    **{f"{chart}.chartDigest": _placeholder(f"{chart}.chartDigest") for chart in OFFLINE_CHARTS},
+    **{key: _placeholder(key) for key in OFFLINE_CHART_IMAGES},
 }
 
 
-def with_offline_pins(stack_values: Mapping[str, Any]) -> dict[str, Any]:
-    """The stack values with OFFLINE_PINS filled in where the managing stack leaves them out."""
+def _fill_chart_pins(values: dict[str, Any]) -> None:
+    """OFFLINE_PINS for the chart digests and chart images a pinned environment leaves out."""
+    name = project_name()
+    for chart in OFFLINE_CHARTS:
+        top, *rest = chart.split(".")
+        node = values.setdefault(f"{name}:{top}", {})
+        for part in rest:
+            if not isinstance(node, dict):
+                return  # the config check reports the wrong type
+            node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            return
+        node.setdefault("chartDigest", f"sha256:{OFFLINE_PINS[f'{chart}.chartDigest']}")
+        images = node.setdefault("images", {})
+        if not isinstance(images, dict):
+            return
+        for key, image in OFFLINE_CHART_IMAGES.items():
+            owner, _, image_name = key.rpartition(".images.")
+            if owner == chart:
+                images.setdefault(image_name, f"{image}@sha256:{OFFLINE_PINS[key]}")
+
+
+def with_offline_pins(stack_values: Mapping[str, Any], stack: str) -> dict[str, Any]:
+    """The stack values with OFFLINE_PINS filled in where the stack leaves them out: the
+    toolchain checksums of the stack that manages the repository, the chart and image digests
+    of staging and production."""
     values = copy.deepcopy(dict(stack_values))
+    environment = values.get(f"{project_name()}:environment", stack)
+    if environment in PINNED_ENVIRONMENTS:
+        _fill_chart_pins(values)
     github = values.get(f"{project_name()}:github")
     if not isinstance(github, dict) or github.get("manageRepository") is not True:
         return values
@@ -193,7 +244,7 @@ def engine_config(
     if stack_values is None:
         stack_values = read_stack_file(stack_file(stack)).get("config") or {}
     if offline_pins:
-        stack_values = with_offline_pins(stack_values)
+        stack_values = with_offline_pins(stack_values, stack)
     merged: dict[str, Any] = {}
     secret_keys: list[str] = []
     for key, value in stack_values.items():

@@ -240,7 +240,7 @@ def run_preview(
             if stack_values is not None
             else read_stack_file(committed_stack_file(stack)).get("config")
         )
-        project = _scratch_project(work, stack, with_offline_pins(values or {}), _current_venv())
+        project = _scratch_project(work, stack, with_offline_pins(values or {}, stack), _current_venv())
         return preview_project(project, stack, work, declared_secrets(), stream=stream, timeout=timeout)
 
 

@@ -58,6 +58,15 @@ def control_plane_args(cluster: ClusterConfig) -> linode.LkeClusterControlPlaneA
     return linode.LkeClusterControlPlaneArgs(high_availability=cluster.high_availability, acl=acl)
 
 
+def kubeconfig_tags(cluster: ClusterConfig) -> list[str]:
+    """`kubeconfig:<issuedOn>`: a new date is an in-place update of the cluster, whose provider
+    reads the cluster back after every update, kubeconfig included (updateResource ends in
+    readResource, which calls GetLKEClusterKubeconfig: linode/lke/resource.go of
+    terraform-provider-linode). So the `up` of a rotation takes the regenerated kubeconfig
+    without a separate `pulumi refresh`, and everything built from it follows in that `up`."""
+    return [f"kubeconfig:{cluster.kubeconfig_issued_on}"] if cluster.kubeconfig_issued_on else []
+
+
 def decode_kubeconfig(encoded: str) -> str:
     """LKE returns the kubeconfig base64-encoded."""
     return base64.b64decode(encoded).decode("utf-8")
@@ -80,7 +89,7 @@ class Cluster(pulumi.ComponentResource):
             k8s_version=args.cluster.kubernetes_version,
             pools=pool_args(args.cluster),
             control_plane=control_plane_args(args.cluster),
-            tags=sorted({args.project, f"env:{env}", *args.cluster.tags}),
+            tags=sorted({args.project, f"env:{env}", *args.cluster.tags, *kubeconfig_tags(args.cluster)}),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # A production cluster holds every workload: never replace or delete it by accident.

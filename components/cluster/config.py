@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from pydantic import Field, model_validator
 
 from components.config.base import DnsLabel, FieldError, Ipv4Cidr, K8sVersion, Model
@@ -81,6 +83,45 @@ class ClusterConfig(Model):
     tags: list[str] = Field(
         default_factory=list, description="Extra Linode tags (environment and project are always added)."
     )
+    kubeconfig_issued_on: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        examples=["2026-12-03"],
+        description=(
+            "Date (YYYY-MM-DD) the cluster's admin kubeconfig was last regenerated (and, in staging, "
+            "the observer token minted). Changing it is the rotation's `pulumi up`: the cluster is "
+            "re-read with its new kubeconfig, the Kubernetes provider and the observer token follow, "
+            "and the rotation alert moves (docs/rotation.md). Required in staging and production."
+        ),
+    )
+    kubeconfig_rotation_days: int = Field(
+        default=90,
+        ge=7,
+        le=365,
+        description=(
+            "Days after kubeconfigIssuedOn by which the admin kubeconfig is regenerated; the "
+            "`ClusterKubeconfigRotationDue` alert warns monitoring.alerts.credentialsExpiryWarningDays before."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _kubeconfig_issued_on_is_a_date(self) -> ClusterConfig:
+        if self.kubeconfig_issued_on is None:
+            return self
+        try:
+            date.fromisoformat(self.kubeconfig_issued_on)
+        except ValueError as error:
+            raise FieldError(
+                "kubeconfigIssuedOn", f"not a calendar date ({error}); allowed: a real date, YYYY-MM-DD"
+            ) from None
+        return self
+
+    @property
+    def kubeconfig_rotate_by(self) -> date | None:
+        """The day the admin kubeconfig is due for regeneration (no date: never rotated)."""
+        if self.kubeconfig_issued_on is None:
+            return None
+        return date.fromisoformat(self.kubeconfig_issued_on) + timedelta(days=self.kubeconfig_rotation_days)
 
     @property
     def min_nodes(self) -> int:

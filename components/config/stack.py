@@ -36,7 +36,7 @@ from components.github.config import (
 )
 from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
 from components.kubernetes.config import PodPoliciesConfig
-from components.monitoring.config import MonitoringConfig
+from components.monitoring.config import MONITORING_IMAGES, MonitoringConfig
 from components.storage.config import MetricsConfig
 
 # The environment staging validation observes (staging-validation.yml reads its Applications).
@@ -130,6 +130,17 @@ class StackConfig(Model):
             )
         problems.extend(self._monitoring_problems())
         problems.extend(self._pod_policy_problems())
+        problems.extend(self._chart_pin_problems())
+        if self.environment != "development" and self.cluster.kubeconfig_issued_on is None:
+            problems.append(
+                Problem(
+                    "cluster.kubeconfigIssuedOn",
+                    _MISSING,
+                    f"{self.environment}'s admin kubeconfig rotates on a schedule and its rotation alert "
+                    "counts from this date; allowed: the date (YYYY-MM-DD) the cluster was created or its "
+                    "kubeconfig last regenerated (docs/rotation.md)",
+                )
+            )
         problems.extend(self._argocd_login_problems())
         problems.extend(self._gitops_problems())
         problems.extend(self._governance_problems())
@@ -186,6 +197,67 @@ class StackConfig(Model):
                 )
             ]
         return []
+
+    def _chart_pin_problems(self) -> list[Problem]:
+        """Staging and production install every chart by digest and run every image the charts
+        deploy by digest: a chart or image tag can be moved to other content, a digest cannot.
+        No default exists for either; only the registry gives them (docs/supply-chain.md)."""
+        env = self.environment
+        rollouts = self.argocd.rollouts
+        deployed: list[tuple[str, list[str], list[str]]] = [
+            ("argocd", list(self.argocd.deployed_images), list(self.argocd.images)),
+            ("monitoring", list(MONITORING_IMAGES), list(self.monitoring.images)),
+            ("argocd.rollouts", ["controller"] if self.rollouts_enabled else [], list(rollouts.images)),
+        ]
+        if env == "development":
+            return []
+        why = f"{env} installs its Helm charts by digest only"
+        charts: list[tuple[str, str | None, str, str]] = [
+            (
+                "argocd",
+                self.argocd.chart_digest,
+                "ghcr.io/argoproj/argo-helm/argo-cd",
+                self.argocd.chart_version,
+            ),
+            (
+                "monitoring",
+                self.monitoring.chart_digest,
+                "ghcr.io/prometheus-community/charts/kube-prometheus-stack",
+                self.monitoring.chart_version,
+            ),
+        ]
+        if self.rollouts_enabled:
+            charts.append(
+                (
+                    "argocd.rollouts",
+                    rollouts.chart_digest,
+                    "ghcr.io/argoproj/argo-helm/argo-rollouts",
+                    rollouts.chart_version,
+                )
+            )
+        problems = [
+            Problem(
+                f"{key}.chartDigest",
+                _MISSING,
+                f"{why}; allowed: the sha256 digest of {ref}:{version} "
+                f"(`oras resolve {ref}:{version}` or `crane digest {ref}:{version}`)",
+            )
+            for key, digest, ref, version in charts
+            if digest is None
+        ]
+        problems += [
+            Problem(
+                f"{key}.images.{image}",
+                _MISSING,
+                f"{env} runs every image its charts deploy by digest, never by a tag alone; allowed: "
+                "<registry>/<repository>:<tag>@sha256:<64 hex> of the image the chart's version runs "
+                "(`crane digest <registry>/<repository>:<tag>`)",
+            )
+            for key, runs, configured in deployed
+            for image in runs
+            if image not in configured
+        ]
+        return problems
 
     def _argocd_login_problems(self) -> list[Problem]:
         """Someone can always log in to Argo CD: the built-in admin, or an operator account."""

@@ -95,6 +95,7 @@ class ArgoCd(pulumi.ComponentResource):
             chart=CHART,
             version=config.chart_version,
             repository=ARGO_HELM_REPOSITORY,
+            digest=config.chart_digest,
             namespace=config.namespace,
             values=argocd_values(args.environment, config, args.dispatch_repository),
             timeout_seconds=config.helm_timeout_seconds,

@@ -23,8 +23,9 @@ from components.contracts.delivery_events import (
 )
 from components.contracts.events import STAGING_DEPLOYED_EVENT
 from components.contracts.monitoring import SELECTOR_LABELS
-from components.gitops.config import ArgoCdAccount, ArgoCdConfig
+from components.gitops.config import ArgoCdAccount, ArgoCdConfig, ArgoCdImage
 from components.gitops.gitops_manifests import project_name
+from components.kubernetes.helm import image_ref
 
 CHART = "argo-cd"
 RELEASE_NAME = "argocd"
@@ -449,4 +450,28 @@ def argocd_values(
         values["redis-ha"] = {"enabled": True}
     for component in scraped_components(argocd):
         values[component]["metrics"] = _metrics()
+    _pin_images(values, argocd)
     return values
+
+
+def _pin_images(values: dict[str, Any], argocd: ArgoCdConfig) -> None:
+    """The configured images, by tag and digest, in the keys the chart reads them from. The
+    chart (and redis-ha) joins `repository:tag`, so the digest rides in `tag` (argo-cd's version
+    label replaces what a label may not hold: `argo-cd.versionLabelValue` in _helpers.tpl)."""
+
+    def image(key: ArgoCdImage) -> dict[str, str] | None:
+        reference = argocd.images.get(key)
+        if reference is None:
+            return None
+        ref = image_ref(reference)
+        return {"repository": ref.name, "tag": ref.tag_at_digest}
+
+    if (argocd_image := image("argocd")) is not None:
+        # Every Argo CD component (and the Redis secret-init job) runs global.image.
+        values["global"]["image"] = argocd_image
+    # Redis without HA; in HA redis-ha's Redis and Sentinel, and its HAProxy.
+    redis_key = "redis-ha" if argocd.high_availability else "redis"
+    if (redis := image("redis")) is not None:
+        values.setdefault(redis_key, {})["image"] = redis
+    if argocd.high_availability and (haproxy := image("haproxy")) is not None:
+        values["redis-ha"]["haproxy"] = {"image": haproxy}

@@ -9,6 +9,14 @@ from pydantic import Field, model_validator
 
 from components.config.base import ChartVersion, DnsLabel, Duration, Environment, GithubLogin, Model
 from components.contracts import gitops_layout
+from components.kubernetes.config import ChartDigest, PinnedChartImage
+
+# The images the argo-cd chart deploys with this program's values, by config key: `argocd`
+# (every Argo CD component), `redis` (Redis, or in HA redis-ha's Redis and Sentinel) and, in
+# HA, redis-ha's `haproxy`. Dex, the Redis exporters, the extension installer and the commit
+# server are off (tests/test_chart_images.py holds this list to the chart's values.yaml).
+ArgoCdImage = Literal["argocd", "redis", "haproxy"]
+RolloutsImage = Literal["controller"]
 
 
 class AnalysisConfig(Model):
@@ -56,6 +64,21 @@ class RolloutsConfig(Model):
     chart_version: ChartVersion = Field(
         default="2.41.0", description="Pinned version of the argo-rollouts Helm chart."
     )
+    chart_digest: ChartDigest | None = Field(
+        default=None,
+        description=(
+            "Digest of the argo-rollouts chart at chartVersion in oci://ghcr.io/argoproj/argo-helm "
+            "(`oras resolve ghcr.io/argoproj/argo-helm/argo-rollouts:<chartVersion>`); Helm installs "
+            "that manifest and nothing else. Required in staging and production."
+        ),
+    )
+    images: dict[RolloutsImage, PinnedChartImage] = Field(
+        default_factory=dict,
+        description=(
+            "The chart's images by tag and digest: `controller` (quay.io/argoproj/argo-rollouts at the "
+            "chart's appVersion). Unset: the chart's tag. Required in staging and production."
+        ),
+    )
     namespace: DnsLabel = Field(default="argo-rollouts", description="Namespace of Argo Rollouts.")
     analysis: AnalysisConfig = Field(
         default_factory=AnalysisConfig,
@@ -97,6 +120,22 @@ class ArgoCdConfig(Model):
     chart_version: ChartVersion = Field(
         default="10.1.1", description="Pinned version of the argo-cd Helm chart."
     )
+    chart_digest: ChartDigest | None = Field(
+        default=None,
+        description=(
+            "Digest of the argo-cd chart at chartVersion in oci://ghcr.io/argoproj/argo-helm "
+            "(`oras resolve ghcr.io/argoproj/argo-helm/argo-cd:<chartVersion>`); Helm installs that "
+            "manifest and nothing else. Unset: by version. Required in staging and production."
+        ),
+    )
+    images: dict[ArgoCdImage, PinnedChartImage] = Field(
+        default_factory=dict,
+        description=(
+            "The chart's images by tag and digest: `argocd` (quay.io/argoproj/argocd at the chart's "
+            "appVersion), `redis` and, with highAvailability, `haproxy` (redis-ha's). Unset: the "
+            "chart's tags. Staging and production set every image their chart deploys."
+        ),
+    )
     namespace: DnsLabel = Field(default="argocd", description="Namespace Argo CD is installed in.")
     high_availability: bool = Field(
         default=False,
@@ -132,6 +171,11 @@ class ArgoCdConfig(Model):
         default_factory=NotificationsConfig, description="Argo CD notifications."
     )
     rollouts: RolloutsConfig = Field(default_factory=RolloutsConfig, description="Argo Rollouts.")
+
+    @property
+    def deployed_images(self) -> tuple[ArgoCdImage, ...]:
+        """The images the chart runs with these settings (HA adds redis-ha's HAProxy)."""
+        return ("argocd", "redis", "haproxy") if self.high_availability else ("argocd", "redis")
 
     def admin_on(self, environment: Environment) -> bool:
         """Whether the built-in admin can log in: `adminEnabled`, by default only in development."""

@@ -11,14 +11,14 @@ from pydantic import BaseModel, ConfigDict
 from components.config.base import Environment
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.gitops.config import RolloutsConfig
-from components.kubernetes.helm import ARGO_HELM_REPOSITORY, pinned_release
+from components.kubernetes.helm import ARGO_HELM_REPOSITORY, image_ref, pinned_release
 from components.kubernetes.providers import dependencies, require_provider
 
 CHART = "argo-rollouts"
 RELEASE_NAME = "argo-rollouts"
 
 
-def rollouts_values(high_availability: bool) -> dict[str, Any]:
+def rollouts_values(high_availability: bool, rollouts: RolloutsConfig) -> dict[str, Any]:
     """Values of the argo-rollouts chart.
 
     The controller elects a leader, so a second replica is a hot standby: HA environments
@@ -37,6 +37,15 @@ def rollouts_values(high_availability: bool) -> dict[str, Any]:
     }
     if high_availability:
         controller["pdb"] = {"enabled": True, "minAvailable": 1}
+    if "controller" in rollouts.images:
+        # The chart joins `registry/repository:tag`, so the digest rides in `tag` (its version
+        # label strips `@sha256:…`: `argo-rollouts.chart_version_label` in _helpers.tpl).
+        ref = image_ref(rollouts.images["controller"])
+        controller["image"] = {
+            "registry": ref.registry,
+            "repository": ref.repository,
+            "tag": ref.tag_at_digest,
+        }
     return {
         # CRDs kept on uninstall: deleting the release must not delete every Rollout.
         "installCRDs": True,
@@ -89,8 +98,9 @@ class Rollouts(pulumi.ComponentResource):
             chart=CHART,
             version=config.chart_version,
             repository=ARGO_HELM_REPOSITORY,
+            digest=config.chart_digest,
             namespace=config.namespace,
-            values=rollouts_values(args.high_availability),
+            values=rollouts_values(args.high_availability, config),
             timeout_seconds=args.timeout_seconds,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace, *after]),
         )

@@ -10,9 +10,11 @@ environment of GitHub (main only). It can read no Secret, no other kind and no o
 namespace.
 
 The token Secret is of type ``kubernetes.io/service-account-token``: Kubernetes fills in its
-``token``, and pulumi-kubernetes waits for it (pulumi/pulumi-kubernetes#2048). Rotation:
-``pulumi up --replace`` of the token Secret mints a new token and updates the environment
-secret in the same run (docs/operations.md, "Rotating credentials").
+``token``, and pulumi-kubernetes waits for it (pulumi/pulumi-kubernetes#2048). Rotation: the
+Secret's name carries ``cluster.kubeconfigIssuedOn`` (the cluster's credentials rotate
+together, docs/rotation.md), so a new date creates a new token Secret, updates the environment
+secret from it, and deletes the old token last, in one ``pulumi up``; ``pulumi up --replace``
+of the token Secret re-mints it between rotations.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ class ValidationObserverArgs(BaseModel):
     environment: Environment
     namespace: DnsLabel
     admin_kubeconfig: pulumi.Output[str]
+    # cluster.kubeconfigIssuedOn: part of the token Secret's name, so a new date re-mints it.
+    issued_on: str | None = None
+
+
+def token_name(issued_on: str | None) -> str:
+    """The token Secret's name; its date names the rotation it belongs to."""
+    return f"{OBSERVER}-token" + (f"-{issued_on}" if issued_on else "")
 
 
 def observer_kubeconfig(admin_kubeconfig: str, token: str, namespace: str, environment: str) -> str:
@@ -126,7 +135,7 @@ class ValidationObserver(pulumi.ComponentResource):
         token_secret = k8s.core.v1.Secret(
             f"{name}-token",
             metadata={
-                "name": f"{OBSERVER}-token",
+                "name": token_name(args.issued_on),
                 "namespace": args.namespace,
                 "labels": {LABEL_ENVIRONMENT: args.environment},
                 "annotations": {"kubernetes.io/service-account.name": account.metadata.name},

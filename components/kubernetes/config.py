@@ -1,5 +1,6 @@
-"""Config model of the admission policies that judge the platform's Pods (``delivery:podPolicies``).
-Which environments must enforce them is a cross-field rule in ``StackConfig``."""
+"""Config model of the admission policies that judge the platform's Pods (``delivery:podPolicies``),
+and the value types that pin a Helm chart and its images by digest. Which environments must
+enforce or set them is a cross-field rule in ``StackConfig``."""
 
 from __future__ import annotations
 
@@ -61,3 +62,30 @@ class PodPoliciesConfig(Model):
             "into line, then `[Deny]`."
         ),
     )
+
+
+# --------------------------------------------------------------------------- pinned charts and images
+# What the Helm releases of Argo CD, Argo Rollouts and the monitoring stack are pinned by, beside
+# their chart versions: the chart's OCI manifest digest and, per image the chart deploys, a
+# reference by tag and digest. No default exists for either: only the registry gives them
+# (docs/supply-chain.md). Which of them an environment must set is a rule in ``StackConfig``.
+
+CHART_DIGEST = r"^sha256:[0-9a-f]{64}$"
+# A registry image by tag *and* digest: the digest is what runs, the tag says which release
+# that digest is (a bare digest tells a reader nothing).
+PINNED_CHART_IMAGE = r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$"
+
+ChartDigest = Annotated[
+    str,
+    Field(
+        pattern=CHART_DIGEST,
+        examples=["sha256:<64 hex digits>"],
+    ),
+]
+PinnedChartImage = Annotated[
+    str,
+    Field(
+        pattern=PINNED_CHART_IMAGE,
+        examples=["quay.io/argoproj/argocd:v3.4.4@sha256:<64 hex digits>"],
+    ),
+]

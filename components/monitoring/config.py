@@ -4,9 +4,12 @@ replicas fit the nodes) live with the other cross-field rules in ``StackConfig``
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from pydantic import Field
 
 from components.config.base import ChartVersion, DnsLabel, Duration, Model
+from components.kubernetes.config import ChartDigest, PinnedChartImage
 
 # Linode block storage volumes (LKE's default storage class) are at least 10 GiB.
 MIN_VOLUME_GI = 10
@@ -96,9 +99,41 @@ class AlertsConfig(Model):
     )
 
 
+# The images kube-prometheus-stack deploys with this program's values, by config key (Grafana,
+# Thanos, the CRD upgrade job and the webhook's own Deployment are off; tests/test_chart_images.py
+# holds this list to the chart's values.yaml).
+MonitoringImage = Literal[
+    "prometheusOperator",
+    "prometheusConfigReloader",
+    "prometheus",
+    "alertmanager",
+    "admissionWebhookPatch",
+    "kubeStateMetrics",
+    "nodeExporter",
+]
+MONITORING_IMAGES: tuple[MonitoringImage, ...] = get_args(MonitoringImage)
+
+
 class MonitoringConfig(Model):
     chart_version: ChartVersion = Field(
         default="88.5.3", description="Pinned version of the kube-prometheus-stack Helm chart."
+    )
+    chart_digest: ChartDigest | None = Field(
+        default=None,
+        description=(
+            "Digest of the kube-prometheus-stack chart at chartVersion in "
+            "oci://ghcr.io/prometheus-community/charts (`oras resolve "
+            "ghcr.io/prometheus-community/charts/kube-prometheus-stack:<chartVersion>`); Helm installs "
+            "that manifest and nothing else. Unset: by version. Required in staging and production."
+        ),
+    )
+    images: dict[MonitoringImage, PinnedChartImage] = Field(
+        default_factory=dict,
+        description=(
+            "The chart's images by tag and digest, keyed prometheusOperator, prometheusConfigReloader, "
+            "prometheus, alertmanager, admissionWebhookPatch (kube-webhook-certgen), kubeStateMetrics "
+            "and nodeExporter. Unset: the chart's tags. Staging and production set all of them."
+        ),
     )
     namespace: DnsLabel = Field(default="monitoring", description="Namespace of the monitoring stack.")
     helm_timeout_seconds: int = Field(

@@ -40,6 +40,8 @@ class MonitoringArgs(BaseModel):
     # Secrets: they go only into the receivers Secret Alertmanager mounts.
     pagerduty_routing_key: pulumi.Output[str]
     slack_webhook_url: pulumi.Output[str]
+    # The day the cluster's admin kubeconfig is due for regeneration (None: not scheduled).
+    kubeconfig_rotate_by: date | None = None
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -91,6 +93,7 @@ class Monitoring(pulumi.ComponentResource):
             chart=CHART,
             version=config.chart_version,
             repository=REPOSITORY,
+            digest=config.chart_digest,
             namespace=config.namespace,
             values=monitoring_values(args.environment, config),
             timeout_seconds=config.helm_timeout_seconds,
@@ -106,6 +109,7 @@ class Monitoring(pulumi.ComponentResource):
                 environment=args.environment,
                 platform_namespaces=args.platform_namespaces,
                 ci_credentials_expire_on=args.ci_credentials_expire_on,
+                kubeconfig_rotate_by=args.kubeconfig_rotate_by,
             ),
         )
         self.rules = k8s.apiextensions.CustomResource(

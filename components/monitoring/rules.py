@@ -57,6 +57,9 @@ class RuleInputs:
     environment: Environment
     platform_namespaces: Sequence[str]
     ci_credentials_expire_on: date
+    # The day the cluster's admin kubeconfig is due for regeneration (cluster.kubeconfigIssuedOn
+    # + kubeconfigRotationDays); None: no rotation is scheduled.
+    kubeconfig_rotate_by: date | None = None
 
 
 def _waiting(reasons: str, namespaces: Sequence[str]) -> str:
@@ -195,6 +198,32 @@ def credential_alerts(config: AlertsConfig, inputs: RuleInputs) -> list[Alert]:
                 "00:00 UTC (pipeline.credentials: issuedOn + lifetimeDays); from then every CI job of "
                 "the stack fails. Rotate it: set pipeline.credentials.issuedOn to today and run "
                 "`pulumi up` (docs/operations.md, Rotating credentials)."
+            ),
+        ),
+        *_kubeconfig_alerts(config, inputs),
+    ]
+
+
+def _kubeconfig_alerts(config: AlertsConfig, inputs: RuleInputs) -> list[Alert]:
+    """A warning the same number of days before the admin kubeconfig is due for regeneration."""
+    if inputs.kubeconfig_rotate_by is None:
+        return []
+    due = datetime.combine(inputs.kubeconfig_rotate_by, time(), tzinfo=UTC)
+    warn_from = due - timedelta(days=config.credentials_expiry_warning_days)
+    day = f"{inputs.kubeconfig_rotate_by:%Y-%m-%d}"
+    return [
+        Alert(
+            name="ClusterKubeconfigRotationDue",
+            expr=f"vector(time()) >= {int(warn_from.timestamp())}",
+            for_="0s",
+            severity="warning",
+            summary=f"The admin kubeconfig of {inputs.environment}'s cluster is due for rotation on {day}",
+            description=(
+                f"The LKE admin kubeconfig of {inputs.environment} (in the stack's state, the Kubernetes "
+                f"provider and the `kubeconfig` stack output) is due for regeneration on {day} "
+                "(cluster.kubeconfigIssuedOn + kubeconfigRotationDays). Rotate it: "
+                "`linode-cli lke regenerate <clusterId> --kubeconfig true`, then merge "
+                "cluster.kubeconfigIssuedOn set to that day (docs/rotation.md)."
             ),
         ),
     ]

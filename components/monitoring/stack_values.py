@@ -11,10 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from components.contracts.monitoring import PROMETHEUS_RELEASE
-from components.monitoring.config import MonitoringConfig
+from components.kubernetes.helm import image_ref
+from components.monitoring.config import MonitoringConfig, MonitoringImage
 
 CHART = "kube-prometheus-stack"
-REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+# The chart's OCI registry (https://github.com/prometheus-community/helm-charts, "OCI"):
+# installed by digest there (components/kubernetes/helm.py).
+REPOSITORY = "oci://ghcr.io/prometheus-community/charts"
 RELEASE_NAME = PROMETHEUS_RELEASE
 
 # With serviceMonitorSelectorNilUsesHelmValues and ruleSelectorNilUsesHelmValues left at the
@@ -137,8 +140,48 @@ def alertmanager_config() -> dict[str, Any]:
     }
 
 
+# Where each configured image goes: the values path of its image map, and the key the chart
+# reads the digest from. kube-prometheus-stack and kube-state-metrics take the bare hex in `sha`
+# (`…:<tag>@sha256:<sha>`), prometheus-node-exporter the whole `sha256:…` in `digest` (and
+# refuses `sha`). The two subcharts' keys are theirs, not the parent's values.yaml's: the
+# image-pinning test checks the rendered references, not these paths.
+IMAGE_SLOTS: dict[MonitoringImage, tuple[tuple[str, ...], str]] = {
+    "prometheusOperator": (("prometheusOperator", "image"), "sha"),
+    "prometheusConfigReloader": (("prometheusOperator", "prometheusConfigReloader", "image"), "sha"),
+    "admissionWebhookPatch": (("prometheusOperator", "admissionWebhooks", "patch", "image"), "sha"),
+    "prometheus": (("prometheus", "prometheusSpec", "image"), "sha"),
+    "alertmanager": (("alertmanager", "alertmanagerSpec", "image"), "sha"),
+    "kubeStateMetrics": (("kube-state-metrics", "image"), "sha"),
+    "nodeExporter": (("prometheus-node-exporter", "image"), "digest"),
+}
+
+
+def _pin_images(values: dict[str, Any], config: MonitoringConfig) -> None:
+    """The configured images, by registry, repository, tag and digest, in the chart's keys."""
+    for key in sorted(config.images):
+        path, digest_key = IMAGE_SLOTS[key]
+        ref = image_ref(config.images[key])
+        node = values
+        for part in path:
+            node = node.setdefault(part, {})
+        node.update(
+            {
+                "registry": ref.registry,
+                "repository": ref.repository,
+                "tag": ref.tag,
+                digest_key: ref.hex_digest if digest_key == "sha" else (ref.digest or ""),
+            }
+        )
+
+
 def monitoring_values(environment: str, config: MonitoringConfig) -> dict[str, Any]:
     """Values of the kube-prometheus-stack chart for one environment."""
+    values = _values(environment, config)
+    _pin_images(values, config)
+    return values
+
+
+def _values(environment: str, config: MonitoringConfig) -> dict[str, Any]:
     prometheus = config.prometheus
     alertmanager = config.alertmanager
     retention_size = int(prometheus.storage_gi * RETENTION_SIZE_SHARE)
