@@ -20,9 +20,10 @@ from components.github.repository_governance import (
     RepositoryGovernance,
     RepositoryGovernanceArgs,
 )
+from components.github.risk_acceptance import RiskAcceptanceEnvironment, RiskAcceptanceEnvironmentArgs
 from components.github.runner_groups import RunnerGroups, RunnerGroupsArgs
 from components.github.workflow_files import WorkflowFiles, WorkflowFilesArgs
-from components.github.workflows import required_status_checks, used_actions
+from components.github.workflows import required_code_scanning_tools, required_status_checks, used_actions
 from components.gitops.analysis_templates import AnalysisTemplates, AnalysisTemplatesArgs
 from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
@@ -81,6 +82,7 @@ def main() -> None:
             monitoring=config.monitoring,
             platform_namespaces=config.platform_namespaces,
             ci_credentials_expire_on=config.pipeline.credentials.expires_on,
+            services={name: config.service_namespace(name) for name in sorted(config.services)},
         ),
         pagerduty_routing_key=secrets.pagerduty_routing_key,
         slack_webhook_url=secrets.slack_webhook_url,
@@ -247,6 +249,15 @@ def main() -> None:
         ),
         opts=pulumi.ResourceOptions(providers=[github_provider]),
     )
+    # The production approvers accept an image's high findings here (delivery.yml).
+    if env == "production":
+        RiskAcceptanceEnvironment(
+            f"{env}-image-risk",
+            RiskAcceptanceEnvironmentArgs(
+                repository=config.github.repository, reviewers=config.github.production_reviewers
+            ),
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
+        )
     pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
     pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
 
@@ -265,6 +276,7 @@ def main() -> None:
             environments=ENVIRONMENTS,
             runners=config.pipeline.runners,
             code_scanning=config.github.plan.code_scanning,
+            languages=tuple(sorted({service.language for service in config.services.values()})),
         )
         workflow_files = WorkflowFiles(
             "workflows", workflow_args, opts=pulumi.ResourceOptions(provider=github_provider)
@@ -320,6 +332,7 @@ def main() -> None:
                 deployer=deployer,
                 required_status_checks=required_status_checks(),
                 merge_queue=config.github.plan.merge_queue,
+                code_scanning_tools=required_code_scanning_tools(workflow_args.settings()),
                 metrics=MetricsCredentials(
                     bucket=metrics.bucket.label,
                     endpoint=metrics.endpoint,

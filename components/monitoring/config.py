@@ -96,6 +96,34 @@ class AlertsConfig(Model):
     )
 
 
+class SloConfig(Model):
+    """Service level objectives of every service (seed 003's thresholds as defaults)."""
+
+    availability_percent: float = Field(
+        default=99.9,
+        gt=50,
+        lt=100,
+        description="Share of requests that must not fail with 5xx (seed 003: availability above 99.9 %).",
+    )
+    latency_threshold_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Latency objective's threshold (seed 003: P95 under 1000 ms)."
+    )
+    latency_percentile: float = Field(
+        default=95,
+        gt=50,
+        lt=100,
+        description="Share of requests (percent) that must finish within `latencyThresholdSeconds`.",
+    )
+
+    @property
+    def error_budget(self) -> float:
+        return round(1 - self.availability_percent / 100, 10)
+
+    @property
+    def latency_budget(self) -> float:
+        return round(1 - self.latency_percentile / 100, 10)
+
+
 class MonitoringConfig(Model):
     chart_version: ChartVersion = Field(
         default="88.5.3", description="Pinned version of the kube-prometheus-stack Helm chart."
@@ -112,3 +140,7 @@ class MonitoringConfig(Model):
         default_factory=AlertmanagerSettings, description="Alertmanager."
     )
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Deployment alert rules.")
+    slo: SloConfig = Field(
+        default_factory=SloConfig,
+        description="Service level objectives: multi-window multi-burn-rate alerts on every service.",
+    )

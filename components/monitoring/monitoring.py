@@ -13,6 +13,7 @@ from components.kubernetes.helm import pinned_release
 from components.kubernetes.providers import require_provider
 from components.monitoring.config import MonitoringConfig
 from components.monitoring.rules import RuleInputs, prometheus_rule
+from components.monitoring.slo import slo_rule_groups
 from components.monitoring.stack_values import (
     CHART,
     PAGERDUTY_ROUTING_KEY,
@@ -37,6 +38,8 @@ class MonitoringArgs(BaseModel):
     platform_namespaces: tuple[str, ...]
     # The day CI's Linode token expires: the rotation alert warns ahead of it.
     ci_credentials_expire_on: date
+    # The platform's services and their namespaces: each gets SLO burn-rate alerts.
+    services: dict[str, str] = {}
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -106,6 +109,7 @@ class Monitoring(pulumi.ComponentResource):
                 platform_namespaces=args.platform_namespaces,
                 ci_credentials_expire_on=args.ci_credentials_expire_on,
             ),
+            extra_groups=slo_rule_groups(args.environment, config.slo, args.services),
         )
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-rules",

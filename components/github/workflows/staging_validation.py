@@ -24,7 +24,14 @@ from components.contracts.events import STAGING_DEPLOYED_EVENT
 from components.contracts.gitops_layout import LABEL_ENVIRONMENT, images_dir
 from components.github import ci_contract
 from components.github.workflows.ci import METRICS_ON_MAIN
-from components.github.workflows.common import OBJECT_STORAGE_ENV, READ, checkout, secret, variable
+from components.github.workflows.common import (
+    OBJECT_STORAGE_ENV,
+    READ,
+    checkout,
+    notify_job,
+    secret,
+    variable,
+)
 from components.github.workflows.model import (
     ALWAYS,
     Concurrency,
@@ -47,6 +54,7 @@ from components.github.workflows.scripts import (
 from components.github.workflows.settings import Settings
 from components.github.workflows.toolchain import PIP_LOCKED
 
+FAILED_ON_MAIN = "failure() && github.ref == 'refs/heads/main'"
 FILE = "staging-validation.yml"
 # The commit status this workflow records and promote.yml requires.
 STATUS_CONTEXT = ci_contract.STAGING_VALIDATION_STATUS
@@ -482,5 +490,11 @@ def workflow(settings: Settings) -> Workflow:
         permissions={},
         # One validation at a time; a newer dispatch replaces a waiting one, never a running one.
         concurrency=Concurrency(group="staging-validation", cancel_in_progress=False),
-        jobs=(*judged, gate, metrics),
+        jobs=(
+            *judged,
+            gate,
+            metrics,
+            # A failed validation holds production back: Slack hears of it (issue 19).
+            notify_job("staging-validation", (*judged, gate), if_=FAILED_ON_MAIN),
+        ),
     )
