@@ -375,7 +375,10 @@ def test_write_permissions_are_granted_only_where_they_are_used(documents: dict[
         ("ci.yml", "scan", "security-events"),
         ("ci-remote.yml", "scan", "security-events"),
         ("security.yml", "codeql", "security-events"),
+        ("security.yml", "semgrep", "security-events"),
         ("security.yml", "trivy", "security-events"),
+        # The image scans' SARIF, uploaded by the job that runs no scanner and pushes nothing.
+        ("delivery.yml", "image-findings", "security-events"),
         ("security.yml", "gitleaks", "security-events"),
         # Image push to GHCR (by the job that runs no scanner).
         ("delivery.yml", "publish", "packages"),

@@ -67,7 +67,7 @@ def _rule_of(result: dict[str, Any], run: dict[str, Any], rules: dict[str, dict[
 
 
 def _suppressed(result: dict[str, Any]) -> bool:
-    suppressions = result.get("suppressions")
+    suppressions: list[dict[str, Any]] = result.get("suppressions") or []
     return bool(suppressions) and all(s.get("status", "accepted") != "rejected" for s in suppressions)
 
 
