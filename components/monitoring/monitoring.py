@@ -12,6 +12,7 @@ from components.config.base import Environment
 from components.kubernetes.helm import pinned_release
 from components.kubernetes.providers import require_provider
 from components.monitoring.config import MonitoringConfig
+from components.monitoring.dashboards import dashboard_config_maps
 from components.monitoring.rules import RuleInputs, prometheus_rule
 from components.monitoring.slo import slo_rule_groups
 from components.monitoring.stack_values import (
@@ -55,6 +56,7 @@ class Monitoring(pulumi.ComponentResource):
     receivers_secret: k8s.core.v1.Secret
     release: k8s.helm.v3.Release
     rules: k8s.apiextensions.CustomResource
+    dashboards: dict[str, k8s.core.v1.ConfigMap]
 
     def __init__(
         self,
@@ -120,4 +122,14 @@ class Monitoring(pulumi.ComponentResource):
             # The release installs the PrometheusRule CRD (and the operator that loads it).
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.release]),
         )
+        # Grafana's dashboards as code: its sidecar loads these ConfigMaps (dashboards.py).
+        self.dashboards = {
+            key: k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{key}",
+                metadata=manifest_["metadata"],
+                data=manifest_["data"],
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
+            )
+            for key, manifest_ in dashboard_config_maps(config.namespace, config.slo, args.services).items()
+        }
         self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

@@ -12,6 +12,7 @@ from typing import Any
 
 from components.contracts.monitoring import PROMETHEUS_RELEASE
 from components.monitoring.config import MonitoringConfig
+from components.monitoring.dashboards import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE
 
 CHART = "kube-prometheus-stack"
 REPOSITORY = "https://prometheus-community.github.io/helm-charts"
@@ -137,6 +138,32 @@ def alertmanager_config() -> dict[str, Any]:
     }
 
 
+def grafana_values(config: MonitoringConfig) -> dict[str, Any]:
+    """Grafana (seeds 002 and 004), reached by port-forward like Prometheus (no ingress).
+
+    No admin password is set: the grafana chart then generates a random one into its own
+    Secret (kubectl reads it; nothing passes through Pulumi). Dashboards come only from the
+    ConfigMaps the program declares (dashboards.py) and the chart's defaults: the sidecar
+    loads ConfigMaps labelled for it from the monitoring namespace alone, and the UI cannot
+    change them. No volume: nothing made in the UI is meant to survive.
+    """
+    return {
+        "enabled": True,
+        "defaultDashboardsEnabled": True,
+        "defaultDashboardsTimezone": "utc",
+        "defaultDashboardsEditable": False,
+        "sidecar": {
+            "dashboards": {
+                "enabled": True,
+                "label": DASHBOARD_LABEL,
+                "labelValue": DASHBOARD_LABEL_VALUE,
+                "searchNamespace": config.namespace,
+                "provider": {"allowUiUpdates": False},
+            }
+        },
+    }
+
+
 def monitoring_values(environment: str, config: MonitoringConfig) -> dict[str, Any]:
     """Values of the kube-prometheus-stack chart for one environment."""
     prometheus = config.prometheus
@@ -146,9 +173,7 @@ def monitoring_values(environment: str, config: MonitoringConfig) -> dict[str, A
         # Pins the object names (`kube-prometheus-stack-prometheus`, ...) the analysis
         # templates and the README address, whatever the chart's name truncation does.
         "fullnameOverride": RELEASE_NAME,
-        # Off: its admin password would be a chart default or one more secret to manage;
-        # Prometheus' and Alertmanager's own UIs are reached by port-forward (README).
-        "grafana": {"enabled": False},
+        "grafana": grafana_values(config),
         # LKE manages the control plane: etcd, the scheduler and the controller manager cannot
         # be scraped, and their rules would fire forever.
         "kubeEtcd": {"enabled": False},

@@ -62,7 +62,7 @@ FAILED_ON_MAIN_OR_SCHEDULE = (
 
 SEMGREP_INSTALL_SCRIPT = f"""set -euo pipefail
 # Semgrep and every package under it from the hash lock beside the gate scripts (`make lock`).
-python3 -m venv "$RUNNER_TEMP/semgrep"
+python -m venv "$RUNNER_TEMP/semgrep"
 "$RUNNER_TEMP/semgrep/bin/pip" install {PIP_LOCKED} --requirement "$LOCK"
 echo "$RUNNER_TEMP/semgrep/bin" >> "$GITHUB_PATH"
 """
@@ -154,6 +154,12 @@ def workflow(settings: Settings) -> Workflow:
         timeout_minutes=30,
         steps=(
             checkout(),
+            # The Python the lock was compiled for (`make lock`; github.workflows.pythonVersion).
+            Step(
+                name="Set up Python",
+                uses=action("actions/setup-python"),
+                with_={"python-version": settings.workflows.python_version},
+            ),
             Step(
                 name="Install Semgrep (hash-locked)",
                 env={"LOCK": f"{SCRIPTS_DIR}/{SEMGREP_LOCK}"},
