@@ -43,6 +43,8 @@ from components.monitoring.stack_values import (
     PROMETHEUS_PORT,
     prometheus_url,
 )
+from components.monitoring.tracing import Tracing, TracingArgs
+from components.monitoring.tracing import endpoint as otlp_endpoint
 from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
 
@@ -89,6 +91,16 @@ def main() -> None:
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
     pulumi.export("monitoringNamespace", config.monitoring.namespace)
+    # Seed 002's tracing: an OpenTelemetry collector exporting where the config names.
+    if config.monitoring.tracing.enabled:
+        Tracing(
+            f"{env}-tracing",
+            TracingArgs(
+                tracing=config.monitoring.tracing, timeout_seconds=config.monitoring.helm_timeout_seconds
+            ),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+        )
+        pulumi.export("otlpEndpoint", otlp_endpoint(config.monitoring.tracing))
     pulumi.export("prometheusUrl", prometheus_url(config.monitoring))
 
     # --- gitops --------------------------------------------------------------------
