@@ -181,7 +181,7 @@ STUB_TRIVY = r"""#!/bin/bash
 # image ... --output <json>: the case's findings; convert --format sarif --output <f> <json>
 if [[ "$1" == image ]]; then
   while [[ $# -gt 0 ]]; do [[ "$1" == --output ]] && out="$2"; shift; done
-  jq -n --arg sev "$SEVERITY" '{Results: [{Vulnerabilities: [{VulnerabilityID: "CVE-1", Severity: $sev}]}]}' > "$out"
+  jq -n --arg sev "$SEVERITY" '{Results: [{Vulnerabilities: ($sev | split(" ") | map({VulnerabilityID: "CVE-1", Severity: .}))}]}' > "$out"
 elif [[ "$1" == convert ]]; then
   out=""; while [[ $# -gt 0 ]]; do [[ "$1" == --output ]] && out="$2"; shift; done
   [[ -n "$out" ]] && echo '{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "Trivy"}}, "results": []}]}' > "$out"
@@ -190,7 +190,7 @@ exit 0
 """
 
 
-@pytest.mark.parametrize("severity", ["CRITICAL", "HIGH"])
+@pytest.mark.parametrize("severity", ["CRITICAL HIGH", "HIGH"])
 def test_an_image_critical_stops_delivery_and_a_high_waits_for_a_production_approver(
     tmp_path: Path, severity: str
 ) -> None:
@@ -248,8 +248,9 @@ def test_an_image_critical_stops_delivery_and_a_high_waits_for_a_production_appr
     publish = jobs["publish"]
     deploys = [j for j in jobs if j.startswith("deploy-")]
     assert all(set(jobs[d]["needs"]) & {"publish", *deploys} for d in deploys)
-    if severity == "CRITICAL":
+    if "CRITICAL" in severity:
         assert status != 0, "a critical finding fails the scan"
+        assert not accept_runs, "no approver is asked about an image that cannot be published"
         assert not evaluate(publish["if"], needs), "nothing is published, so nothing deploys"
     else:
         assert status == 0 and high == "true" and accept_runs

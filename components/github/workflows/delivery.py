@@ -442,8 +442,9 @@ def workflow(settings: Settings) -> Workflow:
     # who approved. Without high findings it is skipped and publish does not wait.
     accept = Job(
         id="accept-high-findings",
-        needs=(findings.id,),
-        if_="needs.image-findings.outputs.high == 'true'",
+        needs=(images.id, findings.id),
+        # Only for images that can be published: none failed its scan on a critical finding.
+        if_="needs.images.result == 'success' && needs.image-findings.outputs.high == 'true'",
         environment=ci_contract.IMAGE_RISK_ENVIRONMENT,
         permissions={},
         timeout_minutes=5,
