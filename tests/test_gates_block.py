@@ -317,3 +317,37 @@ def test_critical_paths_and_new_code_have_their_own_thresholds(tmp_path: Path) -
         check=False,
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_the_sarif_gate_reads_codeql_rules_from_extensions_and_skips_reviewed_suppressions(
+    tmp_path: Path,
+) -> None:
+    """CodeQL lists its rules under `tool.extensions` (query packs); a suppression accepted in
+    review (SARIF `suppressions`) no longer blocks, a rejected one still does."""
+    rule = {"id": "go/sql-injection", "properties": {"security-severity": "8.8"}}
+    result = {"ruleId": "go/sql-injection", "message": {"text": "x"}}
+    report: dict[str, Any] = {
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {"name": "CodeQL"},
+                    "extensions": [{"name": "codeql/go-queries", "rules": [rule]}],
+                },
+                "results": [result],
+            }
+        ],
+    }
+    path = tmp_path / "go.sarif"
+    gate = ["python3", str(SCRIPTS / "sarif_gate.py"), "--block", "high", str(tmp_path)]
+    path.write_text(json.dumps(report))
+    assert subprocess.run(gate, capture_output=True, check=False).returncode == 1
+    result["suppressions"] = [{"kind": "inSource", "status": "accepted"}]
+    path.write_text(json.dumps(report))
+    assert subprocess.run(gate, capture_output=True, check=False).returncode == 0
+    result["suppressions"] = [{"kind": "external", "status": "rejected"}]
+    path.write_text(json.dumps(report))
+    assert subprocess.run(gate, capture_output=True, check=False).returncode == 1
+    # No report at all is not a pass.
+    path.unlink()
+    assert subprocess.run(gate, capture_output=True, check=False).returncode == 1
