@@ -29,7 +29,7 @@ from components.monitoring.rules import (
     alerts,
     prometheus_rule,
 )
-from components.monitoring.slo import GROUP_ALERTS, GROUP_RECORDING, slo_rule_groups
+from components.monitoring.slo import GROUP_ALERTS, GROUP_RECORDING, slo_alerts, slo_rule_groups
 from components.monitoring.stack_values import (
     PAGERDUTY_ROUTING_KEY,
     RECEIVERS_SECRET,
@@ -350,6 +350,10 @@ def test_alertmanager_itself_accepts_the_config_and_routes_every_alert(
     for alert in alerts(config.monitoring.alerts, rule_inputs(config)):
         labels = {"alertname": alert.name, "severity": alert.severity, "namespace": "argocd"}
         assert routes_test(amtool, config_file, ROUTES[alert.severity], labels), alert.name
+    # The SLO burn-rate alerts too: fast burn pages in production, everything else reaches Slack.
+    for slo_alert in slo_alerts(config.environment, config.monitoring.slo):
+        labels = {"alertname": slo_alert.name, "severity": slo_alert.severity, "namespace": "platform"}
+        assert routes_test(amtool, config_file, ROUTES[slo_alert.severity], labels), slo_alert.name
     assert routes_test(amtool, config_file, "null", {"alertname": "Watchdog", "severity": "none"})
     # The check can fail: a critical alert does not reach Slack.
     assert not routes_test(amtool, config_file, "slack", {"alertname": "X", "severity": "critical"})
