@@ -68,8 +68,10 @@ def collector_values(config: TracingConfig) -> dict[str, Any]:
         },
         # The whole collector configuration, not merged with the chart's default `config`
         # (its Jaeger, Zipkin and Prometheus receivers, debug exporter, logs and metrics
-        # pipelines): a `null` in Helm values would remove those, but Pulumi does not pass
-        # nulls in a Release's values on to Helm.
+        # pipelines). Removing those with `null`s in `config` would rely on nulls surviving
+        # Pulumi's property serialisation, which treats null as absent in places
+        # (`deserialize_properties` in pulumi/runtime/rpc.py: "values that deserialize to
+        # None ... as if they don't exist"); `alternateConfig` needs no null.
         "alternateConfig": {
             "extensions": {
                 # The chart's probes call it (its values: "should never be removed").
