@@ -26,12 +26,14 @@ $(BIN)/.installed: requirements-dev.lock
 # Pins already in a lock stay unless a requirement moved them; UPGRADE=1 takes the newest
 # transitive versions. tests/test_locks.py fails while a lock is stale.
 LOCUST_LOCK := components/github/workflows/scripts/locust
+SEMGREP_LOCK := components/github/workflows/scripts/semgrep
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url $(if $(UPGRADE),--upgrade)
-lock: install  ## rewrite requirements.lock, requirements-dev.lock, requirements-report.lock and the Locust lock from their inputs
+lock: install  ## rewrite requirements.lock, requirements-dev.lock, requirements-report.lock and the Locust and Semgrep locks from their inputs
 	$(PIP_COMPILE) --output-file requirements.lock requirements.txt
 	$(PIP_COMPILE) --output-file requirements-dev.lock requirements-dev.txt
 	$(PIP_COMPILE) --output-file requirements-report.lock requirements-report.txt
 	$(PIP_COMPILE) --output-file $(LOCUST_LOCK).lock $(LOCUST_LOCK).in
+	$(PIP_COMPILE) --output-file $(SEMGREP_LOCK).lock $(SEMGREP_LOCK).in
 
 plan: install  ## offline plan of STACK against BASE (default: the golden files); FULL=1 prints every input
 	$(BIN)/python -m tools.plan $(STACK) $(if $(BASE),--base $(BASE)) $(if $(FULL),--full)

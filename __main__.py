@@ -21,9 +21,10 @@ from components.github.repository_governance import (
     RepositoryGovernance,
     RepositoryGovernanceArgs,
 )
+from components.github.risk_acceptance import RiskAcceptanceEnvironment, RiskAcceptanceEnvironmentArgs
 from components.github.runner_groups import RunnerGroups, RunnerGroupsArgs
 from components.github.workflow_files import WorkflowFiles, WorkflowFilesArgs
-from components.github.workflows import required_status_checks, used_actions
+from components.github.workflows import required_code_scanning_tools, required_status_checks, used_actions
 from components.gitops.analysis_templates import AnalysisTemplates, AnalysisTemplatesArgs
 from components.gitops.argocd import ArgoCd, ArgoCdArgs
 from components.gitops.argocd_repository import ArgoCdRepository, ArgoCdRepositoryArgs
@@ -43,6 +44,8 @@ from components.monitoring.stack_values import (
     PROMETHEUS_PORT,
     prometheus_url,
 )
+from components.monitoring.tracing import Tracing, TracingArgs
+from components.monitoring.tracing import endpoint as otlp_endpoint
 from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
 
@@ -85,10 +88,21 @@ def main() -> None:
             pagerduty_routing_key=secrets.pagerduty_routing_key,
             slack_webhook_url=secrets.slack_webhook_url,
             kubeconfig_rotate_by=config.cluster.kubeconfig_rotate_by,
+            services={name: config.service_namespace(name) for name in sorted(config.services)},
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
     pulumi.export("monitoringNamespace", config.monitoring.namespace)
+    # Seed 002's tracing: an OpenTelemetry collector exporting where the config names.
+    if config.monitoring.tracing.enabled:
+        Tracing(
+            f"{env}-tracing",
+            TracingArgs(
+                tracing=config.monitoring.tracing, timeout_seconds=config.monitoring.helm_timeout_seconds
+            ),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+        )
+        pulumi.export("otlpEndpoint", otlp_endpoint(config.monitoring.tracing))
     pulumi.export("prometheusUrl", prometheus_url(config.monitoring))
 
     # --- gitops --------------------------------------------------------------------
@@ -251,6 +265,15 @@ def main() -> None:
         ),
         opts=pulumi.ResourceOptions(providers=[github_provider]),
     )
+    # The production approvers accept an image's high findings here (delivery.yml).
+    if env == "production":
+        RiskAcceptanceEnvironment(
+            f"{env}-image-risk",
+            RiskAcceptanceEnvironmentArgs(
+                repository=config.github.repository, reviewers=config.github.production_reviewers
+            ),
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
+        )
     pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
     pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
 
@@ -269,6 +292,7 @@ def main() -> None:
             environments=ENVIRONMENTS,
             runners=config.pipeline.runners,
             code_scanning=config.github.plan.code_scanning,
+            languages=tuple(sorted({service.language for service in config.services.values()})),
         )
         workflow_files = WorkflowFiles(
             "workflows", workflow_args, opts=pulumi.ResourceOptions(provider=github_provider)
@@ -327,6 +351,7 @@ def main() -> None:
                 deployer=deployer,
                 required_status_checks=required_status_checks(),
                 merge_queue=config.github.plan.merge_queue,
+                code_scanning_tools=required_code_scanning_tools(workflow_args.settings()),
                 metrics=MetricsCredentials(
                     bucket=metrics.bucket.label,
                     endpoint=metrics.endpoint,

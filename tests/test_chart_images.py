@@ -143,16 +143,25 @@ KUBE_PROMETHEUS_STACK: dict[str, Account] = {
     # by their switches, the rendered map checked like the others.
     "kube-state-metrics.image": _switch("kubeStateMetrics.enabled"),
     "prometheus-node-exporter.image": _switch("nodeExporter.enabled"),
+    "grafana.image": _switch("grafana.enabled"),
+    "grafana.sidecar.image": _switch("grafana.enabled"),
 }
+OPENTELEMETRY_COLLECTOR: dict[str, Account] = {"image": lambda v: "pinned"}
 ACCOUNTS = {
     "argo-cd": ARGO_CD,
     "argo-rollouts": ARGO_ROLLOUTS,
     "kube-prometheus-stack": KUBE_PROMETHEUS_STACK,
+    "opentelemetry-collector": OPENTELEMETRY_COLLECTOR,
 }
 # Image maps of subcharts, which the parent's values.yaml shows only partly or not at all.
 SUBCHART_IMAGES = {
     "argo-cd": ("redis-ha.haproxy.image",),
-    "kube-prometheus-stack": ("kube-state-metrics.image", "prometheus-node-exporter.image"),
+    "kube-prometheus-stack": (
+        "kube-state-metrics.image",
+        "prometheus-node-exporter.image",
+        "grafana.image",
+        "grafana.sidecar.image",
+    ),
 }
 
 
@@ -250,6 +259,7 @@ def test_staging_and_production_refuse_charts_and_images_without_digests(stack: 
     keys = {p.path for p in caught.value.problems if not p.path.startswith("github.workflows.toolchain")}
     expected = {"argocd.chartDigest", "argocd.rollouts.chartDigest", "monitoring.chartDigest"}
     expected |= {key for key in OFFLINE_CHART_IMAGES if not key.endswith(".haproxy")}
+    expected.add("monitoring.tracing.chartDigest")  # the stack files run the collector
     if stack == "production":
         expected.add("argocd.images.haproxy")  # HA: redis-ha's HAProxy
     assert keys == expected

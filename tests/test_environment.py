@@ -33,6 +33,8 @@ def environments(run: Run) -> dict[str, RecordedResource]:
     found.pop(ci_contract.CI_MAIN_ENVIRONMENT, None)
     # Staging's observer environment holds no CI credentials (test_promotion_integrity.py).
     found.pop(ci_contract.observer_environment("staging"), None)
+    # Production's acceptance of high image findings holds nothing (test_risk_acceptance below).
+    found.pop(ci_contract.IMAGE_RISK_ENVIRONMENT, None)
     return found
 
 
@@ -261,3 +263,26 @@ def test_a_new_issue_date_mints_every_credential_anew(rotation_runs: dict[str, R
         # Every field that forces a replacement changed: each credential is minted again.
         assert all(old[name] != new[name] for name in old), (old, new)
     assert all(t.plain["expiry"].startswith("2027-07-14") for t in after.of_type(TOKEN))
+
+
+def test_risk_acceptance_is_production_s_reviewers_main_only_and_holds_nothing(runs: dict[str, Run]) -> None:
+    """delivery.yml's accept-high-findings waits here: production's reviewers, main only, no secret."""
+    for stack, run in runs.items():
+        declared = [
+            r
+            for r in run.recorder.of_type(ENVIRONMENT)
+            if r.plain["environment"] == ci_contract.IMAGE_RISK_ENVIRONMENT
+        ]
+        if stack != "production":
+            assert declared == [], stack
+            continue
+        [env] = declared
+        assert env.plain["canAdminsBypass"] is False and env.plain["preventSelfReview"] is True
+        assert env.plain["reviewers"], "the production reviewers must approve"
+        assert env.plain["deploymentBranchPolicy"] == {
+            "customBranchPolicies": True,
+            "protectedBranches": False,
+        }
+        policies = in_environment(run, POLICY, ci_contract.IMAGE_RISK_ENVIRONMENT)
+        assert sorted(p.plain["branchPattern"] for p in policies) == [MAIN_BRANCH]
+        assert in_environment(run, ENV_SECRET, ci_contract.IMAGE_RISK_ENVIRONMENT) == []

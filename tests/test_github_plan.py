@@ -71,12 +71,14 @@ def test_every_gate_judges_only_jobs_that_exist_and_every_required_check_is_a_ga
 
 
 def test_scanners_still_fail_the_gate_without_code_scanning() -> None:
-    """Trivy and gitleaks run, can fail, and are judged by the gate even where nothing is uploaded."""
+    """Semgrep, Trivy and gitleaks run, can fail, and are judged by the gate even where nothing is uploaded."""
     rendered = workflows(replace(REFERENCE, image_registry="ghcr.io/test", code_scanning=False))
     security = next(w for w in rendered if w.file == "security.yml")
     jobs = {job.id: job for job in security.jobs}
     gate = next(job for job in security.jobs if job.gate)
-    assert set(gate.needs) == {"trivy", "gitleaks"}
+    assert set(gate.needs) == {"semgrep", "trivy", "gitleaks"}
+    assert any("sarif_gate.py" in str(step.env.get("GATE", "")) for step in jobs["semgrep"].steps)
+    assert not any(step.uses and "upload-sarif" in step.uses.name for step in jobs["semgrep"].steps)
     assert any(step.with_.get("exit-code") == "1" for step in jobs["trivy"].steps)
     assert any("--exit-code 1" in (step.run or "") for step in jobs["gitleaks"].steps)
 

@@ -30,6 +30,7 @@ from components.monitoring.rules import (
     alerts,
     prometheus_rule,
 )
+from components.monitoring.slo import GROUP_ALERTS, GROUP_RECORDING, slo_alerts, slo_rule_groups
 from components.monitoring.stack_values import (
     PAGERDUTY_ROUTING_KEY,
     RECEIVERS_SECRET,
@@ -56,11 +57,16 @@ FREE_FORM = {
     # does not show: tests/test_chart_images.py checks what they render.
     "kube-state-metrics.image",
     "prometheus-node-exporter.image",
+    "grafana.image",
+    "grafana.sidecar.image",
     "alertmanager.config",
     "alertmanager.alertmanagerSpec.storage",
     "prometheus.prometheusSpec.storageSpec",
     "prometheus.prometheusSpec.externalLabels",
 }
+
+
+SLO_GROUPS = [GROUP_RECORDING, GROUP_ALERTS]
 
 
 def monitoring_release(run: Run) -> RecordedResource:
@@ -157,9 +163,14 @@ def test_production_monitoring_is_highly_available(runs: dict[str, Run]) -> None
     assert "podAntiAffinity" not in development["prometheus"]["prometheusSpec"]
 
 
-def test_grafana_is_off_and_unscrapable_control_plane_left_alone(stack_run: Run) -> None:
+def test_grafana_is_on_without_a_chart_default_password_and_unscrapable_control_plane_left_alone(
+    stack_run: Run,
+) -> None:
     chosen = values(stack_run)
-    assert chosen["grafana"] == {"enabled": False}, "no Grafana with a chart-default admin password"
+    grafana = chosen["grafana"]
+    # No adminPassword: the grafana chart generates a random one (seeds 002/004 run Grafana).
+    assert grafana["enabled"] is True and "adminPassword" not in grafana and "admin" not in grafana
+    assert grafana["sidecar"]["dashboards"]["provider"] == {"allowUiUpdates": False}
     for component in ("kubeEtcd", "kubeControllerManager", "kubeScheduler"):
         assert chosen[component] == {"enabled": False}, component
 
@@ -220,9 +231,12 @@ def test_every_stack_declares_its_alert_rules(stack_run: Run) -> None:
     assert [e.message for e in rule_validator().iter_errors(doc)] == []
     assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}
     assert monitoring_release(stack_run).name in rule.depends_on
-    assert [g["name"] for g in doc["spec"]["groups"]] == [GROUP_NAME, CREDENTIALS_GROUP]
-    names = [r["alert"] for group in doc["spec"]["groups"] for r in group["rules"]]
+    # The deployment and credential alerts, then every service's SLO rules (slo.py).
+    assert [g["name"] for g in doc["spec"]["groups"]] == [GROUP_NAME, CREDENTIALS_GROUP, *SLO_GROUPS]
+    names = [r["alert"] for group in doc["spec"]["groups"][:2] for r in group["rules"]]
     assert names == [a.name for a in alerts(config.monitoring.alerts, rule_inputs(config))]
+    services = {name: config.service_namespace(name) for name in config.services}
+    assert doc["spec"]["groups"][2:] == slo_rule_groups(config.environment, config.monitoring.slo, services)
 
 
 def rule_inputs(config: Any) -> RuleInputs:
@@ -355,6 +369,10 @@ def test_alertmanager_itself_accepts_the_config_and_routes_every_alert(
     for alert in alerts(config.monitoring.alerts, rule_inputs(config)):
         labels = {"alertname": alert.name, "severity": alert.severity, "namespace": "argocd"}
         assert routes_test(amtool, config_file, ROUTES[alert.severity], labels), alert.name
+    # The SLO burn-rate alerts too: fast burn pages in production, everything else reaches Slack.
+    for slo_alert in slo_alerts(config.environment, config.monitoring.slo):
+        labels = {"alertname": slo_alert.name, "severity": slo_alert.severity, "namespace": "platform"}
+        assert routes_test(amtool, config_file, ROUTES[slo_alert.severity], labels), slo_alert.name
     assert routes_test(amtool, config_file, "null", {"alertname": "Watchdog", "severity": "none"})
     # The check can fail: a critical alert does not reach Slack.
     assert not routes_test(amtool, config_file, "slack", {"alertname": "X", "severity": "critical"})

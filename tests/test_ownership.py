@@ -124,6 +124,8 @@ def test_environment_scoped_objects_belong_to_the_stacks_own_environments(runs: 
             own.add(ci_contract.observer_environment(stack))  # staging's read-only observer
         if stack_doc(stack)["delivery:github"].get("manageRepository"):
             own.add(ci_contract.CI_MAIN_ENVIRONMENT)  # the repository's CI secrets (main only)
+        if stack == "production":
+            own.add(ci_contract.IMAGE_RISK_ENVIRONMENT)  # production's reviewers accept high findings
         assert {r.plain["environment"] for r in scoped} == own
 
 

@@ -18,7 +18,14 @@ from conftest import bash, git
 
 from components.contracts.gitops_layout import image_file
 from components.github.config import ValidationConfig, WorkflowsConfig
-from components.github.workflows import ci, infrastructure, pull_request_gates, staging_validation, workflows
+from components.github.workflows import (
+    ci,
+    infrastructure,
+    pull_request_gates,
+    security,
+    staging_validation,
+    workflows,
+)
 from components.github.workflows.common import (
     ALWAYS,
     ANY_SERVICE,
@@ -196,6 +203,9 @@ PR_CONDITIONS: dict[str, Callable[[list[str]], bool]] = {
     f"failure() && {infrastructure.ON_MAIN}": lambda services: False,
     # The run's pipeline_run delivery event: main only.
     f"always() && {infrastructure.ON_MAIN}": lambda services: False,
+    # Slack on failures of main's runs and the nightly scan only.
+    ci.FAILED_ON_MAIN_PUSH: lambda services: False,
+    security.FAILED_ON_MAIN_OR_SCHEDULE: lambda services: False,
 }
 
 

@@ -150,8 +150,10 @@ def _placeholder(label: str) -> str:
 # reachable here, so offline runs fill those too, each image at the tag its chart version runs
 # (the charts' values.yaml and appVersion in components/schemas/charts/; haproxy, as Argo CD's
 # HA install manifests run it; kube-state-metrics 8.4.0 and prometheus-node-exporter 4.56.1,
-# whose values are not copied here, at their appVersions 2.20.0 and 1.12.1).
-OFFLINE_CHARTS: tuple[str, ...] = ("argocd", "argocd.rollouts", "monitoring")
+# whose values are not copied here, at their appVersions 2.20.0 and 1.12.1; the OpenTelemetry
+# collector at chart 0.170.0's appVersion 0.158.0; Grafana and its sidecar at the tags a public
+# consumer of the grafana chart pins, not read from chart 12.11.1, whose values are not here).
+OFFLINE_CHARTS: tuple[str, ...] = ("argocd", "argocd.rollouts", "monitoring", "monitoring.tracing")
 OFFLINE_CHART_IMAGES: dict[str, str] = {
     "argocd.images.argocd": "quay.io/argoproj/argocd:v3.4.4",
     "argocd.images.redis": "ecr-public.aws.com/docker/library/redis:8.2.3-alpine",
@@ -164,6 +166,9 @@ OFFLINE_CHART_IMAGES: dict[str, str] = {
     "monitoring.images.admissionWebhookPatch": "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7",
     "monitoring.images.kubeStateMetrics": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0",
     "monitoring.images.nodeExporter": "quay.io/prometheus/node-exporter:v1.12.1",
+    "monitoring.images.grafana": "docker.io/grafana/grafana:12.3.1",
+    "monitoring.images.grafanaSidecar": "quay.io/kiwigrid/k8s-sidecar:2.5.0",
+    "monitoring.tracing.images.collector": "docker.io/otel/opentelemetry-collector-k8s:0.158.0",
 }
 PINNED_ENVIRONMENTS = ("staging", "production")
 

@@ -204,10 +204,12 @@ class StackConfig(Model):
         No default exists for either; only the registry gives them (docs/supply-chain.md)."""
         env = self.environment
         rollouts = self.argocd.rollouts
+        tracing = self.monitoring.tracing
         deployed: list[tuple[str, list[str], list[str]]] = [
             ("argocd", list(self.argocd.deployed_images), list(self.argocd.images)),
             ("monitoring", list(MONITORING_IMAGES), list(self.monitoring.images)),
             ("argocd.rollouts", ["controller"] if self.rollouts_enabled else [], list(rollouts.images)),
+            ("monitoring.tracing", ["collector"] if tracing.enabled else [], list(tracing.images)),
         ]
         if env == "development":
             return []
@@ -233,6 +235,15 @@ class StackConfig(Model):
                     rollouts.chart_digest,
                     "ghcr.io/argoproj/argo-helm/argo-rollouts",
                     rollouts.chart_version,
+                )
+            )
+        if tracing.enabled:
+            charts.append(
+                (
+                    "monitoring.tracing",
+                    tracing.chart_digest,
+                    "ghcr.io/open-telemetry/opentelemetry-helm-charts/opentelemetry-collector",
+                    tracing.chart_version,
                 )
             )
         problems = [

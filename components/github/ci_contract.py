@@ -20,6 +20,10 @@ METRICS_SECRET_ACCESS_KEY = "METRICS_SECRET_ACCESS_KEY"
 METRICS_BUCKET = "METRICS_BUCKET"  # variable
 METRICS_ENDPOINT = "METRICS_ENDPOINT"  # variable: https://<bucket region>-1.linodeobjects.com
 SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"  # secret of CI_MAIN_ENVIRONMENT
+# Where a production approver accepts an image's high findings before it is published (seed
+# 003, "High: Require approval"): the production reviewers, main only, no secrets. Declared
+# by the production stack (risk_acceptance.py).
+IMAGE_RISK_ENVIRONMENT = "image-risk-acceptance"
 
 # --- per environment (declared by each stack in its own deployment environments) ----
 # The same names exist in `<env>` (`pulumi up`) and `<env>-preview` (read-only credentials

@@ -281,6 +281,39 @@ class ToolchainConfig(Model):
     )
 
 
+Percent = Annotated[float, Field(gt=0, le=100)]
+
+
+class CoverageConfig(Model):
+    """Coverage thresholds of every service's tests (seed 003, "Coverage Requirements"), judged
+    by the test job of ``ci.yml`` over the Cobertura report ``make test`` writes."""
+
+    overall: Percent = Field(
+        default=85, description="Line coverage of the whole service must be above this (percent)."
+    )
+    critical_paths: Percent = Field(
+        default=95,
+        description="Line coverage of the files matching `criticalPathGlobs` must be above this (percent).",
+    )
+    new_code: Percent = Field(
+        default=90,
+        description="Line coverage of the lines a change adds (against its first parent) must be above this (percent).",
+    )
+    critical_path_globs: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.*?/\[\]-]+$")]] = Field(
+        default_factory=lambda: ["*/auth/*", "*/billing/*", "*/payments/*"],
+        min_length=1,
+        description=(
+            "Critical paths: fnmatch globs over a report's file names (relative to the service "
+            "directory, matched with a leading `/`)."
+        ),
+    )
+    report: str = Field(
+        default="coverage.xml",
+        pattern=_REPO_PATH,
+        description="Cobertura XML report `make test` writes, relative to the service directory (the test contract).",
+    )
+
+
 class WorkflowsConfig(Model):
     """The generated GitHub Actions workflows (declared by the stack with manageRepository)."""
 
@@ -349,6 +382,10 @@ class WorkflowsConfig(Model):
     validation: ValidationConfig = Field(
         default_factory=ValidationConfig,
         description="Staging validation, which promotion to production requires.",
+    )
+    coverage: CoverageConfig = Field(
+        default_factory=CoverageConfig,
+        description="Coverage thresholds every service's tests must pass (seed 003).",
     )
     toolchain: ToolchainConfig = Field(
         default_factory=ToolchainConfig,

@@ -61,6 +61,9 @@ class RepositoryGovernanceArgs(BaseModel):
     required_status_checks: list[str] = Field(min_length=1)
     # The plan offers merge queues (`github.plan`); without one, branches must be up to date.
     merge_queue: bool = True
+    # Code-scanning tools whose results every pull request needs, each blocking at high or
+    # above (empty where the plan has no code scanning): from the workflows that upload them.
+    code_scanning_tools: list[str] = Field(default_factory=list)
     metrics: MetricsCredentials
     slack_webhook_url: pulumi.Output[str]
 
@@ -82,13 +85,46 @@ MERGE_QUEUE = github.RepositoryRulesetRulesMergeQueueArgs(
 )
 
 
+# Code-scanning merge protection (issue 19; seed 003: 0 critical/high SAST findings). GitHub
+# blocks the merge of a pull request while a required tool has not analysed it, or when it
+# found an alert at or above these thresholds ("Set code scanning merge protection",
+# docs.github.com/en/code-security/code-scanning/managing-your-code-scanning-configuration/
+# set-code-scanning-merge-protection). Security alerts (results whose rule carries a
+# security-severity) block from high; other alerts from `error` level. The same docs note
+# that the rule does not apply to merge-queue groups: the pull request is judged before it
+# is queued, and security.yml's own gate (a required status check) fails on the same
+# findings in the queue.
+SECURITY_ALERTS_THRESHOLD = "high_or_higher"
+ALERTS_THRESHOLD = "errors"
+
+
+def code_scanning_rule(tools: list[str]) -> github.RepositoryRulesetRulesRequiredCodeScanningArgs | None:
+    if not tools:
+        return None
+    return github.RepositoryRulesetRulesRequiredCodeScanningArgs(
+        required_code_scanning_tools=[
+            github.RepositoryRulesetRulesRequiredCodeScanningRequiredCodeScanningToolArgs(
+                tool=tool,
+                security_alerts_threshold=SECURITY_ALERTS_THRESHOLD,
+                alerts_threshold=ALERTS_THRESHOLD,
+            )
+            for tool in sorted(set(tools))
+        ]
+    )
+
+
 def main_ruleset_rules(
-    required_status_checks: list[str], *, merge_queue: bool = True
+    required_status_checks: list[str],
+    *,
+    merge_queue: bool = True,
+    code_scanning_tools: list[str] | None = None,
 ) -> github.RepositoryRulesetRulesArgs:
     """Every change reaches `main` through a reviewed pull request whose checks passed on top of
     what `main` will be: in the merge queue, or (on a plan without one) on a branch kept up to
-    date with `main`."""
+    date with `main`; and, where the plan has code scanning, with no high or critical alert
+    from the required SAST tools."""
     return github.RepositoryRulesetRulesArgs(
+        required_code_scanning=code_scanning_rule(code_scanning_tools or []),
         deletion=True,
         non_fast_forward=True,
         # Requiring pull requests is what stops direct pushes for everyone but the bypass actor.
@@ -177,7 +213,11 @@ class RepositoryGovernance(pulumi.ComponentResource):
                 )
             ),
             bypass_actors=bypass,
-            rules=main_ruleset_rules(args.required_status_checks, merge_queue=args.merge_queue),
+            rules=main_ruleset_rules(
+                args.required_status_checks,
+                merge_queue=args.merge_queue,
+                code_scanning_tools=args.code_scanning_tools,
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after, protect=True),
         )
         self.tag_ruleset = github.RepositoryRuleset(

@@ -37,6 +37,8 @@ class WorkflowFilesArgs(BaseModel):
     environments: tuple[Environment, ...]
     runners: dict[Environment, SelfHostedRunners]
     code_scanning: bool
+    # The services' CodeQL languages, sorted, each once.
+    languages: tuple[str, ...] = ("go",)
 
     def settings(self) -> Settings:
         return Settings(
@@ -47,6 +49,7 @@ class WorkflowFilesArgs(BaseModel):
             environments=self.environments,
             runners=self.runners,
             code_scanning=self.code_scanning,
+            languages=self.languages,
         )
 
 

@@ -221,12 +221,24 @@ class GitOpsConfig(Model):
     )
 
 
+# CodeQL's language names (github/codeql-action `languages`): Go services, Python
+# services and the Node/TypeScript web portal (seeds 001, 002 and 004).
+SourceLanguage = Literal["go", "python", "javascript-typescript"]
+
+
 class ServiceConfig(Model):
     namespace: DnsLabel | None = Field(
         default=None, description="Namespace the service deploys to. Default: `platform-<env>`."
     )
     chart: DnsLabel | None = Field(
         default=None, description="Chart directory under `gitops.chartsPath`. Default: the service name."
+    )
+    language: SourceLanguage = Field(
+        default="go",
+        description=(
+            "Language of the service's source, as CodeQL names it: security.yml analyses every "
+            "language a service of the managing stack uses (and Semgrep scans them all)."
+        ),
     )
 
 

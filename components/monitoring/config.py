@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from components.config.base import ChartVersion, DnsLabel, Duration, Model
+from components.config.base import ChartVersion, DnsLabel, Duration, FieldError, Model
 from components.kubernetes.config import ChartDigest, PinnedChartImage
 
 # Linode block storage volumes (LKE's default storage class) are at least 10 GiB.
@@ -110,8 +110,113 @@ MonitoringImage = Literal[
     "admissionWebhookPatch",
     "kubeStateMetrics",
     "nodeExporter",
+    "grafana",
+    "grafanaSidecar",
 ]
 MONITORING_IMAGES: tuple[MonitoringImage, ...] = get_args(MonitoringImage)
+
+
+class SloConfig(Model):
+    """Service level objectives of every service (seed 003's thresholds as defaults)."""
+
+    availability_percent: float = Field(
+        default=99.9,
+        gt=50,
+        lt=100,
+        description="Share of requests that must not fail with 5xx (seed 003: availability above 99.9 %).",
+    )
+    latency_threshold_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Latency objective's threshold (seed 003: P95 under 1000 ms)."
+    )
+    latency_percentile: float = Field(
+        default=95,
+        gt=50,
+        lt=100,
+        description="Share of requests (percent) that must finish within `latencyThresholdSeconds`.",
+    )
+
+    @property
+    def error_budget(self) -> float:
+        return round(1 - self.availability_percent / 100, 10)
+
+    @property
+    def latency_budget(self) -> float:
+        return round(1 - self.latency_percentile / 100, 10)
+
+
+class TracingExporter(Model):
+    """Where the collector sends traces (seed 002: Jaeger, which takes OTLP natively)."""
+
+    protocol: Literal["otlp", "otlphttp"] = Field(
+        default="otlp",
+        description="OTLP over gRPC (`otlp`, endpoint `host:port`) or HTTP (`otlphttp`, an https URL).",
+    )
+    endpoint: str = Field(
+        pattern=r"^([a-z0-9]([a-z0-9.-]*[a-z0-9])?:[0-9]{1,5}|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?)$",
+        description="The tracing backend's OTLP endpoint: `host:port` for `otlp`, `https://host[:port][/path]` for `otlphttp`.",
+    )
+    insecure: bool = Field(
+        default=False,
+        description="Send without TLS: only for a backend inside the cluster (an in-cluster Service name).",
+    )
+
+    @model_validator(mode="after")
+    def _endpoint_matches_protocol(self) -> TracingExporter:
+        url = "://" in self.endpoint
+        if self.protocol == "otlp" and url:
+            raise FieldError(
+                "endpoint", "`otlp` (gRPC) takes `host:port`; allowed: host:port, or protocol otlphttp"
+            )
+        if self.protocol == "otlphttp" and not url:
+            raise FieldError("endpoint", "`otlphttp` takes a URL; allowed: https://host[:port][/path]")
+        if self.endpoint.startswith("http://") and not self.insecure:
+            raise FieldError("endpoint", "plain http needs `insecure: true`; allowed: an https URL")
+        if self.insecure and not self.endpoint.split("://")[-1].split(":")[0].split("/")[0].endswith(
+            ".svc.cluster.local"
+        ):
+            raise FieldError(
+                "insecure", "TLS may be off only towards `<service>.<namespace>.svc.cluster.local`"
+            )
+        return self
+
+
+class TracingConfig(Model):
+    """The OpenTelemetry collector the services send traces to (seed 002: Jaeger, OpenTelemetry)."""
+
+    enabled: bool = Field(default=False, description="Run an OpenTelemetry collector on the cluster.")
+    chart_version: ChartVersion = Field(
+        default="0.170.0",
+        description="Version of the `opentelemetry-collector` chart (open-telemetry.github.io/opentelemetry-helm-charts).",
+    )
+    namespace: DnsLabel = Field(default="opentelemetry", description="Namespace of the collector.")
+    replicas: int = Field(default=1, ge=1, le=5, description="Collector replicas (a stateless gateway).")
+    exporter: TracingExporter | None = Field(
+        default=None, description="Where the collector exports traces; required when `enabled`."
+    )
+    chart_digest: ChartDigest | None = Field(
+        default=None,
+        description=(
+            "Digest of the opentelemetry-collector chart at chartVersion in "
+            "oci://ghcr.io/open-telemetry/opentelemetry-helm-charts (`oras resolve "
+            "ghcr.io/open-telemetry/opentelemetry-helm-charts/opentelemetry-collector:<chartVersion>`). "
+            "Unset: by version. Required in staging and production when enabled."
+        ),
+    )
+    images: dict[Literal["collector"], PinnedChartImage] = Field(
+        default_factory=dict,
+        description=(
+            "The chart's image by tag and digest: `collector` (docker.io/otel/opentelemetry-collector-k8s "
+            "at the chart's appVersion). Unset: the chart's tag. Required in staging and production when enabled."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _exporter_when_enabled(self) -> TracingConfig:
+        if self.enabled and self.exporter is None:
+            raise FieldError(
+                "exporter", "a collector needs somewhere to send traces; allowed: {protocol, endpoint}"
+            )
+        return self
 
 
 class MonitoringConfig(Model):
@@ -131,7 +236,7 @@ class MonitoringConfig(Model):
         default_factory=dict,
         description=(
             "The chart's images by tag and digest, keyed prometheusOperator, prometheusConfigReloader, "
-            "prometheus, alertmanager, admissionWebhookPatch (kube-webhook-certgen), kubeStateMetrics "
+            "prometheus, alertmanager, admissionWebhookPatch (kube-webhook-certgen), kubeStateMetrics, grafana, grafanaSidecar (k8s-sidecar) "
             "and nodeExporter. Unset: the chart's tags. Staging and production set all of them."
         ),
     )
@@ -147,3 +252,11 @@ class MonitoringConfig(Model):
         default_factory=AlertmanagerSettings, description="Alertmanager."
     )
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Deployment alert rules.")
+    tracing: TracingConfig = Field(
+        default_factory=TracingConfig,
+        description="OpenTelemetry collector for the services' traces, exporting where the config names.",
+    )
+    slo: SloConfig = Field(
+        default_factory=SloConfig,
+        description="Service level objectives: multi-window multi-burn-rate alerts on every service.",
+    )

@@ -12,7 +12,9 @@ from components.config.base import Environment
 from components.kubernetes.helm import pinned_release
 from components.kubernetes.providers import require_provider
 from components.monitoring.config import MonitoringConfig
+from components.monitoring.dashboards import dashboard_config_maps
 from components.monitoring.rules import RuleInputs, prometheus_rule
+from components.monitoring.slo import slo_rule_groups
 from components.monitoring.stack_values import (
     CHART,
     PAGERDUTY_ROUTING_KEY,
@@ -42,6 +44,8 @@ class MonitoringArgs(BaseModel):
     slack_webhook_url: pulumi.Output[str]
     # The day the cluster's admin kubeconfig is due for regeneration (None: not scheduled).
     kubeconfig_rotate_by: date | None = None
+    # The platform's services and their namespaces: each gets SLO burn-rate alerts.
+    services: dict[str, str] = {}
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -57,6 +61,7 @@ class Monitoring(pulumi.ComponentResource):
     receivers_secret: k8s.core.v1.Secret
     release: k8s.helm.v3.Release
     rules: k8s.apiextensions.CustomResource
+    dashboards: dict[str, k8s.core.v1.ConfigMap]
 
     def __init__(
         self,
@@ -111,6 +116,7 @@ class Monitoring(pulumi.ComponentResource):
                 ci_credentials_expire_on=args.ci_credentials_expire_on,
                 kubeconfig_rotate_by=args.kubeconfig_rotate_by,
             ),
+            extra_groups=slo_rule_groups(args.environment, config.slo, args.services),
         )
         self.rules = k8s.apiextensions.CustomResource(
             f"{name}-rules",
@@ -121,4 +127,14 @@ class Monitoring(pulumi.ComponentResource):
             # The release installs the PrometheusRule CRD (and the operator that loads it).
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.release]),
         )
+        # Grafana's dashboards as code: its sidecar loads these ConfigMaps (dashboards.py).
+        self.dashboards = {
+            key: k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{key}",
+                metadata=manifest_["metadata"],
+                data=manifest_["data"],
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
+            )
+            for key, manifest_ in dashboard_config_maps(config.namespace, config.slo, args.services).items()
+        }
         self.register_outputs({"namespace": config.namespace, "releaseStatus": self.release.status})

@@ -237,8 +237,14 @@ def rule_groups(config: AlertsConfig, inputs: RuleInputs) -> list[dict[str, Any]
     ]
 
 
-def prometheus_rule(namespace: str, config: AlertsConfig, inputs: RuleInputs) -> dict[str, Any]:
-    """The PrometheusRule custom resource holding the deployment and credential alerts."""
+def prometheus_rule(
+    namespace: str,
+    config: AlertsConfig,
+    inputs: RuleInputs,
+    extra_groups: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The PrometheusRule custom resource holding the deployment and credential alerts (and
+    ``extra_groups``: the services' SLO rules, slo.py)."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
@@ -247,5 +253,5 @@ def prometheus_rule(namespace: str, config: AlertsConfig, inputs: RuleInputs) ->
             "namespace": namespace,
             "labels": {**SELECTOR_LABELS, "app.kubernetes.io/part-of": "delivery"},
         },
-        "spec": {"groups": rule_groups(config, inputs)},
+        "spec": {"groups": [*rule_groups(config, inputs), *extra_groups]},
     }

@@ -13,6 +13,7 @@ from typing import Any
 from components.contracts.monitoring import PROMETHEUS_RELEASE
 from components.kubernetes.helm import image_ref
 from components.monitoring.config import MonitoringConfig, MonitoringImage
+from components.monitoring.dashboards import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE
 
 CHART = "kube-prometheus-stack"
 # The chart's OCI registry (https://github.com/prometheus-community/helm-charts, "OCI"):
@@ -153,6 +154,9 @@ IMAGE_SLOTS: dict[MonitoringImage, tuple[tuple[str, ...], str]] = {
     "alertmanager": (("alertmanager", "alertmanagerSpec", "image"), "sha"),
     "kubeStateMetrics": (("kube-state-metrics", "image"), "sha"),
     "nodeExporter": (("prometheus-node-exporter", "image"), "digest"),
+    # The grafana subchart (grafana-community 12.11.1) takes the bare hex in `sha` too.
+    "grafana": (("grafana", "image"), "sha"),
+    "grafanaSidecar": (("grafana", "sidecar", "image"), "sha"),
 }
 
 
@@ -174,6 +178,32 @@ def _pin_images(values: dict[str, Any], config: MonitoringConfig) -> None:
         )
 
 
+def grafana_values(config: MonitoringConfig) -> dict[str, Any]:
+    """Grafana (seeds 002 and 004), reached by port-forward like Prometheus (no ingress).
+
+    No admin password is set: the grafana chart then generates a random one into its own
+    Secret (kubectl reads it; nothing passes through Pulumi). Dashboards come only from the
+    ConfigMaps the program declares (dashboards.py) and the chart's defaults: the sidecar
+    loads ConfigMaps labelled for it from the monitoring namespace alone, and the UI cannot
+    change them. No volume: nothing made in the UI is meant to survive.
+    """
+    return {
+        "enabled": True,
+        "defaultDashboardsEnabled": True,
+        "defaultDashboardsTimezone": "utc",
+        "defaultDashboardsEditable": False,
+        "sidecar": {
+            "dashboards": {
+                "enabled": True,
+                "label": DASHBOARD_LABEL,
+                "labelValue": DASHBOARD_LABEL_VALUE,
+                "searchNamespace": config.namespace,
+                "provider": {"allowUiUpdates": False},
+            }
+        },
+    }
+
+
 def monitoring_values(environment: str, config: MonitoringConfig) -> dict[str, Any]:
     """Values of the kube-prometheus-stack chart for one environment."""
     values = _values(environment, config)
@@ -189,9 +219,7 @@ def _values(environment: str, config: MonitoringConfig) -> dict[str, Any]:
         # Pins the object names (`kube-prometheus-stack-prometheus`, ...) the analysis
         # templates and the address docs/monitoring.md gives, whatever the chart's name truncation does.
         "fullnameOverride": RELEASE_NAME,
-        # Off: its admin password would be a chart default or one more secret to manage;
-        # Prometheus' and Alertmanager's own UIs are reached by port-forward (docs/monitoring.md).
-        "grafana": {"enabled": False},
+        "grafana": grafana_values(config),
         # LKE manages the control plane: etcd, the scheduler and the controller manager cannot
         # be scraped, and their rules would fire forever.
         "kubeEtcd": {"enabled": False},

@@ -28,7 +28,14 @@ from components.github.workflows import (
 from components.github.workflows.model import Workflow
 from components.github.workflows.settings import REFERENCE, Settings
 
-__all__ = ["Settings", "Workflow", "required_status_checks", "used_actions", "workflows"]
+__all__ = [
+    "Settings",
+    "Workflow",
+    "required_code_scanning_tools",
+    "required_status_checks",
+    "used_actions",
+    "workflows",
+]
 
 _BUILDERS = (
     ci.workflow,
@@ -84,3 +91,11 @@ def used_actions(settings: Settings) -> list[str]:
     return sorted(
         {step.uses.name for w in workflows(settings) for job in w.jobs for step in job.steps if step.uses}
     )
+
+
+def required_code_scanning_tools(settings: Settings) -> list[str]:
+    """The SAST tools whose code-scanning results the ruleset requires on every pull request:
+    those security.yml uploads on pull requests (none where the plan has no code scanning)."""
+    if not settings.code_scanning:
+        return []
+    return sorted(security.SAST_TOOLS)

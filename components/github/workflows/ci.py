@@ -17,6 +17,7 @@ from components.github.workflows.common import (
     event_recorder_checkout,
     gate_job,
     gitleaks_steps,
+    notify_job,
     pipeline_run_step,
     scanning_permissions,
     services_matrix,
@@ -42,6 +43,8 @@ from components.github.workflows.settings import Settings
 FILE = "ci.yml"
 GATE = "ci-gate"
 METRICS_ON_MAIN = f"{ALWAYS} && github.ref == 'refs/heads/main'"
+# A failed run of main itself (not a pull request or a queue entry) is told to Slack.
+FAILED_ON_MAIN_PUSH = "failure() && github.ref == 'refs/heads/main' && github.event_name == 'push'"
 
 
 def pipeline_jobs(settings: Settings, discover: Job, *, workflow_name: str, gate: str) -> tuple[Job, ...]:
@@ -121,11 +124,12 @@ def workflow(settings: Settings) -> Workflow:
         fetch_depth=2,
         make_help=True,
     )
+    jobs = pipeline_jobs(settings, discover, workflow_name="ci", gate=GATE)
     return Workflow(
         file=FILE,
         name="CI",
         on=Triggers(push=Push(branches=("main",)), pull_request=PullRequest(), merge_group=MergeGroup()),
         permissions={"contents": "read"},
         concurrency=supersede_pull_request_runs(),
-        jobs=pipeline_jobs(settings, discover, workflow_name="ci", gate=GATE),
+        jobs=(*jobs, notify_job("ci", jobs, if_=FAILED_ON_MAIN_PUSH)),
     )

@@ -3,7 +3,10 @@
 On a push to ``main`` touching the services (seed 000's deployment process):
 ``discover`` (the services not yet delivered) -> ``images`` (per service: multi-arch build
 into an OCI archive on the runner, SBOM and provenance attached, then a trivy scan of every
-platform in it that fails on any critical finding; no registry credential in the job) ->
+platform in it at CRITICAL,HIGH that fails on any critical finding; no registry credential
+in the job) -> ``image-findings`` (every platform's SARIF to code scanning, high findings
+counted) -> ``accept-high-findings`` (only with high findings: a production approver accepts
+them in the ``image-risk-acceptance`` environment, and GitHub records the review) ->
 ``publish`` (per service: the scanned archive pushed to GHCR as it is, its digest checked
 against the registry's) -> ``deploy-development`` -> ``deploy-staging``. An image that
 fails its scan never reaches GHCR under any name, and the digest the deploy jobs commit is
@@ -146,17 +149,72 @@ done
 
 SCAN_SCRIPT = r"""set -euo pipefail
 # ARCHIVE: the built OCI archive (every platform and the attestations); PLATFORMS: the
-# platforms in it, space-separated. Each platform's image is taken out of the archive as
-# it is (skopeo, on the runner image) and scanned; any critical finding fails the job.
+# platforms in it, space-separated; SERVICE; OUT: the workspace directory of the reports.
+# Each platform's image is taken out of the archive as it is (skopeo, on the runner image)
+# and scanned at CRITICAL,HIGH (seed 004). Every platform gets a SARIF report of its own
+# (its category names service and platform) and a line of counts in findings.json; any
+# critical finding fails the job after all platforms are scanned (seed 003: critical blocks
+# deployment); high findings wait for a production approver (accept-high-findings).
 read -r -a platforms <<<"$PLATFORMS"
+mkdir -p "$OUT"
+critical_total=0
 for platform in "${platforms[@]}"; do
-  single="$RUNNER_TEMP/scan-${platform//\//-}.tar"
+  slug="${platform//\//-}"
+  single="$RUNNER_TEMP/scan-$slug.tar"
   skopeo copy --quiet --override-os "${platform%%/*}" --override-arch "${platform#*/}" \
     "oci-archive:$ARCHIVE" "oci-archive:$single"
   echo "trivy: $platform"
-  trivy image --input "$single" --scanners vuln --severity CRITICAL --exit-code 1 --format table --no-progress
+  trivy image --input "$single" --scanners vuln --severity CRITICAL,HIGH --exit-code 0 \
+    --format json --output "$RUNNER_TEMP/$slug.json" --no-progress
+  trivy convert --format table "$RUNNER_TEMP/$slug.json"
+  trivy convert --format sarif --output "$RUNNER_TEMP/$slug.sarif" "$RUNNER_TEMP/$slug.json"
+  jq --arg id "trivy-image/$SERVICE/$slug/" '.runs[].automationDetails = {id: $id}' \
+    "$RUNNER_TEMP/$slug.sarif" > "$OUT/$SERVICE-$slug.sarif"
+  critical="$(jq '[.Results[]?.Vulnerabilities[]? | select(.Severity == "CRITICAL")] | length' "$RUNNER_TEMP/$slug.json")"
+  high="$(jq '[.Results[]?.Vulnerabilities[]? | select(.Severity == "HIGH")] | length' "$RUNNER_TEMP/$slug.json")"
+  jq -cn --arg service "$SERVICE" --arg platform "$platform" --argjson critical "$critical" --argjson high "$high" \
+    '{service: $service, platform: $platform, critical: $critical, high: $high}' >> "$OUT/findings.jsonl"
+  critical_total=$((critical_total + critical))
   rm -f "$single"
 done
+if (( critical_total > 0 )); then
+  echo "::error::$critical_total critical finding(s) in $SERVICE: the image is not published"
+  exit 1
+fi
+"""
+
+FINDINGS_SCRIPT = r"""set -euo pipefail
+# REPORTS: the directory holding every service's findings.jsonl. Out: high=true|false.
+shopt -s nullglob
+files=("$REPORTS"/*/findings.jsonl)
+if (( ${#files[@]} == 0 )); then
+  echo "::error::no image scan reported its findings"
+  exit 1
+fi
+cat "${files[@]}" > all-findings.jsonl
+{
+  echo "### Image scan (trivy, CRITICAL,HIGH, every platform)"
+  echo "| service | platform | critical | high |"
+  echo "|---|---|---|---|"
+  jq -r '"| \(.service) | \(.platform) | \(.critical) | \(.high) |"' all-findings.jsonl
+} >> "$GITHUB_STEP_SUMMARY"
+high="$(jq -s 'map(.high) | add // 0' all-findings.jsonl)"
+if (( high > 0 )); then
+  echo "::warning::$high high finding(s): publishing waits for a production approver (environment $ACCEPTANCE)"
+  echo "high=true" >> "$GITHUB_OUTPUT"
+else
+  echo "high=false" >> "$GITHUB_OUTPUT"
+fi
+"""
+
+ACCEPT_SCRIPT = r"""set -euo pipefail
+# Runs only after a required reviewer of the acceptance environment approved this job:
+# GitHub keeps that review (who, when, comment) in the run's deployment history.
+{
+  echo "### High findings accepted"
+  echo "A production approver accepted the high image findings of run $RUN_ID (commit $SHA)"
+  echo "through environment $ACCEPTANCE; the review is recorded in $SERVER/$REPO/actions/runs/$RUN_ID."
+} >> "$GITHUB_STEP_SUMMARY"
 """
 
 PUBLISH_SCRIPT = r"""set -euo pipefail
@@ -205,6 +263,15 @@ done
 EVENTS_WORKFLOW = "delivery"
 
 OCI_ARTIFACT_PREFIX = "oci-"
+SCAN_ARTIFACT_PREFIX = "image-scan-"
+SCAN_DIR = "image-scan"
+# publish runs when every image passed its scan and either nothing is high or a production
+# approver accepted the high findings (seed 003, "Vulnerability Management").
+PUBLISH_IF = (
+    f"!cancelled() && {ANY_SERVICE} && needs.images.result == 'success' "
+    "&& needs.image-findings.result == 'success' "
+    "&& (needs.image-findings.outputs.high == 'false' || needs.accept-high-findings.result == 'success')"
+)
 ARCHIVE = "${{ runner.temp }}/image.tar"
 
 
@@ -325,8 +392,24 @@ def workflow(settings: Settings) -> Workflow:
             trivy_install_step(settings),
             Step(
                 name="Scan every platform; critical findings stop the image here (trivy)",
-                env={"ARCHIVE": ARCHIVE, "PLATFORMS": " ".join(wf.image_platforms)},
+                env={
+                    "ARCHIVE": ARCHIVE,
+                    "PLATFORMS": " ".join(wf.image_platforms),
+                    "SERVICE": "${{ matrix.service }}",
+                    "OUT": SCAN_DIR,
+                },
                 run=SCAN_SCRIPT,
+            ),
+            Step(
+                name="Hand the scan reports on (also when the scan failed)",
+                if_=f"always() && hashFiles('{SCAN_DIR}/findings.jsonl') != ''",
+                uses=action("actions/upload-artifact"),
+                with_={
+                    "name": f"{SCAN_ARTIFACT_PREFIX}${{{{ matrix.service }}}}",
+                    "path": f"{SCAN_DIR}/",
+                    "retention-days": 30,
+                    "if-no-files-found": "error",
+                },
             ),
             Step(
                 name="Hand the scanned archive to the publish job",
@@ -342,11 +425,74 @@ def workflow(settings: Settings) -> Workflow:
             ),
         ),
     )
+    # The scan reports of every service and platform: to code scanning (SARIF, where the plan
+    # has it) and into one verdict on high findings. No scanner runs beside this token.
+    findings = Job(
+        id="image-findings",
+        needs=(discover.id, images.id),
+        if_=f"!cancelled() && {ANY_SERVICE}",
+        permissions=(
+            {"actions": "read", "contents": "read", "security-events": "write"}
+            if settings.code_scanning
+            else {"contents": "read"}
+        ),
+        timeout_minutes=10,
+        outputs={"high": "${{ steps.findings.outputs.high }}"},
+        steps=(
+            Step(
+                name="Fetch every scan report",
+                uses=action("actions/download-artifact"),
+                with_={"pattern": f"{SCAN_ARTIFACT_PREFIX}*", "path": SCAN_DIR},
+            ),
+            *(
+                (
+                    Step(
+                        name="Upload the image scans (one category per service and platform)",
+                        uses=action("github/codeql-action/upload-sarif"),
+                        with_={"sarif_file": SCAN_DIR},
+                    ),
+                )
+                if settings.code_scanning
+                else ()
+            ),
+            Step(
+                name="Count high findings",
+                id="findings",
+                env={"REPORTS": SCAN_DIR, "ACCEPTANCE": ci_contract.IMAGE_RISK_ENVIRONMENT},
+                run=FINDINGS_SCRIPT,
+            ),
+        ),
+    )
+    # Seed 003: "High: Require approval". The job waits for a required reviewer of the
+    # acceptance environment (the production approvers, main only, no secrets); GitHub records
+    # who approved. Without high findings it is skipped and publish does not wait.
+    accept = Job(
+        id="accept-high-findings",
+        needs=(images.id, findings.id),
+        # Only for images that can be published: none failed its scan on a critical finding.
+        if_="needs.images.result == 'success' && needs.image-findings.outputs.high == 'true'",
+        environment=ci_contract.IMAGE_RISK_ENVIRONMENT,
+        permissions={},
+        timeout_minutes=5,
+        steps=(
+            Step(
+                name="Record the acceptance",
+                env={
+                    "ACCEPTANCE": ci_contract.IMAGE_RISK_ENVIRONMENT,
+                    "RUN_ID": "${{ github.run_id }}",
+                    "SHA": "${{ github.sha }}",
+                    "SERVER": "${{ github.server_url }}",
+                    "REPO": "${{ github.repository }}",
+                },
+                run=ACCEPT_SCRIPT,
+            ),
+        ),
+    )
     publish = Job(
         id="publish",
         # discover too: the matrix and the condition read its output.
-        needs=(discover.id, images.id),
-        if_=ANY_SERVICE,
+        needs=(discover.id, images.id, findings.id, accept.id),
+        if_=PUBLISH_IF,
         # packages: write to push to GHCR; nothing else, and no scanner runs here.
         permissions={"contents": "read", "packages": "write"},
         timeout_minutes=30,
@@ -397,7 +543,7 @@ def workflow(settings: Settings) -> Workflow:
     deploys: list[Job] = []
     for env in settings.auto_deploy:
         deploys.append(deploy_job(settings, env, (deploys[-1].id,) if deploys else (publish.id,)))
-    jobs = (discover, images, publish, *deploys)
+    jobs = (discover, images, findings, accept, publish, *deploys)
     # In ci-main, which holds the bucket's key and deploys from main only; observability only.
     events = Job(
         id="events",

@@ -1,9 +1,18 @@
-"""``reusable-build.yml``: build or test one service (or all) with Go and Make (seed 001)."""
+"""``reusable-build.yml``: build or test one service (or all) with Go and Make (seed 001).
+
+The test contract: ``make test`` of a service writes a Cobertura report
+(``github.workflows.coverage.report``, relative to the service's directory), and the
+coverage gate (``.github/scripts/coverage_gate.py``) fails the test job unless overall,
+critical-path and new-code line coverage are above the configured thresholds (seed 003:
+85 %, 95 %, 90 %). New code is what the commit adds to its first parent: a pull request's
+merge commit against its base, a push against the previous ``main``.
+"""
 
 from __future__ import annotations
 
 from components.github.workflows.common import READ, checkout, setup_go
 from components.github.workflows.model import Input, Job, Step, Strategy, Triggers, Workflow, WorkflowCall
+from components.github.workflows.scripts import COVERAGE_GATE, SCRIPTS_DIR
 from components.github.workflows.settings import Settings
 
 FILE = "reusable-build.yml"
@@ -30,6 +39,53 @@ fi
 """
 
 
+COVERAGE_SCRIPT = r"""set -euo pipefail
+# SERVICE: a service directory name (checked by the step before) or "all"; REPORT: the
+# Cobertura report `make test` writes in the service directory; OVERALL, CRITICAL, NEW_CODE:
+# thresholds in percent; GLOBS: critical-path globs, one a line; GATE: the gate script.
+base=""
+if git rev-parse -q --verify 'HEAD^1' >/dev/null; then base='HEAD^1'; fi
+dirs=()
+if [[ "$SERVICE" == all ]]; then
+  for makefile in "$SERVICES_PATH"/*/Makefile; do
+    [[ -f "$makefile" ]] && dirs+=("$(dirname "$makefile")")
+  done
+else
+  dirs=("$SERVICES_PATH/$SERVICE")
+fi
+globs=()
+while IFS= read -r glob; do
+  [[ -n "$glob" ]] && globs+=(--critical-path "$glob")
+done <<<"$GLOBS"
+status=0
+for dir in "${dirs[@]}"; do
+  echo "coverage of $dir"
+  python3 "$GATE" --report "$dir/$REPORT" --service-dir "$dir" --base "$base" \
+    --overall "$OVERALL" --critical "$CRITICAL" --new-code "$NEW_CODE" "${globs[@]}" || status=1
+done
+exit "$status"
+"""
+
+
+def coverage_step(settings: Settings) -> Step:
+    coverage = settings.workflows.coverage
+    return Step(
+        name="Coverage above the thresholds (seed 003)",
+        if_="inputs.target == 'test'",
+        env={
+            "SERVICE": "${{ inputs.service }}",
+            "SERVICES_PATH": settings.workflows.services_path,
+            "REPORT": coverage.report,
+            "OVERALL": f"{coverage.overall:g}",
+            "CRITICAL": f"{coverage.critical_paths:g}",
+            "NEW_CODE": f"{coverage.new_code:g}",
+            "GLOBS": "\n".join(coverage.critical_path_globs),
+            "GATE": f"{SCRIPTS_DIR}/{COVERAGE_GATE}",
+        },
+        run=COVERAGE_SCRIPT,
+    )
+
+
 def workflow(settings: Settings) -> Workflow:
     return Workflow(
         file=FILE,
@@ -52,7 +108,8 @@ def workflow(settings: Settings) -> Workflow:
                 permissions=READ,
                 timeout_minutes=30,
                 steps=(
-                    checkout(),
+                    # The parent too: new code is counted against it.
+                    checkout(fetch_depth=2),
                     setup_go(settings, version="${{ inputs.go-version }}"),
                     Step(
                         name="Run the Make target",
@@ -63,6 +120,7 @@ def workflow(settings: Settings) -> Workflow:
                         },
                         run=MAKE_SCRIPT,
                     ),
+                    coverage_step(settings),
                 ),
             ),
         ),

@@ -32,6 +32,9 @@ class Settings:
     # GitHub code scanning (CodeQL, SARIF uploads, dependency review) is available; without
     # it those jobs and steps are left out, so no gate waits on them.
     code_scanning: bool = True
+    # CodeQL languages of the services (`services.<name>.language` of the managing stack):
+    # security.yml analyses each, and Semgrep scans the same sources.
+    languages: tuple[str, ...] = ("go",)
 
     def __post_init__(self) -> None:
         if (
@@ -44,6 +47,8 @@ class Settings:
         unknown = {*self.auto_deploy, self.promote_to} - set(self.environments)
         if unknown:
             raise ValueError(f"unknown environment(s) {sorted(unknown)}")
+        if not self.languages or list(self.languages) != sorted(set(self.languages)):
+            raise ValueError(f"languages must be a sorted list without repeats: {self.languages}")
         if self.promote_to in self.auto_deploy:
             raise ValueError(f"{self.promote_to} is promoted by pull request, not deployed automatically")
 

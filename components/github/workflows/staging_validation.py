@@ -29,6 +29,7 @@ from components.github.workflows.common import (
     checkout,
     event_env,
     event_recorder_checkout,
+    notify_job,
     pipeline_run_step,
     secret,
     upload_events_step,
@@ -55,6 +56,7 @@ from components.github.workflows.scripts import (
 from components.github.workflows.settings import Settings
 from components.github.workflows.toolchain import PIP_LOCKED
 
+FAILED_ON_MAIN = "failure() && github.ref == 'refs/heads/main'"
 FILE = "staging-validation.yml"
 # The commit status this workflow records and promote.yml requires.
 STATUS_CONTEXT = ci_contract.STAGING_VALIDATION_STATUS
@@ -486,5 +488,11 @@ def workflow(settings: Settings) -> Workflow:
         permissions={},
         # One validation at a time; a newer dispatch replaces a waiting one, never a running one.
         concurrency=Concurrency(group="staging-validation", cancel_in_progress=False),
-        jobs=(*judged, gate, metrics),
+        jobs=(
+            *judged,
+            gate,
+            metrics,
+            # A failed validation holds production back: Slack hears of it (issue 19).
+            notify_job("staging-validation", (*judged, gate), if_=FAILED_ON_MAIN),
+        ),
     )
