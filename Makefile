@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install lock plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool
+.PHONY: install lock plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool helm
 
 # Installs exactly what the workflows install: requirements-dev.lock pins every transitive
 # dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
@@ -96,3 +96,11 @@ $(TOOLS_CACHE)/amtool: tools/amtool/go.mod tools/amtool/go.sum
 	@command -v go >/dev/null || { echo "go not found: amtool needs Go (https://go.dev/dl/)" >&2; exit 1; }
 	mkdir -p $(TOOLS_CACHE)
 	cd tools/amtool && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/amtool github.com/prometheus/alertmanager/cmd/amtool
+
+# The Helm CLI (helm.sh/helm/v3, pinned in tools/helm/go.mod) rendering the service chart for
+# every service and environment (tests/helm_render.py runs it).
+helm: $(TOOLS_CACHE)/helm  ## Helm v3.22.0 (pinned in tools/helm/go.mod) for the service-chart renders
+$(TOOLS_CACHE)/helm: tools/helm/go.mod tools/helm/go.sum
+	@command -v go >/dev/null || { echo "go not found: helm needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/helm && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/helm helm.sh/helm/v3/cmd/helm

@@ -32,6 +32,7 @@ from components.gitops.gitops_manifests import GitOpsSpec, applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
 from components.gitops.validation_observer import ValidationObserver, ValidationObserverArgs
+from components.ingress.ingress import Ingress, IngressArgs
 from components.kubernetes.admission_policies import PodPolicies, PodPoliciesArgs
 from components.kubernetes.network_isolation import NetworkIsolation, NetworkIsolationArgs
 from components.kubernetes.network_policies import Isolation
@@ -139,7 +140,7 @@ def main() -> None:
         analysis = AnalysisTemplates(
             f"{env}-analysis",
             AnalysisTemplatesArgs(
-                analysis=config.argocd.rollouts.analysis,
+                analysis=config.analysis,
                 prometheus_address=prometheus_url(config.monitoring),
             ),
             depends_on=[rollouts.release],
@@ -148,6 +149,21 @@ def main() -> None:
         # Rollout resources live in the Applications and reference the templates: they go
         # before the templates and the controller on destroy.
         app_dependencies.extend([rollouts.release, *analysis.templates.values()])
+    # ingress-nginx and cert-manager from pinned charts, with the Let's Encrypt ClusterIssuers
+    # the services' Ingresses name (docs/service-chart.md): before the first sync.
+    if config.ingress.enabled:
+        ingress = Ingress(
+            f"{env}-ingress",
+            IngressArgs(
+                environment=env,
+                ingress=config.ingress,
+                high_availability=config.argocd.high_availability,
+                timeout_seconds=config.argocd.helm_timeout_seconds,
+            ),
+            depends_on=[monitoring.release],
+            opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+        )
+        app_dependencies.extend([*ingress.releases.values(), *ingress.issuers.values()])
     # Default-deny ingress in Argo CD's and monitoring's namespaces: no service workload
     # reaches Alertmanager, Prometheus, or Argo CD's repo server and Redis.
     NetworkIsolation(

@@ -25,6 +25,7 @@ from components.config.base import (
     Model,
     Problem,
 )
+from components.contracts.ingress import LETSENCRYPT_PROD
 from components.contracts.gitops_layout import RELEASE_BRANCH_PREFIX, release_branch
 from components.github.config import (
     PULUMI_PLUGIN_VERSIONS,
@@ -34,7 +35,15 @@ from components.github.config import (
     plugin_archive,
     pulumi_cli_archive,
 )
-from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
+from components.gitops.config import (
+    PRODUCTION_AVAILABILITY,
+    AnalysisConfig,
+    ArgoCdConfig,
+    GitOpsConfig,
+    ImagePullConfig,
+    ServiceConfig,
+)
+from components.ingress.config import IngressConfig
 from components.kubernetes.config import PodPoliciesConfig
 from components.monitoring.config import MonitoringConfig
 from components.storage.config import MetricsConfig
@@ -71,6 +80,10 @@ class StackConfig(Model):
     )
     pipeline: PipelineConfig = Field(
         description="CI of this stack: its state bucket and the lifetime of the credentials minted for CI."
+    )
+    ingress: IngressConfig = Field(
+        default_factory=IngressConfig,
+        description="ingress-nginx, cert-manager and the Let's Encrypt ClusterIssuers on the stack's cluster.",
     )
     pod_policies: PodPoliciesConfig = Field(
         default_factory=PodPoliciesConfig,
@@ -126,6 +139,27 @@ class StackConfig(Model):
                     True,
                     f"HA Argo CD runs redis-ha, which needs at least 3 nodes and the cluster guarantees {nodes}; "
                     "allowed: false, or pools with 3 or more nodes",
+                )
+            )
+        rate = self.argocd.rollouts.analysis.min_success_rate
+        if env == "production" and rate is not None and rate < PRODUCTION_AVAILABILITY:
+            problems.append(
+                Problem(
+                    "argocd.rollouts.analysis.minSuccessRate",
+                    rate,
+                    f"production's analysis holds a new version to the availability target (seed 003: "
+                    f"above {PRODUCTION_AVAILABILITY:.1%}), and a failed post-promotion analysis rolls it "
+                    f"back; allowed: {PRODUCTION_AVAILABILITY} to 1",
+                )
+            )
+        issuer = self.ingress.cluster_issuer
+        if env == "production" and issuer is not None and issuer != LETSENCRYPT_PROD:
+            problems.append(
+                Problem(
+                    "ingress.clusterIssuer",
+                    issuer,
+                    "production serves certificates browsers trust and declares no other issuer; "
+                    f"allowed: {LETSENCRYPT_PROD}",
                 )
             )
         problems.extend(self._monitoring_problems())
@@ -586,6 +620,8 @@ class StackConfig(Model):
             self.argocd.namespace: "argocd.namespace",
             self.argocd.rollouts.namespace: "argocd.rollouts.namespace",
             self.monitoring.namespace: "monitoring.namespace",
+            self.ingress.nginx_namespace: "ingress.nginxNamespace",
+            self.ingress.cert_manager_namespace: "ingress.certManagerNamespace",
             "kube-system": "",
             "kube-public": "",
             "kube-node-lease": "",
@@ -607,7 +643,8 @@ class StackConfig(Model):
                     Problem(
                         f"services.{name}.namespace",
                         namespace,
-                        "Applications may not deploy into Argo CD's, Argo Rollouts', monitoring's or Kubernetes' own "
+                        "Applications may not deploy into Argo CD's, Argo Rollouts', monitoring's, the ingress "
+                        "add-ons' or Kubernetes' own "
                         f"namespaces ({', '.join(sorted(reserved))}); allowed: any other DNS label",
                     )
                 )
@@ -656,6 +693,11 @@ class StackConfig(Model):
     def rollouts_enabled(self) -> bool:
         enabled = self.argocd.rollouts.enabled
         return self.environment != "development" if enabled is None else enabled
+
+    @property
+    def analysis(self) -> AnalysisConfig:
+        """The analysis thresholds with this environment's default success rate filled in."""
+        return self.argocd.rollouts.analysis.for_environment(self.environment)
 
     @property
     def gitops_repo_url(self) -> str:

@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict
 from components.config.base import Environment
 from components.config.stack import StackConfig
 from components.contracts.gitops_layout import LABEL_ENVIRONMENT, environment_dir, image_file
+from components.contracts.ingress import INGRESS_CLASS
+from components.contracts.monitoring import SELECTOR_LABELS
+from components.gitops.analysis import TEMPLATES
 from components.gitops.config import GitOpsConfig
+from components.gitops.service_chart import platform_values, strategy_for
 
 API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER = "https://kubernetes.default.svc"
@@ -59,6 +63,8 @@ class GitOpsSpec(BaseModel):
     tolerate_missing_image: bool
     # The pull Secret (components.gitops.image_pull) in every namespace of `namespaces`.
     image_pull_secret: str
+    # What every service chart gets under `platform:` (components.gitops.service_chart).
+    platform: dict[str, Any]
 
     @classmethod
     def from_config(cls, config: StackConfig) -> GitOpsSpec:
@@ -78,6 +84,15 @@ class GitOpsSpec(BaseModel):
             # is missing (not yet written, or deleted) fails the comparison instead.
             tolerate_missing_image=config.environment == "development",
             image_pull_secret=config.image_pull.secret_name,
+            platform=platform_values(
+                environment=config.environment,
+                strategy=strategy_for(config.environment, config.rollouts_enabled),
+                analysis_templates=TEMPLATES,
+                scale_down_delay_seconds=config.argocd.rollouts.scale_down_delay_seconds,
+                ingress_class=INGRESS_CLASS if config.ingress.enabled else None,
+                cluster_issuer=config.ingress.issuer_for(config.environment) if config.ingress.enabled else None,
+                monitor_labels=SELECTOR_LABELS,
+            ),
         )
 
     @property
@@ -223,9 +238,14 @@ def service_application(spec: GitOpsSpec, service: str) -> dict[str, Any]:
             # chart's default image until then. Argo CD has one switch per source, so it
             # covers the values file too.
             "ignoreMissingValueFiles": spec.tolerate_missing_image,
-            # The namespace's GHCR pull Secret, under the key `helm create` charts read. Argo CD
-            # ranks valuesObject above valueFiles: no values file can drop it.
-            "valuesObject": {"imagePullSecrets": [{"name": spec.image_pull_secret}]},
+            # The namespace's GHCR pull Secret, under the key `helm create` charts read, and the
+            # environment's part of the service chart contract (strategy, analysis, ingress:
+            # docs/service-chart.md). Argo CD ranks valuesObject above valueFiles: no values
+            # file can drop or change them.
+            "valuesObject": {
+                "imagePullSecrets": [{"name": spec.image_pull_secret}],
+                "platform": spec.platform,
+            },
         },
     )
     # Values only: a source with `ref` and no `path` renders nothing itself.
