@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install lock plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool helm
+.PHONY: install lock plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool helm chart-golden
 
 # Installs exactly what the workflows install: requirements-dev.lock pins every transitive
 # dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
@@ -104,3 +104,6 @@ $(TOOLS_CACHE)/helm: tools/helm/go.mod tools/helm/go.sum
 	@command -v go >/dev/null || { echo "go not found: helm needs Go (https://go.dev/dl/)" >&2; exit 1; }
 	mkdir -p $(TOOLS_CACHE)
 	cd tools/helm && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/helm helm.sh/helm/v3/cmd/helm
+
+chart-golden: install helm  ## rewrite tests/golden/charts: every service's chart rendered by Helm for every stack
+	$(BIN)/python -m tools.service_chart golden
