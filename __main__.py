@@ -223,11 +223,13 @@ def main() -> None:
         "argocdApplications", sorted(a["metadata"]["name"] for a in applications(gitops_spec).values())
     )
 
-    # --- staging's observer ----------------------------------------------------------
+    # --- observers --------------------------------------------------------------------
     # Staging validation reads what staging runs (its Applications' revision, health and
     # images) with a read-only identity, from a main-only GitHub environment: what it
-    # validates comes from staging itself, never from the dispatch that woke it.
-    if env == "staging":
+    # validates comes from staging itself, never from the dispatch that woke it. The
+    # promotion's production-health job reads production the same way after each sync, and
+    # pages through PagerDuty when production does not come up healthy.
+    if env in ("staging", "production"):
         observer = ValidationObserver(
             f"{env}-validation-observer",
             ValidationObserverArgs(environment=env, namespace=config.argocd.namespace),
@@ -237,7 +239,10 @@ def main() -> None:
         ObserverEnvironment(
             f"{env}-observer",
             ObserverEnvironmentArgs(
-                repository=config.github.repository, environment=env, kubeconfig=observer.kubeconfig
+                repository=config.github.repository,
+                environment=env,
+                kubeconfig=observer.kubeconfig,
+                pagerduty_routing_key=secrets.pagerduty_routing_key if env == "production" else None,
             ),
             opts=pulumi.ResourceOptions(providers=[github_provider]),
         )
@@ -319,6 +324,9 @@ def main() -> None:
                     groups={env: runner.group for env, runner in config.pipeline.runners.items()},
                     observers=frozenset(
                         env for env, runner in config.pipeline.runners.items() if runner.validation_observer
+                    ),
+                    health_observers=frozenset(
+                        env for env, runner in config.pipeline.runners.items() if runner.health_observer
                     ),
                 ),
                 opts=pulumi.ResourceOptions(providers=[github_provider]),

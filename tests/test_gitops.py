@@ -246,7 +246,11 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
     git(work, "pull", "--quiet", "origin", "main")
     # What promote.yml's `validated` job hands over: the revision staging validated.
     validated = {"REVISION": git(work, "rev-parse", "HEAD"), "RUN": "1", "RUNNER_TEMP": str(root)}
-    done = bash(step["run"], work, {**step["env"], **github, **validated, "GITHUB_STEP_SUMMARY": "/dev/null"})
+    done = bash(
+        step["run"],
+        work,
+        {**step["env"], **github, **validated, "GITHUB_STEP_SUMMARY": "/dev/null", "GITHUB_OUTPUT": "/dev/null"},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return {
         path for ref in ("main", branch) for path in git(bare, "ls-tree", "-r", "--name-only", ref).split()
@@ -544,6 +548,7 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
         automated_sync=env != "production",
         tolerate_missing_image=env == "development",
         image_pull_secret="ghcr-pull",
+        platform={"strategy": "canary"},
     )
     project = app_project(spec)
     # Metadata is checked (slowly, ~10 ms each) on the committed stacks' manifests above.

@@ -50,6 +50,8 @@ from components.storage.config import MetricsConfig
 
 # The environment staging validation observes (staging-validation.yml reads its Applications).
 VALIDATED: Environment = "staging"
+# The environment promote.yml promotes to, whose health its production-health job reports.
+PROMOTED: Environment = "production"
 
 
 class StackConfig(Model):
@@ -266,6 +268,16 @@ class StackConfig(Model):
                         "job; allowed: false",
                     )
                 )
+        for name in sorted(runners):
+            if runners[name].health_observer and name != PROMOTED:
+                problems.append(
+                    Problem(
+                        f"pipeline.runners.{name}.healthObserver",
+                        True,
+                        f"promote.yml's health job observes {PROMOTED} only, so the {name} group runs no "
+                        "health job; allowed: false",
+                    )
+                )
         acl = self.cluster.control_plane_acl
         if not acl:
             return problems
@@ -303,6 +315,18 @@ class StackConfig(Model):
                     outside,
                     f"outside delivery:cluster.controlPlaneAcl {json.dumps(acl)}: the {env} infrastructure runner could not "
                     "reach its Kubernetes API; allowed: CIDRs inside the ACL (or widen the ACL)",
+                )
+            )
+        if env == PROMOTED and not runner.health_observer:
+            problems.append(
+                Problem(
+                    f"pipeline.runners.{env}.healthObserver",
+                    False,
+                    "promote.yml's production-health job reads production's Argo CD Applications through "
+                    f"its Kubernetes API after each sync, and on GitHub-hosted runners delivery:cluster.controlPlaneAcl "
+                    f"{json.dumps(acl)} would refuse it: no promotion could report production's health; "
+                    "allowed: true (this group runs it too, and must admit promote.yml on main), or an "
+                    "empty controlPlaneAcl",
                 )
             )
         if observed and not runner.validation_observer:
