@@ -149,7 +149,10 @@ def test_conditions_match_the_configured_thresholds(stack: str) -> None:
 def test_seed_thresholds_are_the_defaults() -> None:
     """Seed 003: production health is availability above 99.9 % (auto rollback); the
     performance gate an error rate below 1 % and P95 below 1000 ms."""
-    production, staging = AnalysisConfig().for_environment("production"), AnalysisConfig().for_environment("staging")
+    production, staging = (
+        AnalysisConfig().for_environment("production"),
+        AnalysisConfig().for_environment("staging"),
+    )
     assert (production.min_success_rate, production.max_p95_latency_ms) == (0.999, 1000)
     assert (staging.min_success_rate, staging.max_p95_latency_ms) == (0.99, 1000)
     assert AnalysisConfig(min_success_rate=0.995).for_environment("staging").min_success_rate == 0.995

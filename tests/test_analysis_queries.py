@@ -42,7 +42,9 @@ EVAL = "9m"
 @pytest.fixture(scope="module")
 def promtool() -> Path:
     if not PROMTOOL.is_file():
-        pytest.skip(f"promtool absent at {PROMTOOL}: build it with `make promtool`; the analysis queries were NOT run")
+        pytest.skip(
+            f"promtool absent at {PROMTOOL}: build it with `make promtool`; the analysis queries were NOT run"
+        )
     return PROMTOOL
 
 
@@ -75,7 +77,8 @@ def durations(service: str, cumulative: dict[str, int]) -> list[dict[str, str]]:
     """A latency histogram: requests per sample at or below each bucket bound (seconds)."""
     base = {"namespace": NAMESPACE, "service": service, "pod": f"{service}-0"}
     return [
-        counter("http_request_duration_seconds_bucket", {**base, "le": le}, count) for le, count in cumulative.items()
+        counter("http_request_duration_seconds_bucket", {**base, "le": le}, count)
+        for le, count in cumulative.items()
     ]
 
 
@@ -88,7 +91,10 @@ def success_rate_cases(minimum: float) -> dict[str, tuple[list[dict[str, str]], 
     ignored = requests(OTHER, ok=total // 2, failed=total // 2)
     return {
         "just above": (requests(MEASURED, total - allowed // 2, allowed // 2) + ignored, "Successful"),
-        "just below": (requests(MEASURED, total - allowed - allowed // 2, allowed + allowed // 2) + ignored, "Failed"),
+        "just below": (
+            requests(MEASURED, total - allowed - allowed // 2, allowed + allowed // 2) + ignored,
+            "Failed",
+        ),
         "no traffic": (ignored, "Inconclusive"),
     }
 
@@ -143,7 +149,9 @@ def run(promtool: Path, tmp_path: Path, tests: list[dict[str, Any]]) -> subproce
 
 def cases_for(analysis: AnalysisConfig) -> list[tuple[str, str, list[dict[str, str]], str]]:
     assert analysis.min_success_rate is not None
-    out = [(SUCCESS_RATE, name, s, v) for name, (s, v) in success_rate_cases(analysis.min_success_rate).items()]
+    out = [
+        (SUCCESS_RATE, name, s, v) for name, (s, v) in success_rate_cases(analysis.min_success_rate).items()
+    ]
     out += [(LATENCY_P95, name, s, v) for name, (s, v) in latency_cases(analysis.max_p95_latency_ms).items()]
     return out
 
@@ -169,9 +177,9 @@ def test_production_fails_a_version_staging_would_pass(promtool: Path, tmp_path:
     tests = []
     for stack, verdict in (("staging", "Successful"), ("production", "Failed")):
         config = stack_config(stack)
-        [metric] = analysis_templates(config.analysis, prometheus_url(config.monitoring))[SUCCESS_RATE]["spec"][
-            "metrics"
-        ]
+        [metric] = analysis_templates(config.analysis, prometheus_url(config.monitoring))[SUCCESS_RATE][
+            "spec"
+        ]["metrics"]
         tests.append(expression_tests(metric, series, verdict))
     done = run(promtool, tmp_path, tests)
     assert done.returncode == 0 and "SUCCESS" in done.stdout, done.stdout + done.stderr

@@ -249,7 +249,13 @@ def files_the_workflows_write(tmp_path_factory: pytest.TempPathFactory) -> set[s
     done = bash(
         step["run"],
         work,
-        {**step["env"], **github, **validated, "GITHUB_STEP_SUMMARY": "/dev/null", "GITHUB_OUTPUT": "/dev/null"},
+        {
+            **step["env"],
+            **github,
+            **validated,
+            "GITHUB_STEP_SUMMARY": "/dev/null",
+            "GITHUB_OUTPUT": "/dev/null",
+        },
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return {

@@ -38,8 +38,18 @@ def test_every_cluster_installs_both_add_ons_from_their_pinned_charts(stack_run:
     config = stack_config(stack_run.stack).ingress
     found = releases(stack_run)
     for chart, version, repo, namespace in (
-        ("ingress-nginx", config.nginx_chart_version, "https://kubernetes.github.io/ingress-nginx", config.nginx_namespace),
-        ("cert-manager", config.cert_manager_chart_version, "https://charts.jetstack.io", config.cert_manager_namespace),
+        (
+            "ingress-nginx",
+            config.nginx_chart_version,
+            "https://kubernetes.github.io/ingress-nginx",
+            config.nginx_namespace,
+        ),
+        (
+            "cert-manager",
+            config.cert_manager_chart_version,
+            "https://charts.jetstack.io",
+            config.cert_manager_namespace,
+        ),
     ):
         release = found[chart]
         assert release.inputs["version"] == version

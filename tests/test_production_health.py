@@ -33,7 +33,7 @@ OLD = {"api-router-service": "sha256:" + "c" * 64, "web-portal": "sha256:" + "d"
 
 def image_file(service: str, digest: str) -> str:
     return (
-        f"image:\n  repository: {REGISTRY}/{service}\n  tag: \"{'1' * 40}@{digest}\"\n"
+        f'image:\n  repository: {REGISTRY}/{service}\n  tag: "{"1" * 40}@{digest}"\n'
         f"  digest: {digest}\n  reference: {REGISTRY}/{service}@{digest}\n"
     )
 
@@ -72,7 +72,8 @@ def listing(revision: str, digests: dict[str, str], health: dict[str, str] | Non
     health = health or {}
     return {
         "items": [
-            application(s, revision, [f"{REGISTRY}/{s}@{d}"], health.get(s, "Healthy")) for s, d in digests.items()
+            application(s, revision, [f"{REGISTRY}/{s}@{d}"], health.get(s, "Healthy"))
+            for s, d in digests.items()
         ]
     }
 
@@ -140,7 +141,9 @@ def test_health_waits_for_the_sync_and_the_promotion_then_reports_to_the_run(
     assert len(calls) == 4 and all(f"--selector {LABEL_ENVIRONMENT}=production" in c for c in calls)
 
 
-def test_an_aborted_rollout_fails_the_promotion_at_once(tmp_path: Path, release: tuple[Path, str, str]) -> None:
+def test_an_aborted_rollout_fails_the_promotion_at_once(
+    tmp_path: Path, release: tuple[Path, str, str]
+) -> None:
     """A failed post-promotion analysis aborts the Rollout: Argo Rollouts switches the
     active Service back, the Application turns Degraded, the job fails (and pages)."""
     work, _, commit = release
@@ -188,7 +191,9 @@ def test_a_failed_health_check_pages_with_a_link_to_the_promotion(tmp_path: Path
     assert event["routing_key"] == "pd-routing-key" and event["event_action"] == "trigger"
     assert event["payload"]["severity"] == "critical"
     assert event["dedup_key"] == f"promote-production-{'f' * 40}", "a re-run does not page twice"
-    assert event["links"] == [{"href": "https://github.com/ai-aas/platform/actions/runs/42", "text": "promotion run"}]
+    assert event["links"] == [
+        {"href": "https://github.com/ai-aas/platform/actions/runs/42", "text": "promotion run"}
+    ]
     assert "https://events.pagerduty.com/v2/enqueue" in (tmp_path / "curl-args").read_text()
 
 
@@ -211,16 +216,22 @@ def test_the_job_follows_every_promotion_and_pages_on_any_failure(runs: dict[str
     assert workflow["jobs"]["promote"]["outputs"]["release"] == "${{ steps.release.outputs.commit }}"
 
 
-def test_productions_observer_environment_holds_the_kubeconfig_and_the_routing_key(runs: dict[str, Run]) -> None:
+def test_productions_observer_environment_holds_the_kubeconfig_and_the_routing_key(
+    runs: dict[str, Run],
+) -> None:
     secrets = {
         r.plain["secretName"]: r
-        for r in runs["production"].recorder.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
+        for r in runs["production"].recorder.of_type(
+            "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
+        )
         if r.plain["environment"] == ci_contract.observer_environment("production")
     }
     assert set(secrets) == {ci_contract.OBSERVER_KUBECONFIG, ci_contract.PAGERDUTY_ROUTING_KEY}
     staging = {
         r.plain["secretName"]
-        for r in runs["staging"].recorder.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
+        for r in runs["staging"].recorder.of_type(
+            "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
+        )
         if r.plain["environment"] == ci_contract.observer_environment("staging")
     }
     assert staging == {ci_contract.OBSERVER_KUBECONFIG}

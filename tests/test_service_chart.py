@@ -209,7 +209,10 @@ def test_production_is_blue_green_promoted_by_hand_with_pre_and_post_promotion_a
         assert blue_green["autoPromotionEnabled"] is False
         assert blue_green["scaleDownDelaySeconds"] == delay == 30
         assert (blue_green["activeService"], blue_green["previewService"]) == (service, f"{service}-preview")
-        for key, measured in (("prePromotionAnalysis", f"{service}-preview"), ("postPromotionAnalysis", service)):
+        for key, measured in (
+            ("prePromotionAnalysis", f"{service}-preview"),
+            ("postPromotionAnalysis", service),
+        ):
             analysis = blue_green[key]
             assert [t["templateName"] for t in analysis["templates"]] == list(TEMPLATES), key
             assert {a["name"]: a.get("value") for a in analysis["args"]}["service-name"] == measured, key
@@ -282,7 +285,9 @@ def test_ingresses_serve_tls_from_the_stacks_cluster_issuer(
             declared = {r.plain["metadata"]["name"] for r in run_stack(stack).recorder.of_type(ISSUER_TYPE)}
             assert issuer in declared, f"{stack}/{service}: no ClusterIssuer {issuer}"
             if stack != "development":
-                assert issuer == LETSENCRYPT_PROD, "browsers and staging validation trust only Let's Encrypt's production CA"
+                assert issuer == LETSENCRYPT_PROD, (
+                    "browsers and staging validation trust only Let's Encrypt's production CA"
+                )
             assert ingress["spec"]["ingressClassName"] == INGRESS_CLASS
             [tls] = ingress["spec"]["tls"]
             [rule] = ingress["spec"]["rules"]
@@ -311,18 +316,23 @@ def test_renders_are_valid_against_the_argo_prometheus_and_kubernetes_schemas(
             if doc["kind"] == "Rollout":
                 assert rollout_problems(doc) == [], where
             elif doc["kind"] == "ServiceMonitor":
-                errors = [e.message for e in _schema("monitoring.coreos.com/servicemonitor_v1.json").iter_errors(doc)]
+                errors = [
+                    e.message
+                    for e in _schema("monitoring.coreos.com/servicemonitor_v1.json").iter_errors(doc)
+                ]
                 assert errors == [], where
             else:
                 kubernetes_validate.validate(doc, version, strict=True)
 
 
-def test_the_schema_checks_catch_a_misspelt_field(rendered: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
+def test_the_schema_checks_catch_a_misspelt_field(
+    rendered: dict[tuple[str, str], list[dict[str, Any]]],
+) -> None:
     docs = rendered[("production", "web-portal")]
     rollout = json.loads(json.dumps(one(docs, "Rollout")))
-    rollout["spec"]["strategy"]["blueGreen"]["postPromotionAnalyis"] = rollout["spec"]["strategy"]["blueGreen"].pop(
-        "postPromotionAnalysis"
-    )
+    rollout["spec"]["strategy"]["blueGreen"]["postPromotionAnalyis"] = rollout["spec"]["strategy"][
+        "blueGreen"
+    ].pop("postPromotionAnalysis")
     assert rollout_problems(rollout)
     hpa = json.loads(json.dumps(one(docs, "HorizontalPodAutoscaler")))
     hpa["spec"]["maxReplica"] = hpa["spec"].pop("maxReplicas")
@@ -351,7 +361,12 @@ def test_every_pod_template_is_admitted_by_its_stacks_pod_policies(
             if rendered_stack != stack:
                 continue
             template = workload(docs)["spec"]["template"]
-            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": template["metadata"], "spec": template["spec"]}
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": template["metadata"],
+                "spec": template["spec"],
+            }
             requests.append(request(service, pod, spec.services[service].namespace))
         evaluation = evaluate(policies, bindings, requests, config.cluster.kubernetes_version)
         for result in evaluation.results:

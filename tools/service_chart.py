@@ -50,7 +50,9 @@ def helm_binary() -> Path | None:
 
 def stack_config(stack: str) -> StackConfig:
     doc = with_offline_pins(read_stack_file(stack_file(stack))["config"])
-    return parse_namespace({k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}, stack)
+    return parse_namespace(
+        {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}, stack
+    )
 
 
 def example_image(config: StackConfig, service: str) -> dict[str, Any]:
@@ -73,7 +75,11 @@ def example_values(environment: str, service: str) -> dict[str, Any]:
     prefix = EXAMPLE_HOSTS.get(service)
     if prefix is None:
         return {}
-    host = f"{prefix}.{EXAMPLE_DOMAIN}" if environment == "production" else f"{prefix}.{environment}.{EXAMPLE_DOMAIN}"
+    host = (
+        f"{prefix}.{EXAMPLE_DOMAIN}"
+        if environment == "production"
+        else f"{prefix}.{environment}.{EXAMPLE_DOMAIN}"
+    )
     return {"ingress": {"enabled": True, "host": host}}
 
 
@@ -119,7 +125,9 @@ def _run(helm: Path, *args: str, home: Path) -> str:
         "HELM_CONFIG_HOME": str(home / "config"),
         "HELM_DATA_HOME": str(home / "data"),
     }
-    done = subprocess.run([str(helm), *args], capture_output=True, text=True, env=env, check=False, timeout=120)
+    done = subprocess.run(
+        [str(helm), *args], capture_output=True, text=True, env=env, check=False, timeout=120
+    )
     if done.returncode != 0:
         raise RenderError(f"helm {' '.join(args[:2])} failed:\n{done.stderr}")
     return done.stdout
@@ -185,7 +193,9 @@ def golden_path(stack: str, service: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("golden", help="rewrite tests/golden/charts")
     scaffold = sub.add_parser("scaffold", help="write a service chart over the library")

@@ -25,8 +25,8 @@ from components.config.base import (
     Model,
     Problem,
 )
-from components.contracts.ingress import LETSENCRYPT_PROD
 from components.contracts.gitops_layout import RELEASE_BRANCH_PREFIX, release_branch
+from components.contracts.ingress import LETSENCRYPT_PROD
 from components.github.config import (
     PULUMI_PLUGIN_VERSIONS,
     PULUMI_RELEASES,

@@ -67,12 +67,13 @@ class ObserverEnvironment(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         if args.pagerduty_routing_key is not None:
+            routing_key: pulumi.Output[str] = pulumi.Output.secret(args.pagerduty_routing_key)
             github.ActionsEnvironmentSecret(
                 f"{name}-{ci_contract.PAGERDUTY_ROUTING_KEY}",
                 repository=args.repository,
                 environment=self.environment.environment,
                 secret_name=ci_contract.PAGERDUTY_ROUTING_KEY,
-                value=pulumi.Output.secret(args.pagerduty_routing_key),
+                value=routing_key,
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
         self.register_outputs({"environment": self.environment.environment})

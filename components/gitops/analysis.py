@@ -49,7 +49,9 @@ def analysis_templates(config: AnalysisConfig, prometheus_address: str) -> dict[
     window = config.rate_window
     rate = config.min_success_rate
     if rate is None:
-        raise ValueError("analysis thresholds without a success rate: pass AnalysisConfig.for_environment(...)")
+        raise ValueError(
+            "analysis thresholds without a success rate: pass AnalysisConfig.for_environment(...)"
+        )
     latency = config.max_p95_latency_ms
     success_query = (
         f'sum(rate(http_requests_total{{{_SELECTOR}, code!~"5.."}}[{window}])) / '

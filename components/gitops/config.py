@@ -9,7 +9,6 @@ from pydantic import Field, model_validator
 
 from components.config.base import ChartVersion, DnsLabel, Duration, Environment, GithubLogin, Model
 
-
 # Seed 003's quality gates: production health is availability above 99.9 % (auto rollback),
 # the performance gate an error rate below 1 %.
 PRODUCTION_AVAILABILITY = 0.999

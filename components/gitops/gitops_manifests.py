@@ -90,7 +90,9 @@ class GitOpsSpec(BaseModel):
                 analysis_templates=TEMPLATES,
                 scale_down_delay_seconds=config.argocd.rollouts.scale_down_delay_seconds,
                 ingress_class=INGRESS_CLASS if config.ingress.enabled else None,
-                cluster_issuer=config.ingress.issuer_for(config.environment) if config.ingress.enabled else None,
+                cluster_issuer=config.ingress.issuer_for(config.environment)
+                if config.ingress.enabled
+                else None,
                 monitor_labels=SELECTOR_LABELS,
             ),
         )

@@ -102,6 +102,7 @@ def service_chart_files(
         "templates/service.yaml": '{{ include "delivery-service.all" . }}\n',
         "values.yaml": (
             "# The service's own values; the image comes from the image file, `platform:` from\n"
-            "# the Argo CD Application (docs/service-chart.md).\n" + (yaml.safe_dump(own, **_DUMP) if own else "{}\n")
+            "# the Argo CD Application (docs/service-chart.md).\n"
+            + (yaml.safe_dump(own, **_DUMP) if own else "{}\n")
         ),
     }

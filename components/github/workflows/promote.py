@@ -35,7 +35,12 @@ from components.github.workflows.model import (
     Workflow,
     WorkflowDispatch,
 )
-from components.github.workflows.scripts import SCRIPTS_DIR, STAGING_STATE, VALIDATION_EVIDENCE, validation_evidence
+from components.github.workflows.scripts import (
+    SCRIPTS_DIR,
+    STAGING_STATE,
+    VALIDATION_EVIDENCE,
+    validation_evidence,
+)
 from components.github.workflows.settings import Settings
 
 FILE = "promote.yml"

@@ -191,7 +191,9 @@ def observe(
     revision, summary = settled_revision(apps, prefix)
     if expected is not None:
         if revision != expected:
-            raise NotSettledError(f"{environment} is settled at {revision}, not yet synced to the release {expected}")
+            raise NotSettledError(
+                f"{environment} is settled at {revision}, not yet synced to the release {expected}"
+            )
     elif subprocess.run(
         ["git", "merge-base", "--is-ancestor", revision, "HEAD"], capture_output=True, check=False
     ).returncode:
@@ -209,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     obs.add_argument("--registry", required=True, help="ghcr.io/<owner>: the platform's images")
     obs.add_argument("--images-dir", required=True, help="the environment's image files, in the repository")
     obs.add_argument("--out", type=Path, required=True)
-    obs.add_argument("--revision", help="the commit the environment must be settled at (production's release)")
+    obs.add_argument(
+        "--revision", help="the commit the environment must be settled at (production's release)"
+    )
     same = commands.add_parser("same", help="two observations name one image set")
     same.add_argument("before", type=Path)
     same.add_argument("after", type=Path)
