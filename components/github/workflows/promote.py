@@ -178,7 +178,7 @@ jq -n --arg key "$ROUTING_KEY" --arg dedup "promote-$ENVIRONMENT-$RELEASE" \
   '{routing_key: $key, event_action: "trigger", dedup_key: $dedup,
     payload: {summary: $summary, source: $source, severity: "critical", component: "promotion"},
     links: [{href: $run, text: "promotion run"}]}' > "$RUNNER_TEMP/event.json"
-curl --fail-with-body --silent --show-error --retry 3 --max-time 30 \
+curl --request POST --fail-with-body --silent --show-error --retry 3 --max-time 30 \
   --header "Content-Type: application/json" --data @"$RUNNER_TEMP/event.json" \
   https://events.pagerduty.com/v2/enqueue
 echo "### Paged: $ENVIRONMENT unhealthy after the promotion to \`$RELEASE\`" >> "$GITHUB_STEP_SUMMARY"
