@@ -95,7 +95,8 @@ def success_rate_cases(minimum: float) -> dict[str, tuple[list[dict[str, str]], 
             requests(MEASURED, total - allowed - allowed // 2, allowed + allowed // 2) + ignored,
             "Failed",
         ),
-        "no traffic": (ignored, "Inconclusive"),
+        # The pods are up and scraped but serve nothing: 0/0 is NaN.
+        "no traffic": (requests(MEASURED, 0, 0) + ignored, "Inconclusive"),
     }
 
 
@@ -111,7 +112,7 @@ def latency_cases(limit_ms: int) -> dict[str, tuple[list[dict[str, str]], str]]:
     return {
         "just under": (durations(MEASURED, under) + ignored, "Successful"),
         "just over": (durations(MEASURED, over) + ignored, "Failed"),
-        "no traffic": (ignored, "Inconclusive"),
+        "no traffic": (durations(MEASURED, dict.fromkeys(buckets, 0)) + ignored, "Inconclusive"),
     }
 
 
