@@ -36,7 +36,6 @@ from components.gitops.service_chart import (
     library_reference,
     service_chart_files,
 )
-from components.kubernetes.pod_policies import pod_policies
 from tools.offline import STACKS
 from tools.service_chart import (
     ROOT,
@@ -52,6 +51,8 @@ from tools.service_chart import (
 SCHEMAS = ROOT / "components" / "schemas"
 TEMPLATE_TYPE = "kubernetes:argoproj.io/v1alpha1:ClusterAnalysisTemplate"
 ISSUER_TYPE = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 ABSENT = "helm absent: build it with `make helm` (needs Go); the service charts were NOT rendered"
 
 
@@ -343,19 +344,15 @@ def test_the_schema_checks_catch_a_misspelt_field(
 def test_every_pod_template_is_admitted_by_its_stacks_pod_policies(
     rendered: dict[tuple[str, str], list[dict[str, Any]]],
 ) -> None:
-    """The stack's own ValidatingAdmissionPolicies and bindings (digest-pinned platform images,
-    no root, read-only root filesystem) judge each rendered pod in its namespace."""
+    """The ValidatingAdmissionPolicies and bindings the stack declares (digest-pinned platform
+    images, no root, read-only root filesystem) judge each rendered pod in its namespace."""
     for stack in STACKS:
         config = stack_config(stack)
         spec = GitOpsSpec.from_config(config)
-        declared = pod_policies(
-            config.github.workflows.registry_for(config.github.owner) + "/",
-            spec.namespaces,
-            config.pod_policies.image_digest_actions,
-            config.pod_policies.pod_security_actions,
-        )
-        policies = [policy for policy, _ in declared.values()]
-        bindings = [binding for _, binding in declared.values()]
+        run = run_stack(stack)
+        policies = [r.plain for r in run.recorder.of_type(POLICY)]
+        bindings = [r.plain for r in run.recorder.of_type(BINDING)]
+        assert len(policies) == len(bindings) == 2, f"{stack} declares both pod policies"
         requests = []
         for (rendered_stack, service), docs in rendered.items():
             if rendered_stack != stack:
@@ -368,10 +365,19 @@ def test_every_pod_template_is_admitted_by_its_stacks_pod_policies(
                 "spec": template["spec"],
             }
             requests.append(request(service, pod, spec.services[service].namespace))
-        evaluation = evaluate(policies, bindings, requests, config.cluster.kubernetes_version)
+        # The same pod with a tag instead of the digest: the harness does refuse.
+        tagged = json.loads(json.dumps(requests[0]))
+        image = tagged["object"]["spec"]["containers"][0]["image"]
+        tagged["object"]["spec"]["containers"][0]["image"] = image.split("@", 1)[0] + ":latest"
+        tagged["name"] = "tagged"
+        evaluation = evaluate(policies, bindings, [*requests, tagged], config.cluster.kubernetes_version)
         for result in evaluation.results:
             judged = [p for p in result.policies if p.bindings]
             assert len(judged) == 2, f"{stack}/{result.request}: both policies must judge it"
+            if result.request == "tagged":
+                denies = "Deny" in config.pod_policies.image_digest_actions
+                assert result.allowed is not denies, f"{stack}: a tag got through"
+                continue
             assert result.allowed, f"{stack}/{result.request}: {result.status_message}"
 
 
