@@ -209,6 +209,9 @@ def test_example_rollouts_are_schema_valid_and_reference_both_templates(strategy
     assert service == spec["canaryService" if strategy == "canary" else "previewService"]
     if strategy == "blueGreen":
         assert spec["autoPromotionEnabled"] is False
+        # After the switch: the active Service, whose failed analysis switches back.
+        post = {a["name"]: a for a in spec["postPromotionAnalysis"]["args"]}["service-name"]["value"]
+        assert post == spec["activeService"]
 
 
 def test_example_args_are_the_templates_args() -> None:

@@ -121,7 +121,9 @@ def example_rollout(strategy: Strategy, service: str = "example-service") -> dic
         }
     else:
         # The preview Service reaches the new version only; it is promoted (by a person:
-        # autoPromotionEnabled false) only after the analysis has passed.
+        # autoPromotionEnabled false) only after the analysis has passed. After the switch the
+        # post-promotion analysis measures the active Service; its failure aborts the Rollout
+        # and switches back to the previous version, kept running until it has passed.
         spec = {
             "blueGreen": {
                 "activeService": service,
@@ -129,6 +131,7 @@ def example_rollout(strategy: Strategy, service: str = "example-service") -> dic
                 "autoPromotionEnabled": False,
                 "scaleDownDelaySeconds": 30,
                 "prePromotionAnalysis": _analysis(f"{service}-preview"),
+                "postPromotionAnalysis": _analysis(service),
             }
         }
     labels = {"app.kubernetes.io/name": service}
