@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference report notifications-harness cel-harness promtool amtool minio
+.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference report notifications-harness cel-harness promtool amtool minio helm chart-golden
 
 # Installs exactly what the workflows install: requirements-dev.lock pins every transitive
 # dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
@@ -130,3 +130,14 @@ $(TOOLS_CACHE)/minio: tools/minio/go.mod tools/minio/go.sum
 	@command -v go >/dev/null || { echo "go not found: MinIO needs Go (https://go.dev/dl/)" >&2; exit 1; }
 	mkdir -p $(TOOLS_CACHE)
 	cd tools/minio && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/minio github.com/minio/minio
+
+# The Helm CLI (helm.sh/helm/v3, pinned in tools/helm/go.mod) rendering the service chart for
+# every service and environment (tests/helm_render.py runs it).
+helm: $(TOOLS_CACHE)/helm  ## Helm v3.22.0 (pinned in tools/helm/go.mod) for the service-chart renders
+$(TOOLS_CACHE)/helm: tools/helm/go.mod tools/helm/go.sum
+	@command -v go >/dev/null || { echo "go not found: helm needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/helm && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/helm helm.sh/helm/v3/cmd/helm
+
+chart-golden: install helm  ## rewrite tests/golden/charts: every service's chart rendered by Helm for every stack
+	$(BIN)/python -m tools.service_chart golden

@@ -34,6 +34,7 @@ from components.gitops.gitops_manifests import applications
 from components.gitops.image_pull import ImagePullSecrets, ImagePullSecretsArgs
 from components.gitops.rollouts import Rollouts, RolloutsArgs
 from components.gitops.validation_observer import ValidationObserver, ValidationObserverArgs
+from components.ingress.ingress import Ingress, IngressArgs
 from components.kubernetes.admission_policies import PodPolicies, PodPoliciesArgs
 from components.kubernetes.network_isolation import NetworkIsolation, NetworkIsolationArgs
 from components.kubernetes.network_policies import Isolation
@@ -154,7 +155,7 @@ def main() -> None:
         analysis = AnalysisTemplates(
             f"{env}-analysis",
             AnalysisTemplatesArgs(
-                analysis=config.argocd.rollouts.analysis,
+                analysis=config.analysis,
                 prometheus_address=prometheus_url(config.monitoring),
             ),
             opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[rollouts.release]),
@@ -162,6 +163,22 @@ def main() -> None:
         # Rollout resources live in the Applications and reference the templates: they go
         # before the templates and the controller on destroy.
         app_dependencies.extend([rollouts.release, *analysis.templates.values()])
+    # ingress-nginx and cert-manager from pinned charts, with the Let's Encrypt ClusterIssuers
+    # the services' Ingresses name (docs/service-chart.md): before the first sync.
+    if config.ingress.enabled:
+        ingress = Ingress(
+            f"{env}-ingress",
+            IngressArgs(
+                environment=env,
+                ingress=config.ingress,
+                high_availability=config.argocd.high_availability,
+                timeout_seconds=config.argocd.helm_timeout_seconds,
+            ),
+            opts=pulumi.ResourceOptions(
+                providers={"kubernetes": cluster.provider}, depends_on=[monitoring.release]
+            ),
+        )
+        app_dependencies.extend([*ingress.releases.values(), *ingress.issuers.values()])
     # Default-deny ingress in Argo CD's and monitoring's namespaces: no service workload
     # reaches Alertmanager, Prometheus, or Argo CD's repo server and Redis.
     NetworkIsolation(
@@ -221,11 +238,13 @@ def main() -> None:
         "argocdApplications", sorted(a["metadata"]["name"] for a in applications(gitops_spec).values())
     )
 
-    # --- staging's observer ----------------------------------------------------------
+    # --- observers --------------------------------------------------------------------
     # Staging validation reads what staging runs (its Applications' revision, health and
     # images) with a read-only identity, from a main-only GitHub environment: what it
-    # validates comes from staging itself, never from the dispatch that woke it.
-    if env == "staging":
+    # validates comes from staging itself, never from the dispatch that woke it. The
+    # promotion's production-health job reads production the same way after each sync, and
+    # pages through PagerDuty when production does not come up healthy.
+    if env in ("staging", "production"):
         observer = ValidationObserver(
             f"{env}-validation-observer",
             ValidationObserverArgs(
@@ -239,7 +258,10 @@ def main() -> None:
         ObserverEnvironment(
             f"{env}-observer",
             ObserverEnvironmentArgs(
-                repository=config.github.repository, environment=env, kubeconfig=observer.kubeconfig
+                repository=config.github.repository,
+                environment=env,
+                kubeconfig=observer.kubeconfig,
+                pagerduty_routing_key=secrets.pagerduty_routing_key if env == "production" else None,
             ),
             opts=pulumi.ResourceOptions(providers=[github_provider]),
         )
@@ -331,6 +353,9 @@ def main() -> None:
                     groups={env: runner.group for env, runner in config.pipeline.runners.items()},
                     observers=frozenset(
                         env for env, runner in config.pipeline.runners.items() if runner.validation_observer
+                    ),
+                    health_observers=frozenset(
+                        env for env, runner in config.pipeline.runners.items() if runner.health_observer
                     ),
                 ),
                 opts=pulumi.ResourceOptions(providers=[github_provider]),

@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from conftest import assert_refused
 from test_argocd import stack_config
 
 from components.gitops.analysis import (
@@ -131,10 +132,11 @@ def test_templates_query_the_in_cluster_prometheus_with_configured_cadence(stack
 def test_conditions_match_the_configured_thresholds(stack: str) -> None:
     """Just above and below each threshold, the analysis passes or fails as config says."""
     config = stack_config(stack)
-    analysis = config.argocd.rollouts.analysis
+    analysis = config.analysis
     templates = analysis_templates(analysis, prometheus_url(config.monitoring))
     rate = only_metric(templates[SUCCESS_RATE])
     minimum = analysis.min_success_rate
+    assert minimum is not None
     assert verdict(rate, minimum) == "Successful", "the minimum itself is good enough"
     assert verdict(rate, minimum + 0.001) == "Successful"
     assert verdict(rate, minimum - 0.001) == "Failed"
@@ -150,8 +152,36 @@ def test_conditions_match_the_configured_thresholds(stack: str) -> None:
 
 
 def test_seed_thresholds_are_the_defaults() -> None:
-    analysis = AnalysisConfig()
-    assert (analysis.min_success_rate, analysis.max_p95_latency_ms) == (0.9, 1000)
+    """Seed 003: production health is availability above 99.9 % (auto rollback); the
+    performance gate an error rate below 1 % and P95 below 1000 ms."""
+    production, staging = (
+        AnalysisConfig().for_environment("production"),
+        AnalysisConfig().for_environment("staging"),
+    )
+    assert (production.min_success_rate, production.max_p95_latency_ms) == (0.999, 1000)
+    assert (staging.min_success_rate, staging.max_p95_latency_ms) == (0.99, 1000)
+    assert AnalysisConfig(min_success_rate=0.995).for_environment("staging").min_success_rate == 0.995
+
+
+def test_each_stack_holds_new_versions_to_its_own_success_rate(runs: dict[str, Run]) -> None:
+    """The templates each stack declares carry that environment's threshold."""
+    for stack, minimum in (("staging", 0.99), ("production", 0.999)):
+        rate = only_metric(templates_of(runs[stack])[SUCCESS_RATE])
+        assert rate["successCondition"] == f"result[0] >= {minimum}", stack
+        assert rate["failureCondition"] == f"result[0] < {minimum}", stack
+
+
+def test_production_may_not_lower_its_success_rate_below_the_availability_target() -> None:
+    assert_refused(
+        "production",
+        {"delivery:argocd.rollouts.analysis.minSuccessRate": 0.99},
+        ["delivery:argocd.rollouts.analysis.minSuccessRate = 0.99", "allowed: 0.999 to 1"],
+    )
+
+
+def test_templates_need_a_resolved_success_rate() -> None:
+    with pytest.raises(ValueError, match="for_environment"):
+        analysis_templates(AnalysisConfig(), "http://prometheus:9090")
 
 
 def test_thresholds_follow_the_config() -> None:
@@ -184,10 +214,13 @@ def test_example_rollouts_are_schema_valid_and_reference_both_templates(strategy
     assert service == spec["canaryService" if strategy == "canary" else "previewService"]
     if strategy == "blueGreen":
         assert spec["autoPromotionEnabled"] is False
+        # After the switch: the active Service, whose failed analysis switches back.
+        post = {a["name"]: a for a in spec["postPromotionAnalysis"]["args"]}["service-name"]["value"]
+        assert post == spec["activeService"]
 
 
 def test_example_args_are_the_templates_args() -> None:
-    templates = analysis_templates(AnalysisConfig(), "http://prometheus:9090")
+    templates = analysis_templates(AnalysisConfig().for_environment("staging"), "http://prometheus:9090")
     for strategy in set(STRATEGIES.values()):
         spec = example_rollout(strategy)["spec"]["strategy"][strategy]
         analysis = spec["analysis"] if strategy == "canary" else spec["prePromotionAnalysis"]

@@ -28,7 +28,7 @@ import components
 from tools.offline import ROOT
 
 COMPONENTS = ROOT / "components"
-DOMAINS = ("cluster", "gitops", "monitoring", "github", "storage")
+DOMAINS = ("cluster", "gitops", "ingress", "monitoring", "github", "storage")
 SHARED = ("contracts", "kubernetes")
 # What every module may import: the config models' base types and value types.
 BASE = "components.config.base"

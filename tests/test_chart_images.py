@@ -24,7 +24,15 @@ from conftest import TEST_SECRETS, assert_refused, with_changes
 from components.config.base import ConfigError
 from components.config.loader import parse_namespace
 from components.kubernetes.helm import chart_name, chart_reference, image_ref
-from tools.offline import OFFLINE_CHART_IMAGES, STACKS, Recorder, Run, run_program, stack_file
+from tools.offline import (
+    OFFLINE_CHART_IMAGES,
+    OFFLINE_INGRESS_DIGESTS,
+    STACKS,
+    Recorder,
+    Run,
+    run_program,
+    stack_file,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHARTS = ROOT / "components" / "schemas" / "charts"
@@ -70,7 +78,10 @@ def reference(image: dict[str, Any]) -> str:
     """The image a chart renders from one image map: `registry/repository:tag`, then the digest
     from `sha` (kube-prometheus-stack, kube-state-metrics) or `digest` (node-exporter); charts
     without either carry it in `tag` (argo-cd, argo-rollouts, redis-ha)."""
-    name = "/".join(str(p) for p in (image.get("registry"), image["repository"]) if p)
+    # ingress-nginx names the repository `image` (beside `registry`), every other chart `repository`.
+    name = "/".join(
+        str(p) for p in (image.get("registry"), image.get("repository") or image.get("image")) if p
+    )
     ref = f"{name}:{image.get('tag') or ''}"
     if image.get("sha"):
         ref += f"@sha256:{image['sha']}"
@@ -147,14 +158,31 @@ KUBE_PROMETHEUS_STACK: dict[str, Account] = {
     "grafana.sidecar.image": _switch("grafana.enabled"),
 }
 OPENTELEMETRY_COLLECTOR: dict[str, Account] = {"image": lambda v: "pinned"}
+CERT_MANAGER: dict[str, Account] = {
+    **{
+        path: lambda v: "pinned"
+        for path in ("image", "webhook.image", "cainjector.image", "acmesolver.image")
+    },
+    "startupapicheck.image": _switch("startupapicheck.enabled"),
+}
+# ingress-nginx's values.yaml is not copied here: its documented image maps (registry, image,
+# tag, digest), listed in SUBCHART_IMAGES, with their switches.
+INGRESS_NGINX: dict[str, Account] = {
+    "controller.image": lambda v: "pinned",
+    "controller.admissionWebhooks.patch.image": lambda v: "pinned",
+    "defaultBackend.image": _switch("defaultBackend.enabled"),
+}
 ACCOUNTS = {
     "argo-cd": ARGO_CD,
     "argo-rollouts": ARGO_ROLLOUTS,
     "kube-prometheus-stack": KUBE_PROMETHEUS_STACK,
     "opentelemetry-collector": OPENTELEMETRY_COLLECTOR,
+    "cert-manager": CERT_MANAGER,
+    "ingress-nginx": INGRESS_NGINX,
 }
 # Image maps of subcharts, which the parent's values.yaml shows only partly or not at all.
 SUBCHART_IMAGES = {
+    "ingress-nginx": ("controller.image", "controller.admissionWebhooks.patch.image", "defaultBackend.image"),
     "argo-cd": ("redis-ha.haproxy.image",),
     "kube-prometheus-stack": (
         "kube-state-metrics.image",
@@ -166,6 +194,8 @@ SUBCHART_IMAGES = {
 
 
 def chart_defaults(chart: str, version: str) -> dict[str, Any]:
+    if chart == "ingress-nginx":  # not copied: accounted for by SUBCHART_IMAGES alone
+        return {"defaultBackend": {"enabled": False}, "controller": {"admissionWebhooks": {"enabled": True}}}
     return yaml.safe_load((CHARTS / chart / version / "values.yaml").read_text())
 
 
@@ -184,7 +214,7 @@ def image_accounts(release: Any, ours: dict[str, Any] | None = None) -> dict[str
     for path in sorted(paths):
         how = ACCOUNTS[chart][path](values)
         block = lookup(values, path) or {}
-        result[path] = (how, reference(block) if block.get("repository") else "")
+        result[path] = (how, reference(block) if block.get("repository") or block.get("image") else "")
     return result
 
 
@@ -200,7 +230,8 @@ def test_staging_and_production_install_every_chart_by_digest(stack: str, runs: 
             chart
         )
         assert "repositoryOpts" not in release.inputs
-        assert re.fullmatch(r"\d+\.\d+\.\d+", release.inputs["version"]), (
+        # cert-manager's chart versions carry a `v` (v1.21.2), as its OCI tags do.
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", release.inputs["version"]), (
             "the version's tag is checked against the digest"
         )
 
@@ -260,6 +291,7 @@ def test_staging_and_production_refuse_charts_and_images_without_digests(stack: 
     expected = {"argocd.chartDigest", "argocd.rollouts.chartDigest", "monitoring.chartDigest"}
     expected |= {key for key in OFFLINE_CHART_IMAGES if not key.endswith(".haproxy")}
     expected.add("monitoring.tracing.chartDigest")  # the stack files run the collector
+    expected |= set(OFFLINE_INGRESS_DIGESTS)  # ingress-nginx and cert-manager
     if stack == "production":
         expected.add("argocd.images.haproxy")  # HA: redis-ha's HAProxy
     assert keys == expected

@@ -213,7 +213,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
         {"delivery:services.web-portal.namespace": "monitoring"},
         [
             'delivery:services.web-portal.namespace = "monitoring": Applications may not deploy into Argo '
-            "CD's, Argo Rollouts', monitoring's or Kubernetes' own namespaces"
+            "CD's, Argo Rollouts', monitoring's, the ingress add-ons' or Kubernetes' own namespaces"
         ],
     ),
     (

@@ -31,10 +31,12 @@ def environments(run: Run) -> dict[str, RecordedResource]:
     found = {r.plain["environment"]: r for r in declared}
     assert len(found) == len(declared), "an environment is declared twice"
     found.pop(ci_contract.CI_MAIN_ENVIRONMENT, None)
-    # Staging's observer environment holds no CI credentials (test_promotion_integrity.py).
+    # The observer environments hold no CI credentials (test_promotion_integrity.py,
+    # test_production_health.py).
     found.pop(ci_contract.observer_environment("staging"), None)
     # Production's acceptance of high image findings holds nothing (test_risk_acceptance below).
     found.pop(ci_contract.IMAGE_RISK_ENVIRONMENT, None)
+    found.pop(ci_contract.observer_environment("production"), None)
     return found
 
 

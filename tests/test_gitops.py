@@ -553,6 +553,7 @@ def test_any_service_set_yields_valid_least_privilege_manifests(
         automated_sync=env != "production",
         tolerate_missing_image=env == "development",
         image_pull_secret="ghcr-pull",
+        platform={"strategy": "canary"},
     )
     project = app_project(spec)
     # Metadata is checked (slowly, ~10 ms each) on the committed stacks' manifests above.

@@ -423,7 +423,21 @@ def test_receiver_secrets_stay_in_a_kubernetes_secret(stack_run: Run) -> None:
     )
     assert secret.name in monitoring_release(stack_run).depends_on, "Alertmanager mounts it at start"
     # The routing key reaches nothing else, and neither credential reaches Helm.
-    others = json.dumps([r.plain for r in stack_run.resources if r is not secret])
+    # Besides Alertmanager, only production's main-only observer environment holds it, as an
+    # environment secret: promote.yml's production-health job pages with it when production
+    # is unhealthy after a sync (tests/test_production_health.py). A routing key can only
+    # open incidents on its one PagerDuty service.
+    paging = [
+        r
+        for r in stack_run.resources
+        if r.type == "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
+        and r.plain["secretName"] == "PAGERDUTY_ROUTING_KEY"
+    ]
+    assert [r.plain["environment"] for r in paging] == (
+        ["production-observer"] if stack_run.stack == "production" else []
+    )
+    assert all(is_secret for r in paging for _, _, is_secret in walk(r.inputs["value"]))
+    others = json.dumps([r.plain for r in stack_run.resources if r is not secret and r not in paging])
     assert TEST_SECRETS["pagerdutyRoutingKey"] not in others
     for key in ("pagerdutyRoutingKey", "slackWebhookUrl"):
         assert TEST_SECRETS[key] not in json.dumps(monitoring_release(stack_run).plain), key

@@ -120,8 +120,9 @@ def test_environment_scoped_objects_belong_to_the_stacks_own_environments(runs: 
         ]
         assert scoped, f"{stack} declares no environment"
         own = {stack, f"{stack}-preview"}
-        if stack == "staging":
-            own.add(ci_contract.observer_environment(stack))  # staging's read-only observer
+        if stack in ("staging", "production"):
+            # The read-only observer: staging validation's, the promotion's health job's.
+            own.add(ci_contract.observer_environment(stack))
         if stack_doc(stack)["delivery:github"].get("manageRepository"):
             own.add(ci_contract.CI_MAIN_ENVIRONMENT)  # the repository's CI secrets (main only)
         if stack == "production":

@@ -771,10 +771,16 @@ def test_staging_declares_a_read_only_observer_in_a_main_only_environment(runs: 
     kubeconfig = yaml.safe_load(value.value)
     assert kubeconfig["contexts"][0]["context"]["namespace"] == "argocd"
     assert kubeconfig["users"][0]["user"]["token"].startswith("mock-service-account-token-")
-    for stack in ("development", "production"):
-        assert not [
-            r for r in runs[stack].resources if r.type == "kubernetes:rbac.authorization.k8s.io/v1:Role"
-        ]
+    assert not [
+        r for r in runs["development"].resources if r.type == "kubernetes:rbac.authorization.k8s.io/v1:Role"
+    ]
+    # Production has the same read-only observer, for promote.yml's production-health job
+    # (tests/test_production_health.py): the same one rule, in Argo CD's namespace.
+    (production_role,) = [
+        r for r in runs["production"].resources if r.type == "kubernetes:rbac.authorization.k8s.io/v1:Role"
+    ]
+    assert production_role.plain["rules"] == role.plain["rules"]
+    assert production_role.plain["metadata"]["namespace"] == "argocd"
 
 
 def test_every_image_the_gitops_tree_hands_out_is_a_digest_reference(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ LKE = "linode:index/lkeCluster:LkeCluster"
 WORKFLOW_FILE = "github:index/repositoryFile:RepositoryFile"
 INFRASTRUCTURE = ".github/workflows/infrastructure.yml"
 STAGING_VALIDATION = ".github/workflows/staging-validation.yml"
+PROMOTE = ".github/workflows/promote.yml"
 # staging-validation.yml's jobs that read staging's Kubernetes API through the observer.
 OBSERVER_JOBS = ("target", "gate")
 ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
@@ -174,10 +175,27 @@ def test_every_self_hosted_group_admits_only_the_infrastructure_workflow_on_main
         assert group.plain["selectedRepositoryIds"] == [repository_id]
         assert group.plain["allowsPublicRepositories"] is False
         assert group.plain["restrictedToWorkflows"] is True
+        runner = parsed(owner.stack).pipeline.runners
+        [env] = [e for e, r in runner.items() if r.group == group.plain["name"]]
+        expected = [INFRASTRUCTURE]
+        if runner[env].validation_observer:
+            expected.append(STAGING_VALIDATION)
+        if runner[env].health_observer:
+            expected.append(PROMOTE)
         assert group.plain["selectedWorkflows"] == [
-            f"{github.owner}/{github.repository}/{INFRASTRUCTURE}@refs/heads/main"
+            f"{github.owner}/{github.repository}/{path}@refs/heads/main" for path in expected
         ]
         assert group.protect, "deleting a group moves its runners to the organisation's default group"
+
+
+def test_production_health_runs_where_productions_acl_admits_it(runs: dict[str, Run]) -> None:
+    """promote.yml's production-health job reads production's Applications: on production's
+    group, which admits promote.yml on main, in the main-only production-observer environment."""
+    job = committed_workflows(runs)[PROMOTE]["jobs"]["production-health"]
+    runner = parsed("production").pipeline.runners["production"]
+    assert runner.health_observer, "production's committed file has a control-plane ACL"
+    assert job["runs-on"] == {"group": runner.group, "labels": runner.labels}
+    assert job["environment"] == ci_contract.observer_environment("production")
 
 
 @pytest.mark.parametrize("stack", [s for s in STACKS if s != "production"])
@@ -346,3 +364,31 @@ def test_a_staging_acl_with_its_group_puts_the_observer_jobs_inside_it(runs: dic
     # The observer jobs on the group run on main only: `target` by its `if`, the gate (which
     # must run always) by its main-only environment.
     assert assert_self_hosted_jobs_run_on_main_only({**runs, "staging": staging}, workflows) >= 4
+
+
+def test_production_refuses_a_health_job_its_acl_would_lock_out() -> None:
+    assert_refused(
+        "production",
+        {"delivery:pipeline.runners.production.healthObserver": False},
+        [
+            "delivery:pipeline.runners.production.healthObserver = false: promote.yml's production-health "
+            "job reads production's Argo CD Applications",
+        ],
+    )
+
+
+def test_only_production_runs_the_health_job() -> None:
+    assert_refused(
+        "production",
+        {
+            "delivery:pipeline.runners.staging": {
+                "group": "staging-infrastructure",
+                "egressCidrs": ["203.0.113.64/28"],
+                "healthObserver": True,
+            }
+        },
+        [
+            "delivery:pipeline.runners.staging.healthObserver = true: promote.yml's health job observes "
+            "production only",
+        ],
+    )

@@ -169,7 +169,15 @@ OFFLINE_CHART_IMAGES: dict[str, str] = {
     "monitoring.images.grafana": "docker.io/grafana/grafana:12.3.1",
     "monitoring.images.grafanaSidecar": "quay.io/kiwigrid/k8s-sidecar:2.5.0",
     "monitoring.tracing.images.collector": "docker.io/otel/opentelemetry-collector-k8s:0.158.0",
+    "ingress.images.nginxController": "registry.k8s.io/ingress-nginx/controller:v1.14.2",
+    "ingress.images.nginxWebhookPatch": "registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.6.5",
+    "ingress.images.certManagerController": "quay.io/jetstack/cert-manager-controller:v1.21.2",
+    "ingress.images.certManagerWebhook": "quay.io/jetstack/cert-manager-webhook:v1.21.2",
+    "ingress.images.certManagerCainjector": "quay.io/jetstack/cert-manager-cainjector:v1.21.2",
+    "ingress.images.certManagerAcmesolver": "quay.io/jetstack/cert-manager-acmesolver:v1.21.2",
 }
+# The ingress add-ons name their two charts' digests apart (one config node, two charts).
+OFFLINE_INGRESS_DIGESTS: tuple[str, ...] = ("ingress.nginxChartDigest", "ingress.certManagerChartDigest")
 PINNED_ENVIRONMENTS = ("staging", "production")
 
 OFFLINE_PINS: dict[str, str] = {
@@ -180,12 +188,22 @@ OFFLINE_PINS: dict[str, str] = {
     },
     **{f"{chart}.chartDigest": _placeholder(f"{chart}.chartDigest") for chart in OFFLINE_CHARTS},
     **{key: _placeholder(key) for key in OFFLINE_CHART_IMAGES},
+    **{key: _placeholder(key) for key in OFFLINE_INGRESS_DIGESTS},
 }
 
 
 def _fill_chart_pins(values: dict[str, Any]) -> None:
     """OFFLINE_PINS for the chart digests and chart images a pinned environment leaves out."""
     name = project_name()
+    ingress = values.setdefault(f"{name}:ingress", {})
+    if isinstance(ingress, dict):
+        for key in OFFLINE_INGRESS_DIGESTS:
+            ingress.setdefault(key.split(".", 1)[1], f"sha256:{OFFLINE_PINS[key]}")
+        images = ingress.setdefault("images", {})
+        if isinstance(images, dict):
+            for key, image in OFFLINE_CHART_IMAGES.items():
+                if key.startswith("ingress.images."):
+                    images.setdefault(key.rpartition(".")[2], f"{image}@sha256:{OFFLINE_PINS[key]}")
     for chart in OFFLINE_CHARTS:
         top, *rest = chart.split(".")
         node = values.setdefault(f"{name}:{top}", {})

@@ -4,7 +4,11 @@ here, at the config root, so no domain needs to know ``StackConfig`` (docs/devel
 from __future__ import annotations
 
 from components.config.stack import StackConfig
+from components.contracts.ingress import INGRESS_CLASS
+from components.contracts.monitoring import SELECTOR_LABELS
+from components.gitops.analysis import TEMPLATES
 from components.gitops.gitops_manifests import GitOpsSpec, ServiceApp
+from components.gitops.service_chart import platform_values, strategy_for
 
 
 def gitops_spec(config: StackConfig) -> GitOpsSpec:
@@ -25,4 +29,13 @@ def gitops_spec(config: StackConfig) -> GitOpsSpec:
         # is missing (not yet written, or deleted) fails the comparison instead.
         tolerate_missing_image=config.environment == "development",
         image_pull_secret=config.image_pull.secret_name,
+        platform=platform_values(
+            environment=config.environment,
+            strategy=strategy_for(config.environment, config.rollouts_enabled),
+            analysis_templates=TEMPLATES,
+            scale_down_delay_seconds=config.argocd.rollouts.scale_down_delay_seconds,
+            ingress_class=INGRESS_CLASS if config.ingress.enabled else None,
+            cluster_issuer=config.ingress.issuer_for(config.environment) if config.ingress.enabled else None,
+            monitor_labels=SELECTOR_LABELS,
+        ),
     )

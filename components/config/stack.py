@@ -26,6 +26,7 @@ from components.config.base import (
     Problem,
 )
 from components.contracts.gitops_layout import RELEASE_BRANCH_PREFIX, release_branch
+from components.contracts.ingress import LETSENCRYPT_PROD
 from components.github.config import (
     PULUMI_PLUGIN_VERSIONS,
     PULUMI_RELEASES,
@@ -34,13 +35,23 @@ from components.github.config import (
     plugin_archive,
     pulumi_cli_archive,
 )
-from components.gitops.config import ArgoCdConfig, GitOpsConfig, ImagePullConfig, ServiceConfig
+from components.gitops.config import (
+    PRODUCTION_AVAILABILITY,
+    AnalysisConfig,
+    ArgoCdConfig,
+    GitOpsConfig,
+    ImagePullConfig,
+    ServiceConfig,
+)
+from components.ingress.config import INGRESS_IMAGES, IngressConfig
 from components.kubernetes.config import PodPoliciesConfig
 from components.monitoring.config import MONITORING_IMAGES, MonitoringConfig
 from components.storage.config import MetricsConfig
 
 # The environment staging validation observes (staging-validation.yml reads its Applications).
 VALIDATED: Environment = "staging"
+# The environment promote.yml promotes to, whose health its production-health job reports.
+PROMOTED: Environment = "production"
 
 
 class StackConfig(Model):
@@ -71,6 +82,10 @@ class StackConfig(Model):
     )
     pipeline: PipelineConfig = Field(
         description="CI of this stack: its state bucket and the lifetime of the credentials minted for CI."
+    )
+    ingress: IngressConfig = Field(
+        default_factory=IngressConfig,
+        description="ingress-nginx, cert-manager and the Let's Encrypt ClusterIssuers on the stack's cluster.",
     )
     pod_policies: PodPoliciesConfig = Field(
         default_factory=PodPoliciesConfig,
@@ -126,6 +141,27 @@ class StackConfig(Model):
                     True,
                     f"HA Argo CD runs redis-ha, which needs at least 3 nodes and the cluster guarantees {nodes}; "
                     "allowed: false, or pools with 3 or more nodes",
+                )
+            )
+        rate = self.argocd.rollouts.analysis.min_success_rate
+        if env == "production" and rate is not None and rate < PRODUCTION_AVAILABILITY:
+            problems.append(
+                Problem(
+                    "argocd.rollouts.analysis.minSuccessRate",
+                    rate,
+                    f"production's analysis holds a new version to the availability target (seed 003: "
+                    f"above {PRODUCTION_AVAILABILITY:.1%}), and a failed post-promotion analysis rolls it "
+                    f"back; allowed: {PRODUCTION_AVAILABILITY} to 1",
+                )
+            )
+        issuer = self.ingress.cluster_issuer
+        if env == "production" and issuer is not None and issuer != LETSENCRYPT_PROD:
+            problems.append(
+                Problem(
+                    "ingress.clusterIssuer",
+                    issuer,
+                    "production serves certificates browsers trust and declares no other issuer; "
+                    f"allowed: {LETSENCRYPT_PROD}",
                 )
             )
         problems.extend(self._monitoring_problems())
@@ -210,6 +246,7 @@ class StackConfig(Model):
             ("monitoring", list(MONITORING_IMAGES), list(self.monitoring.images)),
             ("argocd.rollouts", ["controller"] if self.rollouts_enabled else [], list(rollouts.images)),
             ("monitoring.tracing", ["collector"] if tracing.enabled else [], list(tracing.images)),
+            ("ingress", list(INGRESS_IMAGES) if self.ingress.enabled else [], list(self.ingress.images)),
         ]
         if env == "development":
             return []
@@ -246,7 +283,31 @@ class StackConfig(Model):
                     tracing.chart_version,
                 )
             )
+        ingress_charts = (
+            (
+                "ingress.nginxChartDigest",
+                self.ingress.nginx_chart_digest,
+                "registry.k8s.io/ingress-nginx/charts/ingress-nginx",
+                self.ingress.nginx_chart_version,
+            ),
+            (
+                "ingress.certManagerChartDigest",
+                self.ingress.cert_manager_chart_digest,
+                "quay.io/jetstack/charts/cert-manager",
+                self.ingress.cert_manager_chart_version,
+            ),
+        )
         problems = [
+            Problem(
+                key,
+                _MISSING,
+                f"{why}; allowed: the sha256 digest of {ref}:{version} "
+                f"(`oras resolve {ref}:{version}` or `crane digest {ref}:{version}`)",
+            )
+            for key, digest, ref, version in ingress_charts
+            if self.ingress.enabled and digest is None
+        ]
+        problems += [
             Problem(
                 f"{key}.chartDigest",
                 _MISSING,
@@ -315,6 +376,16 @@ class StackConfig(Model):
                         "job; allowed: false",
                     )
                 )
+        for name in sorted(runners):
+            if runners[name].health_observer and name != PROMOTED:
+                problems.append(
+                    Problem(
+                        f"pipeline.runners.{name}.healthObserver",
+                        True,
+                        f"promote.yml's health job observes {PROMOTED} only, so the {name} group runs no "
+                        "health job; allowed: false",
+                    )
+                )
         acl = self.cluster.control_plane_acl
         if not acl:
             return problems
@@ -352,6 +423,18 @@ class StackConfig(Model):
                     outside,
                     f"outside delivery:cluster.controlPlaneAcl {json.dumps(acl)}: the {env} infrastructure runner could not "
                     "reach its Kubernetes API; allowed: CIDRs inside the ACL (or widen the ACL)",
+                )
+            )
+        if env == PROMOTED and not runner.health_observer:
+            problems.append(
+                Problem(
+                    f"pipeline.runners.{env}.healthObserver",
+                    False,
+                    "promote.yml's production-health job reads production's Argo CD Applications through "
+                    f"its Kubernetes API after each sync, and on GitHub-hosted runners delivery:cluster.controlPlaneAcl "
+                    f"{json.dumps(acl)} would refuse it: no promotion could report production's health; "
+                    "allowed: true (this group runs it too, and must admit promote.yml on main), or an "
+                    "empty controlPlaneAcl",
                 )
             )
         if observed and not runner.validation_observer:
@@ -669,6 +752,8 @@ class StackConfig(Model):
             self.argocd.namespace: "argocd.namespace",
             self.argocd.rollouts.namespace: "argocd.rollouts.namespace",
             self.monitoring.namespace: "monitoring.namespace",
+            self.ingress.nginx_namespace: "ingress.nginxNamespace",
+            self.ingress.cert_manager_namespace: "ingress.certManagerNamespace",
             "kube-system": "",
             "kube-public": "",
             "kube-node-lease": "",
@@ -690,7 +775,8 @@ class StackConfig(Model):
                     Problem(
                         f"services.{name}.namespace",
                         namespace,
-                        "Applications may not deploy into Argo CD's, Argo Rollouts', monitoring's or Kubernetes' own "
+                        "Applications may not deploy into Argo CD's, Argo Rollouts', monitoring's, the ingress "
+                        "add-ons' or Kubernetes' own "
                         f"namespaces ({', '.join(sorted(reserved))}); allowed: any other DNS label",
                     )
                 )
@@ -739,6 +825,11 @@ class StackConfig(Model):
     def rollouts_enabled(self) -> bool:
         enabled = self.argocd.rollouts.enabled
         return self.environment != "development" if enabled is None else enabled
+
+    @property
+    def analysis(self) -> AnalysisConfig:
+        """The analysis thresholds with this environment's default success rate filled in."""
+        return self.argocd.rollouts.analysis.for_environment(self.environment)
 
     @property
     def gitops_repo_url(self) -> str:

@@ -57,6 +57,9 @@ VALIDATION_EVIDENCE_ARTIFACT = "staging-validation-evidence"
 # Staging's read-only observer: a kubeconfig that can only read staging's Argo CD
 # Applications, a secret of the main-only observer environment the staging stack declares.
 OBSERVER_KUBECONFIG = "OBSERVER_KUBECONFIG"
+# Production's observer environment also holds the PagerDuty Events API routing key the
+# promotion's production-health job pages with when production is unhealthy after a sync.
+PAGERDUTY_ROUTING_KEY = "PAGERDUTY_ROUTING_KEY"
 
 
 def observer_environment(env: Environment) -> str:

@@ -157,6 +157,16 @@ class ValidationConfig(Model):
     load: LoadTestConfig = Field(
         default_factory=LoadTestConfig, description="The Locust load test and its gate."
     )
+    health_minutes: int = Field(
+        default=45,
+        ge=10,
+        le=50,
+        description=(
+            "How long promote.yml's `production-health` job waits, after the release branch moved, for "
+            "an operator's sync (and the blue-green promotion with its post-promotion analysis) to leave "
+            "every production Application Synced and Healthy at the release, before it fails and pages."
+        ),
+    )
     settle_minutes: int = Field(
         default=30,
         ge=5,
@@ -629,6 +639,20 @@ class SelfHostedRunners(Model):
             "then admit staging-validation.yml on main too."
         ),
     )
+    health_observer: bool = Field(
+        default=False,
+        description=(
+            "Production only: also run promote.yml's `production-health` job, which reads production's "
+            "Argo CD Applications through its Kubernetes API after the manual sync, on this group. "
+            "Required when production sets `cluster.controlPlaneAcl`; the group then admits promote.yml "
+            "on main too."
+        ),
+    )
+
+    @property
+    def observes(self) -> bool:
+        """Whether the group runs jobs that read the cluster's Argo CD Applications."""
+        return self.validation_observer or self.health_observer
 
 
 # Reaches the credential closure finds that neither GitHub nor Linode can scope narrower, each

@@ -26,6 +26,8 @@ class ObserverEnvironmentArgs(BaseModel):
     repository: str
     environment: Environment
     kubeconfig: pulumi.Output[str]
+    # Production: the key promote.yml's production-health job pages with (a secret Output).
+    pagerduty_routing_key: pulumi.Output[str] | None = None
 
 
 class ObserverEnvironment(pulumi.ComponentResource):
@@ -64,4 +66,14 @@ class ObserverEnvironment(pulumi.ComponentResource):
             # Same name on both sides of a replacement (pulumi/pulumi-github#223, #250).
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
+        if args.pagerduty_routing_key is not None:
+            routing_key: pulumi.Output[str] = pulumi.Output.secret(args.pagerduty_routing_key)
+            github.ActionsEnvironmentSecret(
+                f"{name}-{ci_contract.PAGERDUTY_ROUTING_KEY}",
+                repository=args.repository,
+                environment=self.environment.environment,
+                secret_name=ci_contract.PAGERDUTY_ROUTING_KEY,
+                value=routing_key,
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
         self.register_outputs({"environment": self.environment.environment})

@@ -21,13 +21,16 @@ import pulumi_github as github
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import MAIN_BRANCH, Environment
-from components.github.workflows import infrastructure, staging_validation
+from components.github.workflows import infrastructure, promote, staging_validation
 
 # The workflow file whose jobs run on the groups, as GitHub names it in a workflow restriction.
 WORKFLOW_PATH = f".github/workflows/{infrastructure.FILE}"
 # Staging validation's observer jobs, on a group whose stack puts them there
 # (`pipeline.runners.staging.validationObserver`, for a staging control-plane ACL).
 OBSERVER_WORKFLOW_PATH = f".github/workflows/{staging_validation.FILE}"
+# The promotion's production-health job, on production's group where it has an ACL
+# (`pipeline.runners.production.healthObserver`).
+HEALTH_WORKFLOW_PATH = f".github/workflows/{promote.FILE}"
 
 
 class RunnerGroupsArgs(BaseModel):
@@ -40,6 +43,8 @@ class RunnerGroupsArgs(BaseModel):
     groups: dict[Environment, str] = Field(min_length=1)
     # Stacks whose group also runs staging validation's observer jobs.
     observers: frozenset[Environment] = frozenset()
+    # Stacks whose group also runs promote.yml's production-health job.
+    health_observers: frozenset[Environment] = frozenset()
 
 
 def selected_workflow(owner: str, repository: str, path: str = WORKFLOW_PATH) -> str:
@@ -72,6 +77,11 @@ class RunnerGroups(pulumi.ComponentResource):
                     *(
                         [selected_workflow(args.owner, args.repository, OBSERVER_WORKFLOW_PATH)]
                         if env in args.observers
+                        else []
+                    ),
+                    *(
+                        [selected_workflow(args.owner, args.repository, HEALTH_WORKFLOW_PATH)]
+                        if env in args.health_observers
                         else []
                     ),
                 ],

@@ -48,6 +48,10 @@ def analysis_templates(config: AnalysisConfig, prometheus_address: str) -> dict[
     """The ClusterAnalysisTemplates by name: success rate and P95 latency over Prometheus."""
     window = config.rate_window
     rate = config.min_success_rate
+    if rate is None:
+        raise ValueError(
+            "analysis thresholds without a success rate: pass AnalysisConfig.for_environment(...)"
+        )
     latency = config.max_p95_latency_ms
     success_query = (
         f'sum(rate(http_requests_total{{{_SELECTOR}, code!~"5.."}}[{window}])) / '
@@ -117,7 +121,9 @@ def example_rollout(strategy: Strategy, service: str = "example-service") -> dic
         }
     else:
         # The preview Service reaches the new version only; it is promoted (by a person:
-        # autoPromotionEnabled false) only after the analysis has passed.
+        # autoPromotionEnabled false) only after the analysis has passed. After the switch the
+        # post-promotion analysis measures the active Service; its failure aborts the Rollout
+        # and switches back to the previous version, kept running until it has passed.
         spec = {
             "blueGreen": {
                 "activeService": service,
@@ -125,6 +131,7 @@ def example_rollout(strategy: Strategy, service: str = "example-service") -> dic
                 "autoPromotionEnabled": False,
                 "scaleDownDelaySeconds": 30,
                 "prePromotionAnalysis": _analysis(f"{service}-preview"),
+                "postPromotionAnalysis": _analysis(service),
             }
         }
     labels = {"app.kubernetes.io/name": service}

@@ -18,15 +18,27 @@ from components.kubernetes.config import ChartDigest, PinnedChartImage
 ArgoCdImage = Literal["argocd", "redis", "haproxy"]
 RolloutsImage = Literal["controller"]
 
+# Seed 003's quality gates: production health is availability above 99.9 % (auto rollback),
+# the performance gate an error rate below 1 %.
+PRODUCTION_AVAILABILITY = 0.999
+DEFAULT_SUCCESS_RATE = 0.99
+# Seed 004's blue-green: the previous version stays up this long after a promotion is final.
+SCALE_DOWN_DELAY_SECONDS = 30
+
 
 class AnalysisConfig(Model):
     """The ClusterAnalysisTemplates the services' Rollouts reference (where Rollouts are enabled)."""
 
-    min_success_rate: float = Field(
-        default=0.9,
+    min_success_rate: float | None = Field(
+        default=None,
         gt=0,
         le=1,
-        description="Lowest share of non-5xx responses a new version may serve (seed 004: 0.9).",
+        description=(
+            "Lowest share of non-5xx responses a new version may serve. Production's is tied to "
+            "the availability target (seed 003: above 99.9 %) and may not be lower; elsewhere the "
+            "performance gate's error rate (seed 003: below 1 %)."
+        ),
+        json_schema_extra={"defaultText": "0.999 in production, else 0.99"},
     )
     max_p95_latency_ms: int = Field(
         default=1000,
@@ -45,6 +57,13 @@ class AnalysisConfig(Model):
     rate_window: Duration = Field(
         default="2m", description="Range of the `rate()` each measurement's query averages over."
     )
+
+    def for_environment(self, environment: Environment) -> AnalysisConfig:
+        """These thresholds with the environment's default success rate filled in."""
+        if self.min_success_rate is not None:
+            return self
+        rate = PRODUCTION_AVAILABILITY if environment == "production" else DEFAULT_SUCCESS_RATE
+        return self.model_copy(update={"min_success_rate": rate})
 
     @model_validator(mode="after")
     def _failure_limit_below_count(self) -> AnalysisConfig:
@@ -83,6 +102,16 @@ class RolloutsConfig(Model):
     analysis: AnalysisConfig = Field(
         default_factory=AnalysisConfig,
         description="The ClusterAnalysisTemplates the services' Rollouts reference (declared where Rollouts run).",
+    )
+    scale_down_delay_seconds: int = Field(
+        default=SCALE_DOWN_DELAY_SECONDS,
+        ge=0,
+        le=3600,
+        description=(
+            "Blue-green (production): seconds the previous version keeps running after a promotion "
+            "has passed its post-promotion analysis, so an abort in that time switches back at once "
+            "(seed 004: 30)."
+        ),
     )
 
 

@@ -58,6 +58,8 @@ class GitOpsSpec(BaseModel):
     tolerate_missing_image: bool
     # The pull Secret (components.gitops.image_pull) in every namespace of `namespaces`.
     image_pull_secret: str
+    # What every service chart gets under `platform:` (components.gitops.service_chart).
+    platform: dict[str, Any]
 
     @property
     def project(self) -> str:
@@ -202,9 +204,14 @@ def service_application(spec: GitOpsSpec, service: str) -> dict[str, Any]:
             # chart's default image until then. Argo CD has one switch per source, so it
             # covers the values file too.
             "ignoreMissingValueFiles": spec.tolerate_missing_image,
-            # The namespace's GHCR pull Secret, under the key `helm create` charts read. Argo CD
-            # ranks valuesObject above valueFiles: no values file can drop it.
-            "valuesObject": {"imagePullSecrets": [{"name": spec.image_pull_secret}]},
+            # The namespace's GHCR pull Secret, under the key `helm create` charts read, and the
+            # environment's part of the service chart contract (strategy, analysis, ingress:
+            # docs/service-chart.md). Argo CD ranks valuesObject above valueFiles: no values
+            # file can drop or change them.
+            "valuesObject": {
+                "imagePullSecrets": [{"name": spec.image_pull_secret}],
+                "platform": spec.platform,
+            },
         },
     )
     # Values only: a source with `ref` and no `path` renders nothing itself.

@@ -14,12 +14,16 @@ whoever starts the run). Two jobs:
   move it, by the release ruleset) to a commit whose tree is the validated revision's, with
   staging's image files as production's. Its parents are the previous release and the
   validated revision, so ``git log --first-parent release/production`` is the promotion
-  history. An operator then syncs production by hand in Argo CD (seed 001).
+  history. An operator then syncs production by hand in Argo CD (seed 001);
+- ``production-health``, in the main-only ``production-observer`` environment: waits for that
+  sync, the blue-green promotion and its post-promotion analysis, and reports production's
+  health to this run (``HEALTH_SCRIPT``); on failure (an aborted, rolled-back Rollout, a failed
+  sync, or no healthy production within ``validation.healthMinutes``) it pages PagerDuty.
 """
 
 from __future__ import annotations
 
-from components.contracts.gitops_layout import images_dir, release_branch
+from components.contracts.gitops_layout import LABEL_ENVIRONMENT, images_dir, release_branch
 from components.github import ci_contract
 from components.github.workflows.common import (
     CHECKED_OUT_RECORDER,
@@ -40,7 +44,12 @@ from components.github.workflows.model import (
     Workflow,
     WorkflowDispatch,
 )
-from components.github.workflows.scripts import SCRIPTS_DIR, VALIDATION_EVIDENCE, validation_evidence
+from components.github.workflows.scripts import (
+    SCRIPTS_DIR,
+    STAGING_STATE,
+    VALIDATION_EVIDENCE,
+    validation_evidence,
+)
 from components.github.workflows.settings import Settings
 
 FILE = "promote.yml"
@@ -49,6 +58,8 @@ FILE = "promote.yml"
 _SOURCE_IMAGES = images_dir("$SOURCE_DIR")
 _TARGET_IMAGES = images_dir("$TARGET_DIR")
 VALIDATION_WORKFLOW = validation_evidence.WORKFLOW_PATH.rsplit("/", 1)[-1]
+# Where the health job checks out this workflow's scripts, beside the release's tree.
+HEALTH_SCRIPTS_PATH = "_health-scripts"
 
 # The newest validation verdict of main and its evidence, verified (validation_evidence.py).
 VALIDATED_SET_FUNCTION = rf"""validated_set() {{  # verified revision, run_id, run_url to $GITHUB_OUTPUT
@@ -99,6 +110,7 @@ if git_auth fetch --quiet origin "+refs/heads/$RELEASE_BRANCH:refs/remotes/origi
   previous="$(git rev-parse "refs/remotes/origin/$RELEASE_BRANCH")"
   if [[ "$(git rev-parse "$previous^{{tree}}")" == "$tree" ]]; then
     echo "$RELEASE_BRANCH already holds revision $REVISION's tree: nothing to promote"
+    echo "commit=$previous" >> "$GITHUB_OUTPUT"
     exit 0
   fi
   parents+=(-p "$previous")
@@ -121,7 +133,8 @@ echo "$RELEASE_BRANCH is now $commit (revision $REVISION)"
   echo "### Promoted"
   echo
   echo "\`$RELEASE_BRANCH\` -> \`$commit\`: revision \`$REVISION\`, validation run $RUN."
-  echo "Sync the production Applications by hand in Argo CD."
+  echo "Sync the production Applications by hand in Argo CD, then promote each Rollout after its"
+  echo "pre-promotion analysis; the production-health job of this run waits for that and reports."
 }} >> "$GITHUB_STEP_SUMMARY"
 """
 )
@@ -132,6 +145,118 @@ PROMOTION_EVENTS_SCRIPT = r"""set -euo pipefail
 python3 "$RECORDER" promotion --from-environment "$FROM_ENV" --to-environment "$TARGET_ENV" \
   --images-dir "$TARGET_IMAGES" --out "$OUT"
 """
+
+
+# Production's health after the manual sync, read from production itself (the observer
+# identity, as staging validation reads staging): every Application Synced and Healthy at the
+# release commit, running its image files' digests. A blue-green Rollout waits paused for its
+# promotion (Suspended) and then runs its post-promotion analysis; a failed analysis aborts
+# it, Argo Rollouts switches the active Service back, and the Application is Degraded.
+HEALTH_SCRIPT = r"""set -euo pipefail
+umask 077
+printf '%s' "$OBSERVER_KUBECONFIG" > "$RUNNER_TEMP/observer.kubeconfig"
+export KUBECONFIG="$RUNNER_TEMP/observer.kubeconfig"
+deadline=$((SECONDS + HEALTH_MINUTES * 60))
+while :; do
+  status=0
+  kubectl get applications.argoproj.io --selector "$SELECTOR" --output json > "$RUNNER_TEMP/applications.json" \
+    || status=75
+  if (( status == 0 )); then
+    python3 "$STATE_SCRIPT" observe "$RUNNER_TEMP/applications.json" --environment "$ENVIRONMENT" \
+      --registry "$REGISTRY" --images-dir "$IMAGES_DIR" --revision "$RELEASE" --out "$RUNNER_TEMP/health.json" \
+      || status=$?
+  fi
+  if (( status == 0 )); then break; fi
+  if (( status != 75 )); then
+    echo "::error::$ENVIRONMENT is unhealthy after the sync to $RELEASE (an aborted rollout has switched back to the previous version, or a sync failed)"
+    exit 1
+  fi
+  if (( SECONDS >= deadline )); then
+    echo "::error::$ENVIRONMENT was not Synced and Healthy at $RELEASE within $HEALTH_MINUTES minutes of the promotion"
+    exit 1
+  fi
+  sleep "$POLL_SECONDS"
+done
+{
+  echo "### $ENVIRONMENT healthy at \`$RELEASE\`"
+  echo
+  echo "| Application | sync/health |"
+  echo "|---|---|"
+  jq -r '.applications | to_entries[] | "| \(.key) | \(.value) |"' "$RUNNER_TEMP/health.json"
+} >> "$GITHUB_STEP_SUMMARY"
+"""
+
+# PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/):
+# a critical event linking this run, deduplicated per release so a re-run does not page twice.
+PAGE_SCRIPT = r"""set -euo pipefail
+if [[ -z "${ROUTING_KEY:-}" ]]; then
+  echo "::error::no $ENVIRONMENT PagerDuty routing key in this environment: nobody was paged"
+  exit 1
+fi
+jq -n --arg key "$ROUTING_KEY" --arg dedup "promote-$ENVIRONMENT-$RELEASE" \
+  --arg summary "$ENVIRONMENT unhealthy after promotion to $RELEASE" \
+  --arg source "$SERVER/$REPO" --arg run "$SERVER/$REPO/actions/runs/$RUN_ID" \
+  '{routing_key: $key, event_action: "trigger", dedup_key: $dedup,
+    payload: {summary: $summary, source: $source, severity: "critical", component: "promotion"},
+    links: [{href: $run, text: "promotion run"}]}' > "$RUNNER_TEMP/event.json"
+curl --request POST --fail-with-body --silent --show-error --retry 3 --max-time 30 \
+  --header "Content-Type: application/json" --data @"$RUNNER_TEMP/event.json" \
+  https://events.pagerduty.com/v2/enqueue
+echo "### Paged: $ENVIRONMENT unhealthy after the promotion to \`$RELEASE\`" >> "$GITHUB_STEP_SUMMARY"
+"""
+
+HEALTH_JOB = "production-health"
+
+
+def health_job(settings: Settings, needs: tuple[str, ...]) -> Job:
+    """Waits for the operator's sync of the release and reports production's health to this
+    run; pages on failure. Runs in the main-only `<target>-observer` environment (the
+    read-only observer kubeconfig and the PagerDuty key), on the group that reaches
+    production's API where its control plane has an ACL."""
+    target = settings.promote_to
+    release = "${{ needs.promote.outputs.release }}"
+    return Job(
+        id=HEALTH_JOB,
+        name=f"{target} healthy after the sync",
+        needs=needs,
+        environment=ci_contract.observer_environment(target),
+        runs_on=settings.observer_runner(target),
+        permissions={"contents": "read"},
+        timeout_minutes=settings.workflows.validation.health_minutes + 10,
+        steps=(
+            # The release's tree (its image files) and, beside it, the scripts of this workflow's revision.
+            checkout(ref=release),
+            checkout(sparse=(SCRIPTS_DIR,), path=HEALTH_SCRIPTS_PATH, name="Check out the health scripts"),
+            Step(
+                name=f"Wait for {target} to be Synced and Healthy at the release",
+                env={
+                    "OBSERVER_KUBECONFIG": secret(ci_contract.OBSERVER_KUBECONFIG),
+                    "SELECTOR": f"{LABEL_ENVIRONMENT}={target}",
+                    "ENVIRONMENT": target,
+                    "REGISTRY": settings.image_registry,
+                    "IMAGES_DIR": images_dir(settings.environment_dir(target)),
+                    "STATE_SCRIPT": f"{HEALTH_SCRIPTS_PATH}/{SCRIPTS_DIR}/{STAGING_STATE}",
+                    "RELEASE": release,
+                    "HEALTH_MINUTES": str(settings.workflows.validation.health_minutes),
+                    "POLL_SECONDS": "30",
+                },
+                run=HEALTH_SCRIPT,
+            ),
+            Step(
+                name=f"Page: {target} unhealthy after the promotion",
+                if_="failure()",
+                env={
+                    "ROUTING_KEY": secret(ci_contract.PAGERDUTY_ROUTING_KEY),
+                    "ENVIRONMENT": target,
+                    "RELEASE": release,
+                    "SERVER": "${{ github.server_url }}",
+                    "REPO": "${{ github.repository }}",
+                    "RUN_ID": "${{ github.run_id }}",
+                },
+                run=PAGE_SCRIPT,
+            ),
+        ),
+    )
 
 
 def _gate_env(settings: Settings) -> dict[str, str]:
@@ -255,5 +380,5 @@ def workflow(settings: Settings) -> Workflow:
         name=f"Promote to {target}",
         on=Triggers(workflow_dispatch=WorkflowDispatch()),
         permissions={},
-        jobs=(validated, promote, events),
+        jobs=(validated, promote, health_job(settings, (promote.id,)), events),
     )

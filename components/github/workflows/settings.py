@@ -64,7 +64,7 @@ class Settings:
         ``gate``): its self-hosted group where ``validationObserver`` puts them (its ACL
         admits no GitHub-hosted runner), else GitHub-hosted."""
         runner = self.runners.get(env)
-        if runner is None or not runner.validation_observer:
+        if runner is None or not runner.observes:
             return RUNNER
         return RunnerGroup(group=runner.group, labels=tuple(runner.labels))
 

@@ -179,13 +179,22 @@ def _image_files_at(revision: str, images_dir: str) -> dict[str, str]:
     return files
 
 
-def observe(apps_doc: dict[str, Any], environment: str, registry: str, images_dir: str) -> State:
+def observe(
+    apps_doc: dict[str, Any], environment: str, registry: str, images_dir: str, expected: str | None = None
+) -> State:
+    """The settled state; with `expected` (production's release commit), settled at exactly
+    that commit: an earlier one means the operator has not synced yet (poll again)."""
     apps = apps_doc.get("items")
     if not isinstance(apps, list):
         raise BrokenError("not a Kubernetes list of Applications")
     prefix = f"platform-{environment}-"
     revision, summary = settled_revision(apps, prefix)
-    if subprocess.run(
+    if expected is not None:
+        if revision != expected:
+            raise NotSettledError(
+                f"{environment} is settled at {revision}, not yet synced to the release {expected}"
+            )
+    elif subprocess.run(
         ["git", "merge-base", "--is-ancestor", revision, "HEAD"], capture_output=True, check=False
     ).returncode:
         raise BrokenError(f"staging runs {revision}, which is not a commit of main")
@@ -202,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     obs.add_argument("--registry", required=True, help="ghcr.io/<owner>: the platform's images")
     obs.add_argument("--images-dir", required=True, help="the environment's image files, in the repository")
     obs.add_argument("--out", type=Path, required=True)
+    obs.add_argument(
+        "--revision", help="the commit the environment must be settled at (production's release)"
+    )
     same = commands.add_parser("same", help="two observations name one image set")
     same.add_argument("before", type=Path)
     same.add_argument("after", type=Path)
@@ -219,15 +231,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         doc = json.loads(args.applications.read_text())
-        state = observe(doc, args.environment, args.registry, args.images_dir)
+        state = observe(doc, args.environment, args.registry, args.images_dir, args.revision)
     except NotSettledError as waiting:
-        print(f"staging has not settled: {waiting}")
+        print(f"{args.environment} has not settled: {waiting}")
         return EX_TEMPFAIL
     except (BrokenError, ValueError, OSError, KeyError, TypeError) as error:
         print(f"::error::{error}")
         return 1
     args.out.write_text(json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")
-    print(f"staging settled at {state.revision}: {json.dumps(state.images, sort_keys=True)}")
+    print(f"{args.environment} settled at {state.revision}: {json.dumps(state.images, sort_keys=True)}")
     return 0
 
 

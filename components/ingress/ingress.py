@@ -1,0 +1,105 @@
+"""ingress-nginx and cert-manager from their pinned charts, and the ACME ClusterIssuers."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict
+
+from components.config.base import Environment
+from components.contracts.monitoring import SELECTOR_LABELS
+from components.ingress.config import IngressConfig
+from components.ingress.manifests import (
+    INGRESS_NGINX_HELM_REPOSITORY,
+    JETSTACK_HELM_REPOSITORY,
+    cert_manager_values,
+    cluster_issuer,
+    nginx_values,
+)
+from components.kubernetes.helm import pinned_release
+from components.kubernetes.providers import dependencies, require_provider
+
+
+class IngressArgs(BaseModel):
+    """The environment, its ingress config, whether it runs highly available, the Helm timeout."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Environment
+    ingress: IngressConfig
+    high_availability: bool
+    timeout_seconds: int
+
+
+class Ingress(pulumi.ComponentResource):
+    """Namespaces, the two pinned releases and the ClusterIssuers. Pass the Kubernetes
+    provider in `opts.providers`; `opts.depends_on` must hold the monitoring release (both charts
+    declare ServiceMonitors, whose CRD it installs)."""
+
+    namespaces: dict[str, k8s.core.v1.Namespace]
+    releases: dict[str, k8s.helm.v3.Release]
+    issuers: dict[str, k8s.apiextensions.CustomResource]
+
+    def __init__(
+        self,
+        name: str,
+        args: IngressArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("delivery:ingress:Ingress", name, None, opts)
+        provider = require_provider(self, "kubernetes")
+        after = dependencies(opts)
+        config = args.ingress
+        charts = {
+            "ingress-nginx": (
+                config.nginx_namespace,
+                config.nginx_chart_version,
+                config.nginx_chart_digest,
+                INGRESS_NGINX_HELM_REPOSITORY,
+                nginx_values(args.high_availability, SELECTOR_LABELS, config.images),
+            ),
+            "cert-manager": (
+                config.cert_manager_namespace,
+                config.cert_manager_chart_version,
+                config.cert_manager_chart_digest,
+                JETSTACK_HELM_REPOSITORY,
+                cert_manager_values(args.high_availability, SELECTOR_LABELS, config.images),
+            ),
+        }
+        self.namespaces = {}
+        self.releases = {}
+        for chart, (namespace, version, digest, repository, values) in charts.items():
+            self.namespaces[chart] = k8s.core.v1.Namespace(
+                f"{name}-{chart}-namespace",
+                metadata={"name": namespace, "labels": {"app.kubernetes.io/part-of": chart}},
+                opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            )
+            self.releases[chart] = pinned_release(
+                f"{name}-{chart}",
+                release_name=chart,
+                chart=chart,
+                version=version,
+                repository=repository,
+                digest=digest,
+                namespace=namespace,
+                values=values,
+                timeout_seconds=args.timeout_seconds,
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[self.namespaces[chart], *after]
+                ),
+            )
+        self.issuers = {}
+        for issuer in config.issuers_for(args.environment):
+            manifest = cluster_issuer(issuer, config.acme_email)
+            # After cert-manager (its CRDs and webhook); on destroy the issuers go first.
+            self.issuers[issuer] = k8s.apiextensions.CustomResource(
+                f"{name}-{issuer}",
+                api_version=manifest["apiVersion"],
+                kind=manifest["kind"],
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[self.releases["cert-manager"]]
+                ),
+            )
+        self.register_outputs({"issuers": sorted(self.issuers), "ingressClass": "nginx"})
