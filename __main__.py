@@ -4,6 +4,7 @@ import pulumi
 import pulumi_github as github
 
 from components.cluster.cluster import Cluster, ClusterArgs
+from components.cluster.existing_cluster import ExistingCluster, ExistingClusterArgs
 from components.config.base import ENVIRONMENTS
 from components.config.loader import load_config
 from components.contracts.gitops_layout import environment_dir
@@ -52,23 +53,39 @@ def main() -> None:
     project = pulumi.get_project()
 
     # --- cluster -------------------------------------------------------------------
-    cluster = Cluster(
-        env,
-        ClusterArgs(environment=env, region=config.region, project=project, cluster=config.cluster),
-    )
-    pulumi.export("clusterId", cluster.cluster.id)
-    pulumi.export("clusterLabel", cluster.cluster.label)
-    pulumi.export("apiEndpoints", cluster.cluster.api_endpoints)
+    # The LKE cluster this program creates, or (cluster.source: kubeconfig) an existing one.
+    cluster: Cluster | ExistingCluster
+    if config.cluster.source == "kubeconfig":
+        if secrets.kubeconfig is None:  # load_config refuses the stack first
+            raise ValueError("cluster.source is kubeconfig and delivery:kubeconfig is not set")
+        cluster = ExistingCluster(
+            env,
+            ExistingClusterArgs(environment=env, context=config.cluster.context),
+            kubeconfig=secrets.kubeconfig,
+        )
+    else:
+        cluster = Cluster(
+            env,
+            ClusterArgs(environment=env, region=config.region, project=project, cluster=config.cluster),
+        )
+        pulumi.export("clusterId", cluster.cluster.id)
+        pulumi.export("clusterLabel", cluster.cluster.label)
+        pulumi.export("apiEndpoints", cluster.cluster.api_endpoints)
     pulumi.export("kubeconfig", cluster.kubeconfig)
 
     # Every GitHub object lives in the one configured repository's owner. The token and base
     # URL: `github:token` and `github:baseUrl` when the stack sets them, else GITHUB_TOKEN and
-    # GITHUB_BASE_URL (the deployer identity's token in CI).
-    github_provider = github.Provider(
-        "github",
-        owner=config.github.owner,
-        token=providers.github_token,
-        base_url=providers.github_base_url,
+    # GITHUB_BASE_URL (the deployer identity's token in CI). github.enabled: false declares no
+    # GitHub object at all (the Kubernetes half alone).
+    github_provider = (
+        github.Provider(
+            "github",
+            owner=config.github.owner,
+            token=providers.github_token,
+            base_url=providers.github_base_url,
+        )
+        if config.github.enabled
+        else None
     )
 
     # --- monitoring ----------------------------------------------------------------
@@ -81,6 +98,7 @@ def main() -> None:
             monitoring=config.monitoring,
             platform_namespaces=config.platform_namespaces,
             ci_credentials_expire_on=config.pipeline.credentials.expires_on,
+            charts=config.charts,
         ),
         pagerduty_routing_key=secrets.pagerduty_routing_key,
         slack_webhook_url=secrets.slack_webhook_url,
@@ -92,7 +110,9 @@ def main() -> None:
     # --- gitops --------------------------------------------------------------------
     # Argo CD on this cluster, its read-only deploy key, Argo Rollouts where enabled (with the
     # analysis templates its Rollouts reference), the environment's AppProject and Applications.
-    gitops_providers = {"kubernetes": cluster.provider, "github": github_provider}
+    gitops_providers: dict[str, pulumi.ProviderResource] = {"kubernetes": cluster.provider}
+    if github_provider is not None:
+        gitops_providers["github"] = github_provider
     argocd = ArgoCd(
         f"{env}-argocd",
         ArgoCdArgs(
@@ -103,6 +123,7 @@ def main() -> None:
                 if config.argocd.notifications.github_dispatch
                 else None
             ),
+            charts=config.charts,
         ),
         slack_webhook_url=secrets.slack_webhook_url,
         # Only the stack that sends the staging-deployed dispatch gets the token.
@@ -111,19 +132,23 @@ def main() -> None:
         opts=pulumi.ResourceOptions(providers=gitops_providers),
     )
     gitops_spec = GitOpsSpec.from_config(config)
-    repository = ArgoCdRepository(
-        f"{env}-gitops-repository",
-        ArgoCdRepositoryArgs(
-            environment=env,
-            repository=config.github.repository,
-            repo_url=gitops_spec.repo_url,
-            namespace=config.argocd.namespace,
-            project=gitops_spec.project,
-        ),
-        depends_on=[argocd.namespace],
-        opts=pulumi.ResourceOptions(providers=gitops_providers),
-    )
-    app_dependencies: list[pulumi.Resource] = [argocd.release, repository.secret]
+    app_dependencies: list[pulumi.Resource] = [argocd.release]
+    # Argo CD reads the GitOps repository with a read-only deploy key; without GitHub
+    # (github.enabled: false) it reads a public repository anonymously.
+    if github_provider is not None:
+        repository = ArgoCdRepository(
+            f"{env}-gitops-repository",
+            ArgoCdRepositoryArgs(
+                environment=env,
+                repository=config.github.repository,
+                repo_url=gitops_spec.repo_url,
+                namespace=config.argocd.namespace,
+                project=gitops_spec.project,
+            ),
+            depends_on=[argocd.namespace],
+            opts=pulumi.ResourceOptions(providers=gitops_providers),
+        )
+        app_dependencies.append(repository.secret)
     if config.rollouts_enabled:
         rollouts = Rollouts(
             f"{env}-rollouts",
@@ -132,6 +157,7 @@ def main() -> None:
                 rollouts=config.argocd.rollouts,
                 high_availability=config.argocd.high_availability,
                 timeout_seconds=config.argocd.helm_timeout_seconds,
+                charts=config.charts,
             ),
             depends_on=[monitoring.release],
             opts=pulumi.ResourceOptions(providers=gitops_providers),
@@ -218,44 +244,47 @@ def main() -> None:
             admin_kubeconfig=cluster.kubeconfig,
             opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
         )
-        ObserverEnvironment(
-            f"{env}-observer",
-            ObserverEnvironmentArgs(
-                repository=config.github.repository, environment=env, kubeconfig=observer.kubeconfig
-            ),
-            opts=pulumi.ResourceOptions(providers=[github_provider]),
-        )
+        if github_provider is not None:
+            ObserverEnvironment(
+                f"{env}-observer",
+                ObserverEnvironmentArgs(
+                    repository=config.github.repository, environment=env, kubeconfig=observer.kubeconfig
+                ),
+                opts=pulumi.ResourceOptions(providers=[github_provider]),
+            )
 
     # --- deployment environment ----------------------------------------------------
     # Every stack: its own `<env>` and `<env>-preview` environments and CI credentials.
-    deployment = DeploymentEnvironment(
-        f"{env}-deployment",
-        DeploymentEnvironmentArgs(
-            environment=env,
-            project=project,
-            repository=config.github.repository,
-            manages_repository=config.github.manage_repository,
-            reviewers=config.github.production_reviewers,
-            deployment_branches=config.github.deployment_branches,
-            state_backend=config.pipeline.state_backend,
-            credentials=config.pipeline.credentials,
-            secrets=EnvironmentSecrets(
-                pulumi_passphrase=secrets.ci_pulumi_passphrase,
-                github_token=secrets.ci_github_token,
-                github_read_token=secrets.ci_github_read_token,
+    if github_provider is not None:
+        deployment = DeploymentEnvironment(
+            f"{env}-deployment",
+            DeploymentEnvironmentArgs(
+                environment=env,
+                project=project,
+                repository=config.github.repository,
+                manages_repository=config.github.manage_repository,
+                reviewers=config.github.production_reviewers,
+                deployment_branches=config.github.deployment_branches,
+                state_backend=config.pipeline.state_backend,
+                credentials=config.pipeline.credentials,
+                secrets=EnvironmentSecrets(
+                    pulumi_passphrase=secrets.ci_pulumi_passphrase,
+                    github_token=secrets.ci_github_token,
+                    github_read_token=secrets.ci_github_read_token,
+                ),
             ),
-        ),
-        opts=pulumi.ResourceOptions(providers=[github_provider]),
-    )
-    pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
-    pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
+            opts=pulumi.ResourceOptions(providers=[github_provider]),
+        )
+        pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
+        pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
 
     # --- repository-wide objects ----------------------------------------------------
     # Only the stack named by github.managingStack (config validation guarantees it names a
     # deployer): the workflow files, then the metrics bucket, main's ruleset, repository
     # secrets and variables, the OIDC subject template and the Actions settings.
     deployer = config.github.deployer
-    if config.github.manage_repository and deployer is not None:
+    # Config validation refuses manageRepository without GitHub (github.enabled: false).
+    if config.github.manage_repository and deployer is not None and github_provider is not None:
         workflow_args = WorkflowFilesArgs(
             repository=config.github.repository,
             workflows=config.github.workflows,

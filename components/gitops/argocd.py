@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
 from components.gitops.argocd_values import (
@@ -18,6 +18,7 @@ from components.gitops.argocd_values import (
     argocd_values,
 )
 from components.gitops.config import ArgoCdConfig
+from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import ARGO_HELM_REPOSITORY, pinned_release
 from components.kubernetes.providers import require_provider
 
@@ -34,6 +35,8 @@ class ArgoCdArgs(BaseModel):
     # `owner/name` of the repository that receives the staging-deployed dispatch; set when
     # `argocd.notifications.githubDispatch` is on.
     dispatch_repository: str | None = None
+    # Where the chart comes from and whether the release waits (delivery:charts).
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -97,6 +100,7 @@ class ArgoCd(pulumi.ComponentResource):
             chart=CHART,
             version=config.chart_version,
             repository=ARGO_HELM_REPOSITORY,
+            charts=args.charts,
             namespace=config.namespace,
             values=argocd_values(args.environment, config, args.dispatch_repository),
             timeout_seconds=config.helm_timeout_seconds,

@@ -7,11 +7,12 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.gitops.config import RolloutsConfig
+from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import ARGO_HELM_REPOSITORY, pinned_release
 from components.kubernetes.providers import require_provider
 
@@ -57,6 +58,8 @@ class RolloutsArgs(BaseModel):
     rollouts: RolloutsConfig
     high_availability: bool
     timeout_seconds: int
+    # Where the chart comes from and whether the release waits (delivery:charts).
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
 
 
 class Rollouts(pulumi.ComponentResource):
@@ -90,6 +93,7 @@ class Rollouts(pulumi.ComponentResource):
             chart=CHART,
             version=config.chart_version,
             repository=ARGO_HELM_REPOSITORY,
+            charts=args.charts,
             namespace=config.namespace,
             values=rollouts_values(args.high_availability),
             timeout_seconds=args.timeout_seconds,

@@ -61,3 +61,26 @@ class PodPoliciesConfig(Model):
             "into line, then `[Deny]`."
         ),
     )
+
+
+class ChartsConfig(Model):
+    """Where the pinned Helm charts come from and whether Pulumi waits for their workloads."""
+
+    repository: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description=(
+            "URL of one Helm repository that serves every pinned chart at its pinned version "
+            "(a mirror such as Harbor, Artifactory or ChartMuseum, or the local one of "
+            "docs/local-cluster.md). Unset: each chart's upstream repository "
+            "(argoproj.github.io/argo-helm, prometheus-community.github.io/helm-charts)."
+        ),
+    )
+    skip_await: bool = Field(
+        default=False,
+        description=(
+            "Install and upgrade the releases without waiting for their workloads, and so "
+            "without Helm's atomic rollback: for a cluster with no nodes to run them (an API "
+            "server alone, docs/local-cluster.md). Only with `cluster.source: kubeconfig`."
+        ),
+    )

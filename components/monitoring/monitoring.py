@@ -6,9 +6,10 @@ from datetime import date
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
+from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import pinned_release
 from components.kubernetes.providers import require_provider
 from components.monitoring.config import MonitoringConfig
@@ -37,6 +38,8 @@ class MonitoringArgs(BaseModel):
     platform_namespaces: tuple[str, ...]
     # The day CI's Linode token expires: the rotation alert warns ahead of it.
     ci_credentials_expire_on: date
+    # Where the chart comes from and whether the release waits (delivery:charts).
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -90,6 +93,7 @@ class Monitoring(pulumi.ComponentResource):
             chart=CHART,
             version=config.chart_version,
             repository=REPOSITORY,
+            charts=args.charts,
             namespace=config.namespace,
             values=monitoring_values(args.environment, config),
             timeout_seconds=config.helm_timeout_seconds,
