@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: install lock plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool kube-apiserver
+.PHONY: install lock plan preview engine golden bench test tamper lint typecheck check notifications-harness cel-harness promtool amtool kube-apiserver charts
 
 # Installs exactly what the workflows install: requirements-dev.lock pins every transitive
 # dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
@@ -112,3 +112,14 @@ $(TOOLS_CACHE)/etcd: tools/kube-apiserver/etcd/main.go tools/kube-apiserver/go.m
 	@command -v go >/dev/null || { echo "go not found: etcd needs Go (https://go.dev/dl/)" >&2; exit 1; }
 	mkdir -p $(TOOLS_CACHE)
 	cd tools/kube-apiserver && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -ldflags '-s -w' -o $(TOOLS_CACHE)/etcd ./etcd
+
+# The Helm charts of tools/charts.json as a local Helm repository in $(CHARTS_CACHE), read
+# once through the Go module proxy (a public GitHub repository at a commit, as a module zip);
+# nothing fetched is committed. `python -m tools.charts --serve` serves it on 127.0.0.1 for
+# delivery:charts.repository (docs/local-cluster.md).
+CHARTS_CACHE ?= $(HOME)/.cache/delivery-charts
+export CHARTS_CACHE
+charts: $(CHARTS_CACHE)/index.yaml  ## fetch the pinned charts once into a local Helm repository (needs Go)
+$(CHARTS_CACHE)/index.yaml: tools/charts.json tools/charts.py | install
+	@command -v go >/dev/null || { echo "go not found: make charts reads the charts through the Go module proxy" >&2; exit 1; }
+	$(BIN)/python -m tools.charts
