@@ -240,7 +240,9 @@ def main() -> None:
     if env == "staging":
         observer = ValidationObserver(
             f"{env}-validation-observer",
-            ValidationObserverArgs(environment=env, namespace=config.argocd.namespace),
+            ValidationObserverArgs(
+                environment=env, namespace=config.argocd.namespace, context=config.cluster.context
+            ),
             admin_kubeconfig=cluster.kubeconfig,
             opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
         )

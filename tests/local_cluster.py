@@ -23,6 +23,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -177,14 +178,20 @@ class LocalCluster:
         return context
 
     def request(
-        self, method: str, path: str, body: Any = None, *, timeout: float = 60
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        timeout: float = 60,
+        content_type: str = "application/json",
     ) -> tuple[dict[str, Any], list[str]]:
         """The decoded answer and the API server's warnings; ApiError on a non-2xx status."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Accept", "application/json")
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(req, context=self._context(), timeout=timeout) as answer:
                 warnings = answer.headers.get_all("Warning") or []
@@ -207,6 +214,11 @@ class LocalCluster:
         self, path: str, body: dict[str, Any], *, dry_run: bool = False
     ) -> tuple[dict[str, Any], list[str]]:
         return self.request("POST", path + ("?dryRun=All" if dry_run else ""), body)
+
+    def patch_status(self, path: str, status: dict[str, Any]) -> None:
+        self.request(
+            "PATCH", f"{path}/status", {"status": status}, content_type="application/merge-patch+json"
+        )
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -354,3 +366,97 @@ def inline_kubeconfig(cluster: LocalCluster) -> str:
         "client-key-data": base64.b64encode(files["admin.key"].read_bytes()).decode(),
     }
     return str(yaml.safe_dump(config))
+
+
+class StandIns:
+    """What two controllers of a real cluster would do, for `pulumi up` without them.
+
+    - Helm hook Jobs (argo-cd's redis-secret-init, kube-prometheus-stack's admission-webhook
+      certificate Jobs) are marked succeeded: Helm waits for them whatever skipAwait says, and
+      no node runs them. What they would do (a Redis password Secret, the webhook's CA bundle)
+      is therefore NOT done or checked here.
+    - `kubernetes.io/service-account-token` Secrets get a token, as the token controller of
+      kube-controller-manager fills them (here from the TokenRequest API, bound to the Secret).
+    """
+
+    def __init__(self, cluster: LocalCluster):
+        self.cluster = cluster
+        self.completed: list[str] = []
+        self.tokens: list[str] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> StandIns:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1):
+            try:
+                self._complete_jobs()
+                self._fill_tokens()
+            except (ApiError, OSError) as error:
+                self.errors.append(str(error))
+
+    def _complete_jobs(self) -> None:
+        for job in self.cluster.get("/apis/batch/v1/jobs")["items"]:
+            meta = job["metadata"]
+            if any(c["type"] == "Complete" for c in job.get("status", {}).get("conditions") or []):
+                continue
+            now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            done = {"type": "Complete", "status": "True", "lastTransitionTime": now, "lastProbeTime": now}
+            criteria = {**done, "type": "SuccessCriteriaMet"}
+            self.cluster.patch_status(
+                f"/apis/batch/v1/namespaces/{meta['namespace']}/jobs/{meta['name']}",
+                {
+                    "startTime": now,
+                    "completionTime": now,
+                    "succeeded": job["spec"].get("completions") or 1,
+                    "conditions": [criteria, done],
+                },
+            )
+            self.completed.append(f"{meta['namespace']}/{meta['name']}")
+
+    def _fill_tokens(self) -> None:
+        secrets = self.cluster.get(
+            "/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token"
+        )
+        for secret in secrets["items"]:
+            meta = secret["metadata"]
+            if (secret.get("data") or {}).get("token"):
+                continue
+            account = meta["annotations"]["kubernetes.io/service-account.name"]
+            ns = meta["namespace"]
+            request = {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {
+                    "audiences": [],
+                    "boundObjectRef": {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                    },
+                },
+            }
+            answer, _ = self.cluster.create(
+                f"/api/v1/namespaces/{ns}/serviceaccounts/{account}/token", request
+            )
+            data = {
+                "token": base64.b64encode(answer["status"]["token"].encode()).decode(),
+                "ca.crt": base64.b64encode(self.cluster.files["ca.crt"].read_bytes()).decode(),
+                "namespace": base64.b64encode(ns.encode()).decode(),
+            }
+            self.cluster.request(
+                "PATCH",
+                f"/api/v1/namespaces/{ns}/secrets/{meta['name']}",
+                {"data": data},
+                content_type="application/merge-patch+json",
+            )
+            self.tokens.append(f"{ns}/{meta['name']}")

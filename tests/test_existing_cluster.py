@@ -7,11 +7,30 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from conftest import TEST_SECRETS, assert_refused, with_changes
 
+from tools.local_up import SHAPES, local_values
 from tools.offline import Run, run_program, unwrap
 
-KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\n# test-kubeconfig-7f2a91\n"
+# What `kind get kubeconfig` writes for a cluster: embedded CA, a context, an admin user.
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+  - name: other
+    cluster: {server: "https://10.9.9.9:6443", certificate-authority-data: T1RIRVI=}
+  - name: kind-delivery
+    cluster: {server: "https://127.0.0.1:40123", certificate-authority-data: S0lORA==}
+contexts:
+  - name: other
+    context: {cluster: other, user: other}
+  - name: kind-delivery
+    context: {cluster: kind-delivery, user: kind-delivery}
+current-context: other
+users:
+  - name: kind-delivery
+    user: {token: test-kubeconfig-7f2a91}
+"""
 EXISTING = {"delivery:cluster.source": "kubeconfig", "delivery:kubeconfig": {"secure": "v1:test"}}
 LAPTOP = {
     **EXISTING,
@@ -196,3 +215,36 @@ def test_bad_existing_cluster_config_is_refused(
         assert_refused(stack, changes, expected)
     finally:
         TEST_SECRETS.pop("kubeconfig", None)
+
+
+@pytest.mark.parametrize("stack", SHAPES)
+def test_the_local_api_server_shapes_are_valid_stacks(stack: str) -> None:
+    """What tests/test_local_up.py applies (tools/local_up.py): accepted by config validation,
+    no LKE cluster and no GitHub object, every chart from the mirror without waiting."""
+    mirror = "http://127.0.0.1:8879/"
+    # The real run sets it with `pulumi config set --secret kubeconfig`.
+    values = {**local_values(stack, mirror), "delivery:kubeconfig": {"secure": "v1:test"}}
+    result = run_program(stack, SECRETS, values)
+    assert result.recorder.of_type(LKE) == []
+    assert github_resources(result) == []
+    releases = result.recorder.of_type(RELEASE)
+    charts = {r.plain["chart"] for r in releases}
+    # Argo Rollouts is off in development by default.
+    assert charts == {"argo-cd", "kube-prometheus-stack"} | (
+        {"argo-rollouts"} if stack != "development" else set()
+    )
+    assert all(r.plain["repositoryOpts"]["repo"] == mirror and r.plain["skipAwait"] for r in releases)
+
+
+def test_staging_observer_reaches_the_cluster_of_the_chosen_context() -> None:
+    """Staging's observer kubeconfig (a GitHub environment secret, for staging validation) names
+    the cluster of `cluster.context`, not the kubeconfig's first or current one."""
+    result = run("staging", {**EXISTING, "delivery:cluster.context": "kind-delivery"})
+    [secret] = [
+        r.plain
+        for r in result.recorder.resources
+        if "observer" in r.name and "current-context: staging-observer" in str(r.plain.get("value", ""))
+    ]
+    observer = yaml.safe_load(secret["value"])
+    assert [c["cluster"]["server"] for c in observer["clusters"]] == ["https://127.0.0.1:40123"]
+    assert observer["clusters"][0]["cluster"]["certificate-authority-data"] == "S0lORA=="
