@@ -151,7 +151,7 @@ def test_the_charts_crds_are_established_and_their_custom_resources_accepted(app
     for api_version, kind in sorted(kinds):
         group = api_version.rpartition("/")[0]
         path = api_path(applied.cluster, api_version, kind, "x", "x")
-        plural = path.split("/")[-3] if "/namespaces/" in path else path.split("/")[-2]
+        plural = path.split("/")[-2]
         crd = applied.cluster.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{plural}.{group}")
         conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
         assert conditions.get("Established") == "True", (kind, conditions)
