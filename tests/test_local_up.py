@@ -94,14 +94,15 @@ def kubernetes_objects(applied: Applied) -> list[dict[str, Any]]:
     ]
 
 
-_RESOURCES: dict[tuple[str, str], dict[str, tuple[str, bool]]] = {}
+# Discovery per API server and group version (each shape has its own server and CRDs).
+_RESOURCES: dict[tuple[str, str, str], dict[str, tuple[str, bool]]] = {}
 
 
 def api_path(cluster: LocalCluster, api_version: str, kind: str, name: str, namespace: str | None) -> str:
     """The object's URL path, from the API server's own discovery (kind → resource)."""
     group, _, version = api_version.rpartition("/")
     base = f"/apis/{group}/{version}" if group else f"/api/{version}"
-    key = (group, version)
+    key = (cluster.url, group, version)
     if key not in _RESOURCES:
         listing = cluster.get(base)["resources"]
         _RESOURCES[key] = {r["kind"]: (r["name"], r["namespaced"]) for r in listing if "/" not in r["name"]}
@@ -160,7 +161,8 @@ def test_the_charts_crds_are_established_and_their_custom_resources_accepted(app
 def test_every_release_is_deployed(applied: Applied) -> None:
     assert applied.up.returncode == 0, _tail(applied.up)
     releases = [r for r in applied.state if r["type"] == RELEASE]
-    assert len(releases) >= 3
+    # argo-cd and kube-prometheus-stack; argo-rollouts too where Rollouts are on.
+    assert len(releases) >= 2
     for release in releases:
         status = release["outputs"]["status"]
         assert status["status"] == "deployed", status

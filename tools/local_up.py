@@ -91,7 +91,7 @@ class LocalStack:
         self.project = _scratch_project(work, stack, self.values, _current_venv())
         self.env = _environment(work)
         self.pulumi = require_pulumi()
-        self._cli("stack", "init", self.stack)
+        self._cli("stack", "init")
         for key in declared_secrets():
             value = PASSPHRASE if key == "ciPulumiPassphrase" else f"dummy-{key}"
             self._cli("config", "set", "--secret", key, value)
