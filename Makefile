@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference report notifications-harness cel-harness promtool amtool minio helm chart-golden
+.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference report notifications-harness cel-harness promtool amtool minio helm chart-golden kube-apiserver charts
 
 # Installs exactly what the workflows install: requirements-dev.lock pins every transitive
 # dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
@@ -141,3 +141,30 @@ $(TOOLS_CACHE)/helm: tools/helm/go.mod tools/helm/go.sum
 
 chart-golden: install helm  ## rewrite tests/golden/charts: every service's chart rendered by Helm for every stack
 	$(BIN)/python -m tools.service_chart golden
+
+# A local Kubernetes API server for tests/test_local_cluster.py: kube-apiserver of
+# Kubernetes v1.34.12 and etcd v3.6.4, both pinned in tools/kube-apiserver/go.mod. The
+# version stamps are what the API server reports (/version), which the Kubernetes provider
+# reads. A cold build compiles most of Kubernetes: see docs/local-cluster.md for its cost.
+KUBE_VERSION := v1.34.12
+KUBE_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34 -X $(p).gitTreeState=clean)
+kube-apiserver: $(TOOLS_CACHE)/kube-apiserver $(TOOLS_CACHE)/etcd  ## build kube-apiserver and etcd for the local API server test (needs Go)
+$(TOOLS_CACHE)/kube-apiserver: tools/kube-apiserver/go.mod tools/kube-apiserver/go.sum
+	@command -v go >/dev/null || { echo "go not found: kube-apiserver needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/kube-apiserver && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $(TOOLS_CACHE)/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+$(TOOLS_CACHE)/etcd: tools/kube-apiserver/etcd/main.go tools/kube-apiserver/go.mod tools/kube-apiserver/go.sum
+	@command -v go >/dev/null || { echo "go not found: etcd needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/kube-apiserver && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -ldflags '-s -w' -o $(TOOLS_CACHE)/etcd ./etcd
+
+# The Helm charts of tools/charts.json as a local Helm repository in $(CHARTS_CACHE), read
+# once through the Go module proxy (a public GitHub repository at a commit, as a module zip);
+# nothing fetched is committed. `python -m tools.charts --serve` serves it on 127.0.0.1 for
+# delivery:charts.repository (docs/local-cluster.md).
+CHARTS_CACHE ?= $(HOME)/.cache/delivery-charts
+export CHARTS_CACHE
+charts: $(CHARTS_CACHE)/index.yaml  ## fetch the pinned charts once into a local Helm repository (needs Go)
+$(CHARTS_CACHE)/index.yaml: tools/charts.json tools/charts.py | install
+	@command -v go >/dev/null || { echo "go not found: make charts reads the charts through the Go module proxy" >&2; exit 1; }
+	$(BIN)/python -m tools.charts

@@ -4,6 +4,7 @@ import pulumi
 import pulumi_github as github
 
 from components.cluster.cluster import Cluster, ClusterArgs
+from components.cluster.existing_cluster import ExistingCluster, ExistingClusterArgs
 from components.config import adapters
 from components.config.base import ENVIRONMENTS
 from components.config.loader import load_config
@@ -57,23 +58,39 @@ def main() -> None:
     project = pulumi.get_project()
 
     # --- cluster -------------------------------------------------------------------
-    cluster = Cluster(
-        env,
-        ClusterArgs(environment=env, region=config.region, project=project, cluster=config.cluster),
-    )
-    pulumi.export("clusterId", cluster.cluster.id)
-    pulumi.export("clusterLabel", cluster.cluster.label)
-    pulumi.export("apiEndpoints", cluster.cluster.api_endpoints)
+    # The LKE cluster this program creates, or (cluster.source: kubeconfig) an existing one.
+    cluster: Cluster | ExistingCluster
+    if config.cluster.source == "kubeconfig":
+        if secrets.kubeconfig is None:  # load_config refuses the stack first
+            raise ValueError("cluster.source is kubeconfig and delivery:kubeconfig is not set")
+        cluster = ExistingCluster(
+            env,
+            ExistingClusterArgs(environment=env, context=config.cluster.context),
+            kubeconfig=secrets.kubeconfig,
+        )
+    else:
+        cluster = Cluster(
+            env,
+            ClusterArgs(environment=env, region=config.region, project=project, cluster=config.cluster),
+        )
+        pulumi.export("clusterId", cluster.cluster.id)
+        pulumi.export("clusterLabel", cluster.cluster.label)
+        pulumi.export("apiEndpoints", cluster.cluster.api_endpoints)
     pulumi.export("kubeconfig", cluster.kubeconfig)
 
     # Every GitHub object lives in the one configured repository's owner. The token and base
     # URL: `github:token` and `github:baseUrl` when the stack sets them, else GITHUB_TOKEN and
-    # GITHUB_BASE_URL (the deployer identity's token in CI).
-    github_provider = github.Provider(
-        "github",
-        owner=config.github.owner,
-        token=providers.github_token,
-        base_url=providers.github_base_url,
+    # GITHUB_BASE_URL (the deployer identity's token in CI). github.enabled: false declares no
+    # GitHub object at all (the Kubernetes half alone).
+    github_provider = (
+        github.Provider(
+            "github",
+            owner=config.github.owner,
+            token=providers.github_token,
+            base_url=providers.github_base_url,
+        )
+        if config.github.enabled
+        else None
     )
 
     # --- monitoring ----------------------------------------------------------------
@@ -90,6 +107,7 @@ def main() -> None:
             slack_webhook_url=secrets.slack_webhook_url,
             kubeconfig_rotate_by=config.cluster.kubeconfig_rotate_by,
             services={name: config.service_namespace(name) for name in sorted(config.services)},
+            charts=config.charts,
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
@@ -99,7 +117,9 @@ def main() -> None:
         Tracing(
             f"{env}-tracing",
             TracingArgs(
-                tracing=config.monitoring.tracing, timeout_seconds=config.monitoring.helm_timeout_seconds
+                tracing=config.monitoring.tracing,
+                timeout_seconds=config.monitoring.helm_timeout_seconds,
+                charts=config.charts,
             ),
             opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
         )
@@ -109,7 +129,9 @@ def main() -> None:
     # --- gitops --------------------------------------------------------------------
     # Argo CD on this cluster, its read-only deploy key, Argo Rollouts where enabled (with the
     # analysis templates its Rollouts reference), the environment's AppProject and Applications.
-    gitops_providers = {"kubernetes": cluster.provider, "github": github_provider}
+    gitops_providers: dict[str, pulumi.ProviderResource] = {"kubernetes": cluster.provider}
+    if github_provider is not None:
+        gitops_providers["github"] = github_provider
     argocd = ArgoCd(
         f"{env}-argocd",
         ArgoCdArgs(
@@ -125,22 +147,27 @@ def main() -> None:
             dispatch_token=(
                 secrets.argocd_dispatch_token if config.argocd.notifications.github_dispatch else None
             ),
+            charts=config.charts,
         ),
         opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[monitoring.release]),
     )
     gitops_spec = adapters.gitops_spec(config)
-    repository = ArgoCdRepository(
-        f"{env}-gitops-repository",
-        ArgoCdRepositoryArgs(
-            environment=env,
-            repository=config.github.repository,
-            repo_url=gitops_spec.repo_url,
-            namespace=config.argocd.namespace,
-            project=gitops_spec.project,
-        ),
-        opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
-    )
-    app_dependencies: list[pulumi.Resource] = [argocd.release, repository.secret]
+    app_dependencies: list[pulumi.Resource] = [argocd.release]
+    # Argo CD reads the GitOps repository with a read-only deploy key; without GitHub
+    # (github.enabled: false) it reads a public repository anonymously.
+    if github_provider is not None:
+        repository = ArgoCdRepository(
+            f"{env}-gitops-repository",
+            ArgoCdRepositoryArgs(
+                environment=env,
+                repository=config.github.repository,
+                repo_url=gitops_spec.repo_url,
+                namespace=config.argocd.namespace,
+                project=gitops_spec.project,
+            ),
+            opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
+        )
+        app_dependencies.append(repository.secret)
     if config.rollouts_enabled:
         rollouts = Rollouts(
             f"{env}-rollouts",
@@ -149,6 +176,7 @@ def main() -> None:
                 rollouts=config.argocd.rollouts,
                 high_availability=config.argocd.high_availability,
                 timeout_seconds=config.argocd.helm_timeout_seconds,
+                charts=config.charts,
             ),
             opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[monitoring.release]),
         )
@@ -173,6 +201,7 @@ def main() -> None:
                 ingress=config.ingress,
                 high_availability=config.argocd.high_availability,
                 timeout_seconds=config.argocd.helm_timeout_seconds,
+                charts=config.charts,
             ),
             opts=pulumi.ResourceOptions(
                 providers={"kubernetes": cluster.provider}, depends_on=[monitoring.release]
@@ -252,59 +281,63 @@ def main() -> None:
                 namespace=config.argocd.namespace,
                 admin_kubeconfig=cluster.kubeconfig,
                 issued_on=config.cluster.kubeconfig_issued_on,
+                context=config.cluster.context,
             ),
             opts=pulumi.ResourceOptions(providers=gitops_providers, depends_on=[argocd.namespace]),
         )
-        ObserverEnvironment(
-            f"{env}-observer",
-            ObserverEnvironmentArgs(
-                repository=config.github.repository,
-                environment=env,
-                kubeconfig=observer.kubeconfig,
-                pagerduty_routing_key=secrets.pagerduty_routing_key if env == "production" else None,
-            ),
-            opts=pulumi.ResourceOptions(providers=[github_provider]),
-        )
+        if github_provider is not None:
+            ObserverEnvironment(
+                f"{env}-observer",
+                ObserverEnvironmentArgs(
+                    repository=config.github.repository,
+                    environment=env,
+                    kubeconfig=observer.kubeconfig,
+                    pagerduty_routing_key=secrets.pagerduty_routing_key if env == "production" else None,
+                ),
+                opts=pulumi.ResourceOptions(providers=[github_provider]),
+            )
 
     # --- deployment environment ----------------------------------------------------
     # Every stack: its own `<env>` and `<env>-preview` environments and CI credentials.
-    deployment = DeploymentEnvironment(
-        f"{env}-deployment",
-        DeploymentEnvironmentArgs(
-            environment=env,
-            project=project,
-            repository=config.github.repository,
-            manages_repository=config.github.manage_repository,
-            reviewers=config.github.production_reviewers,
-            deployment_branches=config.github.deployment_branches,
-            state_backend=config.pipeline.state_backend,
-            credentials=config.pipeline.credentials,
-            secrets=EnvironmentSecrets(
-                pulumi_passphrase=secrets.ci_pulumi_passphrase,
-                github_token=secrets.ci_github_token,
-                github_read_token=secrets.ci_github_read_token,
-            ),
-        ),
-        opts=pulumi.ResourceOptions(providers=[github_provider]),
-    )
-    # The production approvers accept an image's high findings here (delivery.yml).
-    if env == "production":
-        RiskAcceptanceEnvironment(
-            f"{env}-image-risk",
-            RiskAcceptanceEnvironmentArgs(
-                repository=config.github.repository, reviewers=config.github.production_reviewers
+    if github_provider is not None:
+        deployment = DeploymentEnvironment(
+            f"{env}-deployment",
+            DeploymentEnvironmentArgs(
+                environment=env,
+                project=project,
+                repository=config.github.repository,
+                manages_repository=config.github.manage_repository,
+                reviewers=config.github.production_reviewers,
+                deployment_branches=config.github.deployment_branches,
+                state_backend=config.pipeline.state_backend,
+                credentials=config.pipeline.credentials,
+                secrets=EnvironmentSecrets(
+                    pulumi_passphrase=secrets.ci_pulumi_passphrase,
+                    github_token=secrets.ci_github_token,
+                    github_read_token=secrets.ci_github_read_token,
+                ),
             ),
             opts=pulumi.ResourceOptions(providers=[github_provider]),
         )
-    pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
-    pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
+        # The production approvers accept an image's high findings here (delivery.yml).
+        if env == "production":
+            RiskAcceptanceEnvironment(
+                f"{env}-image-risk",
+                RiskAcceptanceEnvironmentArgs(
+                    repository=config.github.repository, reviewers=config.github.production_reviewers
+                ),
+                opts=pulumi.ResourceOptions(providers=[github_provider]),
+            )
+        pulumi.export("deploymentEnvironments", [e.environment for e in deployment.environments.values()])
+        pulumi.export("ciCredentialsExpire", config.pipeline.credentials.expiry)
 
     # --- repository-wide objects ----------------------------------------------------
     # Only the stack named by github.managingStack (config validation guarantees it names a
     # deployer): the workflow files, then the metrics bucket, main's ruleset, repository
     # secrets and variables, the OIDC subject template and the Actions settings.
     deployer = config.github.deployer
-    if config.github.manage_repository and deployer is not None:
+    # Config validation refuses manageRepository without GitHub (github.enabled: false).
+    if config.github.manage_repository and deployer is not None and github_provider is not None:
         workflow_args = WorkflowFilesArgs(
             repository=config.github.repository,
             workflows=config.github.workflows,

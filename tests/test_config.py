@@ -111,7 +111,10 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "staging",
         {"delivery:clustr": {"pools": {}}},
-        ["delivery:clustr = ", "unknown key; allowed keys here: argocd, cluster, environment, github"],
+        [
+            "delivery:clustr = ",
+            "unknown key; allowed keys here: argocd, charts, cluster, environment, github",
+        ],
     ),
     (
         "staging",

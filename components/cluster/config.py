@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -61,6 +62,28 @@ class NodePool(Model):
 
 
 class ClusterConfig(Model):
+    source: Literal["lke", "kubeconfig"] = Field(
+        default="lke",
+        description=(
+            "Where the stack's cluster comes from. `lke`: the program creates it (every other "
+            "key here describes it). `kubeconfig`: an existing cluster (kind or k3d on a laptop, "
+            "or one being adopted) reached with the secret `delivery:kubeconfig`; the program "
+            "creates no LKE cluster and `pools` states the nodes that cluster guarantees. "
+            "Production: `lke` unless `existingInProduction` says otherwise."
+        ),
+    )
+    context: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Context of `delivery:kubeconfig` to use (`cluster.source: kubeconfig`); unset: its current context.",
+    )
+    existing_in_production: bool = Field(
+        default=False,
+        description=(
+            "Production may run on an existing cluster (`cluster.source: kubeconfig`), one the "
+            "program neither created nor protects; say so explicitly with true."
+        ),
+    )
     kubernetes_version: K8sVersion = Field(
         default="1.33", description="LKE Kubernetes version, pinned as `major.minor`."
     )

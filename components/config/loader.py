@@ -23,6 +23,9 @@ from components.config.passphrase import MalformedSaltError, opens_stack
 from components.config.stack import StackConfig, parse_config
 
 PASSPHRASE_KEY = "ciPulumiPassphrase"
+# The secret an existing cluster is reached with (`cluster.source: kubeconfig`). Not declared in
+# Pulumi.yaml: a declared key without a default is one every stack must set.
+KUBECONFIG_KEY = "kubeconfig"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class StackSecrets:
     ghcr_pull_token: pulumi.Output[str]
     argocd_dispatch_token: pulumi.Output[str]
     pagerduty_routing_key: pulumi.Output[str]
+    # Set exactly when the stack targets an existing cluster (`cluster.source: kubeconfig`).
+    kubeconfig: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def _decode(value: Any) -> Any:
 
 def parse_namespace(values: dict[str, Any], stack: str) -> StackConfig:
     """Validate the `delivery:*` values as the engine passes them (without the prefix)."""
-    raw = {k: _decode(v) for k, v in values.items() if k not in SECRET_KEYS}
+    raw = {k: _decode(v) for k, v in values.items() if k not in (*SECRET_KEYS, KUBECONFIG_KEY)}
     raw.setdefault("environment", stack)
     return parse_config(raw)
 
@@ -165,19 +170,65 @@ def passphrase_problems(passphrase: str | None, stack_file: Path) -> list[Proble
     ]
 
 
+def kubeconfig_problems(source: str, is_set: bool, is_secret: bool) -> list[Problem]:
+    """`delivery:kubeconfig` is set, as a secret, exactly when the stack targets an existing cluster."""
+    if source == "kubeconfig":
+        if not is_set:
+            return [
+                Problem(
+                    KUBECONFIG_KEY,
+                    _MISSING,
+                    "delivery:cluster.source is kubeconfig: the existing cluster is reached with this kubeconfig; "
+                    "allowed: the kubeconfig as a secret, `pulumi config set --secret kubeconfig < path/to/kubeconfig`",
+                )
+            ]
+        if not is_secret:
+            return [
+                Problem(
+                    KUBECONFIG_KEY,
+                    _MISSING,  # never print credentials
+                    "stored in plain text; allowed: a secret, `pulumi config set --secret kubeconfig < path/to/kubeconfig`",
+                )
+            ]
+        return []
+    if is_set:
+        return [
+            Problem(
+                KUBECONFIG_KEY,
+                _MISSING,
+                "set while delivery:cluster.source is lke: the program creates the LKE cluster and uses its "
+                "kubeconfig; allowed: unset, or delivery:cluster.source: kubeconfig",
+            )
+        ]
+    return []
+
+
+def _kubeconfig_setting(
+    source: str, values: dict[str, Any]
+) -> tuple[pulumi.Output[str] | None, list[Problem]]:
+    is_set = KUBECONFIG_KEY in values
+    is_secret = is_set and runtime_config.is_config_secret(f"{NAMESPACE}:{KUBECONFIG_KEY}")
+    problems = kubeconfig_problems(source, is_set, is_secret)
+    if problems or not is_set:
+        return None, problems
+    return pulumi.Config(NAMESPACE).require_secret(KUBECONFIG_KEY), []
+
+
 def load_config() -> tuple[StackConfig, StackSecrets, ProviderSettings]:
     """Read and validate the whole stack configuration; raise ConfigError on bad input."""
     stack = pulumi.get_stack()
     providers, provider_problems = _provider_settings()
+    values = _raw_namespace_values()
     try:
-        config = parse_namespace(_raw_namespace_values(), stack)
+        config = parse_namespace(values, stack)
     except ConfigError as error:
         raise ConfigError([*error.problems, *provider_problems]) from None
+    kubeconfig, kubeconfig_problems = _kubeconfig_setting(config.cluster.source, values)
     # The engine runs the program in the project directory, beside the stack files.
     problems = passphrase_problems(
         runtime_config.get_config(f"{NAMESPACE}:{PASSPHRASE_KEY}"), Path.cwd() / f"Pulumi.{stack}.yaml"
     )
-    problems += provider_problems
+    problems += provider_problems + kubeconfig_problems
     if problems:
         raise ConfigError(problems)
     cfg = pulumi.Config(NAMESPACE)
@@ -189,5 +240,6 @@ def load_config() -> tuple[StackConfig, StackSecrets, ProviderSettings]:
         ghcr_pull_token=cfg.require_secret("ghcrPullToken"),
         argocd_dispatch_token=cfg.require_secret("argocdDispatchToken"),
         pagerduty_routing_key=cfg.require_secret("pagerdutyRoutingKey"),
+        kubeconfig=kubeconfig,
     )
     return config, secrets, providers

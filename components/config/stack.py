@@ -44,7 +44,7 @@ from components.gitops.config import (
     ServiceConfig,
 )
 from components.ingress.config import INGRESS_IMAGES, IngressConfig
-from components.kubernetes.config import PodPoliciesConfig
+from components.kubernetes.config import ChartsConfig, PodPoliciesConfig
 from components.monitoring.config import MONITORING_IMAGES, MonitoringConfig
 from components.storage.config import MetricsConfig
 
@@ -86,6 +86,10 @@ class StackConfig(Model):
     ingress: IngressConfig = Field(
         default_factory=IngressConfig,
         description="ingress-nginx, cert-manager and the Let's Encrypt ClusterIssuers on the stack's cluster.",
+    )
+    charts: ChartsConfig = Field(
+        default_factory=ChartsConfig,
+        description="Where the pinned Helm charts (Argo CD, Argo Rollouts, kube-prometheus-stack) come from.",
     )
     pod_policies: PodPoliciesConfig = Field(
         default_factory=PodPoliciesConfig,
@@ -164,6 +168,7 @@ class StackConfig(Model):
                     f"allowed: {LETSENCRYPT_PROD}",
                 )
             )
+        problems.extend(self._cluster_source_problems())
         problems.extend(self._monitoring_problems())
         problems.extend(self._pod_policy_problems())
         problems.extend(self._chart_pin_problems())
@@ -184,6 +189,114 @@ class StackConfig(Model):
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _cluster_source_problems(self) -> list[Problem]:
+        """An existing cluster (kubeconfig) is a deliberate choice, never production's by accident;
+        the keys that only mean something for one kind of cluster are refused with the other."""
+        problems: list[Problem] = []
+        cluster = self.cluster
+        existing = cluster.source == "kubeconfig"
+        if existing and self.environment == "production" and not cluster.existing_in_production:
+            problems.append(
+                Problem(
+                    "cluster.source",
+                    "kubeconfig",
+                    "production runs on the LKE cluster this program creates and protects; allowed: lke, "
+                    "or kubeconfig together with delivery:cluster.existingInProduction: true to adopt an "
+                    "existing production cluster",
+                )
+            )
+        if cluster.existing_in_production and not (existing and self.environment == "production"):
+            problems.append(
+                Problem(
+                    "cluster.existingInProduction",
+                    True,
+                    "it allows production on an existing cluster and this is "
+                    + (
+                        "not production"
+                        if self.environment != "production"
+                        else "an LKE stack (cluster.source: lke)"
+                    )
+                    + "; allowed: false",
+                )
+            )
+        if not existing:
+            if cluster.context is not None:
+                problems.append(
+                    Problem(
+                        "cluster.context",
+                        cluster.context,
+                        "a kubeconfig context, and the program creates this stack's LKE cluster (cluster.source: lke); "
+                        "allowed: unset, or cluster.source: kubeconfig",
+                    )
+                )
+            if self.charts.repository is not None and self.environment != "development":
+                problems.append(
+                    Problem(
+                        "charts.repository",
+                        self.charts.repository,
+                        f"{self.environment}'s LKE cluster installs every chart from its OCI registry by digest, "
+                        "and a mirror serves charts by version alone; allowed: unset (a mirror only with "
+                        "cluster.source: kubeconfig, or in development)",
+                    )
+                )
+            if self.charts.skip_await:
+                problems.append(
+                    Problem(
+                        "charts.skipAwait",
+                        True,
+                        "an LKE cluster has nodes: its releases are installed atomically, waiting for their "
+                        "workloads; allowed: false (true only with cluster.source: kubeconfig)",
+                    )
+                )
+        elif cluster.control_plane_acl:
+            problems.append(
+                Problem(
+                    "cluster.controlPlaneAcl",
+                    cluster.control_plane_acl,
+                    "the control-plane ACL is a setting of the LKE cluster the program creates, and this stack "
+                    "targets an existing cluster (cluster.source: kubeconfig); allowed: []",
+                )
+            )
+        gh = self.github
+        if gh.enabled and not self.gitops_repo_url.startswith("git@"):
+            problems.append(
+                Problem(
+                    "gitops.repoUrl",
+                    self.gitops_repo_url,
+                    "Argo CD reads the GitOps repository with its SSH deploy key (github.enabled: true); "
+                    "allowed: the repository's SSH URL, git@github.com:<owner>/<name>.git",
+                )
+            )
+        if not gh.enabled:
+            if self.environment == "production":
+                problems.append(
+                    Problem(
+                        "github.enabled",
+                        False,
+                        "production's deployment environment (its required reviewers) is the approval of every "
+                        "production deployment; allowed: true",
+                    )
+                )
+            if not self.gitops_repo_url.startswith("https://"):
+                problems.append(
+                    Problem(
+                        "gitops.repoUrl",
+                        self.gitops_repo_url,
+                        "without GitHub (github.enabled: false) Argo CD gets no deploy key and reads the GitOps "
+                        "repository anonymously; allowed: the https URL of a public repository",
+                    )
+                )
+            if gh.manage_repository:
+                problems.append(
+                    Problem(
+                        "github.enabled",
+                        False,
+                        "this stack manages the repository-wide GitHub objects (github.manageRepository: true); "
+                        "allowed: true, or move github.managingStack to a stack with GitHub",
+                    )
+                )
+        return problems
 
     def _monitoring_problems(self) -> list[Problem]:
         """Production alerts survive a lost pod or node; replicated pods fit one per node."""
@@ -387,7 +500,8 @@ class StackConfig(Model):
                     )
                 )
         acl = self.cluster.control_plane_acl
-        if not acl:
+        # An existing cluster has no ACL here (_cluster_source_problems refuses one).
+        if not acl or self.cluster.source == "kubeconfig":
             return problems
         env = self.environment
         observed = env == VALIDATED

@@ -474,6 +474,15 @@ class GithubConfig(Model):
     repository: GithubName = Field(
         description="Repository holding services, charts, GitOps manifests and this program."
     )
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Declare this stack's GitHub objects (its deployment environments, staging's observer "
+            "environment, Argo CD's deploy key). false: the Kubernetes half alone, for a stack on "
+            "an existing cluster without GitHub access (Argo CD then reads the GitOps repository "
+            "anonymously, so it must be public). Not in production, nor with `manageRepository`."
+        ),
+    )
     manage_repository: bool = Field(
         default=False,
         description=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
 from components.gitops.argocd_values import (
@@ -16,6 +16,7 @@ from components.gitops.argocd_values import (
     argocd_values,
 )
 from components.gitops.config import ArgoCdConfig
+from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import ARGO_HELM_REPOSITORY, pinned_release
 from components.kubernetes.providers import dependencies, require_provider
 
@@ -35,6 +36,8 @@ class ArgoCdArgs(BaseModel):
     # Secrets: they go only into the notifications Secret, never into Helm values.
     slack_webhook_url: pulumi.Output[str]
     dispatch_token: pulumi.Output[str] | None = None
+    # Where the chart comes from and whether the release waits (delivery:charts).
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
 
 
 class ArgoCd(pulumi.ComponentResource):
@@ -96,6 +99,7 @@ class ArgoCd(pulumi.ComponentResource):
             version=config.chart_version,
             repository=ARGO_HELM_REPOSITORY,
             digest=config.chart_digest,
+            charts=args.charts,
             namespace=config.namespace,
             values=argocd_values(args.environment, config, args.dispatch_repository),
             timeout_seconds=config.helm_timeout_seconds,

@@ -218,8 +218,11 @@ ClusterKind = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?
 class GitOpsConfig(Model):
     repo_url: str | None = Field(
         default=None,
-        pattern=r"^git@github\.com:[A-Za-z0-9._-]+/[A-Za-z0-9._-]+\.git$",
-        description="SSH URL Argo CD pulls from. Default: the `github` repository's SSH URL.",
+        pattern=r"^(git@github\.com:|https://github\.com/)[A-Za-z0-9._-]+/[A-Za-z0-9._-]+\.git$",
+        description=(
+            "URL Argo CD pulls from: SSH (with its deploy key), or https for a public repository "
+            "read anonymously when `github.enabled` is false. Default: the `github` repository's SSH URL."
+        ),
     )
     target_revision: str = Field(
         default="main",

@@ -6,11 +6,12 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.gitops.config import RolloutsConfig
+from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import ARGO_HELM_REPOSITORY, image_ref, pinned_release
 from components.kubernetes.providers import dependencies, require_provider
 
@@ -65,6 +66,8 @@ class RolloutsArgs(BaseModel):
     rollouts: RolloutsConfig
     high_availability: bool
     timeout_seconds: int
+    # Where the chart comes from and whether the release waits (delivery:charts).
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
 
 
 class Rollouts(pulumi.ComponentResource):
@@ -99,6 +102,7 @@ class Rollouts(pulumi.ComponentResource):
             version=config.chart_version,
             repository=ARGO_HELM_REPOSITORY,
             digest=config.chart_digest,
+            charts=args.charts,
             namespace=config.namespace,
             values=rollouts_values(args.high_availability, config),
             timeout_seconds=args.timeout_seconds,

@@ -46,6 +46,9 @@ class ValidationObserverArgs(BaseModel):
     admin_kubeconfig: pulumi.Output[str]
     # cluster.kubeconfigIssuedOn: part of the token Secret's name, so a new date re-mints it.
     issued_on: str | None = None
+    # The admin kubeconfig's context naming the cluster (an existing cluster's
+    # `cluster.context`); None: its current context.
+    context: str | None = None
 
 
 def token_name(issued_on: str | None) -> str:
@@ -53,11 +56,22 @@ def token_name(issued_on: str | None) -> str:
     return f"{OBSERVER}-token" + (f"-{issued_on}" if issued_on else "")
 
 
-def observer_kubeconfig(admin_kubeconfig: str, token: str, namespace: str, environment: str) -> str:
+def observer_kubeconfig(
+    admin_kubeconfig: str, token: str, namespace: str, environment: str, context: str | None = None
+) -> str:
     """A kubeconfig for the cluster of `admin_kubeconfig` (its API server and CA only) that
-    authenticates with `token` and defaults to `namespace`."""
+    authenticates with `token` and defaults to `namespace`. The cluster is the one `context`
+    (else the current context) names, or the only one (LKE's kubeconfig)."""
     admin = yaml.safe_load(admin_kubeconfig)
-    cluster = admin["clusters"][0]["cluster"]
+    chosen = context or admin.get("current-context")
+    contexts = {c["name"]: c["context"] for c in admin.get("contexts") or []}
+    clusters = {c["name"]: c["cluster"] for c in admin["clusters"]}
+    if chosen in contexts:
+        cluster = clusters[contexts[chosen]["cluster"]]
+    elif len(clusters) == 1:
+        [cluster] = clusters.values()
+    else:
+        raise ValueError(f"the admin kubeconfig has no context {chosen!r} naming one of its clusters")
     name = f"{environment}-observer"
     return yaml.safe_dump(
         {
@@ -149,7 +163,9 @@ class ValidationObserver(pulumi.ComponentResource):
             lambda data: base64.b64decode((data or {}).get("token", "")).decode()
         )
         built = pulumi.Output.all(pulumi.Output.from_input(args.admin_kubeconfig), token).apply(
-            lambda values: observer_kubeconfig(values[0], values[1], args.namespace, args.environment)
+            lambda values: observer_kubeconfig(
+                values[0], values[1], args.namespace, args.environment, args.context
+            )
         )
         self.kubeconfig = pulumi.Output.secret(built)
         self.register_outputs({"serviceAccount": OBSERVER})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
 from components.contracts.monitoring import SELECTOR_LABELS
@@ -16,6 +16,7 @@ from components.ingress.manifests import (
     cluster_issuer,
     nginx_values,
 )
+from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import pinned_release
 from components.kubernetes.providers import dependencies, require_provider
 
@@ -29,6 +30,8 @@ class IngressArgs(BaseModel):
     ingress: IngressConfig
     high_availability: bool
     timeout_seconds: int
+    # Where the chart comes from and whether the release waits (delivery:charts).
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
 
 
 class Ingress(pulumi.ComponentResource):
@@ -84,6 +87,7 @@ class Ingress(pulumi.ComponentResource):
                 namespace=namespace,
                 values=values,
                 timeout_seconds=args.timeout_seconds,
+                charts=args.charts,
                 opts=pulumi.ResourceOptions(
                     parent=self, provider=provider, depends_on=[self.namespaces[chart], *after]
                 ),

@@ -89,3 +89,27 @@ PinnedChartImage = Annotated[
         examples=["quay.io/argoproj/argocd:v3.4.4@sha256:<64 hex digits>"],
     ),
 ]
+
+
+class ChartsConfig(Model):
+    """Where the pinned Helm charts come from and whether Pulumi waits for their workloads."""
+
+    repository: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description=(
+            "URL of one Helm repository that serves every pinned chart at its pinned version "
+            "(a mirror such as Harbor, Artifactory or ChartMuseum, or the local one of "
+            "docs/local-cluster.md). It serves charts by version, so the charts' digests do not apply: "
+            "staging and production on LKE refuse it. Unset: each chart's upstream OCI registry, by digest "
+            "where the stack pins them (docs/supply-chain.md)."
+        ),
+    )
+    skip_await: bool = Field(
+        default=False,
+        description=(
+            "Install and upgrade the releases without waiting for their workloads, and so "
+            "without Helm's atomic rollback: for a cluster with no nodes to run them (an API "
+            "server alone, docs/local-cluster.md). Only with `cluster.source: kubeconfig`."
+        ),
+    )

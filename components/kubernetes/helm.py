@@ -22,6 +22,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes.config import ChartsConfig
+
 # The Argo charts' OCI registry (https://github.com/argoproj/argo-helm, "Helm OCI").
 ARGO_HELM_REPOSITORY = "oci://ghcr.io/argoproj/argo-helm"
 OCI_SCHEME = "oci://"
@@ -90,6 +92,7 @@ def pinned_release(
     chart: str,
     version: str,
     repository: str,
+    charts: ChartsConfig,
     namespace: str,
     values: dict[str, Any],
     timeout_seconds: int,
@@ -99,17 +102,22 @@ def pinned_release(
     """A Helm release of `chart` at exactly `version` into an existing `namespace`.
 
     `repository` is an OCI registry prefix (`oci://…`; `digest` then pins the chart's manifest)
-    or a classic repository URL (by version only: such a chart has no digest).
+    or a classic repository URL (by version only: such a chart has no digest). `charts.repository`
+    (a mirror, allowed only for clusters from a kubeconfig) replaces every chart's source: by
+    version, as a classic repository serves it.
     """
-    oci = repository.startswith(OCI_SCHEME)
+    mirror = charts.repository
+    oci = mirror is None and repository.startswith(OCI_SCHEME)
+    # Atomic implies waiting (Helm's --atomic sets --wait; the provider drops skipAwait with it).
+    waits = not charts.skip_await
     return k8s.helm.v3.Release(
         resource_name,
         name=release_name,
-        chart=chart_reference(repository, chart, digest),
+        chart=chart if mirror else chart_reference(repository, chart, digest),
         version=version,
         # An OCI chart is addressed by its reference alone; repository_opts would make the
         # provider look the chart up in a classic repository's index.
-        repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=repository),
+        repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=mirror or repository),
         namespace=namespace,
         # The namespace is a declared Namespace resource, so Helm never owns (or deletes) it.
         create_namespace=False,
@@ -119,9 +127,10 @@ def pinned_release(
         # (https://github.com/pulumi/pulumi-kubernetes/issues/1697,
         # https://github.com/pulumi/pulumi-kubernetes/issues/1727). Atomic implies waiting
         # for every workload: what depends on the release starts once it serves.
-        atomic=True,
+        # charts.skipAwait (a cluster without nodes) installs without waiting and so without it.
+        atomic=waits,
         cleanup_on_fail=True,
-        skip_await=False,
+        skip_await=not waits,
         timeout=timeout_seconds,
         # Bounded release history: each revision is a Secret in the namespace.
         max_history=10,

@@ -6,9 +6,10 @@ from datetime import date
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
+from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import pinned_release
 from components.kubernetes.providers import require_provider
 from components.monitoring.config import MonitoringConfig
@@ -46,6 +47,8 @@ class MonitoringArgs(BaseModel):
     kubeconfig_rotate_by: date | None = None
     # The platform's services and their namespaces: each gets SLO burn-rate alerts.
     services: dict[str, str] = {}
+    # Where the chart comes from and whether the release waits (delivery:charts).
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -99,6 +102,7 @@ class Monitoring(pulumi.ComponentResource):
             version=config.chart_version,
             repository=REPOSITORY,
             digest=config.chart_digest,
+            charts=args.charts,
             namespace=config.namespace,
             values=monitoring_values(args.environment, config),
             timeout_seconds=config.helm_timeout_seconds,

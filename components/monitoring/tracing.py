@@ -16,8 +16,9 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import image_ref, pinned_release
 from components.kubernetes.providers import require_provider
 from components.monitoring.config import TracingConfig
@@ -126,6 +127,8 @@ class TracingArgs(BaseModel):
 
     tracing: TracingConfig
     timeout_seconds: int
+    # Where the chart comes from and whether the release waits (delivery:charts).
+    charts: ChartsConfig = Field(default_factory=ChartsConfig)
 
 
 class Tracing(pulumi.ComponentResource):
@@ -154,6 +157,7 @@ class Tracing(pulumi.ComponentResource):
             namespace=config.namespace,
             values=collector_values(config),
             timeout_seconds=args.timeout_seconds,
+            charts=args.charts,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
         )
         self.register_outputs({"endpoint": endpoint(config)})

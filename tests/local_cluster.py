@@ -1,0 +1,462 @@
+"""A real Kubernetes API server on 127.0.0.1 for the tests: etcd and kube-apiserver as built by
+`make kube-apiserver` (tools/kube-apiserver/go.mod pins Kubernetes v1.34.12, etcd v3.6.4).
+
+`start(directory)` generates a CA, the API server's serving certificate (127.0.0.1), an
+admin client certificate (group `system:masters`) and the service-account signing key,
+starts etcd and kube-apiserver, waits for `/readyz` and writes a kubeconfig. Both processes
+run under coreutils `timeout`, so they end by themselves after `LIFETIME_SECONDS` even when
+the test process dies; `stop()` ends them earlier. No kubelet, controller manager or
+scheduler: objects are stored, validated and admitted, never run.
+
+Absent binaries skip LOUDLY (the `pytest.skip` message says what was not checked); `.ci/run`
+builds them, so CI never skips.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ABSENT = (
+    "local API server absent: build etcd and kube-apiserver with `make kube-apiserver` (needs Go); "
+    "nothing was applied to a real Kubernetes API server"
+)
+# Upper bound on one server's life: the whole module's tests fit well inside it on the shared
+# 2-core CI machine; a process orphaned by a killed test run is gone after it.
+LIFETIME_SECONDS = 1800
+READY_SECONDS = 240
+
+
+def binaries() -> tuple[Path, Path]:
+    """etcd and kube-apiserver from the tools cache, or a loud skip."""
+    cache = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
+    found = []
+    for name in ("etcd", "kube-apiserver"):
+        path = cache / name
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            located = shutil.which(name)
+            if located is None:
+                pytest.skip(f"{ABSENT} ({name} not in {cache} nor on PATH)")
+            path = Path(located)
+        found.append(path)
+    return found[0], found[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _certificate(
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+    *,
+    ca: bool = False,
+    server: bool = False,
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    issuer_name, issuer_key = issuer if issuer else (subject, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+    else:
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.DNSName("localhost"),
+                    x509.DNSName("kubernetes.default.svc"),
+                ]
+            ),
+            critical=False,
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _name(common: str, organisation: str | None = None) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common)]
+    if organisation:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
+    return x509.Name(attributes)
+
+
+def write_certificates(directory: Path) -> dict[str, Path]:
+    """CA, serving pair, admin client pair and service-account key pair, as PEM files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+
+    def write(name: str, data: bytes) -> None:
+        files[name] = directory / name
+        files[name].write_bytes(data)
+        files[name].chmod(0o600)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate(_name("delivery-test-ca"), ca_key, None, ca=True)
+    write("ca.crt", ca.public_bytes(serialization.Encoding.PEM))
+    for role, subject, server in (
+        ("serving", _name("kube-apiserver"), True),
+        # system:masters: every permission, as an LKE kubeconfig's user has (its RBAC is not
+        # what these tests are about).
+        ("admin", _name("delivery-admin", "system:masters"), False),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _certificate(subject, key, (ca.subject, ca_key), server=server)
+        write(f"{role}.key", _pem_key(key))
+        write(f"{role}.crt", cert.public_bytes(serialization.Encoding.PEM))
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    write("sa.key", _pem_key(sa_key))
+    write(
+        "sa.pub",
+        sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+    )
+    return files
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]):
+        super().__init__(f"{status}: {body.get('message', body)}")
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class LocalCluster:
+    directory: Path
+    url: str
+    kubeconfig: Path
+    files: dict[str, Path]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def _context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.files["ca.crt"]))
+        context.load_cert_chain(str(self.files["admin.crt"]), str(self.files["admin.key"]))
+        return context
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        timeout: float = 60,
+        content_type: str = "application/json",
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The decoded answer and the API server's warnings; ApiError on a non-2xx status."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(req, context=self._context(), timeout=timeout) as answer:
+                warnings = answer.headers.get_all("Warning") or []
+                raw = answer.read()
+                if answer.headers.get_content_type() != "application/json":
+                    return {"text": raw.decode(errors="replace")}, warnings
+                return json.loads(raw or b"{}"), warnings
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                decoded = json.loads(raw)
+            except ValueError:
+                decoded = {"message": raw.decode(errors="replace")}
+            raise ApiError(error.code, decoded) from None
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self.request("GET", path)[0]
+
+    def create(
+        self, path: str, body: dict[str, Any], *, dry_run: bool = False
+    ) -> tuple[dict[str, Any], list[str]]:
+        return self.request("POST", path + ("?dryRun=All" if dry_run else ""), body)
+
+    def patch_status(self, path: str, status: dict[str, Any]) -> None:
+        self.request(
+            "PATCH", f"{path}/status", {"status": status}, content_type="application/merge-patch+json"
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.processes.clear()
+
+
+def _bounded(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """`command` ended by coreutils `timeout` after LIFETIME_SECONDS whatever happens to us."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            ["timeout", "--kill-after=10", str(LIFETIME_SECONDS), *command],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def _tail(log: Path) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else "(no log)"
+
+
+def start(directory: Path) -> LocalCluster:
+    """etcd and kube-apiserver on free 127.0.0.1 ports, ready to serve; skips when absent."""
+    etcd, apiserver = binaries()
+    files = write_certificates(directory / "pki")
+    client_port, peer_port, secure_port = _free_port(), _free_port(), _free_port()
+    etcd_url = f"http://127.0.0.1:{client_port}"
+    peer_url = f"http://127.0.0.1:{peer_port}"
+    cluster = LocalCluster(
+        directory=directory,
+        url=f"https://127.0.0.1:{secure_port}",
+        kubeconfig=directory / "kubeconfig",
+        files=files,
+    )
+    etcd_log, apiserver_log = directory / "etcd.log", directory / "kube-apiserver.log"
+    # etcd on loopback only, without TLS: nothing but this API server can reach it.
+    cluster.processes.append(
+        _bounded(
+            [
+                str(etcd),
+                "--name=local",
+                f"--data-dir={directory / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=local={peer_url}",
+                "--log-level=warn",
+                # Fewer fsyncs matter on a shared CI disk; the data lives for one test run.
+                "--unsafe-no-fsync",
+            ],
+            etcd_log,
+        )
+    )
+    cluster.processes.append(
+        _bounded(
+            [
+                str(apiserver),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={secure_port}",
+                f"--cert-dir={directory / 'pki'}",
+                f"--tls-cert-file={files['serving.crt']}",
+                f"--tls-private-key-file={files['serving.key']}",
+                f"--client-ca-file={files['ca.crt']}",
+                f"--service-account-key-file={files['sa.pub']}",
+                f"--service-account-signing-key-file={files['sa.key']}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--authorization-mode=RBAC",
+                "--anonymous-auth=false",
+                # Nothing here proxies to kubelets or aggregated API servers.
+                "--enable-aggregator-routing=false",
+                "--profiling=false",
+                "--v=1",
+            ],
+            apiserver_log,
+        )
+    )
+    _write_kubeconfig(cluster)
+    deadline = time.monotonic() + READY_SECONDS
+    while True:
+        for process, log in zip(cluster.processes, (etcd_log, apiserver_log), strict=True):
+            if process.poll() is not None:
+                cluster.stop()
+                raise RuntimeError(f"{log.stem} exited with {process.returncode}:\n{_tail(log)}")
+        try:
+            if cluster.request("GET", "/readyz", timeout=10)[0].get("text") == "ok":
+                break
+        except (ApiError, OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            cluster.stop()
+            raise RuntimeError(f"kube-apiserver not ready after {READY_SECONDS}s:\n{_tail(apiserver_log)}")
+        time.sleep(1)
+    return cluster
+
+
+def _write_kubeconfig(cluster: LocalCluster) -> None:
+    files = cluster.files
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "local",
+                "cluster": {"server": cluster.url, "certificate-authority": str(files["ca.crt"])},
+            }
+        ],
+        "users": [
+            {
+                "name": "admin",
+                "user": {
+                    "client-certificate": str(files["admin.crt"]),
+                    "client-key": str(files["admin.key"]),
+                },
+            }
+        ],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+        "current-context": "local",
+    }
+    cluster.kubeconfig.write_text(yaml.safe_dump(config))
+
+
+def inline_kubeconfig(cluster: LocalCluster) -> str:
+    """The kubeconfig with the certificates embedded: what a stack's config secret holds."""
+    files = cluster.files
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    [entry] = config["clusters"]
+    entry["cluster"] = {
+        "server": cluster.url,
+        "certificate-authority-data": base64.b64encode(files["ca.crt"].read_bytes()).decode(),
+    }
+    [user] = config["users"]
+    user["user"] = {
+        "client-certificate-data": base64.b64encode(files["admin.crt"].read_bytes()).decode(),
+        "client-key-data": base64.b64encode(files["admin.key"].read_bytes()).decode(),
+    }
+    return str(yaml.safe_dump(config))
+
+
+class StandIns:
+    """What two controllers of a real cluster would do, for `pulumi up` without them.
+
+    - Helm hook Jobs (argo-cd's redis-secret-init, kube-prometheus-stack's admission-webhook
+      certificate Jobs) are marked succeeded: Helm waits for them whatever skipAwait says, and
+      no node runs them. What they would do (a Redis password Secret, the webhook's CA bundle)
+      is therefore NOT done or checked here.
+    - `kubernetes.io/service-account-token` Secrets get a token, as the token controller of
+      kube-controller-manager fills them (here from the TokenRequest API, bound to the Secret).
+    """
+
+    def __init__(self, cluster: LocalCluster):
+        self.cluster = cluster
+        self.completed: list[str] = []
+        self.tokens: list[str] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> StandIns:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1):
+            try:
+                self._complete_jobs()
+                self._fill_tokens()
+            except (ApiError, OSError) as error:
+                self.errors.append(str(error))
+
+    def _complete_jobs(self) -> None:
+        for job in self.cluster.get("/apis/batch/v1/jobs")["items"]:
+            meta = job["metadata"]
+            if any(c["type"] == "Complete" for c in job.get("status", {}).get("conditions") or []):
+                continue
+            now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            done = {"type": "Complete", "status": "True", "lastTransitionTime": now, "lastProbeTime": now}
+            criteria = {**done, "type": "SuccessCriteriaMet"}
+            self.cluster.patch_status(
+                f"/apis/batch/v1/namespaces/{meta['namespace']}/jobs/{meta['name']}",
+                {
+                    "startTime": now,
+                    "completionTime": now,
+                    "succeeded": job["spec"].get("completions") or 1,
+                    "conditions": [criteria, done],
+                },
+            )
+            self.completed.append(f"{meta['namespace']}/{meta['name']}")
+
+    def _fill_tokens(self) -> None:
+        secrets = self.cluster.get(
+            "/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token"
+        )
+        for secret in secrets["items"]:
+            meta = secret["metadata"]
+            if (secret.get("data") or {}).get("token"):
+                continue
+            account = meta["annotations"]["kubernetes.io/service-account.name"]
+            ns = meta["namespace"]
+            request = {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {
+                    "audiences": [],
+                    "boundObjectRef": {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                    },
+                },
+            }
+            answer, _ = self.cluster.create(
+                f"/api/v1/namespaces/{ns}/serviceaccounts/{account}/token", request
+            )
+            data = {
+                "token": base64.b64encode(answer["status"]["token"].encode()).decode(),
+                "ca.crt": base64.b64encode(self.cluster.files["ca.crt"].read_bytes()).decode(),
+                "namespace": base64.b64encode(ns.encode()).decode(),
+            }
+            self.cluster.request(
+                "PATCH",
+                f"/api/v1/namespaces/{ns}/secrets/{meta['name']}",
+                {"data": data},
+                content_type="application/merge-patch+json",
+            )
+            self.tokens.append(f"{ns}/{meta['name']}")

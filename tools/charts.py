@@ -1,0 +1,228 @@
+"""A local Helm repository of the charts in tools/charts.json, for installing without the internet.
+
+Each chart is read from a public GitHub repository as the Go module proxy serves it (`go mod
+download -json <module>@<version>`: a zip of the repository at one commit, verified against
+the checksum database like any module), checked to be the listed chart at the listed version,
+packaged as Helm packages it (`<name>/` in a gzipped tar, subcharts under `<name>/charts/`) and
+listed in a generated `index.yaml`. Nothing fetched is committed: the archives live in
+$CHARTS_CACHE (default ~/.cache/delivery-charts).
+
+    python -m tools.charts            # fetch (once) and write the repository
+    python -m tools.charts --serve    # and serve it on 127.0.0.1 until interrupted
+
+A stack installs from it with `delivery:charts.repository: http://127.0.0.1:<port>/`
+(docs/local-cluster.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import http.server
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LIST = Path(__file__).with_name("charts.json")
+# A fixed time in every archive and the index: the same inputs give byte-identical archives.
+EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("CHARTS_CACHE") or Path.home() / ".cache" / "delivery-charts")
+
+
+def listed() -> list[dict[str, Any]]:
+    charts: list[dict[str, Any]] = json.loads(LIST.read_text())["charts"]
+    return charts
+
+
+class ChartError(Exception):
+    """A listed chart that cannot be fetched or is not what the list says."""
+
+
+@dataclass(frozen=True)
+class Packaged:
+    name: str
+    version: str
+    archive: Path
+    metadata: dict[str, Any]
+
+
+def module_zip(module: str, version: str) -> Path:
+    """The module zip from the Go module cache, downloaded through the proxy if absent."""
+    done = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        # Outside any module: `go mod download` of a path@version needs none.
+        cwd=Path("/"),
+        env={**os.environ, "GOFLAGS": "-mod=mod", "GO111MODULE": "on"},
+        timeout=600,
+    )
+    try:
+        answer = json.loads(done.stdout)
+    except ValueError:
+        raise ChartError(f"go mod download {module}@{version} failed: {done.stderr.strip()}") from None
+    if "Error" in answer or "Zip" not in answer:
+        raise ChartError(f"go mod download {module}@{version}: {answer.get('Error', answer)}")
+    return Path(answer["Zip"])
+
+
+def _files(archive: zipfile.ZipFile, prefix: str) -> dict[str, bytes]:
+    """Files under `prefix/` in a module zip (its names start with `<module>@<version>/`)."""
+    found: dict[str, bytes] = {}
+    for name in archive.namelist():
+        # The module path itself has slashes: the files start after `@<version>/`.
+        inside = name[name.index("/", name.index("@")) + 1 :]
+        if inside.startswith(prefix + "/") and not name.endswith("/"):
+            found[inside[len(prefix) + 1 :]] = archive.read(name)
+    if not found:
+        raise ChartError(f"no {prefix}/ in the module zip")
+    return found
+
+
+def _chart_yaml(files: dict[str, bytes], what: str) -> dict[str, Any]:
+    if "Chart.yaml" not in files:
+        raise ChartError(f"{what}: no Chart.yaml")
+    loaded: dict[str, Any] = yaml.safe_load(files["Chart.yaml"])
+    return loaded
+
+
+def package(chart: dict[str, Any], out: Path) -> Packaged:
+    """The listed chart as a Helm package in `out`, verified against the list."""
+    name, version = chart["name"], chart["version"]
+    with zipfile.ZipFile(module_zip(chart["module"], chart["moduleVersion"])) as source:
+        files = _files(source, chart["path"])
+        metadata = _chart_yaml(files, name)
+        if (metadata.get("name"), str(metadata.get("version"))) != (name, version):
+            raise ChartError(
+                f"{chart['module']}@{chart['moduleVersion']} {chart['path']} is "
+                f"{metadata.get('name')} {metadata.get('version')}, not {name} {version}"
+            )
+        dropped = chart.get("drop", {})
+        needs = {d["name"] for d in metadata.get("dependencies") or [] if d.get("repository")}
+        for sub in chart.get("subcharts", []):
+            sub_files = _files(source, sub["path"])
+            sub_meta = _chart_yaml(sub_files, sub["name"])
+            [wanted] = [d for d in metadata["dependencies"] if d["name"] == sub["name"]]
+            # Exact pins and `x.y.*` ranges are what these charts use.
+            required = str(wanted["version"])
+            got = str(sub_meta["version"])
+            if not (got == required or (required.endswith(".*") and got.startswith(required[:-1]))):
+                raise ChartError(f"{name} needs {sub['name']} {required}; the module has {got}")
+            files.update({f"charts/{sub['name']}/{k}": v for k, v in sub_files.items()})
+            needs.discard(sub["name"])
+        missing = needs - set(dropped)
+        if missing:
+            raise ChartError(
+                f"{name}: dependencies neither listed as subcharts nor dropped: {sorted(missing)}"
+            )
+        if dropped:
+            metadata["dependencies"] = [d for d in metadata["dependencies"] if d["name"] not in dropped]
+            files["Chart.yaml"] = yaml.safe_dump(metadata, sort_keys=False).encode()
+            # The lock names the dropped dependencies' digests; Helm does not need it to install.
+            files.pop("Chart.lock", None)
+    out.mkdir(parents=True, exist_ok=True)
+    archive = out / f"{name}-{version}.tgz"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(files):
+            info = tarfile.TarInfo(f"{name}/{path}")
+            info.size = len(files[path])
+            info.mtime = int(EPOCH.timestamp())
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(files[path]))
+    archive.write_bytes(buffer.getvalue())
+    return Packaged(name, version, archive, metadata)
+
+
+def write_index(out: Path, packaged: list[Packaged]) -> Path:
+    """Helm's repository index (`index.yaml`, apiVersion v1) of the packaged charts."""
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for item in packaged:
+        entry = {k: v for k, v in item.metadata.items() if k != "dependencies"}
+        entry.update(
+            apiVersion=item.metadata.get("apiVersion", "v2"),
+            created=EPOCH.isoformat(),
+            digest=hashlib.sha256(item.archive.read_bytes()).hexdigest(),
+            urls=[item.archive.name],
+        )
+        if item.metadata.get("dependencies"):
+            entry["dependencies"] = item.metadata["dependencies"]
+        entries.setdefault(item.name, []).append(entry)
+    index = out / "index.yaml"
+    index.write_text(
+        yaml.safe_dump(
+            {"apiVersion": "v1", "entries": entries, "generated": EPOCH.isoformat()}, sort_keys=True
+        )
+    )
+    return index
+
+
+def build(out: Path | None = None) -> list[Packaged]:
+    """Every listed chart packaged into `out` (default: the cache) with its index."""
+    out = out or cache_dir()
+    packaged = [package(chart, out) for chart in listed()]
+    write_index(out, packaged)
+    return packaged
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """`directory` over HTTP on a free 127.0.0.1 port; yields the repository URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--serve", action="store_true", help="serve the repository on 127.0.0.1")
+    args = parser.parse_args(argv)
+    try:
+        packaged = build()
+    except ChartError as error:
+        print(f"make charts: {error}", file=sys.stderr)
+        return 1
+    for item in packaged:
+        print(f"{item.name} {item.version}: {item.archive}")
+    for chart in listed():
+        if "pinned" in chart:
+            print(f"note: {chart['name']} {chart['version']} stands in for the pinned {chart['pinned']}")
+        for sub, why in chart.get("drop", {}).items():
+            print(f"note: {chart['name']} without subchart {sub}: {why}")
+    if args.serve:
+        with serve(cache_dir()) as url:
+            print(f"serving {url} (delivery:charts.repository); Ctrl-C stops")
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
