@@ -65,8 +65,9 @@ def main() -> None:
             raise ValueError("cluster.source is kubeconfig and delivery:kubeconfig is not set")
         cluster = ExistingCluster(
             env,
-            ExistingClusterArgs(environment=env, context=config.cluster.context),
-            kubeconfig=secrets.kubeconfig,
+            ExistingClusterArgs(
+                environment=env, kubeconfig=secrets.kubeconfig, context=config.cluster.context
+            ),
         )
     else:
         cluster = Cluster(

@@ -213,7 +213,7 @@ def test_the_job_follows_every_promotion_and_pages_on_any_failure(runs: dict[str
     assert wait["env"]["OBSERVER_KUBECONFIG"] == f"${{{{ secrets.{ci_contract.OBSERVER_KUBECONFIG} }}}}"
     assert page["if"] == "failure()"
     assert page["env"]["ROUTING_KEY"] == f"${{{{ secrets.{ci_contract.PAGERDUTY_ROUTING_KEY} }}}}"
-    assert workflow["jobs"]["promote"]["outputs"]["release"] == "${{ steps.release.outputs.commit }}"
+    assert workflow["jobs"]["promote"]["outputs"]["release"] == "${{ steps.release.outputs.release }}"
 
 
 def test_productions_observer_environment_holds_the_kubeconfig_and_the_routing_key(

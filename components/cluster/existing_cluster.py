@@ -10,11 +10,13 @@ from components.config.base import Environment
 
 
 class ExistingClusterArgs(BaseModel):
-    """The environment and the kubeconfig context to use (None: the kubeconfig's current one)."""
+    """The environment, its kubeconfig (secret) and the context to use (None: the kubeconfig's current one)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     environment: Environment
+    # The stack's kubeconfig secret (delivery:kubeconfig).
+    kubeconfig: pulumi.Output[str]
     context: str | None = None
 
 
@@ -29,11 +31,10 @@ class ExistingCluster(pulumi.ComponentResource):
         self,
         name: str,
         args: ExistingClusterArgs,
-        kubeconfig: pulumi.Output[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("delivery:existing_cluster:ExistingCluster", name, None, opts)
-        self.kubeconfig = pulumi.Output.secret(kubeconfig)
+        self.kubeconfig = pulumi.Output.secret(args.kubeconfig)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
