@@ -8,14 +8,14 @@ from pathlib import Path
 
 import jsonschema
 import yaml
-from conftest import TEST_SECRETS, run_stack
 
 from components.cluster.cluster import decode_kubeconfig
+from tests.support.paths import SCHEMAS
+from tests.support.stacks import TEST_SECRETS, run_stack
 from tools.offline import PROJECT_FILE, RecordedResource, Run, Secret, mock_id, run_program
 
 LKE = "linode:index/lkeCluster:LkeCluster"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
-SCHEMAS = Path(__file__).parent / "schemas"
 
 
 def only(run: Run, type_: str) -> RecordedResource:

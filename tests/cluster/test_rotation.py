@@ -17,10 +17,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import yaml
-from conftest import TEST_SECRETS, assert_refused, with_changes
-from test_argocd import stack_config
 
 from components.monitoring.rules import CREDENTIALS_GROUP
+from tests.gitops.test_argocd import stack_config
+from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
 from tools.offline import STACKS, RecordedResource, Recorder, Run, run_program
 
 CLUSTER = "linode:index/lkeCluster:LkeCluster"

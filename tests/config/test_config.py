@@ -11,7 +11,6 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from conftest import TEST_SECRETS, assert_refused, stack_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 from components.config.base import NAMESPACE, SECRET_KEYS, ConfigError
 from components.config.loader import parse_namespace
 from components.config.stack import StackConfig
+from tests.support.stacks import TEST_SECRETS, assert_refused, stack_values
 from tools import offline, plan
 from tools.offline import (
     STACKS,

@@ -10,9 +10,9 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRETS, assert_refused, with_changes
 
 from components.config.loader import parse_namespace
+from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
 from tools.offline import STACKS, engine_config
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS, stack_values
 
 from components.config.base import ConfigError
 from components.config.passphrase import MalformedSaltError, opens_stack
+from tests.support.stacks import TEST_SECRETS, stack_values
 from tools.offline import Recorder, run_program
 
 # Written by the real Pulumi CLI (v3.274.1, built from ../shared/engine) for a new stack:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRETS, stack_values
 
 from components.config.base import ConfigError
+from tests.support.stacks import TEST_SECRETS, stack_values
 from tools.offline import Recorder, Secret, run_program
 
 GITHUB_TOKEN = "ghp_from_stack_config_4e1d"

@@ -8,7 +8,7 @@ repository_dispatch of Argo CD's rollback and incident notifications (`rollback`
 `incident`). Each such workflow's recording job, as rendered, is then run: its `run:` steps
 in bash, with the runner's variables, against a scratch git repository, a `gh` that answers
 the two API calls from canned run data, and an `aws` that uploads to a real MinIO
-(tests/s3_server.py) through boto3 and, like Linode Object Storage, refuses a request whose
+(tests/support/s3_server.py) through boto3 and, like Linode Object Storage, refuses a request whose
 checksum settings are not `when_required` (linode/terraform-provider-linode#1834). What lands
 in the bucket is read back and checked against the schema.
 """
@@ -28,10 +28,8 @@ from typing import Any
 import boto3
 import jsonschema
 import pytest
-import s3_server
 import yaml
 from botocore.config import Config
-from delivery_events_harness import RECORDER
 
 from components.config.base import ENVIRONMENTS
 from components.contracts import delivery_events
@@ -41,6 +39,8 @@ from components.github.workflows import workflows
 from components.github.workflows.render import render
 from components.github.workflows.scripts import SCRIPTS_DIR
 from components.github.workflows.settings import REFERENCE
+from tests.support import s3_server
+from tests.support.delivery_events_harness import RECORDER
 
 BUCKET = "delivery-metrics"
 AUTHOR_TIME = "2026-11-20T08:00:00+02:00"  # git keeps the author's offset; events are UTC

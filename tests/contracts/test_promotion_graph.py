@@ -32,9 +32,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_stack
 
 from components.contracts.events import STAGING_DEPLOYED_EVENT
+from tests.support.stacks import run_stack
 from tools.plan import render_documents
 
 WORKFLOWS = "github/.github/workflows/"

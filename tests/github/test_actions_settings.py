@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_stack
 
 from components.github.actions_settings import GITHUB_OWNED, allowed_patterns
+from tests.support.stacks import run_stack
 from tools.offline import STACKS, Run
 
 PERMISSIONS = "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions"

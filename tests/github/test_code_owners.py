@@ -9,10 +9,10 @@ from __future__ import annotations
 import fnmatch
 
 import pytest
-from conftest import run_stack, stack_values
 
 from components.github.code_owners import PATH, CodeOwnersArgs, handles, render
 from components.github.config import CodeOwners
+from tests.support.stacks import run_stack, stack_values
 from tools.offline import STACKS
 from tools.plan import GOLDEN
 
@@ -65,7 +65,7 @@ def test_render_owns_production_the_workflows_and_the_program_with_every_owner()
     for path in (
         "deploy/staging/images/web-portal.yaml",  # delivered without a pull request
         "services/billing-service/main.go",
-        "ops/pulumi/tests/test_governance.py",
+        "ops/pulumi/tests/github/test_governance.py",
         "deploy/production-copy/x.yaml",
     ):
         assert owners_of(text, path) == [], path

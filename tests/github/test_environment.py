@@ -7,12 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pulumi
 import pytest
-from conftest import TEST_SECRETS
-from test_governance_config import parsed, with_changes
 
 from components.config.base import MAIN_BRANCH
 from components.github import ci_contract
 from components.github.deployment_environment import ENVIRONMENT_SECRETS, ENVIRONMENT_VARIABLES
+from tests.config.test_governance_config import parsed, with_changes
+from tests.support.stacks import TEST_SECRETS
 from tools.offline import MOCK_CALLS, STACKS, RecordedResource, Recorder, Run, Secret, run_program
 
 ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS, with_changes
-from test_workflows_validators import BIN, _run
 
 from components.github.workflows import required_status_checks, workflows
 from components.github.workflows.render import render
 from components.github.workflows.settings import REFERENCE
+from tests.github.workflows.test_workflows_validators import BIN, _run
+from tests.support.stacks import TEST_SECRETS, with_changes
 from tools.offline import Run, run_program
 
 WITHOUT_CODE_SCANNING = {

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRETS
-from test_governance_config import parsed
 
 from components.github import ci_contract
 from components.github.workflows import required_status_checks
+from tests.config.test_governance_config import parsed
+from tests.support.stacks import TEST_SECRETS
 from tools.offline import MOCK_CALLS, MOCK_OUTPUTS, RecordedResource, Recorder, Run, Secret, run_program
 
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
@@ -67,7 +67,7 @@ def test_main_refuses_force_pushes_and_deletion(owner: Run) -> None:
 
 def test_required_checks_are_the_workflows_gate_jobs_reported_by_actions(owner: Run) -> None:
     checks = main_ruleset(owner)["rules"]["requiredStatusChecks"]
-    # The merge queue tests every change on the latest main (tests/test_merge_queue.py).
+    # The merge queue tests every change on the latest main (tests/github/test_merge_queue.py).
     assert checks["strictRequiredStatusChecksPolicy"] is False
     names = [c["context"] for c in checks["requiredChecks"]]
     assert names == sorted(required_status_checks()), "the ruleset must require exactly the gate jobs"

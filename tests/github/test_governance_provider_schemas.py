@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.paths import SCHEMAS
 from tools.offline import STACKS, RecordedResource, Run, unwrap
 
-SCHEMAS = Path(__file__).parent / "schemas"
 PACKAGES = ("github", "linode")
 
 

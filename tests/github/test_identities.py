@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import stack_values
 
 from components.github import ci_contract
 from components.github.identities import (
@@ -46,6 +45,7 @@ from components.github.identities import (
     unknown_uses,
 )
 from components.gitops.argocd_values import GITHUB_DISPATCH_SERVICE
+from tests.support.stacks import stack_values
 from tools.docs_sections import IDENTITIES_TABLE, UPDATE, pages
 from tools.offline import ROOT, STACKS, Run
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_stack
 
 from components.github.repository_governance import main_ruleset_rules
 from components.github.workflows import pull_request_gates, required_status_checks, workflows
 from components.github.workflows.model import ALWAYS, Job, Workflow
 from components.github.workflows.settings import REFERENCE
+from tests.support.stacks import run_stack
 
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
 WORKFLOW_FILE = "github:index/repositoryFile:RepositoryFile"

@@ -13,9 +13,9 @@ from datetime import date
 from typing import Any
 
 import yaml
-from conftest import TEST_SECRETS
 
 from components.github import ci_contract
+from tests.support.stacks import TEST_SECRETS
 from tools.offline import MOCK_OUTPUTS, STACKS, RecordedResource, Run, stack_file, walk, with_offline_pins
 
 # Inputs that name the object a resource manages (what GitHub or Linode identify it by).

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS, assert_refused, with_changes
-from test_governance_config import parsed
 
 from components.config.stack import VALIDATED
 from components.github import ci_contract
 from components.github.workflows.model import RUNNER
 from components.github.workflows.settings import REFERENCE
+from tests.config.test_governance_config import parsed
+from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
 from tools.offline import MOCK_CALLS, STACKS, Run, run_program
 
 LKE = "linode:index/lkeCluster:LkeCluster"

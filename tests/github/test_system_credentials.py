@@ -32,17 +32,16 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS
 
 from components.github.config import ACKNOWLEDGEABLE_RISKS
+from tests.support.paths import ROOT
+from tests.support.stacks import TEST_SECRETS
 from tools.offline import SERVICE_ACCOUNT_TOKEN, STACKS, Run, declared_secrets, mock_outputs
 
-ROOT = Path(__file__).parent.parent
 MAIN = "main"
 REPOSITORY = "repository"
 ACCOUNT = "linode account"
@@ -83,7 +82,7 @@ REACHES_EVERY_STACK: dict[str, tuple[tuple[str, Level, str], ...]] = {
 # What every job token's permissions give: writes anyone with write access already has
 # (push a branch whose workflow asks for them). They decide nothing that reaches production:
 # rulesets guard main, release/* and tags, and promotion trusts no status, tag or dispatch
-# (tests/test_promotion_integrity.py).
+# (tests/system/test_promotion_integrity.py).
 ANY_WRITER = "any writer"
 
 

@@ -9,12 +9,10 @@ import operator
 import re
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from test_argocd import stack_config
 
 from components.gitops.analysis import (
     LATENCY_P95,
@@ -27,10 +25,11 @@ from components.gitops.analysis import (
 from components.gitops.config import AnalysisConfig
 from components.kubernetes.helm import chart_name
 from components.monitoring.stack_values import prometheus_url
+from tests.gitops.test_argocd import stack_config
+from tests.support.paths import ROOT
 from tools.offline import Run
 from tools.plan import example_documents
 
-ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "components" / "schemas" / "argoproj.io"
 EXAMPLES = ROOT / "tests" / "golden" / "examples"
 TEMPLATE_TYPE = "kubernetes:argoproj.io/v1alpha1:ClusterAnalysisTemplate"

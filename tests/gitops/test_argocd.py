@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS, assert_refused
 
 from components.config.base import ConfigError
 from components.config.loader import parse_namespace
@@ -26,6 +24,8 @@ from components.gitops.argocd_values import (
 from components.gitops.config import ArgoCdConfig
 from components.kubernetes.helm import chart_name, chart_reference
 from components.monitoring.stack_values import RECEIVERS_SECRET
+from tests.support.paths import ROOT
+from tests.support.stacks import TEST_SECRETS, assert_refused
 from tools.offline import (
     MOCK_OUTPUTS,
     STACKS,
@@ -38,7 +38,6 @@ from tools.offline import (
 )
 from tools.plan import render_documents
 
-ROOT = Path(__file__).resolve().parent.parent
 CHARTS = ROOT / "components" / "schemas" / "charts"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
@@ -179,7 +178,7 @@ def test_release_upgrade_behaviour_is_deliberate(stack_run: Run) -> None:
 
 
 # Keys of the redis-ha subchart the parent's values.yaml shows only in part: its HAProxy image
-# takes `tag` beside the `repository` argo-cd's values set (tests/test_chart_images.py checks
+# takes `tag` beside the `repository` argo-cd's values set (tests/kubernetes/test_chart_images.py checks
 # the rendered reference).
 SUBCHART_KEYS = {"redis-ha.haproxy.image.tag"}
 

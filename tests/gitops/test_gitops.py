@@ -15,7 +15,6 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import bash, git, run_stack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,10 +37,12 @@ from components.gitops.gitops_manifests import (
     default_project,
 )
 from components.kubernetes.helm import chart_name
+from tests.support.paths import ROOT
+from tests.support.scratch import bash, git
+from tests.support.stacks import run_stack
 from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap, with_offline_pins
 from tools.plan import render_documents
 
-ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "components" / "schemas" / "argoproj.io"
 GOLDEN = ROOT / "tests" / "golden"
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"

@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRETS, assert_refused, stack_values, with_changes
 
 from components.gitops.image_pull import SECRET_KEY, SECRET_TYPE, dockerconfigjson
+from tests.support.stacks import TEST_SECRETS, assert_refused, stack_values, with_changes
 from tools.offline import STACKS, RecordedResource, Run, Secret, run_program
 
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"

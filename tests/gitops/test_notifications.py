@@ -1,5 +1,5 @@
 """The Slack notifications each stack declares, evaluated by Argo CD's own notifications
-engine (tests/notifications_harness.py) against the sample Applications in
+engine (tests/support/notifications_harness.py) against the sample Applications in
 tests/samples/applications/: single- and multi-source, synced, never synced, failed, degraded.
 """
 
@@ -12,9 +12,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import run_stack
-from delivery_events_harness import run_recorder
-from notifications_harness import (
+
+from components.contracts import delivery_events
+from components.gitops.argocd_values import SLACK_WEBHOOK_SERVICE
+from tests.support.delivery_events_harness import run_recorder
+from tests.support.notifications_harness import (
     Evaluation,
     TriggerResult,
     evaluate,
@@ -22,12 +24,9 @@ from notifications_harness import (
     require_binary,
     stack_inputs,
 )
-
-from components.contracts import delivery_events
-from components.gitops.argocd_values import SLACK_WEBHOOK_SERVICE
+from tests.support.paths import ROOT
+from tests.support.stacks import run_stack
 from tools.offline import STACKS
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Which samples fire each trigger (by sample file name). A trigger the program declares
 # must be listed here, so a new notification comes with its expectations.

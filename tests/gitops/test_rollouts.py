@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 import yaml
-from conftest import TEST_SECRETS
-from test_argocd import chart_values, stack_config, unknown_key_paths
 
 from components.kubernetes.helm import chart_name, chart_reference
+from tests.gitops.test_argocd import chart_values, stack_config, unknown_key_paths
+from tests.support.stacks import TEST_SECRETS
 from tools.offline import RecordedResource, Run, run_program, stack_file
 
 RELEASE = "kubernetes:helm.sh/v3:Release"

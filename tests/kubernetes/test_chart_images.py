@@ -14,19 +14,18 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS, assert_refused, with_changes
 
 from components.config.base import ConfigError
 from components.config.loader import parse_namespace
 from components.kubernetes.helm import chart_name, chart_reference, image_ref
+from tests.support.paths import ROOT
+from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
 from tools.offline import OFFLINE_CHART_IMAGES, STACKS, Recorder, Run, run_program, stack_file
 
-ROOT = Path(__file__).resolve().parent.parent
 CHARTS = ROOT / "components" / "schemas" / "charts"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PINNED_STACKS = ("staging", "production")

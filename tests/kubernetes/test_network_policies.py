@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import kubernetes_validate
-from test_argocd import argocd_release, chart_values, stack_config
-from test_monitoring import monitoring_release
 
 from components.config.adapters import gitops_spec
 from components.gitops.argocd_values import COMPONENT_PODS, POD_NAME_LABEL, metrics_endpoints
@@ -25,6 +23,8 @@ from components.monitoring.stack_values import (
     PROMETHEUS_PODS,
     PROMETHEUS_PORT,
 )
+from tests.gitops.test_argocd import argocd_release, chart_values, stack_config
+from tests.monitoring.test_monitoring import monitoring_release
 from tools.offline import Run, unwrap
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

@@ -1,5 +1,5 @@
 """The Pod admission policies every stack declares: what they refuse and admit, judged by the
-Kubernetes API server's own admission plugin (tests/cel_harness.py over tools/cel/), where
+Kubernetes API server's own admission plugin (tests/support/cel_harness.py over tools/cel/), where
 they apply and with which actions, valid Kubernetes objects, in force before the
 Applications sync, bad config refused."""
 
@@ -8,25 +8,23 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
-from cel_harness import CompileError, Evaluation, RequestResult, evaluate, request
-from conftest import TEST_SECRETS, assert_refused, run_stack, with_changes
-from test_gitops import k8s_version
 
 from components.kubernetes.pod_policies import IMAGE_DIGEST, POD_SECURITY, pod_security_policy
+from tests.gitops.test_gitops import k8s_version
+from tests.support.cel_harness import CompileError, Evaluation, RequestResult, evaluate, request
+from tests.support.paths import ROOT, SAMPLES
+from tests.support.stacks import TEST_SECRETS, assert_refused, run_stack, with_changes
 from tools.offline import STACKS, Run, run_program, unwrap
 
 POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
 BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
-SAMPLE: dict[str, Any] = yaml.safe_load(
-    (Path(__file__).parent / "samples" / "pods" / "compliant.yaml").read_text()
-)
+SAMPLE: dict[str, Any] = yaml.safe_load((SAMPLES / "pods" / "compliant.yaml").read_text())
 REGISTRY = "ghcr.io/ai-aas/"
 HEX = "3f1c2e4d5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
 APP, INIT = "api-router-service", "migrate"
@@ -416,7 +414,7 @@ def test_the_harness_fails_on_expressions_the_cluster_would_refuse() -> None:
 def test_the_harness_links_the_pinned_apiserver() -> None:
     policies, _ = declared(run_stack("staging"))
     build = evaluate(policies, [], [], "1.33").build
-    go_mod = (Path(__file__).resolve().parent.parent / "tools" / "cel" / "go.mod").read_text()
+    go_mod = (ROOT / "tools" / "cel" / "go.mod").read_text()
     assert f"k8s.io/apiserver {build['k8s.io/apiserver']}\n" in go_mod
 
 

@@ -19,15 +19,15 @@ from typing import Any
 
 import pytest
 import yaml
-from test_argocd import stack_config
 
 from components.monitoring.config import AlertsConfig
 from components.monitoring.rules import CREDENTIALS_GROUP, RuleInputs, alerts, credential_alerts, rule_groups
+from tests.gitops.test_argocd import stack_config
+from tests.support.paths import ROOT
 from tools.offline import STACKS
 
 TOOLS_CACHE = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
 PROMTOOL = TOOLS_CACHE / "promtool"
-ROOT = Path(__file__).resolve().parent.parent
 
 _UNITS = {"s": 1 / 60, "m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
 

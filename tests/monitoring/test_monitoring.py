@@ -17,8 +17,6 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import TEST_SECRETS
-from test_argocd import argocd_release, chart_values, stack_config, unknown_key_paths
 
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.kubernetes.helm import chart_name, chart_reference
@@ -39,9 +37,11 @@ from components.monitoring.stack_values import (
     SLACK_WEBHOOK_KEY,
     alertmanager_config,
 )
+from tests.gitops.test_argocd import argocd_release, chart_values, stack_config, unknown_key_paths
+from tests.support.paths import ROOT
+from tests.support.stacks import TEST_SECRETS
 from tools.offline import RecordedResource, Run, walk
 
-ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "components" / "schemas"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
@@ -53,7 +53,7 @@ AMTOOL = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "deliver
 FREE_FORM = {
     # The subcharts' image maps (kube-state-metrics: registry, repository, tag, sha;
     # prometheus-node-exporter: registry, repository, tag, digest), which the parent's values.yaml
-    # does not show: tests/test_chart_images.py checks what they render.
+    # does not show: tests/kubernetes/test_chart_images.py checks what they render.
     "kube-state-metrics.image",
     "prometheus-node-exporter.image",
     "alertmanager.config",

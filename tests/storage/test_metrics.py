@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRETS, with_changes
-from test_governance_config import parsed
 
 from components.storage.metrics_bucket import lifecycle_rules
+from tests.config.test_governance_config import parsed
+from tests.support.stacks import TEST_SECRETS, with_changes
 from tools.offline import STACKS, RecordedResource, Run, run_program
 
 BUCKET = "linode:index/objectStorageBucket:ObjectStorageBucket"

@@ -10,15 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from components.github.workflows.scripts import DELIVERY_EVENT
+from tests.support.paths import ROOT
 
-RECORDER = (
-    Path(__file__).resolve().parent.parent
-    / "components"
-    / "github"
-    / "workflows"
-    / "scripts"
-    / DELIVERY_EVENT
-)
+RECORDER = ROOT / "components" / "github" / "workflows" / "scripts" / DELIVERY_EVENT
 
 RUN = {"REPO": "ai-aas/platform", "WORKFLOW": "test", "RUN_ID": "4242", "RUN_ATTEMPT": "1"}
 

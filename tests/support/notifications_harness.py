@@ -23,10 +23,10 @@ import pytest
 import yaml
 
 from components.kubernetes.helm import chart_name
+from tests.support.paths import SAMPLES
 from tools.offline import Run
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = Path(__file__).resolve().parent / "samples" / "applications"
+SAMPLES = SAMPLES / "applications"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
 BINARY = "notifications-harness"

@@ -28,11 +28,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import bash, git, run_stack
 
 from components.contracts.gitops_layout import environment_dir, image_file
 from components.github.workflows.toolchain import TRIVY_INSTALL_SCRIPT
 from components.gitops.config import GitOpsConfig
+from tests.support.scratch import bash, git
+from tests.support.stacks import run_stack
 from tools.offline import Run
 
 # Real tools and processes (docs/development.md, "Tests"): left out of `make test-fast`.
@@ -170,7 +171,7 @@ class Replay:
                 results[job_id] = "skipped"
                 continue
             # The delivery events job (ci-main) only records what happened: not replayed here,
-            # tests/test_delivery_events.py runs it.
+            # tests/contracts/test_delivery_events.py runs it.
             if job.get("environment") == "ci-main":
                 results[job_id] = "skipped"
                 continue

@@ -1,9 +1,9 @@
 """The DORA report against a real S3-compatible server and in a real browser.
 
-A generated event history (tests/dora_history.py: deployments with drawn lead times and
+A generated event history (tests/support/dora_history.py: deployments with drawn lead times and
 outcomes, rollbacks, incidents, reverts, failed attempts, clock skew, a week without
 production deployments, CI runs, a gap record, an unreadable object, a re-uploaded event) is
-put into MinIO (tests/s3_server.py, a real server process on 127.0.0.1), `python -m
+put into MinIO (tests/support/s3_server.py, a real server process on 127.0.0.1), `python -m
 tools.dora` reads it back through the S3 API, and every figure of its Markdown summary must
 equal the figure the history's generator computed from the drawn scenario. The HTML page is
 then opened in headless Chromium: every plot must render, with no console error.
@@ -26,16 +26,16 @@ from typing import Any
 
 import boto3
 import pytest
-import s3_server
 from botocore.config import Config
-from dora_history import History, generate, iso
 from playwright.sync_api import sync_playwright
 
 from components.contracts import delivery_events
+from tests.support import s3_server
+from tests.support.dora_history import History, generate, iso
+from tests.support.paths import ROOT
 from tools.dora import metrics
 from tools.dora.render import PLOTS
 
-ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "delivery-metrics"
 REGION = "us-east-1"
 # Seed 003's targets, as thresholds written out here (not read from the report's code).

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_stack, with_changes
-from test_config import BAD_CONFIGS
-from test_provider_input_rules import BAD_INPUTS, BadInput, recorded
 
 from components.github.config import WorkflowsConfig
+from tests.config.test_config import BAD_CONFIGS
+from tests.support.stacks import run_stack, with_changes
+from tests.system.test_provider_input_rules import BAD_INPUTS, BadInput, recorded
 from tools.fake_api import route_of
 from tools.offline import STACKS, Run, project_name, unwrap
 from tools.preview import (

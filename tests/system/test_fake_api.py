@@ -7,13 +7,13 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.support.paths import ROOT
 from tools.fake_api import ROUTES, FakeApi
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "real-preview.md"
+PAGE = ROOT / "docs" / "real-preview.md"
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, object]:

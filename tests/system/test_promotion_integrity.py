@@ -47,13 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cel_harness
 import pytest
-import test_pod_policies as pods
 import yaml
-from conftest import bash, git
-from test_gitops import k8s_version
 
+import tests.kubernetes.test_pod_policies as pods
 from components.contracts.gitops_layout import LABEL_ENVIRONMENT, release_branch
 from components.github import ci_contract
 from components.github.identities import OBSERVER_GRANTS
@@ -61,6 +58,10 @@ from components.github.workflows import promote, promotion_guard, staging_valida
 from components.github.workflows.delivery import WRITE_IMAGES_FUNCTION
 from components.github.workflows.scripts import staging_state, validation_evidence
 from components.github.workflows.settings import REFERENCE
+from tests.gitops.test_gitops import k8s_version
+from tests.support import cel_harness
+from tests.support.paths import FIXTURES
+from tests.support.scratch import bash, git
 from tools.offline import Run
 from tools.plan import render_documents
 
@@ -70,7 +71,7 @@ pytestmark = pytest.mark.slow
 SCRIPTS = Path(staging_state.__file__).parent
 STATE_SCRIPT = SCRIPTS / "staging_state.py"
 EVIDENCE_SCRIPT = SCRIPTS / "validation_evidence.py"
-OLD = Path(__file__).parent / "fixtures" / "tamper" / "old_design"
+OLD = FIXTURES / "tamper" / "old_design"
 REGISTRY = "ghcr.io/ai-aas"
 REPO = "ai-aas/platform"
 STAGING_DIR = "gitops/clusters/staging"

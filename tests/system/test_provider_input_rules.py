@@ -10,7 +10,7 @@ for every field the program sets that such a rule guards.
 
 `BAD_INPUTS` lists provider-level bad inputs, each with the check that refuses it before any
 engine runs (a rule here, or the stack config validation) and the message the real provider
-gives; `tests/test_engine.py` feeds each to the real provider and expects that message.
+gives; `tests/system/test_engine.py` feeds each to the real provider and expects that message.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import assert_refused, run_stack
 
+from tests.support.stacks import assert_refused, run_stack
 from tools.offline import STACKS, RecordedResource, Run, unwrap
 
 _GITHUB = "terraform-provider-github v6.13.0 (pulumi-github 6.15.0) github/"
@@ -223,7 +223,9 @@ class BadInput:
         return changed
 
 
-RULE_TEST = "tests/test_provider_input_rules.py::test_every_guarded_input_is_one_the_real_provider_accepts"
+RULE_TEST = (
+    "tests/system/test_provider_input_rules.py::test_every_guarded_input_is_one_the_real_provider_accepts"
+)
 
 BAD_INPUTS: tuple[BadInput, ...] = (
     BadInput(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pulumi
 import pytest
-from conftest import TEST_SECRETS, run_stack
 
 import tools.plan
+from tests.support.stacks import TEST_SECRETS, run_stack
 from tools.offline import ROOT, STACKS, RecordedResource, Run, run_program
 from tools.plan import GOLDEN
 from tools.urns import URNS_FILE, alias_urns, is_guarded, orphans, read_snapshot, takeovers

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_stack
 
 from components.config.base import ConfigError
 from components.github import ci_contract
@@ -23,7 +22,7 @@ from components.github.config import PINNED_IMAGE, PULUMI_PLUGIN_VERSIONS
 from components.github.workflows import drift
 from components.github.workflows.settings import REFERENCE
 from components.github.workflows.toolchain import PULUMI_INSTALL_SCRIPT, TRIVY_INSTALL_SCRIPT
-from tests.conftest import TEST_SECRETS, with_changes
+from tests.support.stacks import TEST_SECRETS, run_stack, with_changes
 from tools.offline import OFFLINE_PINS, STACKS, Recorder, run_program
 from tools.plan import GOLDEN, render_documents
 

@@ -31,11 +31,13 @@ from components.github.config import LoadTestConfig
 from components.github.workflows import scripts, staging_validation
 from components.github.workflows.scripts import locust_gate, zap_gate
 from components.github.workflows.settings import REFERENCE
+from tests.support import paths
+from tests.support.paths import ROOT
 
 # Real tools and processes (docs/development.md, "Tests"): left out of `make test-fast`.
 pytestmark = pytest.mark.slow
 
-FIXTURES = Path(__file__).parent / "fixtures" / "github"
+FIXTURES = paths.FIXTURES / "github"
 LOCUST = Path(sys.executable).parent / "locust"
 MAX_P95 = Decimal(1000)
 MAX_ERRORS = Decimal(1)
@@ -321,7 +323,7 @@ def test_zap_gate_fails_only_on_new_high_findings(tmp_path: Path) -> None:
 
 
 def test_staging_validation_installs_the_locust_release_these_tests_run() -> None:
-    pins = (Path(__file__).parent.parent / "requirements-dev.txt").read_text().splitlines()
+    pins = (ROOT / "requirements-dev.txt").read_text().splitlines()
     assert f"locust=={LoadTestConfig().locust_version}" in pins
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import TEST_SECRETS, run_stack
 
 from components.github.workflows import required_status_checks
 from components.github.workflows.pins import PINS_FILE, all_pins
+from tests.support.stacks import TEST_SECRETS, run_stack
 from tools.offline import ROOT, STACKS, Run, run_program
 from tools.plan import GOLDEN, render_documents
 

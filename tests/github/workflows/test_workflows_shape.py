@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import bash, git
 
 from components.contracts.gitops_layout import image_file
 from components.github.config import ValidationConfig, WorkflowsConfig
@@ -31,6 +30,7 @@ from components.github.workflows.delivery import DEPLOY_SCRIPT
 from components.github.workflows.model import Job, Workflow
 from components.github.workflows.reusable_build import MAKE_SCRIPT
 from components.github.workflows.settings import REFERENCE, Settings
+from tests.support.scratch import bash, git
 
 SERVICES = ("api-router-service", "billing-service", "user-org-service")
 

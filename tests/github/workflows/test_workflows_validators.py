@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_stack
 
+from tests.support.stacks import run_stack
 from tools.offline import ROOT
 from tools.plan import render_documents
 
