@@ -12,9 +12,9 @@ import yaml
 from components.cluster.cluster import decode_kubeconfig
 from tests.support.paths import SCHEMAS
 from tests.support.stacks import TEST_SECRETS, run_stack
+from tests.support.types import LKE_CLUSTER
 from tools.offline import PROJECT_FILE, RecordedResource, Run, Secret, mock_id, run_program
 
-LKE = "linode:index/lkeCluster:LkeCluster"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 
@@ -30,7 +30,7 @@ def test_project_file_is_what_the_pulumi_cli_accepts() -> None:
 
 
 def test_one_cluster_per_stack_labelled_for_its_environment(stack_run: Run) -> None:
-    lke = only(stack_run, LKE).plain
+    lke = only(stack_run, LKE_CLUSTER).plain
     assert lke["label"] == f"delivery-{stack_run.stack}"
     assert re.fullmatch(r"1\.\d{2}", lke["k8sVersion"]), "Kubernetes version must be pinned as major.minor"
     assert f"env:{stack_run.stack}" in lke["tags"]
@@ -38,7 +38,7 @@ def test_one_cluster_per_stack_labelled_for_its_environment(stack_run: Run) -> N
 
 
 def test_autoscaled_pools_leave_the_count_to_the_autoscaler(stack_run: Run) -> None:
-    pools = only(stack_run, LKE).plain["pools"]
+    pools = only(stack_run, LKE_CLUSTER).plain["pools"]
     assert pools, "at least one node pool"
     for pool in pools:
         assert pool["label"], "pools are labelled with their config key"
@@ -51,7 +51,7 @@ def test_autoscaled_pools_leave_the_count_to_the_autoscaler(stack_run: Run) -> N
 
 def test_production_cluster_is_ha_protected_and_fenced() -> None:
     run = run_stack("production")
-    lke = only(run, LKE)
+    lke = only(run, LKE_CLUSTER)
     assert lke.protect, "the production cluster must be protected against replace/delete"
     control = lke.plain["controlPlane"]
     assert control["highAvailability"] is True
@@ -63,11 +63,13 @@ def test_production_cluster_is_ha_protected_and_fenced() -> None:
 
 def test_non_production_clusters_are_not_protected(runs: dict[str, Run]) -> None:
     for stack in ("development", "staging"):
-        assert not only(runs[stack], LKE).protect, "protect would block tearing down a scratch environment"
+        assert not only(runs[stack], LKE_CLUSTER).protect, (
+            "protect would block tearing down a scratch environment"
+        )
 
 
 def test_kubeconfig_stays_secret_from_cluster_to_provider_to_output(stack_run: Run) -> None:
-    lke = only(stack_run, LKE)
+    lke = only(stack_run, LKE_CLUSTER)
     assert "kubeconfig" in lke.additional_secret_outputs
     provider = only(stack_run, K8S_PROVIDER)
     assert isinstance(provider.inputs["kubeconfig"], Secret)
@@ -104,7 +106,7 @@ def test_a_pool_config_change_reaches_the_cluster_unchanged_in_meaning() -> None
         "alpha": {"type": "g6-standard-4", "autoscaler": {"min": 2, "max": 5}},
     }
     run = run_program("staging", TEST_SECRETS, values)
-    pools = only(run, LKE).plain["pools"]
+    pools = only(run, LKE_CLUSTER).plain["pools"]
     # Keyed by name and emitted in name order: reordering the config changes nothing.
     assert [p["label"] for p in pools] == ["alpha", "zeta"]
     assert "count" not in pools[0]

@@ -21,12 +21,10 @@ import yaml
 from components.monitoring.rules import CREDENTIALS_GROUP
 from tests.gitops.test_argocd import stack_config
 from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
+from tests.support.types import LKE_CLUSTER, PROMETHEUS_RULE, SECRET
 from tools.offline import STACKS, RecordedResource, Recorder, Run, run_program
 
-CLUSTER = "linode:index/lkeCluster:LkeCluster"
 PROVIDER = "pulumi:providers:kubernetes"
-SECRET = "kubernetes:core/v1:Secret"
-PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 GITHUB_SECRETS = (
     "github:index/actionsSecret:ActionsSecret",
     "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
@@ -67,7 +65,7 @@ def admin_token(run: Run) -> str:
 def test_the_admin_kubeconfig_stays_in_state_and_reaches_no_github_secret(runs: dict[str, Run]) -> None:
     for stack, run in runs.items():
         provider = one(run, PROVIDER)
-        cluster = one(run, CLUSTER)
+        cluster = one(run, LKE_CLUSTER)
         assert "kubeconfig" in cluster.additional_secret_outputs, stack
         assert provider.plain["clusterIdentifier"], (
             f"{stack}: a new kubeconfig must update the provider, not replace it"
@@ -129,7 +127,7 @@ def test_a_new_kubeconfig_date_rotates_the_consumers_in_order(runs: dict[str, Ru
         with_changes("staging", {"delivery:cluster.kubeconfigIssuedOn": ROTATED}),
         recorder=Recorder(),
     )
-    old_cluster, new_cluster = one(before, CLUSTER), one(after, CLUSTER)
+    old_cluster, new_cluster = one(before, LKE_CLUSTER), one(after, LKE_CLUSTER)
     assert "kubeconfig:2026-11-23" in old_cluster.plain["tags"]
     assert "kubeconfig:2026-12-03" in new_cluster.plain["tags"]
     assert "kubeconfig:2026-11-23" not in new_cluster.plain["tags"]

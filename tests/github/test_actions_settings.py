@@ -16,11 +16,11 @@ import yaml
 
 from components.github.actions_settings import GITHUB_OWNED, allowed_patterns
 from tests.support.stacks import run_stack
+from tests.support.types import REPOSITORY_FILE
 from tools.offline import STACKS, Run
 
 PERMISSIONS = "github:index/actionsRepositoryPermissions:ActionsRepositoryPermissions"
 TOKEN_DEFAULTS = "github:index/workflowRepositoryPermissions:WorkflowRepositoryPermissions"
-FILE_TYPE = "github:index/repositoryFile:RepositoryFile"
 OWNER_STACK = "production"
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -33,7 +33,7 @@ def one(run: Run, type_: str) -> dict[str, Any]:
 def workflow_uses(run: Run) -> list[str]:
     """Every `uses:` of every job and step of the workflows the stack commits."""
     found: list[str] = []
-    for res in run.recorder.of_type(FILE_TYPE):
+    for res in run.recorder.of_type(REPOSITORY_FILE):
         if not res.plain["file"].startswith(".github/workflows/"):
             continue
         doc = yaml.safe_load(res.plain["content"])

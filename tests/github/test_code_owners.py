@@ -13,11 +13,10 @@ import pytest
 from components.github.code_owners import PATH, CodeOwnersArgs, handles, render
 from components.github.config import CodeOwners
 from tests.support.stacks import run_stack, stack_values
+from tests.support.types import REPOSITORY_FILE, RULESET
 from tools.offline import STACKS
 from tools.plan import GOLDEN
 
-FILE_TYPE = "github:index/repositoryFile:RepositoryFile"
-RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
 OWNER_STACK = "production"
 
 ARGS = CodeOwnersArgs(
@@ -75,7 +74,7 @@ def test_render_owns_production_the_workflows_and_the_program_with_every_owner()
 
 def test_the_managing_stack_commits_codeowners_from_its_config() -> None:
     run = run_stack(OWNER_STACK)
-    (file,) = [r for r in run.recorder.of_type(FILE_TYPE) if r.plain["file"] == PATH]
+    (file,) = [r for r in run.recorder.of_type(REPOSITORY_FILE) if r.plain["file"] == PATH]
     assert file.plain["branch"] == "main" and "[skip ci]" in file.plain["commitMessage"]
     assert file.plain["overwriteOnCreate"] is True
     text = file.plain["content"]
@@ -95,7 +94,7 @@ def test_the_managing_stack_commits_codeowners_from_its_config() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_only_the_managing_stack_commits_codeowners(stack: str) -> None:
-    files = [r for r in run_stack(stack).recorder.of_type(FILE_TYPE) if r.plain["file"] == PATH]
+    files = [r for r in run_stack(stack).recorder.of_type(REPOSITORY_FILE) if r.plain["file"] == PATH]
     assert len(files) == (1 if stack == OWNER_STACK else 0)
 
 

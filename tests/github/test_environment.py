@@ -13,14 +13,10 @@ from components.github import ci_contract
 from components.github.deployment_environment import ENVIRONMENT_SECRETS, ENVIRONMENT_VARIABLES
 from tests.config.test_governance_config import parsed, with_changes
 from tests.support.stacks import TEST_SECRETS
+from tests.support.types import DEPLOYMENT_POLICY, ENVIRONMENT, ENVIRONMENT_SECRET, OBJECT_STORAGE_KEY, TOKEN
 from tools.offline import MOCK_CALLS, STACKS, RecordedResource, Recorder, Run, Secret, run_program
 
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
-ENV_SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
 ENV_VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-TOKEN = "linode:index/token:Token"
-KEY = "linode:index/objectStorageKey:ObjectStorageKey"
 GET_USER = "github:index/getUser:getUser"
 GET_TEAM = "github:index/getTeam:getTeam"
 
@@ -63,7 +59,7 @@ def test_protected_environment_admits_only_its_branches_and_no_admin_bypass(
     assert env["preventSelfReview"] is True
     # Named branch policies need custom policies on and protected-branch mode off.
     assert env["deploymentBranchPolicy"] == {"customBranchPolicies": True, "protectedBranches": False}
-    policies = in_environment(run, POLICY, protected(stack))
+    policies = in_environment(run, DEPLOYMENT_POLICY, protected(stack))
     assert all("tagPattern" not in p.plain for p in policies)
     patterns = sorted(p.plain["branchPattern"] for p in policies)
     if stack in ("staging", "production"):
@@ -75,7 +71,7 @@ def test_protected_environment_admits_only_its_branches_and_no_admin_bypass(
 def test_development_deploys_from_the_branches_its_config_names() -> None:
     values = with_changes("development", {"delivery:github.deploymentBranches": ["main", "release/*"]})
     run = run_program("development", TEST_SECRETS, values)
-    policies = in_environment(run, POLICY, "development")
+    policies = in_environment(run, DEPLOYMENT_POLICY, "development")
     assert sorted(p.plain["branchPattern"] for p in policies) == ["main", "release/*"]
     # Keyed by pattern: reordering the list renames nothing.
     assert {p.name for p in policies} == {
@@ -118,7 +114,9 @@ def test_preview_environment_deploys_from_main_only_and_production_previews_wait
     envs = environments(run)
     env = envs[preview(stack)].plain
     assert env["deploymentBranchPolicy"] == {"customBranchPolicies": True, "protectedBranches": False}
-    assert [p.plain["branchPattern"] for p in in_environment(run, POLICY, preview(stack))] == [MAIN_BRANCH]
+    assert [p.plain["branchPattern"] for p in in_environment(run, DEPLOYMENT_POLICY, preview(stack))] == [
+        MAIN_BRANCH
+    ]
     assert env["canAdminsBypass"] is False and env["preventSelfReview"] is True
     assert env.get("reviewers") == envs[protected(stack)].plain.get("reviewers")
     assert bool(env.get("reviewers")) == (stack == "production")
@@ -136,7 +134,7 @@ def test_both_environments_hold_every_secret_name_as_secret_replaced_delete_firs
 ) -> None:
     run = runs[stack]
     for name in (protected(stack), preview(stack)):
-        secrets = in_environment(run, ENV_SECRET, name)
+        secrets = in_environment(run, ENVIRONMENT_SECRET, name)
         assert sorted(s.plain["secretName"] for s in secrets) == sorted(ENVIRONMENT_SECRETS)
         for res in secrets:
             assert isinstance(res.inputs["value"], Secret), f"{res.name}: value not marked secret"
@@ -191,7 +189,7 @@ def test_preview_credentials_cannot_change_infrastructure(stack: str, runs: dict
     assert set(_scopes(tokens["preview"])) == set(_scopes(tokens["up"]))
     keys = {
         ("preview" if "-preview-" in k.name else "up"): k
-        for k in run.recorder.of_type(KEY)
+        for k in run.recorder.of_type(OBJECT_STORAGE_KEY)
         if "state" in k.name
     }
     perms = {access: [a["permissions"] for a in k.plain["bucketAccesses"]] for access, k in keys.items()}
@@ -237,7 +235,7 @@ def test_minted_credentials_are_replaced_not_updated(rotation_runs: dict[str, Re
     for token in recorder.of_type(TOKEN):
         assert {"scopes", "expiry"} <= set(recorder.replace_on_changes[token.name])
         assert "token" in token.additional_secret_outputs
-    for key in recorder.of_type(KEY):
+    for key in recorder.of_type(OBJECT_STORAGE_KEY):
         assert {"label", "bucketAccesses"} <= set(recorder.replace_on_changes[key.name])
         assert "secretKey" in key.additional_secret_outputs
 
@@ -254,7 +252,7 @@ def test_tokens_expire_within_a_year_of_their_issue_date(stack: str, runs: dict[
 
 def test_a_new_issue_date_mints_every_credential_anew(rotation_runs: dict[str, ReplacementRecorder]) -> None:
     before, after = rotation_runs["committed"], rotation_runs["rotated"]
-    for type_, field in ((TOKEN, "expiry"), (KEY, "label")):
+    for type_, field in ((TOKEN, "expiry"), (OBJECT_STORAGE_KEY, "label")):
         old = {r.name: r.plain[field] for r in before.of_type(type_)}
         new = {r.name: r.plain[field] for r in after.of_type(type_)}
         assert set(old) == set(new) and len(old) == 2

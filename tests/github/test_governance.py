@@ -14,19 +14,21 @@ from components.github import ci_contract
 from components.github.workflows import required_status_checks
 from tests.config.test_governance_config import parsed
 from tests.support.stacks import TEST_SECRETS
+from tests.support.types import (
+    ACTIONS_SECRET,
+    BUCKET,
+    DEPLOYMENT_POLICY,
+    ENVIRONMENT,
+    ENVIRONMENT_SECRET,
+    OBJECT_STORAGE_KEY,
+    RULESET,
+    TOKEN,
+)
 from tools.offline import MOCK_CALLS, MOCK_OUTPUTS, RecordedResource, Recorder, Run, Secret, run_program
 
-RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
 BRANCH_PROTECTION = "github:index/branchProtection:BranchProtection"
-REPO_SECRET = "github:index/actionsSecret:ActionsSecret"
 REPO_VARIABLE = "github:index/actionsVariable:ActionsVariable"
 OIDC = "github:index/actionsRepositoryOidcSubjectClaimCustomizationTemplate:ActionsRepositoryOidcSubjectClaimCustomizationTemplate"
-ENV_SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
-TOKEN = "linode:index/token:Token"
-KEY = "linode:index/objectStorageKey:ObjectStorageKey"
-BUCKET = "linode:index/objectStorageBucket:ObjectStorageBucket"
 WORKFLOW_FILES = "delivery:workflow_files:WorkflowFiles"
 GITHUB_ACTIONS_APP_ID = 15368
 
@@ -113,10 +115,10 @@ def test_oidc_subject_names_repository_environment_and_workflow(owner: Run) -> N
 
 def test_repository_secrets_and_variables_ci_needs(owner: Run) -> None:
     # A workflow any branch adds would receive repository secrets: CI's live in ci-main.
-    assert owner.recorder.of_type(REPO_SECRET) == []
+    assert owner.recorder.of_type(ACTIONS_SECRET) == []
     secrets = [
         s
-        for s in owner.recorder.of_type(ENV_SECRET)
+        for s in owner.recorder.of_type(ENVIRONMENT_SECRET)
         if s.plain["environment"] == ci_contract.CI_MAIN_ENVIRONMENT
     ]
     (ci_main,) = [
@@ -129,7 +131,9 @@ def test_repository_secrets_and_variables_ci_needs(owner: Run) -> None:
         "protectedBranches": False,
     }
     policies = [
-        p for p in owner.recorder.of_type(POLICY) if p.plain["environment"] == ci_contract.CI_MAIN_ENVIRONMENT
+        p
+        for p in owner.recorder.of_type(DEPLOYMENT_POLICY)
+        if p.plain["environment"] == ci_contract.CI_MAIN_ENVIRONMENT
     ]
     assert [p.plain["branchPattern"] for p in policies] == ["main"]
     assert sorted(s.plain["secretName"] for s in secrets) == sorted(
@@ -164,7 +168,7 @@ class DistinctRecorder(Recorder):
         resource_id, outputs = super().new_resource(args)
         if args.typ == TOKEN:
             outputs["token"] = f"token-of:{args.name}"
-        elif args.typ == KEY:
+        elif args.typ == OBJECT_STORAGE_KEY:
             outputs["accessKey"] = f"access-key-of:{args.name}"
             outputs["secretKey"] = f"secret-key-of:{args.name}"
         return resource_id, outputs
@@ -202,9 +206,9 @@ def test_each_environment_gets_the_credentials_of_its_access_level(
     traced: Recorder, environment: str
 ) -> None:
     preview = environment.endswith("-preview")
-    values = secret_values(traced, ENV_SECRET, environment)
+    values = secret_values(traced, ENVIRONMENT_SECRET, environment)
     token = minted_by(traced, TOKEN, read_only=preview)
-    key = minted_by(traced, KEY, read_only=preview)
+    key = minted_by(traced, OBJECT_STORAGE_KEY, read_only=preview)
     assert values[ci_contract.LINODE_TOKEN] == f"token-of:{token.name}"
     assert values[ci_contract.STATE_ACCESS_KEY_ID] == f"access-key-of:{key.name}"
     assert values[ci_contract.STATE_SECRET_ACCESS_KEY] == f"secret-key-of:{key.name}"
@@ -214,11 +218,11 @@ def test_each_environment_gets_the_credentials_of_its_access_level(
 
 
 def test_ci_main_secrets_carry_the_metrics_key_and_the_slack_webhook(traced: Recorder) -> None:
-    values = secret_values(traced, ENV_SECRET, ci_contract.CI_MAIN_ENVIRONMENT)
+    values = secret_values(traced, ENVIRONMENT_SECRET, ci_contract.CI_MAIN_ENVIRONMENT)
     (bucket,) = traced.of_type(BUCKET)
     (metrics_key,) = [
         k
-        for k in traced.of_type(KEY)
+        for k in traced.of_type(OBJECT_STORAGE_KEY)
         if [a["bucketName"] for a in k.plain["bucketAccesses"]] == [bucket.plain["label"]]
     ]
     assert values[ci_contract.METRICS_ACCESS_KEY_ID] == f"access-key-of:{metrics_key.name}"

@@ -46,10 +46,10 @@ from components.github.identities import (
 )
 from components.gitops.argocd_values import GITHUB_DISPATCH_SERVICE
 from tests.support.stacks import stack_values
+from tests.support.types import TOKEN
 from tools.docs_sections import IDENTITIES_TABLE, UPDATE, pages
 from tools.offline import ROOT, STACKS, Run
 
-TOKEN = "linode:index/token:Token"
 STATE_KEY_SUFFIX = "-state-key"
 DEPLOYER_SECRET = f"secrets.{ci_contract.DEPLOYER_GITHUB_TOKEN}"
 

@@ -16,16 +16,15 @@ from components.github.workflows import pull_request_gates, required_status_chec
 from components.github.workflows.model import ALWAYS, Job, Workflow
 from components.github.workflows.settings import REFERENCE
 from tests.support.stacks import run_stack
+from tests.support.types import REPOSITORY_FILE, RULESET
 
-RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
-WORKFLOW_FILE = "github:index/repositoryFile:RepositoryFile"
 MANAGING_STACK = "production"
 
 
 @pytest.fixture(scope="module")
 def committed() -> dict[str, dict[str, Any]]:
     """Workflow file name -> the document the managing stack commits."""
-    files = run_stack(MANAGING_STACK).recorder.of_type(WORKFLOW_FILE)
+    files = run_stack(MANAGING_STACK).recorder.of_type(REPOSITORY_FILE)
     return {
         f.plain["file"].rsplit("/", 1)[-1]: yaml.safe_load(f.plain["content"])
         for f in files

@@ -20,16 +20,13 @@ from components.github.workflows.model import RUNNER
 from components.github.workflows.settings import REFERENCE
 from tests.config.test_governance_config import parsed
 from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
+from tests.support.types import DEPLOYMENT_POLICY, ENVIRONMENT, LKE_CLUSTER, REPOSITORY_FILE
 from tools.offline import MOCK_CALLS, STACKS, Run, run_program
 
-LKE = "linode:index/lkeCluster:LkeCluster"
-WORKFLOW_FILE = "github:index/repositoryFile:RepositoryFile"
 INFRASTRUCTURE = ".github/workflows/infrastructure.yml"
 STAGING_VALIDATION = ".github/workflows/staging-validation.yml"
 # staging-validation.yml's jobs that read staging's Kubernetes API through the observer.
 OBSERVER_JOBS = ("target", "gate")
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-BRANCH_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
 # A self-hosted group for staging inside an ACL, as staging's file and the managing stack's
 # would both list it.
 STAGING_ACL = ["203.0.113.0/24"]
@@ -42,7 +39,7 @@ STAGING_GROUP = {
 
 
 def managing_stack(runs: dict[str, Run]) -> Run:
-    (owner,) = [run for run in runs.values() if run.recorder.of_type(WORKFLOW_FILE)]
+    (owner,) = [run for run in runs.values() if run.recorder.of_type(REPOSITORY_FILE)]
     return owner
 
 
@@ -51,7 +48,7 @@ def committed_workflows(runs: dict[str, Run]) -> dict[str, dict[str, Any]]:
 
 
 def workflows_of(run: Run) -> dict[str, dict[str, Any]]:
-    files = run.recorder.of_type(WORKFLOW_FILE)
+    files = run.recorder.of_type(REPOSITORY_FILE)
     return {
         f.plain["file"]: yaml.safe_load(f.plain["content"])
         for f in files
@@ -60,7 +57,7 @@ def workflows_of(run: Run) -> dict[str, dict[str, Any]]:
 
 
 def acl(run: Run) -> list[str]:
-    (cluster,) = run.recorder.of_type(LKE)
+    (cluster,) = run.recorder.of_type(LKE_CLUSTER)
     control = cluster.plain.get("controlPlane") or {}
     access = control.get("acl") or {}
     if not access.get("enabled"):
@@ -110,7 +107,7 @@ def main_only_environments(runs: dict[str, Run]) -> set[str]:
     names: set[str] = set()
     for run in runs.values():
         policies: dict[str, set[str]] = {}
-        for policy in run.recorder.of_type(BRANCH_POLICY):
+        for policy in run.recorder.of_type(DEPLOYMENT_POLICY):
             policies.setdefault(policy.plain["environment"], set()).add(policy.plain["branchPattern"])
         for env in run.recorder.of_type(ENVIRONMENT):
             branch_policy = env.plain.get("deploymentBranchPolicy") or {}

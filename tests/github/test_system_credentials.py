@@ -40,6 +40,20 @@ import yaml
 from components.github.config import ACKNOWLEDGEABLE_RISKS
 from tests.support.paths import ROOT
 from tests.support.stacks import TEST_SECRETS
+from tests.support.types import (
+    ACTIONS_SECRET,
+    BUCKET,
+    DEPLOY_KEY,
+    DEPLOYMENT_POLICY,
+    ENVIRONMENT,
+    ENVIRONMENT_SECRET,
+    LKE_CLUSTER,
+    OBJECT_STORAGE_KEY,
+    PRIVATE_KEY,
+    REPOSITORY_FILE,
+    RULESET,
+    TOKEN,
+)
 from tools.offline import SERVICE_ACCOUNT_TOKEN, STACKS, Run, declared_secrets, mock_outputs
 
 MAIN = "main"
@@ -98,18 +112,6 @@ def acknowledged(stack: str) -> dict[str, str]:
     return dict(_stack_file(stack).get("delivery:pipeline", {}).get("acknowledgedRisks") or {})
 
 
-TOKEN = "linode:index/token:Token"
-STATE_KEY = "linode:index/objectStorageKey:ObjectStorageKey"
-BUCKET = "linode:index/objectStorageBucket:ObjectStorageBucket"
-CLUSTER = "linode:index/lkeCluster:LkeCluster"
-PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
-DEPLOY_KEY = "github:index/repositoryDeployKey:RepositoryDeployKey"
-ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
-BRANCH_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
-ENV_SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret"
-REPO_SECRET = "github:index/actionsSecret:ActionsSecret"
-RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
-WORKFLOW_FILE = "github:index/repositoryFile:RepositoryFile"
 GITHUB_ACTIONS_APP_ID = 15368
 
 # Every GITHUB_TOKEN permission a workflow may ask for (GitHub docs, "Permissions for the
@@ -199,10 +201,10 @@ def build_system(runs: dict[str, Run]) -> System:
     bypass = False
     for stack, run in runs.items():
         policies: dict[str, list[str]] = {}
-        for _, plain in _plain_of(run, BRANCH_POLICY):
+        for _, plain in _plain_of(run, DEPLOYMENT_POLICY):
             policies.setdefault(plain["environment"], []).append(plain["branchPattern"])
         secrets: dict[str, dict[str, str]] = {}
-        for _, plain in _plain_of(run, ENV_SECRET):
+        for _, plain in _plain_of(run, ENVIRONMENT_SECRET):
             secrets.setdefault(plain["environment"], {})[plain["secretName"]] = plain["value"]
         for _, plain in _plain_of(run, ENVIRONMENT):
             name = plain["environment"]
@@ -216,9 +218,9 @@ def build_system(runs: dict[str, Run]) -> System:
                 branches = tuple(sorted(policies.get(name, [])))
             reviewed = any(r.get("users") or r.get("teams") for r in plain.get("reviewers") or [])
             environments[name] = Environment(name, stack, branches, reviewed, secrets.get(name, {}))
-        for _, plain in _plain_of(run, REPO_SECRET):
+        for _, plain in _plain_of(run, ACTIONS_SECRET):
             repository_secrets[plain["secretName"]] = (stack, plain["value"])
-        for _, plain in _plain_of(run, WORKFLOW_FILE):
+        for _, plain in _plain_of(run, REPOSITORY_FILE):
             if plain["file"].startswith(".github/workflows/"):  # not the gate scripts beside them
                 workflows[plain["file"].rsplit("/", 1)[-1]] = yaml.safe_load(plain["content"])
         for _, plain in _plain_of(run, RULESET):
@@ -266,7 +268,7 @@ def _credential_caps(stack: str, type_: str, plain: dict[str, Any], runs: dict[s
                     )
             else:
                 caps.add(Capability(f"linode: {area}", level, f"{ACCOUNT} {account}"))
-    elif type_ == STATE_KEY:
+    elif type_ == OBJECT_STORAGE_KEY:
         for access in plain["bucketAccesses"]:
             level = "write" if access["permissions"] == "read_write" else "read"
             bucket = access["bucketName"]
@@ -278,7 +280,7 @@ def _minted(runs: dict[str, Run]) -> dict[str, tuple[str, str, dict[str, Any]]]:
     """Value of every minted credential (as the mocks answer it) -> (stack, type, inputs)."""
     minted: dict[str, tuple[str, str, dict[str, Any]]] = {}
     for stack, run in runs.items():
-        for type_ in (TOKEN, STATE_KEY):
+        for type_ in (TOKEN, OBJECT_STORAGE_KEY):
             for name, plain in _plain_of(run, type_):
                 for value in mock_outputs(type_, name).values():
                     minted[str(value)] = (stack, type_, plain)
@@ -290,10 +292,10 @@ def state_secrets(stack: str, runs: dict[str, Run]) -> set[Capability]:
     deploy key."""
     run = runs[stack]
     caps: set[Capability] = set()
-    for type_ in (TOKEN, STATE_KEY):
+    for type_ in (TOKEN, OBJECT_STORAGE_KEY):
         for _, plain in _plain_of(run, type_):
             caps |= _credential_caps(stack, type_, plain, runs)
-    for _, plain in _plain_of(run, CLUSTER):
+    for _, plain in _plain_of(run, LKE_CLUSTER):
         caps.add(Capability(f"cluster {plain['label']} (admin kubeconfig)", "write", stack))
     if any(r.plain.get("type") == SERVICE_ACCOUNT_TOKEN for r in run.recorder.of_type(K8S_SECRET)):
         caps |= _role_caps(stack, run)

@@ -27,13 +27,13 @@ from components.kubernetes.helm import chart_name
 from components.monitoring.stack_values import prometheus_url
 from tests.gitops.test_argocd import stack_config
 from tests.support.paths import ROOT
+from tests.support.types import RELEASE
 from tools.offline import Run
 from tools.plan import example_documents
 
 SCHEMAS = ROOT / "components" / "schemas" / "argoproj.io"
 EXAMPLES = ROOT / "tests" / "golden" / "examples"
 TEMPLATE_TYPE = "kubernetes:argoproj.io/v1alpha1:ClusterAnalysisTemplate"
-RELEASE = "kubernetes:helm.sh/v3:Release"
 TOP_LEVEL = {"apiVersion", "kind", "metadata", "spec"}
 
 

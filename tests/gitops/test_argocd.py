@@ -26,6 +26,7 @@ from components.kubernetes.helm import chart_name, chart_reference
 from components.monitoring.stack_values import RECEIVERS_SECRET
 from tests.support.paths import ROOT
 from tests.support.stacks import TEST_SECRETS, assert_refused
+from tests.support.types import DEPLOY_KEY, NAMESPACE, PRIVATE_KEY, RELEASE, SECRET
 from tools.offline import (
     MOCK_OUTPUTS,
     STACKS,
@@ -39,11 +40,6 @@ from tools.offline import (
 from tools.plan import render_documents
 
 CHARTS = ROOT / "components" / "schemas" / "charts"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-SECRET = "kubernetes:core/v1:Secret"
-NAMESPACE = "kubernetes:core/v1:Namespace"
-PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
-DEPLOY_KEY = "github:index/repositoryDeployKey:RepositoryDeployKey"
 MOCK_PRIVATE_KEY = MOCK_OUTPUTS[PRIVATE_KEY]["privateKeyOpenssh"]
 
 # Free-form maps of the argo-cd chart: their keys land verbatim in Argo CD's ConfigMaps, so

@@ -40,17 +40,15 @@ from components.kubernetes.helm import chart_name
 from tests.support.paths import ROOT
 from tests.support.scratch import bash, git
 from tests.support.stacks import run_stack
+from tests.support.types import APPLICATION, RELEASE, REPOSITORY_FILE
 from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap, with_offline_pins
 from tools.plan import render_documents
 
 SCHEMAS = ROOT / "components" / "schemas" / "argoproj.io"
 GOLDEN = ROOT / "tests" / "golden"
-APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
 # A server-side-apply patch of an object that exists already (Argo CD's `default` project).
 APP_PROJECT_PATCH = "kubernetes:argoproj.io/v1alpha1:AppProjectPatch"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-REPOSITORY_FILE = "github:index/repositoryFile:RepositoryFile"
 TOP_LEVEL = {"apiVersion", "kind", "metadata", "spec"}
 SYNC_OPTIONS = ["CreateNamespace=true", "PrunePropagationPolicy=foreground", "PruneLast=true"]
 

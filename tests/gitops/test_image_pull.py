@@ -12,11 +12,8 @@ import pytest
 
 from components.gitops.image_pull import SECRET_KEY, SECRET_TYPE, dockerconfigjson
 from tests.support.stacks import TEST_SECRETS, assert_refused, stack_values, with_changes
+from tests.support.types import APPLICATION, NAMESPACE, SECRET
 from tools.offline import STACKS, RecordedResource, Run, Secret, run_program
-
-APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
-NAMESPACE = "kubernetes:core/v1:Namespace"
-SECRET = "kubernetes:core/v1:Secret"
 
 
 def image_pull_config(stack: str) -> dict[str, Any]:

@@ -10,10 +10,8 @@ import yaml
 from components.kubernetes.helm import chart_name, chart_reference
 from tests.gitops.test_argocd import chart_values, stack_config, unknown_key_paths
 from tests.support.stacks import TEST_SECRETS
+from tests.support.types import APPLICATION, RELEASE
 from tools.offline import RecordedResource, Run, run_program, stack_file
-
-RELEASE = "kubernetes:helm.sh/v3:Release"
-APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 
 
 def rollouts_releases(run: Run) -> list[RecordedResource]:

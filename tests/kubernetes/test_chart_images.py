@@ -24,10 +24,10 @@ from components.config.loader import parse_namespace
 from components.kubernetes.helm import chart_name, chart_reference, image_ref
 from tests.support.paths import ROOT
 from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
+from tests.support.types import RELEASE
 from tools.offline import OFFLINE_CHART_IMAGES, STACKS, Recorder, Run, run_program, stack_file
 
 CHARTS = ROOT / "components" / "schemas" / "charts"
-RELEASE = "kubernetes:helm.sh/v3:Release"
 PINNED_STACKS = ("staging", "production")
 DIGEST_REF = re.compile(r"^[^@]+:[^@:/]+@sha256:[0-9a-f]{64}$")
 

@@ -25,10 +25,10 @@ from components.monitoring.stack_values import (
 )
 from tests.gitops.test_argocd import argocd_release, chart_values, stack_config
 from tests.monitoring.test_monitoring import monitoring_release
+from tests.support.types import NAMESPACE
 from tools.offline import Run, unwrap
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-NAMESPACE = "kubernetes:core/v1:Namespace"
 # Namespaces every cluster has, and one an Application could create tomorrow.
 UNDECLARED = ("default", "kube-system", "kube-public", "a-namespace-created-later")
 

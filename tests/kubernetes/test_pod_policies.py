@@ -19,11 +19,11 @@ from tests.gitops.test_gitops import k8s_version
 from tests.support.cel_harness import CompileError, Evaluation, RequestResult, evaluate, request
 from tests.support.paths import ROOT, SAMPLES
 from tests.support.stacks import TEST_SECRETS, assert_refused, run_stack, with_changes
+from tests.support.types import APPLICATION
 from tools.offline import STACKS, Run, run_program, unwrap
 
 POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
 BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
-APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 SAMPLE: dict[str, Any] = yaml.safe_load((SAMPLES / "pods" / "compliant.yaml").read_text())
 REGISTRY = "ghcr.io/ai-aas/"
 HEX = "3f1c2e4d5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"

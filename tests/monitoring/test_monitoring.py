@@ -40,12 +40,10 @@ from components.monitoring.stack_values import (
 from tests.gitops.test_argocd import argocd_release, chart_values, stack_config, unknown_key_paths
 from tests.support.paths import ROOT
 from tests.support.stacks import TEST_SECRETS
+from tests.support.types import PROMETHEUS_RULE, RELEASE, SECRET
 from tools.offline import RecordedResource, Run, walk
 
 SCHEMAS = ROOT / "components" / "schemas"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-SECRET = "kubernetes:core/v1:Secret"
-PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 AMTOOL = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools") / "amtool"
 
 # Maps the chart passes on verbatim (its default is `{}` or a sample): checked by their own

@@ -9,10 +9,9 @@ import pytest
 from components.storage.metrics_bucket import lifecycle_rules
 from tests.config.test_governance_config import parsed
 from tests.support.stacks import TEST_SECRETS, with_changes
+from tests.support.types import BUCKET, OBJECT_STORAGE_KEY
 from tools.offline import STACKS, RecordedResource, Run, run_program
 
-BUCKET = "linode:index/objectStorageBucket:ObjectStorageBucket"
-KEY = "linode:index/objectStorageKey:ObjectStorageKey"
 LINODE_PROVIDER = "pulumi:providers:linode"
 
 
@@ -87,7 +86,7 @@ def test_metrics_key_reaches_only_the_metrics_bucket(runs: dict[str, Run]) -> No
     run, bucket = the_bucket(runs)
     reaching = [
         k
-        for k in run.recorder.of_type(KEY)
+        for k in run.recorder.of_type(OBJECT_STORAGE_KEY)
         if any(a["bucketName"] == bucket.plain["label"] for a in k.plain.get("bucketAccesses", []))
     ]
     assert len(reaching) == 1, "one key for CI's metrics uploads"
@@ -100,7 +99,7 @@ def test_metrics_key_reaches_only_the_metrics_bucket(runs: dict[str, Run]) -> No
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_object_storage_key_is_limited_to_named_buckets(stack: str, runs: dict[str, Run]) -> None:
-    keys = runs[stack].recorder.of_type(KEY)
+    keys = runs[stack].recorder.of_type(OBJECT_STORAGE_KEY)
     assert keys, "every stack mints state keys"
     for key in keys:
         accesses = key.plain.get("bucketAccesses") or []
@@ -118,8 +117,8 @@ def test_a_new_key_date_rotates_the_metrics_key_and_hands_the_new_one_to_ci_main
     rotated = run_program(
         owner.stack, TEST_SECRETS, with_changes(owner.stack, {"delivery:metrics.keyIssuedOn": "2026-12-03"})
     )
-    (before,) = [r for r in owner.recorder.of_type(KEY) if r.name == "metrics-ci-key"]
-    (after,) = [r for r in rotated.recorder.of_type(KEY) if r.name == "metrics-ci-key"]
+    (before,) = [r for r in owner.recorder.of_type(OBJECT_STORAGE_KEY) if r.name == "metrics-ci-key"]
+    (after,) = [r for r in rotated.recorder.of_type(OBJECT_STORAGE_KEY) if r.name == "metrics-ci-key"]
     assert before.plain["label"] == "delivery-ci-metrics"
     assert after.plain["label"] == "delivery-ci-metrics-2026-12-03"
     assert "label" in after.replace_on_changes and not after.delete_before_replace

@@ -14,11 +14,10 @@ import yaml
 
 from tests.support.scratch import git
 from tests.support.stacks import TEST_SECRETS, run_stack, with_changes
+from tests.support.types import TOKEN
 from tools.offline import MOCK_OUTPUTS, STACKS, Run, run_program, walk
 from tools.plan import GOLDEN, GOLDEN_COMMAND, declared_documents, plan_lines, plan_steps, render_documents
 from tools.plan_diff import BaseError, Step, diff, read_base, read_directory, read_git, summary_lines
-
-TOKEN = "linode:index/token:Token"
 
 
 def steps_by_name(steps: list[Step]) -> dict[str, Step]:

@@ -17,11 +17,11 @@ import pytest
 
 import tools.plan
 from tests.support.stacks import TEST_SECRETS, run_stack
+from tests.support.types import REPOSITORY_FILE
 from tools.offline import ROOT, STACKS, RecordedResource, Run, run_program
 from tools.plan import GOLDEN
 from tools.urns import URNS_FILE, alias_urns, is_guarded, orphans, read_snapshot, takeovers
 
-FILE_TYPE = "github:index/repositoryFile:RepositoryFile"
 PREFIX = "urn:pulumi:production::delivery::"
 
 
@@ -44,7 +44,7 @@ def test_every_declared_resource_has_its_own_urn(stack: str) -> None:
 
 def test_the_guard_covers_the_stateful_and_path_owning_types() -> None:
     for type_ in (
-        FILE_TYPE,
+        REPOSITORY_FILE,
         "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
         "github:index/actionsVariable:ActionsVariable",
         "github:index/repositoryRuleset:RepositoryRuleset",
@@ -88,8 +88,10 @@ def test_renaming_the_workflow_files_component_without_an_alias_fails(tmp_path: 
     copy = _program_copy(tmp_path, COMPONENT, RENAMED)
     renamed = _run_copy(copy)
     found = orphans(snapshot("production"), renamed.resources)
-    files = [u for u in found if f"${FILE_TYPE}::workflows-" in u]
-    assert f"{PREFIX}delivery:workflow_files:WorkflowFiles${FILE_TYPE}::workflows-infrastructure" in files
+    files = [u for u in found if f"${REPOSITORY_FILE}::workflows-" in u]
+    assert (
+        f"{PREFIX}delivery:workflow_files:WorkflowFiles${REPOSITORY_FILE}::workflows-infrastructure" in files
+    )
     assert len(files) == len([r for r in run_stack("production").resources if r.parent == "workflows"])
 
 
@@ -98,7 +100,7 @@ def test_an_alias_on_the_renamed_component_carries_its_files_over(tmp_path: Path
     renamed = _run_copy(copy)
     assert orphans(snapshot("production"), renamed.resources) == []
     taken = takeovers(snapshot("production"), renamed.resources)
-    old = f"{PREFIX}delivery:workflow_files:WorkflowFiles${FILE_TYPE}::workflows-infrastructure"
+    old = f"{PREFIX}delivery:workflow_files:WorkflowFiles${REPOSITORY_FILE}::workflows-infrastructure"
     assert taken[old] == old.replace("::workflows-infrastructure", "::workflow-files-infrastructure")
 
 
@@ -177,7 +179,7 @@ def test_make_golden_refuses_to_drop_a_guarded_urn_unless_the_delete_is_meant(
 ) -> None:
     """Rewriting the snapshot must not launder a rename: `make golden` keeps the URN and says
     why, and drops it only with ALLOW_DELETE=1 (`--allow-delete`)."""
-    gone = f"{PREFIX}delivery:workflow_files:WorkflowFiles${FILE_TYPE}::workflows-retired"
+    gone = f"{PREFIX}delivery:workflow_files:WorkflowFiles${REPOSITORY_FILE}::workflows-retired"
     golden = tmp_path / "production"
     golden.mkdir()
     (golden / URNS_FILE).write_text((GOLDEN / "production" / URNS_FILE).read_text() + gone + "\n")

@@ -23,10 +23,10 @@ from components.github.workflows import drift
 from components.github.workflows.settings import REFERENCE
 from components.github.workflows.toolchain import PULUMI_INSTALL_SCRIPT, TRIVY_INSTALL_SCRIPT
 from tests.support.stacks import TEST_SECRETS, run_stack, with_changes
+from tests.support.types import REPOSITORY_FILE
 from tools.offline import OFFLINE_PINS, STACKS, Recorder, run_program
 from tools.plan import GOLDEN, render_documents
 
-REPOSITORY_FILE = "github:index/repositoryFile:RepositoryFile"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PINNED = re.compile(PINNED_IMAGE)
 

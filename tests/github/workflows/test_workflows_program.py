@@ -18,10 +18,10 @@ import yaml
 from components.github.workflows import required_status_checks
 from components.github.workflows.pins import PINS_FILE, all_pins
 from tests.support.stacks import TEST_SECRETS, run_stack
+from tests.support.types import REPOSITORY_FILE
 from tools.offline import ROOT, STACKS, Run, run_program
 from tools.plan import GOLDEN, render_documents
 
-FILE_TYPE = "github:index/repositoryFile:RepositoryFile"
 OWNER_STACK = "production"
 # The seven files, and the promotion workflow.
 EXPECTED_FILES = {
@@ -56,7 +56,9 @@ BUILT_IN_SECRETS = {"GITHUB_TOKEN"}
 
 def committed_files(run: Run) -> dict[str, str]:
     return {
-        str(res.plain["file"]): str(res.plain["content"]) for res in run.resources if res.type == FILE_TYPE
+        str(res.plain["file"]): str(res.plain["content"])
+        for res in run.resources
+        if res.type == REPOSITORY_FILE
     }
 
 
@@ -114,7 +116,7 @@ def test_workflow_files_exist_in_the_owner_stack_only(runs: dict[str, Run]) -> N
 
 def test_files_commit_to_main_with_skip_ci_a_configured_author_and_adopt_existing_files() -> None:
     run = run_stack(OWNER_STACK)
-    files = [res for res in run.resources if res.type == FILE_TYPE]
+    files = [res for res in run.resources if res.type == REPOSITORY_FILE]
     assert files
     for res in files:
         inputs = res.plain
@@ -137,7 +139,7 @@ def test_commit_identity_comes_from_the_workflows_config() -> None:
         "commitEmail": "robot@example.org",
     }
     run = run_program(OWNER_STACK, TEST_SECRETS, stack_values=values)
-    files = [res for res in run.resources if res.type == FILE_TYPE]
+    files = [res for res in run.resources if res.type == REPOSITORY_FILE]
     assert files and all(r.plain["commitAuthor"] == "release-robot" for r in files)
     assert all(r.plain["commitEmail"] == "robot@example.org" for r in files)
 
