@@ -19,8 +19,7 @@ from datetime import UTC, datetime, timedelta
 import yaml
 
 from components.monitoring.rules import CREDENTIALS_GROUP
-from tests.gitops.test_argocd import stack_config
-from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
+from tests.support.stacks import TEST_SECRETS, assert_refused, stack_config, with_changes
 from tests.support.types import LKE_CLUSTER, PROMETHEUS_RULE, SECRET
 from tools.offline import STACKS, RecordedResource, Recorder, Run, run_program
 

@@ -11,16 +11,8 @@ from typing import Any
 
 import pytest
 
-from components.config.loader import parse_namespace
-from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
-from tools.offline import STACKS, engine_config
-
-
-def parsed(stack: str, changes: dict[str, Any] | None = None) -> Any:
-    config, _ = engine_config(stack, TEST_SECRETS, with_changes(stack, changes or {}))
-    prefix = "delivery:"
-    return parse_namespace({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, stack)
-
+from tests.support.stacks import assert_refused, parsed
+from tools.offline import STACKS
 
 # (stack, {config key: new value, None deletes}, [lines the error must contain])
 BAD_GOVERNANCE: list[tuple[str, dict[str, Any], list[str]]] = [

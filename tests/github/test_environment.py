@@ -11,8 +11,7 @@ import pytest
 from components.config.base import MAIN_BRANCH
 from components.github import ci_contract
 from components.github.deployment_environment import ENVIRONMENT_SECRETS, ENVIRONMENT_VARIABLES
-from tests.config.test_governance_config import parsed, with_changes
-from tests.support.stacks import TEST_SECRETS
+from tests.support.stacks import TEST_SECRETS, parsed, with_changes
 from tests.support.types import DEPLOYMENT_POLICY, ENVIRONMENT, ENVIRONMENT_SECRET, OBJECT_STORAGE_KEY, TOKEN
 from tools.offline import MOCK_CALLS, STACKS, RecordedResource, Recorder, Run, Secret, run_program
 

@@ -14,7 +14,7 @@ import yaml
 from components.github.workflows import required_status_checks, workflows
 from components.github.workflows.render import render
 from components.github.workflows.settings import REFERENCE
-from tests.github.workflows.test_workflows_validators import BIN, _run
+from tests.support.scratch import BIN, run_tool
 from tests.support.stacks import TEST_SECRETS, with_changes
 from tools.offline import Run, run_program
 
@@ -88,7 +88,7 @@ def test_workflows_without_code_scanning_pass_actionlint(tmp_path: Path) -> None
     for w in workflows(replace(REFERENCE, image_registry="ghcr.io/test", code_scanning=False)):
         (target / w.file).write_text(render(w))
     shellcheck = BIN / "shellcheck"
-    done = _run(
+    done = run_tool(
         [
             str(BIN / "actionlint"),
             "-no-color",

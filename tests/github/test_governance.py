@@ -12,8 +12,7 @@ import pytest
 
 from components.github import ci_contract
 from components.github.workflows import required_status_checks
-from tests.config.test_governance_config import parsed
-from tests.support.stacks import TEST_SECRETS
+from tests.support.stacks import TEST_SECRETS, parsed
 from tests.support.types import (
     ACTIONS_SECRET,
     BUCKET,

@@ -18,8 +18,7 @@ from components.config.stack import VALIDATED
 from components.github import ci_contract
 from components.github.workflows.model import RUNNER
 from components.github.workflows.settings import REFERENCE
-from tests.config.test_governance_config import parsed
-from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
+from tests.support.stacks import TEST_SECRETS, assert_refused, parsed, with_changes
 from tests.support.types import DEPLOYMENT_POLICY, ENVIRONMENT, LKE_CLUSTER, REPOSITORY_FILE
 from tools.offline import MOCK_CALLS, STACKS, Run, run_program
 

@@ -25,8 +25,8 @@ from components.gitops.analysis import (
 from components.gitops.config import AnalysisConfig
 from components.kubernetes.helm import chart_name
 from components.monitoring.stack_values import prometheus_url
-from tests.gitops.test_argocd import stack_config
 from tests.support.paths import ROOT
+from tests.support.stacks import stack_config
 from tests.support.types import RELEASE
 from tools.offline import Run
 from tools.plan import example_documents

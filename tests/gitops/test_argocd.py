@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from components.config.base import ConfigError
-from components.config.loader import parse_namespace
 from components.gitops.argocd_values import (
     GITHUB_DISPATCH_KEY,
     GITHUB_DISPATCH_SERVICE,
@@ -22,10 +21,15 @@ from components.gitops.argocd_values import (
     argocd_values,
 )
 from components.gitops.config import ArgoCdConfig
-from components.kubernetes.helm import chart_name, chart_reference
+from components.kubernetes.helm import chart_reference
 from components.monitoring.stack_values import RECEIVERS_SECRET
+from tests.support.charts import (
+    argocd_release,
+    chart_values,
+    unknown_key_paths,
+)
 from tests.support.paths import ROOT
-from tests.support.stacks import TEST_SECRETS, assert_refused
+from tests.support.stacks import TEST_SECRETS, assert_refused, stack_config
 from tests.support.types import DEPLOY_KEY, NAMESPACE, PRIVATE_KEY, RELEASE, SECRET
 from tools.offline import (
     MOCK_OUTPUTS,
@@ -42,30 +46,6 @@ from tools.plan import render_documents
 CHARTS = ROOT / "components" / "schemas" / "charts"
 MOCK_PRIVATE_KEY = MOCK_OUTPUTS[PRIVATE_KEY]["privateKeyOpenssh"]
 
-# Free-form maps of the argo-cd chart: their keys land verbatim in Argo CD's ConfigMaps, so
-# they are checked against what Argo CD documents instead of against the chart's values.yaml.
-# Sources: docs/operator-manual/argocd-cm.yaml, argocd-rbac-cm.yaml, argocd-cmd-params-cm.yaml
-# and notifications/ (argocd-notifications-cm.yaml, services/webhook.md, triggers.md) of
-# github.com/argoproj/argo-cd. The chart's own keys in these maps (`create`, `annotations`)
-# are checked against values.yaml like any other key.
-DOCUMENTED: dict[str, re.Pattern[str]] = {
-    "configs.cm": re.compile(
-        r"^(url|admin\.enabled|accounts\.[a-z0-9]([-a-z0-9]*[a-z0-9])?|exec\.enabled|exec\.shells|users\.anonymous\.enabled|users\.session\.duration"
-        r"|statusbadge\.enabled|timeout\.reconciliation|timeout\.reconciliation\.jitter"
-        r"|timeout\.hard\.reconciliation|application\.instanceLabelKey|application\.resourceTrackingMethod"
-        r"|application\.sync\.impersonation\.enabled|resource\.exclusions|resource\.inclusions"
-        r"|resource\.customizations\.[A-Za-z]+\.[A-Za-z0-9._-]+)$"
-    ),
-    "configs.rbac": re.compile(r"^(policy\.csv|policy\.default|policy\.matchMode|scopes)$"),
-    "configs.params": re.compile(
-        r"^(server|reposerver|controller|applicationsetcontroller|otlp|redis)\.[a-z.]+$"
-    ),
-    "notifications.notifiers": re.compile(r"^service\.[a-z]+(\.[A-Za-z0-9_-]+)?$"),
-    "notifications.templates": re.compile(r"^template\.[A-Za-z0-9_-]+$"),
-    "notifications.triggers": re.compile(r"^trigger\.[A-Za-z0-9_-]+$"),
-}
-CHART_KEYS_IN_FREE_FORM = {"create", "annotations"}
-LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 # What Argo CD documents inside the notification documents themselves.
 TRIGGER_FIELDS = {"description", "when", "send", "oncePer"}
 TEMPLATE_FIELDS = {"message", "email", "slack", "webhook", "teams", "googlechat", "opsgenie"}
@@ -83,51 +63,6 @@ WEBHOOK_SERVICE_FIELDS = {
 
 def of_type(run: Run, type_: str) -> list[RecordedResource]:
     return run.recorder.of_type(type_)
-
-
-def argocd_release(run: Run) -> RecordedResource:
-    [release] = [r for r in of_type(run, RELEASE) if chart_name(r.inputs["chart"]) == "argo-cd"]
-    return release
-
-
-def stack_config(stack: str) -> Any:
-    doc = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"], stack)
-    values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}
-    return parse_namespace(values, stack)
-
-
-def chart_values(chart: str, version: str) -> dict[str, Any]:
-    path = CHARTS / chart / version / "values.yaml"
-    assert path.exists(), f"pinned {chart} {version}: copy its values.yaml to {path.relative_to(ROOT)}"
-    return yaml.safe_load(path.read_text())
-
-
-def unknown_key_paths(ours: Any, chart: Any, path: str = "") -> list[str]:
-    """Key paths of `ours` the chart does not have (free-form maps checked against Argo CD's docs)."""
-    problems: list[str] = []
-    for key, value in ours.items():
-        here = f"{path}.{key}" if path else key
-        if path in DOCUMENTED and key not in CHART_KEYS_IN_FREE_FORM:
-            if not DOCUMENTED[path].match(key):
-                problems.append(f"{here} (not a key Argo CD documents)")
-            continue
-        if path.endswith(".additionalLabels"):
-            # Labels the chart copies onto an object (e.g. a ServiceMonitor): any label key.
-            if not LABEL_KEY.fullmatch(key) or not isinstance(value, str):
-                problems.append(f"{here} (not a Kubernetes label)")
-            continue
-        if not isinstance(chart, dict) or key not in chart:
-            problems.append(here)
-            continue
-        default = chart[key]
-        if isinstance(value, dict):
-            if not isinstance(default, dict):
-                problems.append(f"{here} (a map where the chart has {type(default).__name__})")
-            else:
-                problems.extend(unknown_key_paths(value, default, here))
-        elif isinstance(default, dict | list | bool) and type(value) is not type(default):
-            problems.append(f"{here} ({type(value).__name__} where the chart has {type(default).__name__})")
-    return problems
 
 
 # --------------------------------------------------------------------------- the release

@@ -39,7 +39,7 @@ from components.gitops.gitops_manifests import (
 from components.kubernetes.helm import chart_name
 from tests.support.paths import ROOT
 from tests.support.scratch import bash, git
-from tests.support.stacks import run_stack
+from tests.support.stacks import k8s_version, run_stack
 from tests.support.types import APPLICATION, RELEASE, REPOSITORY_FILE
 from tools.offline import STACKS, RecordedResource, Run, stack_file, unwrap, with_offline_pins
 from tools.plan import render_documents
@@ -100,11 +100,6 @@ def manifest_problems(
 
 def named(run: Run, type_: str) -> dict[str, RecordedResource]:
     return {r.inputs["metadata"]["name"]: r for r in run.recorder.of_type(type_)}
-
-
-def k8s_version(run: Run) -> str:
-    [cluster] = run.recorder.of_type("linode:index/lkeCluster:LkeCluster")
-    return str(cluster.inputs["k8sVersion"])
 
 
 def sources(app_spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 
 from components.kubernetes.helm import chart_name, chart_reference
-from tests.gitops.test_argocd import chart_values, stack_config, unknown_key_paths
-from tests.support.stacks import TEST_SECRETS
+from tests.support.charts import chart_values, unknown_key_paths
+from tests.support.stacks import TEST_SECRETS, stack_config
 from tests.support.types import APPLICATION, RELEASE
 from tools.offline import RecordedResource, Run, run_program, stack_file
 

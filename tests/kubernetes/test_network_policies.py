@@ -23,8 +23,8 @@ from components.monitoring.stack_values import (
     PROMETHEUS_PODS,
     PROMETHEUS_PORT,
 )
-from tests.gitops.test_argocd import argocd_release, chart_values, stack_config
-from tests.monitoring.test_monitoring import monitoring_release
+from tests.support.charts import argocd_release, chart_values, monitoring_release
+from tests.support.stacks import stack_config
 from tests.support.types import NAMESPACE
 from tools.offline import Run, unwrap
 

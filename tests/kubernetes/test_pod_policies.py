@@ -7,27 +7,35 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 
 from components.kubernetes.pod_policies import IMAGE_DIGEST, POD_SECURITY, pod_security_policy
-from tests.gitops.test_gitops import k8s_version
 from tests.support.cel_harness import CompileError, Evaluation, RequestResult, evaluate, request
-from tests.support.paths import ROOT, SAMPLES
-from tests.support.stacks import TEST_SECRETS, assert_refused, run_stack, with_changes
+from tests.support.paths import ROOT
+from tests.support.pods import (
+    APP,
+    BINDING,
+    INIT,
+    POLICY,
+    SAMPLE,
+    Mutation,
+    _container,
+    container_context,
+    declared,
+    image,
+    namespace,
+    pod_context,
+    sample,
+)
+from tests.support.stacks import TEST_SECRETS, assert_refused, k8s_version, run_stack, with_changes
 from tests.support.types import APPLICATION
 from tools.offline import STACKS, Run, run_program, unwrap
 
-POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
-BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
-SAMPLE: dict[str, Any] = yaml.safe_load((SAMPLES / "pods" / "compliant.yaml").read_text())
 REGISTRY = "ghcr.io/ai-aas/"
 HEX = "3f1c2e4d5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
-APP, INIT = "api-router-service", "migrate"
 PINNED = f"{REGISTRY}{APP}@sha256:{HEX}"
 ALLOWED_IMAGES = (
     f"images from {REGISTRY} must be pinned by digest; allowed: <repository>@sha256:<64 lowercase hex "
@@ -42,57 +50,8 @@ READ_ONLY = (
     "container and init container (an emptyDir volume where the process writes)"
 )
 
-Mutation = Callable[[dict[str, Any]], None]
-
 
 # --------------------------------------------------------------------------- samples
-
-
-def _container(pod: dict[str, Any], name: str) -> dict[str, Any]:
-    [found] = [
-        c for c in pod["spec"]["containers"] + pod["spec"].get("initContainers", []) if c["name"] == name
-    ]
-    return found
-
-
-def image(value: str, name: str = APP) -> Mutation:
-    def mutate(pod: dict[str, Any]) -> None:
-        _container(pod, name)["image"] = value
-
-    return mutate
-
-
-def pod_context(**fields: Any) -> Mutation:
-    """The Pod's securityContext replaced (None drops a field)."""
-
-    def mutate(pod: dict[str, Any]) -> None:
-        context = pod["spec"]["securityContext"]
-        for key, value in fields.items():
-            if value is None:
-                context.pop(key, None)
-            else:
-                context[key] = value
-
-    return mutate
-
-
-def container_context(name: str, **fields: Any) -> Mutation:
-    def mutate(pod: dict[str, Any]) -> None:
-        context = _container(pod, name)["securityContext"]
-        for key, value in fields.items():
-            if value is None:
-                context.pop(key, None)
-            else:
-                context[key] = value
-
-    return mutate
-
-
-def sample(*mutations: Mutation) -> dict[str, Any]:
-    pod = copy.deepcopy(SAMPLE)
-    for mutate in mutations:
-        mutate(pod)
-    return pod
 
 
 # Image references, each judged by the digest rule (None: admitted; else the refusal).
@@ -194,16 +153,6 @@ SECURITY_CASES: dict[str, tuple[list[Mutation], str | None, str | None]] = {
         f"containers {APP}, {INIT} {READ_ONLY}",
     ),
 }
-
-
-def namespace(run: Run) -> str:
-    """Where the services deploy (the committed stacks keep them all in the platform namespace)."""
-    return f"platform-{run.stack}"
-
-
-def declared(run: Run) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The policies and bindings as the stack declares them."""
-    return [r.plain for r in run.recorder.of_type(POLICY)], [r.plain for r in run.recorder.of_type(BINDING)]
 
 
 def creations(run: Run) -> list[dict[str, Any]]:

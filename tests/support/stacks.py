@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from components.config.base import ConfigError
-from tools.offline import Recorder, Run, run_program, stack_file, with_offline_pins
+from components.config.loader import parse_namespace
+from tests.support.types import LKE_CLUSTER
+from tools.offline import Recorder, Run, engine_config, run_program, stack_file, with_offline_pins
 
 # What a user would set with `pulumi config set --secret <key>`; distinctive values so a
 # test can find any of them that leaks into an input unmarked.
@@ -71,3 +73,23 @@ def assert_refused(stack: str, changes: dict[str, Any], expected: list[str]) -> 
         assert line in message, f"missing {line!r} in:\n{message}"
     assert len(caught.value.problems) == len([e for e in expected if e.startswith("delivery:")]), message
     assert recorder.resources == [], "a resource was declared before the config was validated"
+
+
+def stack_config(stack: str) -> Any:
+    """The committed stack file parsed into its typed config, the offline pins filled in."""
+    doc = with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"], stack)
+    values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("delivery:")}
+    return parse_namespace(values, stack)
+
+
+def parsed(stack: str, changes: dict[str, Any] | None = None) -> Any:
+    """The typed config the engine would hand the program, with the test secrets and `changes`."""
+    config, _ = engine_config(stack, TEST_SECRETS, with_changes(stack, changes or {}))
+    prefix = "delivery:"
+    return parse_namespace({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, stack)
+
+
+def k8s_version(run: Run) -> str:
+    """The Kubernetes version the stack's LKE cluster runs."""
+    [cluster] = run.recorder.of_type(LKE_CLUSTER)
+    return str(cluster.inputs["k8sVersion"])

