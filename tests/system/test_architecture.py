@@ -1,4 +1,4 @@
-"""The house rules of components/ (docs/development.md), checked over the code itself:
+"""The house rules of components/ and tests/ (docs/development.md), checked over the code itself:
 
 - domains meet only through the shared modules below them (DESIGN.md): a domain imports
   itself, `components.contracts`, `components.kubernetes` and `components.config.base`;
@@ -6,7 +6,9 @@
   knows every domain's config;
 - every component has one shape: `(name, args, opts)`, secrets as `Output` fields of its
   pydantic args model, providers and dependencies through `opts`, type token
-  `delivery:<module>:<Name>` (as the CDK's awslint checks its constructs).
+  `delivery:<module>:<Name>` (as the CDK's awslint checks its constructs);
+- the tests mirror components/: a test module lives in tests/<domain>/ or tests/system/, helpers
+  in tests/support/, fixtures alone in conftest.py.
 """
 
 from __future__ import annotations
@@ -206,4 +208,109 @@ def test_the_contract_check_refuses_another_shape() -> None:
     Loose.__module__ = __name__
     assert contract_problems(Loose) == [
         "constructor takes ['name', 'args', 'token', 'opts'], not (name, args, opts)"
+    ]
+
+
+# --------------------------------------------------------------------------- the tests mirror components/
+
+TESTS = ROOT / "tests"
+# Folders of tests/ that hold data, not test code (golden renderings, recorded API answers,
+# sample objects, upstream schemas); the .py files in them are rendered or recorded inputs.
+TEST_DATA = ("golden", "fixtures", "samples", "schemas")
+# Cross-domain tests: the whole program, the plan, the engine, the promotion's integrity,
+# URNs, docs and this file.
+SYSTEM = "system"
+SUPPORT = "support"
+
+
+def python_files(root: Path = TESTS) -> list[Path]:
+    """Every Python file of tests/ outside its data folders."""
+    return [p for p in sorted(root.rglob("*.py")) if p.relative_to(root).parts[0] not in TEST_DATA]
+
+
+def layout_problems(root: Path = TESTS, components_root: Path = COMPONENTS) -> list[str]:
+    """Test modules live in tests/<domain>/ (a package of components/, e.g. tests/github/workflows/)
+    or tests/system/; other modules in tests/support/; conftest.py holds fixtures only."""
+    problems: list[str] = []
+    for path in python_files(root):
+        rel = path.relative_to(root)
+        folder = rel.parent
+        if path.name == "conftest.py":
+            problems += [f"{rel}:{line} {what}" for line, what in conftest_problems(path)]
+        elif path.name.startswith("test_"):
+            mirrored = (components_root / folder / "__init__.py").exists()
+            if str(folder) == "." or not (mirrored or folder.parts[0] == SYSTEM):
+                problems.append(
+                    f"{rel}: a test module lives in tests/<domain>/ (a package of components/) or tests/system/"
+                )
+        elif folder.parts[:1] != (SUPPORT,):
+            problems.append(f"{rel}: a helper module lives in tests/support/")
+        problems += [f"{rel}:{line} {what}" for line, what in import_problems(path)]
+    return problems
+
+
+def conftest_problems(path: Path) -> list[tuple[int, str]]:
+    """What a conftest.py holds besides imports and fixtures (helpers belong in tests/support/)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            fixture = any("fixture" in ast.unparse(d) for d in node.decorator_list)
+            if not fixture and not node.name.startswith("pytest_"):
+                found.append((node.lineno, f"defines {node.name}, not a fixture or hook"))
+        elif not isinstance(node, ast.Import | ast.ImportFrom | ast.Expr):
+            found.append((node.lineno, "holds something other than fixtures (helpers go in tests/support/)"))
+    return found
+
+
+def import_problems(path: Path) -> list[tuple[int, str]]:
+    """Imports of conftest.py, and of another test module's functions: test modules share
+    helpers through tests.support; from a test module only its case tables (UPPER_CASE) and
+    their row types (CapWords) may be imported, so two tests run the same rows."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                last = alias.name.split(".")[-1]
+                if last == "conftest" or last.startswith("test_"):
+                    found.append((node.lineno, f"imports {alias.name}"))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            last = node.module.split(".")[-1]
+            if last == "conftest":
+                found.append((node.lineno, f"imports from {node.module}"))
+            elif last.startswith("test_"):
+                found += [
+                    (node.lineno, f"imports {a.name} from {node.module}")
+                    for a in node.names
+                    if not (a.name.isupper() or (a.name[:1].isupper() and "_" not in a.name))
+                ]
+    return found
+
+
+def test_the_tests_mirror_components() -> None:
+    assert layout_problems() == []
+
+
+def test_the_layout_check_refuses_a_misplaced_test(tmp_path: Path) -> None:
+    components_root = tmp_path / "components"
+    (components_root / "gitops").mkdir(parents=True)
+    (components_root / "gitops" / "__init__.py").write_text("")
+    tests = tmp_path / "tests"
+    for folder in ("gitops", "system", "support", "golden", "nowhere"):
+        (tests / folder).mkdir(parents=True)
+    (tests / "gitops" / "test_ok.py").write_text("from tests.support.stacks import run_stack\n")
+    (tests / "system" / "test_ok.py").write_text("from tests.gitops.test_ok import CASES, Row\n")
+    (tests / "support" / "helpers.py").write_text("")
+    (tests / "golden" / "script.py").write_text("")
+    (tests / "test_root.py").write_text("")
+    (tests / "nowhere" / "test_x.py").write_text("from conftest import run_stack\n")
+    (tests / "gitops" / "helpers.py").write_text("from tests.gitops.test_ok import helper\n")
+    (tests / "conftest.py").write_text("import pytest\n\n\nSECRETS = {}\n\n\ndef helper() -> None: ...\n")
+    assert layout_problems(tests, components_root) == [
+        "conftest.py:4 holds something other than fixtures (helpers go in tests/support/)",
+        "conftest.py:7 defines helper, not a fixture or hook",
+        "gitops/helpers.py: a helper module lives in tests/support/",
+        "gitops/helpers.py:1 imports helper from tests.gitops.test_ok",
+        "nowhere/test_x.py: a test module lives in tests/<domain>/ (a package of components/) or tests/system/",
+        "nowhere/test_x.py:1 imports from conftest",
+        "test_root.py: a test module lives in tests/<domain>/ (a package of components/) or tests/system/",
     ]

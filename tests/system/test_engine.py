@@ -25,7 +25,7 @@ import pytest
 from components.github.config import WorkflowsConfig
 from tests.config.test_config import BAD_CONFIGS
 from tests.support.stacks import run_stack, with_changes
-from tests.system.test_provider_input_rules import BAD_INPUTS, BadInput, recorded
+from tests.system.test_provider_input_rules import BAD_INPUTS, BadInput
 from tools.fake_api import route_of
 from tools.offline import STACKS, Run, project_name, unwrap
 from tools.preview import (
@@ -58,7 +58,7 @@ def previews() -> dict[str, Preview]:
     # The mock recordings run here, in this thread: the Pulumi runtime state is global.
     owner = run_stack("production").recorder.named("github").inputs["owner"]
     for bad in BAD_INPUTS:
-        res = recorded(bad)
+        res = run_stack(bad.stack).recorder.named(bad.resource)
         jobs[f"probe-{bad.id}"] = partial(probe, res.type, res.name, bad.apply(unwrap(res.inputs)), owner)
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         futures = {key: pool.submit(job) for key, job in jobs.items()}
