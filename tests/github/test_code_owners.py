@@ -64,7 +64,7 @@ def test_render_owns_production_the_workflows_and_the_program_with_every_owner()
     for path in (
         "deploy/staging/images/web-portal.yaml",  # delivered without a pull request
         "services/billing-service/main.go",
-        "ops/pulumi/tests/github/test_governance.py",
+        "ops/pulumi/tests/test_governance.py",
         "deploy/production-copy/x.yaml",
     ):
         assert owners_of(text, path) == [], path
