@@ -24,7 +24,7 @@ $(BIN)/.installed: requirements-dev.lock
 # Regenerate the hash locks from requirements*.txt (and Locust's, beside the gate scripts)
 # with pip-compile (pinned in requirements-dev.txt) for this Python, the workflows' 3.11.
 # Pins already in a lock stay unless a requirement moved them; UPGRADE=1 takes the newest
-# transitive versions. tests/test_locks.py fails while a lock is stale.
+# transitive versions. tests/system/test_locks.py fails while a lock is stale.
 LOCUST_LOCK := components/github/workflows/scripts/locust
 SEMGREP_LOCK := components/github/workflows/scripts/semgrep
 PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url $(if $(UPGRADE),--upgrade)
@@ -62,7 +62,7 @@ test-fast: install  ## the fast tests: everything but the engine, Go-tool and sl
 	$(BIN)/python -m pytest -m "not engine and not go and not slow"
 
 tamper: install  ## the promotion tamper suite: every attack against the old and the current design, a table per stack
-	$(BIN)/python -m pytest -q -s tests/test_promotion_integrity.py -k tamper_table
+	$(BIN)/python -m pytest -q -s tests/system/test_promotion_integrity.py -k tamper_table
 
 # The DORA report from the metrics bucket (docs/dora-metrics.md): BUCKET and ENDPOINT name it
 # (default: METRICS_BUCKET / METRICS_ENDPOINT), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY read it;
@@ -98,7 +98,7 @@ $(TOOLS_CACHE)/promtool: tools/promtool/go.mod tools/promtool/go.sum
 	cd tools/promtool && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/promtool github.com/prometheus/prometheus/cmd/promtool
 
 # Argo CD's notifications engine, pinned in tools/notifications/go.mod, evaluating the
-# rendered triggers and templates (tests/notifications_harness.py runs it).
+# rendered triggers and templates (tests/support/notifications_harness.py runs it).
 NOTIFICATIONS_HARNESS := $(TOOLS_CACHE)/notifications-harness
 notifications-harness: $(NOTIFICATIONS_HARNESS)  ## build the notifications harness (needs Go)
 $(NOTIFICATIONS_HARNESS): tools/notifications/main.go tools/notifications/go.mod tools/notifications/go.sum
@@ -108,7 +108,7 @@ $(NOTIFICATIONS_HARNESS): tools/notifications/main.go tools/notifications/go.mod
 
 # The Kubernetes API server's ValidatingAdmissionPolicy plugin (k8s.io/apiserver, pinned in
 # tools/cel/go.mod) compiling the declared admission policies and judging sample Pods
-# (tests/cel_harness.py runs it). A cold build compiles much of k8s.io/apiserver
+# (tests/support/cel_harness.py runs it). A cold build compiles much of k8s.io/apiserver
 # (docs/benchmarks.md, "Tool builds").
 CEL_HARNESS := $(TOOLS_CACHE)/cel-harness
 cel-harness: $(CEL_HARNESS)  ## build the admission-policy CEL harness (needs Go)
@@ -124,7 +124,7 @@ $(TOOLS_CACHE)/amtool: tools/amtool/go.mod tools/amtool/go.sum
 	cd tools/amtool && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/amtool github.com/prometheus/alertmanager/cmd/amtool
 
 # MinIO, the S3-compatible server the report's tests load event histories into (pinned in
-# tools/minio/go.mod; tests/s3_server.py starts it on 127.0.0.1).
+# tools/minio/go.mod; tests/support/s3_server.py starts it on 127.0.0.1).
 minio: $(TOOLS_CACHE)/minio  ## MinIO server (pinned in tools/minio/go.mod) for the DORA report tests
 $(TOOLS_CACHE)/minio: tools/minio/go.mod tools/minio/go.sum
 	@command -v go >/dev/null || { echo "go not found: MinIO needs Go (https://go.dev/dl/)" >&2; exit 1; }
@@ -132,7 +132,7 @@ $(TOOLS_CACHE)/minio: tools/minio/go.mod tools/minio/go.sum
 	cd tools/minio && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/minio github.com/minio/minio
 
 # The Helm CLI (helm.sh/helm/v3, pinned in tools/helm/go.mod) rendering the service chart for
-# every service and environment (tests/helm_render.py runs it).
+# every service and environment (tools/service_chart.py runs it).
 helm: $(TOOLS_CACHE)/helm  ## Helm v3.22.0 (pinned in tools/helm/go.mod) for the service-chart renders
 $(TOOLS_CACHE)/helm: tools/helm/go.mod tools/helm/go.sum
 	@command -v go >/dev/null || { echo "go not found: helm needs Go (https://go.dev/dl/)" >&2; exit 1; }
@@ -142,7 +142,7 @@ $(TOOLS_CACHE)/helm: tools/helm/go.mod tools/helm/go.sum
 chart-golden: install helm  ## rewrite tests/golden/charts: every service's chart rendered by Helm for every stack
 	$(BIN)/python -m tools.service_chart golden
 
-# A local Kubernetes API server for tests/test_local_cluster.py: kube-apiserver of
+# A local Kubernetes API server for tests/kubernetes/test_local_cluster.py: kube-apiserver of
 # Kubernetes v1.34.12 and etcd v3.6.4, both pinned in tools/kube-apiserver/go.mod. The
 # version stamps are what the API server reports (/version), which the Kubernetes provider
 # reads. A cold build compiles most of Kubernetes: see docs/local-cluster.md for its cost.

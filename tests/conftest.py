@@ -1,44 +1,12 @@
-"""Fixtures: the whole program run offline per committed stack, under Pulumi mocks."""
+"""Fixtures: the whole program run offline per committed stack, under Pulumi mocks.
+Fixtures only: helpers that test modules import live in tests/support/."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from components.config.base import ConfigError  # noqa: E402
-from tools.offline import STACKS, Recorder, Run, run_program, stack_file, with_offline_pins  # noqa: E402
-
-# What a user would set with `pulumi config set --secret <key>`; distinctive values so a
-# test can find any of them that leaks into an input unmarked.
-TEST_SECRETS: dict[str, str] = {
-    "ciPulumiPassphrase": "test-passphrase-0f3c9a",
-    "slackWebhookUrl": "https://hooks.slack.com/services/TTEST/BTEST/secret-7d1e2b",
-    "ciGithubToken": "github_pat_test_write_5b8e41",
-    "ciGithubReadToken": "github_pat_test_read_93c07a",
-    "ghcrPullToken": "ghp_test_pull_4a61d2",
-    "argocdDispatchToken": "github_pat_test_dispatch_4e6a12",
-    "pagerdutyRoutingKey": "pd-routing-test-4a61f0",
-}
-
-_RUNS: dict[str, Run] = {}
-
-
-def run_stack(stack: str) -> Run:
-    """The committed stack run once per session (the program is deterministic)."""
-    if stack not in _RUNS:
-        _RUNS[stack] = run_program(stack, TEST_SECRETS)
-    return _RUNS[stack]
+from tests.support.stacks import run_stack
+from tools.offline import STACKS, Run
 
 
 @pytest.fixture(params=STACKS)
@@ -51,65 +19,3 @@ def stack_run(request: pytest.FixtureRequest) -> Run:
 def runs() -> dict[str, Run]:
     """All three committed stacks' recordings, keyed by stack name."""
     return {stack: run_stack(stack) for stack in STACKS}
-
-
-def stack_values(stack: str) -> dict[str, Any]:
-    """A fresh copy of the committed stack file's `config:` block, the offline pins filled in."""
-    return with_offline_pins(yaml.safe_load(stack_file(stack).read_text())["config"], stack)
-
-
-def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """The committed stack values with `delivery:a.b.c` paths set (None deletes the key)."""
-    values = stack_values(stack)
-    for dotted, value in changes.items():
-        top, _, rest = dotted.partition(".")
-        if not rest:
-            if value is None:
-                values.pop(top, None)
-            else:
-                values[top] = value
-            continue
-        node = values.setdefault(top, {})
-        *parents, leaf = rest.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        if value is None:
-            node.pop(leaf, None)
-        else:
-            node[leaf] = value
-    return values
-
-
-def assert_refused(stack: str, changes: dict[str, Any], expected: list[str]) -> None:
-    """The whole program refuses the changed stack config with exactly the expected problems
-    (each `delivery:...` line is one problem) and declares nothing."""
-    recorder = Recorder()
-    with pytest.raises(ConfigError) as caught:
-        run_program(stack, TEST_SECRETS, with_changes(stack, changes), recorder=recorder)
-    message = str(caught.value)
-    for line in expected:
-        assert line in message, f"missing {line!r} in:\n{message}"
-    assert len(caught.value.problems) == len([e for e in expected if e.startswith("delivery:")]), message
-    assert recorder.resources == [], "a resource was declared before the config was validated"
-
-
-def bash(script: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run a workflow script the way a runner would: bash, only the given environment."""
-    full_env = {"PATH": os.environ["PATH"], "HOME": str(cwd), **env}
-    return subprocess.run(
-        ["bash", "-c", script], cwd=cwd, env=full_env, capture_output=True, text=True, check=False, timeout=60
-    )
-
-
-def git(cwd: Path, *args: str) -> str:
-    """A git command in a scratch repository, with a fixed identity; its stdout, stripped."""
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        "HOME": str(cwd),
-        "PATH": os.environ["PATH"],
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
-    return done.stdout.strip()

@@ -474,7 +474,7 @@ _TEAM_IDS = 8_000_000_000
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 
 # Minted credentials: each resource's value ends in its own name, so a test can trace which
-# resource a secret holds (tests/test_system_credentials.py follows every CI secret to it).
+# resource a secret holds (tests/github/test_system_credentials.py follows every CI secret to it).
 MINTED_CREDENTIALS = ("token", "accessKey", "secretKey")
 
 

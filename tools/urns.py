@@ -11,7 +11,7 @@ the delete then removes (review finding M5): `main` loses its workflow files, CI
 ``tests/golden/<stack>/urns.txt`` holds every URN the stack declared when the golden files
 were last written. ``orphans`` lists those of guarded types that the current program no longer
 declares and that no resource takes over through ``aliases`` (its own, or inherited from a
-renamed parent, as the engine works them out). ``tests/test_urns.py`` fails on any, and
+renamed parent, as the engine works them out). ``tests/system/test_urns.py`` fails on any, and
 ``make golden`` refuses to drop one from the snapshot unless told that the delete is meant
 (``ALLOW_DELETE=1``), so the deletion shows in the pull request as a removed line.
 """

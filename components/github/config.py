@@ -184,7 +184,7 @@ SHA256 = r"^[0-9a-f]{64}$"
 PINNED_IMAGE = r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$"
 PulumiPlugin = Literal["github", "kubernetes", "linode", "tls"]
 # The resource plugin each provider SDK of requirements.txt asks the engine for: a plugin's
-# version is its SDK's (tests/test_locks.py holds these to requirements.txt).
+# version is its SDK's (tests/system/test_locks.py holds these to requirements.txt).
 PULUMI_PLUGIN_VERSIONS: dict[PulumiPlugin, str] = {
     "github": "6.15.0",
     "kubernetes": "4.32.0",

@@ -3,7 +3,7 @@
 The Linode tokens the program mints take their scopes from here
 (``components.github.deployment_environment``), docs/reference/identities.md, "Identities and their
 permissions" table is generated from here (``make reference``), and
-``tests/test_identities.py`` checks the lists against what the three stacks declare and what
+``tests/github/test_identities.py`` checks the lists against what the three stacks declare and what
 the rendered workflows do with the deployer's token, both ways (nothing missing, nothing
 extra).
 
@@ -81,7 +81,7 @@ class Need:
 
 
 # Every GitHub resource type and data source the program declares (type tokens as the
-# engine records them). A new one fails tests/test_identities.py until it is listed here.
+# engine records them). A new one fails tests/github/test_identities.py until it is listed here.
 GITHUB_NEEDS: dict[str, Need] = {
     "github:index/repositoryRuleset:RepositoryRuleset": Need(
         (ADMINISTRATION_WRITE,), "main's ruleset (create a repository ruleset)"
@@ -166,7 +166,7 @@ class Command:
 
 
 # What the workflow scripts that receive DEPLOYER_GITHUB_TOKEN do with it. A script with the
-# token that does none of these fails tests/test_identities.py.
+# token that does none of these fails tests/github/test_identities.py.
 WORKFLOW_COMMANDS: tuple[Command, ...] = (
     # `git_auth` is the workflows' wrapper that passes the token to one git command.
     Command(
@@ -197,7 +197,7 @@ def unknown_uses(script: str) -> list[str]:
 
 
 # What Argo CD's `github-dispatch` webhook service calls with `argocdDispatchToken`, as
-# "METHOD path" of its templates. A call not listed fails tests/test_identities.py.
+# "METHOD path" of its templates. A call not listed fails tests/github/test_identities.py.
 DISPATCH_CALLS: tuple[Command, ...] = (
     Command(
         "POST /repos/{owner}/{repo}/dispatches",
@@ -229,7 +229,7 @@ def read_level(permissions: Iterable[Permission]) -> frozenset[Permission]:
 
 
 # The workflow jobs that receive DEPLOYER_GITHUB_TOKEN, per environment kind (`<env>` stands
-# for each stack's name), as `<file> <job id>`; tests/test_identities.py reads them from the
+# for each stack's name), as `<file> <job id>`; tests/github/test_identities.py reads them from the
 # rendered workflows.
 DEPLOYER_JOBS: tuple[str, ...] = (
     "delivery.yml deploy-<env>",
@@ -342,7 +342,7 @@ def state_key_permissions(access: Access) -> LinodeLevel:
 
 
 # What the first `pulumi up` of a stack needs from the Linode token it runs with, per
-# resource type the program declares (a new type fails tests/test_identities.py).
+# resource type the program declares (a new type fails tests/github/test_identities.py).
 LINODE_NEEDS: dict[str, frozenset[Scope]] = {
     "linode:index/lkeCluster:LkeCluster": frozenset(
         {Scope("lke", "read_write"), Scope("linodes", "read_only"), Scope("events", "read_only")}

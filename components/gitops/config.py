@@ -14,7 +14,7 @@ from components.kubernetes.config import ChartDigest, PinnedChartImage
 # The images the argo-cd chart deploys with this program's values, by config key: `argocd`
 # (every Argo CD component), `redis` (Redis, or in HA redis-ha's Redis and Sentinel) and, in
 # HA, redis-ha's `haproxy`. Dex, the Redis exporters, the extension installer and the commit
-# server are off (tests/test_chart_images.py holds this list to the chart's values.yaml).
+# server are off (tests/kubernetes/test_chart_images.py holds this list to the chart's values.yaml).
 ArgoCdImage = Literal["argocd", "redis", "haproxy"]
 RolloutsImage = Literal["controller"]
 

@@ -13,7 +13,7 @@ from components.contracts.ingress import LETSENCRYPT_PROD, LETSENCRYPT_STAGING, 
 from components.kubernetes.config import ChartDigest, PinnedChartImage
 
 # The images the two charts deploy with this program's values, by config key (ingress-nginx's
-# default backend and cert-manager's startup API check are off; tests/test_chart_images.py holds
+# default backend and cert-manager's startup API check are off; tests/kubernetes/test_chart_images.py holds
 # the cert-manager list to its chart's values.yaml).
 IngressImage = Literal[
     "nginxController",

@@ -108,7 +108,7 @@ def cert_manager_values(
 def cluster_issuer(name: str, email: str | None) -> dict[str, Any]:
     """An ACME ClusterIssuer of Let's Encrypt (`name` picks the CA) solving HTTP-01 through
     the `nginx` IngressClass. cert-manager's solver pods run non-root with a read-only root
-    filesystem, so the services' namespaces' pod policies admit them (tests/test_ingress.py)."""
+    filesystem, so the services' namespaces' pod policies admit them (tests/ingress/test_ingress.py)."""
     acme: dict[str, Any] = {
         "server": ACME_SERVERS[name],
         "privateKeySecretRef": {"name": f"{name}-account-key"},

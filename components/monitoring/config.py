@@ -100,7 +100,7 @@ class AlertsConfig(Model):
 
 
 # The images kube-prometheus-stack deploys with this program's values, by config key (Grafana,
-# Thanos, the CRD upgrade job and the webhook's own Deployment are off; tests/test_chart_images.py
+# Thanos, the CRD upgrade job and the webhook's own Deployment are off; tests/kubernetes/test_chart_images.py
 # holds this list to the chart's values.yaml).
 MonitoringImage = Literal[
     "prometheusOperator",

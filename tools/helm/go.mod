@@ -1,5 +1,5 @@
 // Pins the Helm CLI (helm.sh/helm/v3 v3.22.0) that renders the service chart in the tests
-// (tests/helm_render.py); built by `make helm` into $(TOOLS_CACHE)/helm.
+// (tools/service_chart.py); built by `make helm` into $(TOOLS_CACHE)/helm.
 module delivery/tools/helm
 
 go 1.26.0

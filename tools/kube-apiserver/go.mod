@@ -1,4 +1,4 @@
-// Pins a local Kubernetes API server for tests/test_local_cluster.py: kube-apiserver of
+// Pins a local Kubernetes API server for tests/kubernetes/test_local_cluster.py: kube-apiserver of
 // Kubernetes v1.34.12 (the newest 1.34 patch the Go module proxy serves here) and the etcd
 // its go.mod requires (v3.6.4, started by ./etcd). k8s.io/kubernetes points its staging
 // modules at ./staging/..., which a module consumer does not have: every one is replaced by
