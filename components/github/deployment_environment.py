@@ -110,7 +110,7 @@ class DeploymentEnvironment(pulumi.ComponentResource):
             self.tokens[access] = linode.Token(
                 f"{name}-{access}-token",
                 label=f"{args.project}-ci-{env}-{access}-{issued}",
-                # The one list of what each identity may do (components/github/identities.py).
+                # The one list of what each identity may do (components/github/identities/).
                 scopes=scopes_text(ci_linode_scopes(access, args.manages_repository)),
                 expiry=args.credentials.expiry,
                 opts=pulumi.ResourceOptions(

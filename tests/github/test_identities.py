@@ -1,4 +1,4 @@
-"""The one list of identities (components/github/identities.py) against what the program
+"""The one list of identities (components/github/identities/) against what the program
 declares, what the workflows do with the deployer's token, and what the documentation says.
 
 Least privilege both ways: the deployer's GitHub permissions are exactly what the declared
@@ -104,7 +104,7 @@ def _workflow_needs(runs: dict[str, Run]) -> frozenset[Permission]:
             found = script_needs(step["run"])
             assert found, (
                 f"{path}: step {step.get('name')!r} receives {ci_contract.DEPLOYER_GITHUB_TOKEN} and does "
-                "nothing WORKFLOW_COMMANDS knows: add what it does to components/github/identities.py"
+                "nothing WORKFLOW_COMMANDS knows: add what it does to components/github/identities/token_uses.py"
             )
             assert not env_name.endswith("-preview"), f"{path}: a preview environment's token in a script"
             unknown = unknown_uses(step["run"])
@@ -115,7 +115,7 @@ def _workflow_needs(runs: dict[str, Run]) -> frozenset[Permission]:
             command = (step.get("with") or {}).get("command")
             assert uses.startswith("pulumi/actions@") and command in ("up", "preview"), (
                 f"{path}: step {step.get('name')!r} hands the deployer's token to {uses!r}: "
-                "decide its permissions in components/github/identities.py"
+                "decide its permissions in components/github/identities/token_uses.py"
             )
             # `pulumi up` needs what the program declares; a preview runs in `<env>-preview`.
             assert (command == "preview") == env_name.endswith("-preview"), f"{path}: {step.get('name')}"
@@ -134,7 +134,7 @@ def test_the_listed_jobs_are_those_that_receive_the_deployers_token(runs: dict[s
 def test_every_declared_github_type_has_its_permissions_decided(runs: dict[str, Run]) -> None:
     declared = {t for t, _ in _declared_github(runs)}
     unknown = declared - GITHUB_NEEDS.keys()
-    assert not unknown, f"add to GITHUB_NEEDS in components/github/identities.py: {sorted(unknown)}"
+    assert not unknown, f"add to GITHUB_NEEDS in components/github/identities/github.py: {sorted(unknown)}"
     unused = GITHUB_NEEDS.keys() - declared
     assert not unused, f"GITHUB_NEEDS lists types no stack declares: {sorted(unused)}"
 
@@ -273,7 +273,7 @@ def test_bootstrap_token_can_mint_every_ci_token_and_nothing_more(runs: dict[str
         r.type for run in runs.values() for r in run.resources if r.custom and r.type.startswith("linode:")
     }
     unknown = declared - LINODE_NEEDS.keys()
-    assert not unknown, f"add to LINODE_NEEDS in components/github/identities.py: {sorted(unknown)}"
+    assert not unknown, f"add to LINODE_NEEDS in components/github/identities/linode.py: {sorted(unknown)}"
     needed: set[Scope] = set().union(*(LINODE_NEEDS[t] for t in declared))
     best = {s for s in needed if s.level == "read_write" or Scope(s.area, "read_write") not in needed}
     assert best == BOOTSTRAP_LINODE, f"the first `pulumi up` needs exactly {sorted(best)}"
