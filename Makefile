@@ -53,13 +53,15 @@ golden: install  ## rewrite the committed golden files of every stack; ALLOW_DEL
 bench: install  ## time the offline plan and the program against a bare Pulumi program (ratios)
 	$(BIN)/python -m tools.bench
 
-test: install  ## the whole test suite
-	$(BIN)/python -m pytest
+# On every core (pytest-xdist): most of the suite's time is spent waiting on the engine, the
+# local API servers and other subprocesses, and every test is independent of the others.
+test: install  ## the whole test suite, on every core
+	$(BIN)/python -m pytest -n auto
 
 # The policy tests alone: no real Pulumi engine, no Go-built tool, no real-tool runs (markers
 # in pyproject.toml; docs/development.md, "Tests").
 test-fast: install  ## the fast tests: everything but the engine, Go-tool and slow real-tool tests
-	$(BIN)/python -m pytest -m "not engine and not go and not slow"
+	$(BIN)/python -m pytest -n auto -m "not engine and not go and not slow"
 
 tamper: install  ## the promotion tamper suite: every attack against the old and the current design, a table per stack
 	$(BIN)/python -m pytest -q -s tests/system/test_promotion_integrity.py -k tamper_table

@@ -42,6 +42,8 @@ from components.github.workflows.settings import REFERENCE
 from tests.support import s3_server
 from tests.support.delivery_events_harness import RECORDER
 
+pytestmark = [pytest.mark.go, pytest.mark.slow]
+
 BUCKET = "delivery-metrics"
 AUTHOR_TIME = "2026-11-20T08:00:00+02:00"  # git keeps the author's offset; events are UTC
 RECORDED_DISPATCHES = {

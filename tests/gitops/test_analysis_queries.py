@@ -25,6 +25,8 @@ from components.gitops.config import AnalysisConfig
 from components.monitoring.stack_values import prometheus_url
 from tests.support.stacks import stack_config
 
+pytestmark = pytest.mark.go
+
 TOOLS_CACHE = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
 PROMTOOL = TOOLS_CACHE / "promtool"
 NAMESPACE = "platform-test"

@@ -49,6 +49,8 @@ from tools.service_chart import (
     stack_config,
 )
 
+pytestmark = pytest.mark.go
+
 SCHEMAS = ROOT / "components" / "schemas"
 TEMPLATE_TYPE = "kubernetes:argoproj.io/v1alpha1:ClusterAnalysisTemplate"
 ISSUER_TYPE = "kubernetes:cert-manager.io/v1:ClusterIssuer"

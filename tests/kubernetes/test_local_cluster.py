@@ -31,6 +31,8 @@ from tests.support.pods import APP, BINDING, INIT, POLICY, container_context, im
 from tests.support.stacks import run_stack
 from tools.offline import Run
 
+pytestmark = pytest.mark.go
+
 STACK = "staging"
 # A binding is in force once the API server's policy cache has seen it (about a second).
 POLICY_WAIT_SECONDS = 60

@@ -68,6 +68,7 @@ def test_the_slo_dashboard_reads_the_recorded_series() -> None:
 
 
 @pytest.mark.parametrize("stack", ["development", "production"])
+@pytest.mark.go
 def test_every_panel_query_is_valid_promql(stack: str, tmp_path: Path) -> None:
     if not PROMTOOL.is_file():
         pytest.skip(f"promtool absent at {PROMTOOL}: build it with `make promtool`")

@@ -23,6 +23,8 @@ from tests.support.promtool import PROMTOOL, render
 from tests.support.stacks import stack_config
 from tools.offline import STACKS
 
+pytestmark = pytest.mark.go
+
 # Requests per sample; a sample every STEP minutes, rules evaluated as often (the 5m windows
 # still hold two or three samples). The ratio, not the rate, is what the rules judge.
 REQUESTS_PER_MINUTE = 100_000

@@ -36,6 +36,8 @@ from tests.support.paths import ROOT
 from tools.dora import metrics
 from tools.dora.render import PLOTS
 
+pytestmark = [pytest.mark.go, pytest.mark.slow]
+
 BUCKET = "delivery-metrics"
 REGION = "us-east-1"
 # Seed 003's targets, as thresholds written out here (not read from the report's code).

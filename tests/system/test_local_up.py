@@ -31,6 +31,8 @@ from tools.charts import cache_dir, serve
 from tools.local_up import SHAPES, LocalStack, Step
 from tools.preview import find_pulumi
 
+pytestmark = [pytest.mark.engine, pytest.mark.go]
+
 ENGINE_ABSENT = (
     "Pulumi CLI absent (install it, or `make engine` on this team's machines): nothing was applied "
     "with the real engine"

@@ -46,6 +46,8 @@ from components.github.workflows.render import render
 from components.github.workflows.settings import REFERENCE
 from tests.support.paths import ROOT
 
+pytestmark = pytest.mark.slow
+
 SCRIPTS = ROOT / "components" / "github" / "workflows" / "scripts"
 
 

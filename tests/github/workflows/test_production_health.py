@@ -24,6 +24,8 @@ from tests.support.scratch import bash, git
 from tests.support.workflows import committed_workflows
 from tools.offline import Run
 
+pytestmark = pytest.mark.slow
+
 STATE_SCRIPT = Path(staging_state.__file__)
 REGISTRY = "ghcr.io/ai-aas"
 IMAGES = "gitops/clusters/production/images"
