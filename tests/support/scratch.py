@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def bash(script: str, cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
@@ -51,3 +53,26 @@ def run_tool(args: list[str], cwd: Path) -> ToolRun:
     """A validator run in `cwd`; its exit code and output, whatever they are."""
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
     return ToolRun(done.returncode, done.stdout, done.stderr)
+
+
+def shim(tmp_path: Path, name: str, body: str) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / name).write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + body)
+    (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def kubectl_replaying(tmp_path: Path, answers: list[dict[str, Any]]) -> Path:
+    """A kubectl that answers each call with the next listing (the last one repeats)."""
+    state = tmp_path / "kubectl"
+    state.mkdir()
+    for n, answer in enumerate(answers, 1):
+        (state / f"{n}.json").write_text(json.dumps(answer))
+    return shim(
+        tmp_path,
+        "kubectl",
+        f'printf "%s\\n" "$*" >> {state}/args\n'
+        f'n=$(( $(cat {state}/count 2>/dev/null || echo 0) + 1 )); echo "$n" > {state}/count\n'
+        f"if [[ -f {state}/$n.json ]]; then cat {state}/$n.json; else cat {state}/{len(answers)}.json; fi\n",
+    )

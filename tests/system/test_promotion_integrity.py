@@ -59,7 +59,7 @@ from components.github.workflows.scripts import staging_state, validation_eviden
 from components.github.workflows.settings import REFERENCE
 from tests.support import cel_harness, pods
 from tests.support.paths import FIXTURES
-from tests.support.scratch import bash, git
+from tests.support.scratch import bash, git, kubectl_replaying, shim
 from tests.support.stacks import k8s_version
 from tools.offline import Run
 from tools.plan import render_documents
@@ -267,29 +267,6 @@ def test_a_revision_that_is_not_a_commit_of_main_is_refused(main: Main, tmp_path
 
 
 # --------------------------------------------------------------------------- staging-validation.yml
-
-
-def shim(tmp_path: Path, name: str, body: str) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    (bin_dir / name).write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + body)
-    (bin_dir / name).chmod(0o755)
-    return bin_dir
-
-
-def kubectl_replaying(tmp_path: Path, answers: list[dict[str, Any]]) -> Path:
-    """A kubectl that answers each call with the next listing (the last one repeats)."""
-    state = tmp_path / "kubectl"
-    state.mkdir()
-    for n, answer in enumerate(answers, 1):
-        (state / f"{n}.json").write_text(json.dumps(answer))
-    return shim(
-        tmp_path,
-        "kubectl",
-        f'printf "%s\\n" "$*" >> {state}/args\n'
-        f'n=$(( $(cat {state}/count 2>/dev/null || echo 0) + 1 )); echo "$n" > {state}/count\n'
-        f"if [[ -f {state}/$n.json ]]; then cat {state}/$n.json; else cat {state}/{len(answers)}.json; fi\n",
-    )
 
 
 def observer_env(tmp_path: Path, bin_dir: Path) -> dict[str, str]:

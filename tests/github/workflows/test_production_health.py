@@ -20,7 +20,7 @@ from components.contracts.gitops_layout import LABEL_ENVIRONMENT
 from components.github import ci_contract
 from components.github.workflows import promote
 from components.github.workflows.scripts import staging_state
-from tests.support.scratch import bash, git
+from tests.support.scratch import bash, git, kubectl_replaying, shim
 from tests.support.workflows import committed_workflows
 from tools.offline import Run
 
@@ -78,28 +78,6 @@ def listing(revision: str, digests: dict[str, str], health: dict[str, str] | Non
             for s, d in digests.items()
         ]
     }
-
-
-def shim(tmp_path: Path, name: str, body: str) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    (bin_dir / name).write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + body)
-    (bin_dir / name).chmod(0o755)
-    return bin_dir
-
-
-def kubectl_replaying(tmp_path: Path, answers: list[dict[str, Any]]) -> Path:
-    state = tmp_path / "kubectl"
-    state.mkdir()
-    for n, answer in enumerate(answers, 1):
-        (state / f"{n}.json").write_text(json.dumps(answer))
-    return shim(
-        tmp_path,
-        "kubectl",
-        f'printf "%s\\n" "$*" >> {state}/args\n'
-        f'n=$(( $(cat {state}/count 2>/dev/null || echo 0) + 1 )); echo "$n" > {state}/count\n'
-        f"if [[ -f {state}/$n.json ]]; then cat {state}/$n.json; else cat {state}/{len(answers)}.json; fi\n",
-    )
 
 
 def run_health(
