@@ -30,6 +30,7 @@ from components.config.stack import StackConfig
 from components.gitops.gitops_manifests import service_application
 from components.gitops.service_chart import LIBRARY_DIR, library_reference, service_chart_files
 from tools.offline import read_stack_file, stack_file, with_offline_pins
+from tools.toolcache import cached_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "charts"
@@ -44,9 +45,7 @@ EXAMPLE_DOMAIN = "ai-aas.example"
 
 def helm_binary() -> Path | None:
     """The Helm built by `make helm`, or None."""
-    cache = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools")
-    path = cache / HELM
-    return path if path.is_file() and os.access(path, os.X_OK) else None
+    return cached_tool(HELM)
 
 
 def stack_config(stack: str) -> StackConfig:

@@ -11,7 +11,6 @@ A condition `result[0] <op> <threshold>` is evaluated as the PromQL `(<query>) <
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -23,12 +22,11 @@ import yaml
 from components.gitops.analysis import LATENCY_P95, SUCCESS_RATE, analysis_templates
 from components.gitops.config import AnalysisConfig
 from components.monitoring.stack_values import prometheus_url
+from tests.support.promtool import PROMTOOL
 from tests.support.stacks import stack_config
 
 pytestmark = pytest.mark.go
 
-TOOLS_CACHE = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
-PROMTOOL = TOOLS_CACHE / "promtool"
 NAMESPACE = "platform-test"
 # What the Rollouts of the service chart pass as `service-name`: the canary or preview Service
 # before promotion, the active Service after it.

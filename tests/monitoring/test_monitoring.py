@@ -5,7 +5,6 @@ and the receivers' secrets kept out of Helm."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -43,9 +42,10 @@ from tests.support.paths import ROOT
 from tests.support.stacks import TEST_SECRETS, stack_config
 from tests.support.types import PROMETHEUS_RULE, RELEASE, SECRET
 from tools.offline import Run, walk
+from tools.toolcache import tools_cache
 
 SCHEMAS = ROOT / "components" / "schemas"
-AMTOOL = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools") / "amtool"
+AMTOOL = tools_cache() / "amtool"
 
 # Maps the chart passes on verbatim (its default is `{}` or a sample): checked by their own
 # tests below instead of against the chart's values.yaml.

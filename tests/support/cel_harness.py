@@ -12,8 +12,6 @@ refusal, the warnings and the audit annotations.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tools.toolcache import cached_tool
 
 BINARY = "cel-harness"
 ABSENT = "CEL harness absent: build it with `make cel-harness` (needs Go); the admission policies were NOT evaluated"
@@ -94,12 +94,7 @@ class Evaluation:
 
 def binary() -> Path | None:
     """The harness built by `make cel-harness`, or None."""
-    cache = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools")
-    path = cache / BINARY
-    if path.is_file() and os.access(path, os.X_OK):
-        return path
-    found = shutil.which(BINARY)
-    return Path(found) if found else None
+    return cached_tool(BINARY)
 
 
 def require_binary() -> Path:

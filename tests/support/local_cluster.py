@@ -18,8 +18,6 @@ import base64
 import datetime
 import ipaddress
 import json
-import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -38,6 +36,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tools.toolcache import cached_tool, tools_cache
+
 ABSENT = (
     "local API server absent: build etcd and kube-apiserver with `make kube-apiserver` (needs Go); "
     "nothing was applied to a real Kubernetes API server"
@@ -50,15 +50,11 @@ READY_SECONDS = 240
 
 def binaries() -> tuple[Path, Path]:
     """etcd and kube-apiserver from the tools cache, or a loud skip."""
-    cache = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
     found = []
     for name in ("etcd", "kube-apiserver"):
-        path = cache / name
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            located = shutil.which(name)
-            if located is None:
-                pytest.skip(f"{ABSENT} ({name} not in {cache} nor on PATH)")
-            path = Path(located)
+        path = cached_tool(name)
+        if path is None:
+            pytest.skip(f"{ABSENT} ({name} not in {tools_cache()} nor on PATH)")
         found.append(path)
     return found[0], found[1]
 

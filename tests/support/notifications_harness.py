@@ -11,8 +11,6 @@ Nothing is sent: the harness replaces every service by a recorder.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ import yaml
 from components.kubernetes.helm import chart_name
 from tests.support.paths import SAMPLES
 from tools.offline import Run
+from tools.toolcache import cached_tool
 
 SAMPLES = SAMPLES / "applications"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -89,12 +88,7 @@ class Evaluation:
 
 def binary() -> Path | None:
     """The harness built by `make notifications-harness`, or None."""
-    cache = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools")
-    path = cache / BINARY
-    if path.is_file() and os.access(path, os.X_OK):
-        return path
-    found = shutil.which(BINARY)
-    return Path(found) if found else None
+    return cached_tool(BINARY)
 
 
 def require_binary() -> Path:

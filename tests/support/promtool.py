@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-TOOLS_CACHE = Path(os.environ.get("TOOLS_CACHE", Path.home() / ".cache" / "delivery-tools"))
+from tools.toolcache import tools_cache
+
+TOOLS_CACHE = tools_cache()
 PROMTOOL = TOOLS_CACHE / "promtool"
 
 

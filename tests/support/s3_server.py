@@ -5,7 +5,6 @@ directory. Tests skip LOUDLY when the binary is absent; .ci/run builds it."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tools.toolcache import cached_tool
 
 BINARY = "minio"
 ABSENT = (
@@ -34,12 +35,7 @@ class Server:
 
 
 def binary() -> Path | None:
-    cache = Path(os.environ.get("TOOLS_CACHE") or Path.home() / ".cache" / "delivery-tools")
-    path = cache / BINARY
-    if path.is_file() and os.access(path, os.X_OK):
-        return path
-    found = shutil.which(BINARY)
-    return Path(found) if found else None
+    return cached_tool(BINARY)
 
 
 def require_binary() -> Path:
