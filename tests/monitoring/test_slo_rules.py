@@ -120,6 +120,25 @@ def slo_tests(environment: str, slo: SloConfig, service: str, namespace: str) ->
 PROMTOOL_STACKS = ("staging", "production")
 
 
+def run_tests(
+    promtool: Path, tmp_path: Path, tests: list[dict[str, Any]]
+) -> subprocess.CompletedProcess[str]:
+    """`promtool test rules` of `tests` against the rules.yaml already in `tmp_path`."""
+    (tmp_path / "tests.yaml").write_text(
+        yaml.safe_dump(
+            {"rule_files": ["rules.yaml"], "evaluation_interval": f"{STEP}m", "tests": tests}, sort_keys=False
+        )
+    )
+    return subprocess.run(
+        [str(promtool), "test", "rules", "tests.yaml"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def test_development_renders_staging_s_slo_rules() -> None:
     rendered = {}
     for stack in ("development", "staging"):
@@ -149,19 +168,7 @@ def test_slo_alerts_fire_just_above_and_stay_silent_just_below_each_burn_factor(
     assert check.returncode == 0, check.stdout + check.stderr
     service = sorted(services)[0]
     tests = slo_tests(config.environment, config.monitoring.slo, service, services[service])
-    (tmp_path / "tests.yaml").write_text(
-        yaml.safe_dump(
-            {"rule_files": ["rules.yaml"], "evaluation_interval": f"{STEP}m", "tests": tests}, sort_keys=False
-        )
-    )
-    done = subprocess.run(
-        [str(promtool), "test", "rules", "tests.yaml"],
-        check=False,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_tests(promtool, tmp_path, tests)
     assert done.returncode == 0 and "SUCCESS" in done.stdout, done.stdout + done.stderr
 
 
@@ -179,19 +186,7 @@ def test_the_harness_can_fail(promtool: Path, tmp_path: Path) -> None:
         if t["name"] == "availability at 1.1x the budget"
     ]
     assert len(tests) == 1
-    (tmp_path / "tests.yaml").write_text(
-        yaml.safe_dump(
-            {"rule_files": ["rules.yaml"], "evaluation_interval": f"{STEP}m", "tests": tests}, sort_keys=False
-        )
-    )
-    done = subprocess.run(
-        [str(promtool), "test", "rules", "tests.yaml"],
-        check=False,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_tests(promtool, tmp_path, tests)
     assert done.returncode != 0 and "ServiceErrorBudgetBurnSlow" in done.stdout + done.stderr
 
 
