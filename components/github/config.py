@@ -314,7 +314,8 @@ class CoverageConfig(Model):
         min_length=1,
         description=(
             "Critical paths: fnmatch globs over a report's file names (relative to the service "
-            "directory, matched with a leading `/`)."
+            "directory, matched with a leading `/`). Every service's report must have a file on "
+            "them: a report with none fails the gate rather than passing unmeasured."
         ),
     )
     report: str = Field(

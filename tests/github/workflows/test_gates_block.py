@@ -266,12 +266,22 @@ def test_an_image_critical_stops_delivery_and_a_high_waits_for_a_production_appr
 # --------------------------------------------------------------------------- coverage
 
 
-def cobertura(covered: int, total: int, filename: str = "internal/api/handler.go") -> str:
-    lines = "".join(f'<line number="{n}" hits="{1 if n <= covered else 0}"/>' for n in range(1, total + 1))
+def cobertura(covered: int, total: int, filename: str = "internal/api/handler.go", critical: int = 0) -> str:
+    """A report of ``total`` lines, ``covered`` of them covered; ``critical`` of them (all
+    covered) in ``internal/billing/ledger.go``, on the default globs' `*/billing/*`."""
+
+    def klass(name: str, covered: int, total: int) -> str:
+        lines = "".join(
+            f'<line number="{n}" hits="{1 if n <= covered else 0}"/>' for n in range(1, total + 1)
+        )
+        return f'<class name="c" filename="{name}"><lines>{lines}</lines></class>'
+
+    classes = klass(filename, covered - critical, total - critical)
+    if critical:
+        classes += klass("internal/billing/ledger.go", critical, critical)
     return (
         '<?xml version="1.0"?><coverage line-rate="0"><packages><package name="p"><classes>'
-        f'<class name="c" filename="{filename}"><lines>{lines}</lines></class>'
-        "</classes></package></packages></coverage>"
+        f"{classes}</classes></package></packages></coverage>"
     )
 
 
@@ -293,7 +303,7 @@ def test_coverage_under_the_threshold_stops_ci(tmp_path: Path, covered: int, pas
     (service / "Makefile").write_text("test:\n")
     subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
     subprocess.run([*git, "commit", "-qm", "base"], cwd=tmp_path, check=True)
-    (service / REFERENCE.workflows.coverage.report).write_text(cobertura(covered, 100))
+    (service / REFERENCE.workflows.coverage.report).write_text(cobertura(covered, 100, critical=20))
     status = run_step(coverage, {"SERVICE": "billing", "GATE": str(SCRIPTS / "coverage_gate.py")}, tmp_path)
     assert (status == 0) is passes
     assert gate_fails({"test": "success" if status == 0 else "failure"}) is not passes
@@ -320,6 +330,35 @@ def test_critical_paths_and_new_code_have_their_own_thresholds(tmp_path: Path) -
         check=False,
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_critical_path_globs_that_match_nothing_fail_instead_of_measuring_nothing(tmp_path: Path) -> None:
+    """A report without a file on a critical path would pass the 95 % gate without measuring a
+    line; the gate fails and names the config key instead."""
+    report = tmp_path / "coverage.xml"
+    report.write_text(cobertura(99, 100, "internal/api/handler.go"))
+    globs = [a for g in REFERENCE.workflows.coverage.critical_path_globs for a in ("--critical-path", g)]
+    done = subprocess.run(
+        [
+            "python3",
+            str(SCRIPTS / "coverage_gate.py"),
+            "--report",
+            str(report),
+            "--service-dir",
+            ".",
+            "--overall",
+            "85",
+            "--critical",
+            "95",
+            "--new-code",
+            "90",
+            *globs,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and "github.workflows.coverage.criticalPathGlobs" in done.stdout, done.stdout
 
 
 def test_the_sarif_gate_reads_codeql_rules_from_extensions_and_skips_reviewed_suppressions(

@@ -16,7 +16,10 @@ lines: covered lines / lines the report lists.
   the report lists (lines a report does not list, comments or blank lines, are not code).
 
 Each measured figure must be strictly above its threshold (the seed writes ">85%").
-A part with nothing to measure (no critical file, no new line) passes and says so.
+A change that adds no line has no new code to measure, which passes and says so. A report with
+no file on a critical path fails: the globs are the stack's guess at the services' layout
+(``github.workflows.coverage.criticalPathGlobs``), and a guess that matches nothing would let
+the 95 % gate pass forever without measuring anything.
 Standard library only: the runner's Python runs it.
 """
 
@@ -112,6 +115,12 @@ def main(argv: list[str]) -> int:
         for key, covered in lines.items()
         if any(fnmatch.fnmatchcase("/" + key[0], pattern) for pattern in args.critical_path)
     }
+    if args.critical_path and lines and not critical:
+        print(
+            f"::error::no file of {args.report} is on a critical path ({', '.join(args.critical_path)}): "
+            "name this service's critical paths in github.workflows.coverage.criticalPathGlobs"
+        )
+        return 1
     new: Lines = {}
     if args.base:
         new = {key: lines[key] for key in added_lines(args.base, args.service_dir) if key in lines}
