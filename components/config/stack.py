@@ -85,8 +85,7 @@ class StackConfig(Model):
     # Derived settings, computed here so every component agrees on them.
     @property
     def rollouts_enabled(self) -> bool:
-        enabled = self.argocd.rollouts.enabled
-        return self.environment != "development" if enabled is None else enabled
+        return self.argocd.rollouts.enabled
 
     @property
     def analysis(self) -> AnalysisConfig:

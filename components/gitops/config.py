@@ -76,9 +76,13 @@ class AnalysisConfig(Model):
 
 
 class RolloutsConfig(Model):
-    enabled: bool | None = Field(
-        default=None,
-        description="Install Argo Rollouts. Default: on in staging and production.",
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Install Argo Rollouts. On in every environment, so every service deploys as a Rollout "
+            "(development's direct deployment is a canary without steps); off, services deploy "
+            "as Deployments."
+        ),
     )
     chart_version: ChartVersion = Field(
         default="2.41.0", description="Pinned version of the argo-rollouts Helm chart."

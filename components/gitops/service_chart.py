@@ -7,9 +7,10 @@ say what is the service's own (port, probes, resources, autoscaling, ingress hos
 the environment's, the platform decides here and hands to the chart through the
 Application's `valuesObject` under `platform:` (Argo CD ranks it above every values file):
 
-- the strategy: canary with seed 004's steps where Argo Rollouts runs and the environment is
-  not production, blue-green in production, a Deployment's rolling update where no Rollouts
-  controller runs;
+- the strategy, a Rollout's in every environment where Argo Rollouts runs: seed 003's direct
+  deployment in development (a canary without steps or analysis), seed 004's canary steps in
+  staging, blue-green in production; a Deployment's rolling update only where a stack turns
+  the Rollouts controller off (`argocd.rollouts.enabled: false`);
 - the ClusterAnalysisTemplates the Rollout's analyses reference, their thresholds being the
   environment's config (`argocd.rollouts.analysis`);
 - blue-green's scale-down delay; the IngressClass and ClusterIssuer; the labels Prometheus
@@ -29,7 +30,7 @@ LIBRARY_VERSION = "1.0.0"
 # Where the library chart lives, relative to this program's directory.
 LIBRARY_DIR = f"charts/{LIBRARY}"
 
-Strategy = Literal["canary", "blueGreen", "rollingUpdate"]
+Strategy = Literal["direct", "canary", "blueGreen", "rollingUpdate"]
 
 # Seed 004's canary: 10 %, 20 %, 50 %, then all, with pauses in which the background analysis
 # keeps measuring the canary.
@@ -45,9 +46,12 @@ CANARY_STEPS: tuple[dict[str, Any], ...] = (
 
 
 def strategy_for(environment: str, rollouts_enabled: bool) -> Strategy:
-    """Blue-green in production, canary elsewhere where Argo Rollouts runs, else a Deployment."""
+    """Seed 003's strategy per environment (development: direct; seed 004 for the others:
+    canary in staging, blue-green in production), as a Rollout wherever Argo Rollouts runs."""
     if not rollouts_enabled:
         return "rollingUpdate"
+    if environment == "development":
+        return "direct"
     return "blueGreen" if environment == "production" else "canary"
 
 
@@ -65,7 +69,9 @@ def platform_values(
     return {
         "environment": environment,
         "strategy": strategy,
-        "analysis": {"templates": list(analysis_templates) if strategy != "rollingUpdate" else []},
+        # Development's direct deployment is validated by unit tests only, rolled back by hand
+        # (seed 003): no analysis.
+        "analysis": {"templates": list(analysis_templates) if strategy in ("canary", "blueGreen") else []},
         "canary": {"steps": [dict(step) for step in CANARY_STEPS] if strategy == "canary" else []},
         "blueGreen": {"scaleDownDelaySeconds": scale_down_delay_seconds},
         "ingress": {"className": ingress_class or "", "clusterIssuer": cluster_issuer or ""},

@@ -231,10 +231,7 @@ def test_the_local_api_server_shapes_are_valid_stacks(stack: str) -> None:
     assert github_resources(result) == []
     releases = result.recorder.of_type(RELEASE)
     charts = {r.plain["chart"] for r in releases}
-    # Argo Rollouts is off in development by default.
-    assert charts == {"argo-cd", "kube-prometheus-stack"} | (
-        {"argo-rollouts"} if stack != "development" else set()
-    )
+    assert charts == {"argo-cd", "kube-prometheus-stack", "argo-rollouts"}
     assert all(r.plain["repositoryOpts"]["repo"] == mirror and r.plain["skipAwait"] for r in releases)
 
 

@@ -24,9 +24,9 @@ from components.kubernetes.helm import chart_name
 from components.monitoring.stack_values import prometheus_url
 from tests.support.paths import ROOT
 from tests.support.rollouts import problems
-from tests.support.stacks import assert_refused, stack_config
+from tests.support.stacks import TEST_SECRETS, assert_refused, stack_config, with_changes
 from tests.support.types import RELEASE
-from tools.offline import Run
+from tools.offline import Run, run_program
 from tools.plan import example_documents
 
 EXAMPLES = ROOT / "tests" / "golden" / "examples"
@@ -71,9 +71,17 @@ def templates_of(run: Run) -> dict[str, dict[str, Any]]:
     return {r.plain["metadata"]["name"]: r.plain for r in run.recorder.of_type(TEMPLATE_TYPE)}
 
 
-def test_templates_only_where_rollouts_run(runs: dict[str, Run]) -> None:
+def test_templates_wherever_rollouts_run(runs: dict[str, Run]) -> None:
+    """Every stack runs Argo Rollouts; development's direct deployment uses no analysis, but the
+    templates are there for a Rollout that does, as in the environments after it."""
     declared = {stack: sorted(templates_of(run)) for stack, run in runs.items()}
-    assert declared == {"development": [], "staging": sorted(TEMPLATES), "production": sorted(TEMPLATES)}
+    assert declared == {stack: sorted(TEMPLATES) for stack in ("development", "staging", "production")}
+    without = run_program(
+        "development",
+        TEST_SECRETS,
+        stack_values=with_changes("development", {"delivery:argocd.rollouts.enabled": False}),
+    )
+    assert sorted(templates_of(without)) == []
 
 
 def test_templates_are_schema_valid_and_wait_for_the_rollouts_crd(stack_run: Run) -> None:

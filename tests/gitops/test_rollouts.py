@@ -26,9 +26,11 @@ def with_rollouts(stack: str, enabled: bool) -> Run:
     return run_program(stack, TEST_SECRETS, stack_values=doc)
 
 
-def test_rollouts_installed_in_staging_and_production_by_default(runs: dict[str, Run]) -> None:
+def test_rollouts_installed_in_every_environment_by_default(runs: dict[str, Run]) -> None:
+    """Every service deploys as a Rollout (development's direct deployment included), so every
+    cluster runs the controller."""
     installed = {stack: len(rollouts_releases(run)) for stack, run in runs.items()}
-    assert installed == {"development": 0, "staging": 1, "production": 1}
+    assert installed == {"development": 1, "staging": 1, "production": 1}
 
 
 def test_rollouts_release_is_pinned_on_the_cluster_provider(stack_run: Run) -> None:
@@ -61,8 +63,8 @@ def test_rollouts_controller_is_redundant_where_argo_cd_is(runs: dict[str, Run])
     assert staging["replicas"] == 1 and "pdb" not in staging
 
 
-def test_enabling_rollouts_in_development_installs_it_before_the_applications() -> None:
-    run = with_rollouts("development", True)
+def test_development_installs_rollouts_before_the_applications(runs: dict[str, Run]) -> None:
+    run = runs["development"]
     [release] = rollouts_releases(run)
     apps = run.recorder.of_type(APPLICATION)
     assert apps and all(release.name in app.depends_on for app in apps)

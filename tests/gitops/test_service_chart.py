@@ -101,7 +101,7 @@ def workload(docs: list[dict[str, Any]]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("stack", "strategy", "issuer"),
     [
-        ("development", "rollingUpdate", "letsencrypt-staging"),
+        ("development", "direct", "letsencrypt-staging"),
         ("staging", "canary", LETSENCRYPT_PROD),
         ("production", "blueGreen", LETSENCRYPT_PROD),
     ],
@@ -109,8 +109,8 @@ def workload(docs: list[dict[str, Any]]) -> dict[str, Any]:
 def test_every_application_hands_its_chart_the_environments_platform_values(
     stack: str, strategy: str, issuer: str
 ) -> None:
-    """Seed 004: canary in staging, blue-green in production; development runs no Rollouts
-    controller (argocd.rollouts.enabled defaults off there), so a Deployment."""
+    """Seed 003: direct deployment in development, without analysis (unit tests only, manual
+    rollback); seed 004: canary in staging, blue-green in production."""
     config = stack_config(stack)
     spec = gitops_spec(config)
     for name, app in applications(spec).items():
@@ -122,7 +122,7 @@ def test_every_application_hands_its_chart_the_environments_platform_values(
         assert platform["environment"] == stack
         assert platform["ingress"] == {"className": INGRESS_CLASS, "clusterIssuer": issuer}
         assert platform["serviceMonitor"]["labels"] == SELECTOR_LABELS
-        if strategy == "rollingUpdate":
+        if strategy == "direct":
             assert platform["analysis"]["templates"] == []
         else:
             assert platform["analysis"]["templates"] == list(TEMPLATES)
@@ -168,11 +168,28 @@ def test_every_service_renders_every_kind_the_contract_promises(
             "PodDisruptionBudget",
             "HorizontalPodAutoscaler",
             "ServiceMonitor",
-            "Deployment" if stack == "development" else "Rollout",
+            "Rollout",
         }
         if "ingress" in yaml.safe_dump(inputs(stack_config(stack), service).values_files[0][1]):
             expected.add("Ingress")
         assert set(kinds) == expected, (stack, service, kinds)
+
+
+def test_development_deploys_directly_as_a_rollout_without_steps_or_analysis(
+    rendered: dict[tuple[str, str], list[dict[str, Any]]],
+) -> None:
+    """Seed 003's direct deployment: a canary without steps mimics a rolling update
+    (https://argo-rollouts.readthedocs.io/en/stable/features/canary/#mimicking-rolling-update),
+    never below the desired replicas (maxUnavailable 0); no analysis can hold it back."""
+    checked = 0
+    for (stack, service), docs in rendered.items():
+        if stack != "development":
+            continue
+        strategy = one(docs, "Rollout")["spec"]["strategy"]
+        assert strategy == {"canary": {"maxSurge": 1, "maxUnavailable": 0}}, service
+        assert {s["metadata"]["name"] for s in by_kind(docs)["Service"]} == {service}
+        checked += 1
+    assert checked == 5
 
 
 def test_staging_rolls_out_as_a_canary_of_10_20_50_100_with_analysis(

@@ -55,7 +55,7 @@ ingress:
 # a service chart never sets these.
 platform:
   environment: ""
-  # canary | blueGreen (Argo Rollouts) | rollingUpdate (a Deployment, where no Rollouts run)
+  # direct | canary | blueGreen (Argo Rollouts) | rollingUpdate (a Deployment, where no Rollouts run)
   strategy: ""
   analysis:
     templates: []

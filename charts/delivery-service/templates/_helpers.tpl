@@ -41,11 +41,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if not (regexMatch "^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$" ($v.image.reference | toString)) -}}
 {{- fail (printf "image.reference %q: allowed: <repository>@sha256:<64 hex digits>, from the image file delivery.yml writes (gitops images/<service>.yaml)" ($v.image.reference | toString)) -}}
 {{- end -}}
-{{- if not (has $v.platform.strategy (list "canary" "blueGreen" "rollingUpdate")) -}}
-{{- fail (printf "platform.strategy %q: allowed: canary, blueGreen, rollingUpdate (set by the platform's Argo CD Application)" ($v.platform.strategy | toString)) -}}
+{{- if not (has $v.platform.strategy (list "direct" "canary" "blueGreen" "rollingUpdate")) -}}
+{{- fail (printf "platform.strategy %q: allowed: direct, canary, blueGreen, rollingUpdate (set by the platform's Argo CD Application)" ($v.platform.strategy | toString)) -}}
 {{- end -}}
-{{- if and (ne $v.platform.strategy "rollingUpdate") (empty $v.platform.analysis.templates) -}}
-{{- fail "platform.analysis.templates: a Rollout needs at least one analysis template (set by the platform's Argo CD Application)" -}}
+{{- if and (has $v.platform.strategy (list "canary" "blueGreen")) (empty $v.platform.analysis.templates) -}}
+{{- fail "platform.analysis.templates: a canary or blue-green Rollout needs at least one analysis template (set by the platform's Argo CD Application)" -}}
 {{- end -}}
 {{- if and (eq $v.platform.strategy "canary") (empty $v.platform.canary.steps) -}}
 {{- fail "platform.canary.steps: a canary needs its steps (set by the platform's Argo CD Application)" -}}

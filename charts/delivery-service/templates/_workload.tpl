@@ -93,8 +93,8 @@ spec:
 {{- end -}}
 
 {{- /*
-The workload: an Argo Rollout (canary or blue-green, with the platform's analysis) where Argo
-Rollouts runs, else a Deployment. Without an HPA the replica count is set here; with one,
+The workload: an Argo Rollout where Argo Rollouts runs (direct, canary or blue-green, the
+last two with the platform's analysis), else a Deployment. Without an HPA the replica count is set here; with one,
 the HPA owns it and the manifest leaves it out (Argo CD would undo every scaling otherwise).
 */ -}}
 {{- define "delivery-service.workload" -}}
@@ -133,7 +133,15 @@ spec:
   # analysis is: traffic stays on (or returns to) the stable version.
   progressDeadlineAbort: true
   strategy:
-    {{- if eq $strategy "canary" }}
+    {{- if eq $strategy "direct" }}
+    # Seed 003's direct deployment (development): a canary without steps mimics a rolling
+    # update, maxSurge and maxUnavailable as a Deployment's
+    # (https://argo-rollouts.readthedocs.io/en/stable/features/canary/#mimicking-rolling-update);
+    # no analysis, rolled back by hand.
+    canary:
+      maxSurge: 1
+      maxUnavailable: 0
+    {{- else if eq $strategy "canary" }}
     # No traffic router: the weight is the canary's share of the pods behind the main
     # Service; the canary Service selects only the new version's pods, so the analysis
     # measures the new version alone. A failed analysis aborts: all pods return to stable.
