@@ -1,4 +1,5 @@
-"""ingress-nginx and cert-manager from their pinned charts, and the ACME ClusterIssuers."""
+"""Traefik (serving the `nginx` IngressClass) and cert-manager from their pinned charts, and the
+ACME ClusterIssuers."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
+from components.contracts.ingress import INGRESS_CLASS
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.ingress.config import IngressConfig
 from components.ingress.manifests import (
-    INGRESS_NGINX_HELM_REPOSITORY,
     JETSTACK_HELM_REPOSITORY,
+    TRAEFIK_HELM_REPOSITORY,
     cert_manager_values,
     cluster_issuer,
-    nginx_values,
+    traefik_values,
 )
 from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import pinned_release
@@ -54,12 +56,12 @@ class Ingress(pulumi.ComponentResource):
         after = dependencies(opts)
         config = args.ingress
         charts = {
-            "ingress-nginx": (
-                config.nginx_namespace,
-                config.nginx_chart_version,
-                config.nginx_chart_digest,
-                INGRESS_NGINX_HELM_REPOSITORY,
-                nginx_values(args.high_availability, SELECTOR_LABELS, config.images),
+            "traefik": (
+                config.traefik_namespace,
+                config.traefik_chart_version,
+                config.traefik_chart_digest,
+                TRAEFIK_HELM_REPOSITORY,
+                traefik_values(args.high_availability, SELECTOR_LABELS, config.images),
             ),
             "cert-manager": (
                 config.cert_manager_namespace,
@@ -88,6 +90,9 @@ class Ingress(pulumi.ComponentResource):
                 values=values,
                 timeout_seconds=args.timeout_seconds,
                 charts=args.charts,
+                # Traefik's crds/ hold its IngressRoute and Traefik Hub kinds, which nothing
+                # here uses (the kubernetesCRD provider is off); cert-manager's come by value.
+                skip_crds=chart == "traefik",
                 opts=pulumi.ResourceOptions(
                     parent=self, provider=provider, depends_on=[self.namespaces[chart], *after]
                 ),
@@ -106,4 +111,4 @@ class Ingress(pulumi.ComponentResource):
                     parent=self, provider=provider, depends_on=[self.releases["cert-manager"]]
                 ),
             )
-        self.register_outputs({"issuers": sorted(self.issuers), "ingressClass": "nginx"})
+        self.register_outputs({"issuers": sorted(self.issuers), "ingressClass": INGRESS_CLASS})
