@@ -74,6 +74,7 @@ class Ingress(pulumi.ComponentResource):
         self.namespaces = {}
         self.releases = {}
         for chart, (namespace, version, digest, repository, values) in charts.items():
+            traefik = chart == "traefik"
             self.namespaces[chart] = k8s.core.v1.Namespace(
                 f"{name}-{chart}-namespace",
                 metadata={"name": namespace, "labels": {"app.kubernetes.io/part-of": chart}},
@@ -92,9 +93,18 @@ class Ingress(pulumi.ComponentResource):
                 charts=args.charts,
                 # Traefik's crds/ hold its IngressRoute and Traefik Hub kinds, which nothing
                 # here uses (the kubernetesCRD provider is off); cert-manager's come by value.
-                skip_crds=chart == "traefik",
+                skip_crds=traefik,
                 opts=pulumi.ResourceOptions(
-                    parent=self, provider=provider, depends_on=[self.namespaces[chart], *after]
+                    parent=self,
+                    provider=provider,
+                    depends_on=[self.namespaces[chart], *after],
+                    # Traefik took over the cluster's ingress controller from ingress-nginx's
+                    # release (the alias). A new release name or namespace replaces a release
+                    # (pulumi-kubernetes' helm_release.go Diff: forceNewFields name, namespace),
+                    # and each release owns the `nginx` IngressClass, which Helm refuses to
+                    # install over another release's: the old release goes first.
+                    aliases=[pulumi.Alias(name=f"{name}-ingress-nginx")] if traefik else None,
+                    delete_before_replace=traefik,
                 ),
             )
         self.issuers = {}

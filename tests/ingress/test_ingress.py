@@ -72,6 +72,21 @@ def test_every_cluster_installs_both_add_ons_from_their_pinned_charts(stack_run:
         assert monitoring in release.depends_on, chart
 
 
+def test_traefik_takes_over_ingress_nginxs_release_after_it_is_gone(stack_run: Run) -> None:
+    """A cluster that ran ingress-nginx: its release is Traefik's by alias, so `pulumi up`
+    replaces one with the other, and deletes the old first, since both own the `nginx`
+    IngressClass and Helm would refuse Traefik's while ingress-nginx's exists. Traefik skips
+    its chart's CRDs (IngressRoute, Traefik Hub), which nothing here uses."""
+    release = releases(stack_run)["traefik"]
+    [alias] = release.aliases
+    assert alias.endswith(f"::{stack_run.stack}-ingress-ingress-nginx")
+    assert release.delete_before_replace is True
+    assert release.inputs["skipCrds"] is True
+    assert "skipCrds" not in releases(stack_run)["cert-manager"].inputs, (
+        "cert-manager installs its CRDs by value"
+    )
+
+
 def test_cert_manager_values_are_valid_against_the_charts_own_schema() -> None:
     """cert-manager ships values.schema.json (copied from the pinned chart, README there):
     a misspelt or misplaced key fails here instead of at `helm install`."""
