@@ -90,7 +90,8 @@ def traefik_values(
                 # The Service's load-balancer address on each Ingress's status, as ingress-nginx did.
                 "publishService": {"enabled": True},
             },
-            # Static dynamic-configuration: only the HSTS middleware the HTTPS entry point applies.
+            # Routing configuration from the chart's ConfigMap: only the HSTS middleware the HTTPS
+            # entry point applies (no Middleware CRDs: the kubernetesCRD provider is off).
             "file": {
                 "enabled": True,
                 "content": {
