@@ -192,8 +192,9 @@ def main() -> None:
         # Rollout resources live in the Applications and reference the templates: they go
         # before the templates and the controller on destroy.
         app_dependencies.extend([rollouts.release, *analysis.templates.values()])
-    # ingress-nginx and cert-manager from pinned charts, with the Let's Encrypt ClusterIssuers
-    # the services' Ingresses name (docs/service-chart.md): before the first sync.
+    # Traefik (serving the `nginx` IngressClass) and cert-manager from pinned charts, with the
+    # Let's Encrypt ClusterIssuers the services' Ingresses name (docs/service-chart.md): before
+    # the first sync.
     if config.ingress.enabled:
         ingress = Ingress(
             f"{env}-ingress",

@@ -55,7 +55,7 @@ def local_values(stack: str, repository: str) -> dict[str, Any]:
     monitoring = dict(values.get("delivery:monitoring") or {})
     monitoring["chartVersion"] = versions["kube-prometheus-stack"]
     # Not in the local chart repository (docs/local-cluster.md, "What the test cannot check"):
-    # the OpenTelemetry collector, ingress-nginx and cert-manager (whose chart is generated at
+    # the OpenTelemetry collector, Traefik and cert-manager (whose chart is generated at
     # its release, not kept in its repository), so neither the add-ons nor the issuers go up here.
     monitoring["tracing"] = {**dict(monitoring.get("tracing") or {}), "enabled": False}
     values["delivery:monitoring"] = monitoring

@@ -169,15 +169,14 @@ OFFLINE_CHART_IMAGES: dict[str, str] = {
     "monitoring.images.grafana": "docker.io/grafana/grafana:12.3.1",
     "monitoring.images.grafanaSidecar": "quay.io/kiwigrid/k8s-sidecar:2.5.0",
     "monitoring.tracing.images.collector": "docker.io/otel/opentelemetry-collector-k8s:0.158.0",
-    "ingress.images.nginxController": "registry.k8s.io/ingress-nginx/controller:v1.14.2",
-    "ingress.images.nginxWebhookPatch": "registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.6.5",
+    "ingress.images.traefik": "docker.io/traefik:v3.7.11",
     "ingress.images.certManagerController": "quay.io/jetstack/cert-manager-controller:v1.21.2",
     "ingress.images.certManagerWebhook": "quay.io/jetstack/cert-manager-webhook:v1.21.2",
     "ingress.images.certManagerCainjector": "quay.io/jetstack/cert-manager-cainjector:v1.21.2",
     "ingress.images.certManagerAcmesolver": "quay.io/jetstack/cert-manager-acmesolver:v1.21.2",
 }
 # The ingress add-ons name their two charts' digests apart (one config node, two charts).
-OFFLINE_INGRESS_DIGESTS: tuple[str, ...] = ("ingress.nginxChartDigest", "ingress.certManagerChartDigest")
+OFFLINE_INGRESS_DIGESTS: tuple[str, ...] = ("ingress.traefikChartDigest", "ingress.certManagerChartDigest")
 PINNED_ENVIRONMENTS = ("staging", "production")
 
 OFFLINE_PINS: dict[str, str] = {

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from components.config.base import _MISSING, FieldError, Problem
+from components.config.base import _MISSING, NAMESPACE, FieldError, Problem
 
 
 def _key_path(loc: tuple[str | int, ...]) -> str:
@@ -71,14 +71,45 @@ def _pattern_message(root: type[BaseModel], loc: tuple[str | int, ...], pattern:
     return f"not a valid value here; allowed: {allowed}"
 
 
+def _renamed(root: type[BaseModel], loc: tuple[str | int, ...]) -> str | None:
+    """What to say about a key a model no longer has because it was renamed or removed (the
+    model's `renamed_keys`: old key below the model -> (new key or None, why)), else None."""
+    parts = tuple(p for p in loc if p != "[key]")
+    for i in range(len(parts)):
+        owner = _owner_model(root, parts[:i])
+        renamed: dict[str, tuple[str | None, str]] = getattr(owner, "renamed_keys", {})
+        key = ".".join(str(p) for p in parts[i:])
+        if key in renamed:
+            new, why = renamed[key]
+            if new is None:
+                return f"removed: {why}"
+            prefix = "".join(f"{p}." for p in parts[:i])
+            return f"renamed: set {NAMESPACE}:{prefix}{new} instead; {why}"
+    return None
+
+
 def problems_from(error: ValidationError, root: type[BaseModel]) -> list[Problem]:
     """Every error pydantic found validating `root`, as a `Problem` with its config key path."""
     problems: list[Problem] = []
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    # A renamed map key is the one problem of its entry: its value's errors would only repeat it.
+    renamed_entries = {
+        tuple(i["loc"])[:-1]
+        for i in items
+        if i["type"] == "literal_error"
+        and tuple(i["loc"])[-1:] == ("[key]",)
+        and _renamed(root, tuple(i["loc"]))
+    }
+    for item in items:
         loc = tuple(item["loc"])
         path = _key_path(loc)
         kind = item["type"]
-        if kind == "extra_forbidden":
+        renamed = _renamed(root, loc) if kind in ("extra_forbidden", "literal_error") else None
+        if renamed is not None:
+            problems.append(Problem(path, _MISSING if loc[-1] == "[key]" else item["input"], renamed))
+        elif any(loc[: len(entry)] == entry for entry in renamed_entries):
+            continue
+        elif kind == "extra_forbidden":
             owner = _owner_model(root, loc[:-1])
             allowed = ", ".join(_allowed_keys(owner)) if owner else "none"
             problems.append(Problem(path, item["input"], f"unknown key; allowed keys here: {allowed}"))

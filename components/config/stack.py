@@ -62,7 +62,7 @@ class StackConfig(Model):
     )
     ingress: IngressConfig = Field(
         default_factory=IngressConfig,
-        description="ingress-nginx, cert-manager and the Let's Encrypt ClusterIssuers on the stack's cluster.",
+        description="Traefik, cert-manager and the Let's Encrypt ClusterIssuers on the stack's cluster.",
     )
     charts: ChartsConfig = Field(
         default_factory=ChartsConfig,

@@ -1,10 +1,11 @@
-"""Config model of the ingress add-ons (``delivery:ingress``): ingress-nginx and cert-manager
-from pinned charts and the ACME ClusterIssuers. Which issuer each environment may use is a
-cross-field rule in ``StackConfig``."""
+"""Config model of the ingress add-ons (``delivery:ingress``): Traefik (serving the `nginx`
+IngressClass through its Kubernetes Ingress NGINX provider) and cert-manager from pinned charts,
+and the ACME ClusterIssuers. Which issuer each environment may use is a cross-field rule in
+``StackConfig``."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -12,12 +13,11 @@ from components.config.base import ChartVersion, DnsLabel, Environment, Model
 from components.contracts.ingress import LETSENCRYPT_PROD, LETSENCRYPT_STAGING, ClusterIssuerName
 from components.kubernetes.config import ChartDigest, PinnedChartImage
 
-# The images the two charts deploy with this program's values, by config key (ingress-nginx's
-# default backend and cert-manager's startup API check are off; tests/kubernetes/test_chart_images.py holds
-# the cert-manager list to its chart's values.yaml).
+# The images the two charts deploy with this program's values, by config key (cert-manager's
+# startup API check is off; tests/kubernetes/test_chart_images.py holds both lists to the
+# charts' values.yaml).
 IngressImage = Literal[
-    "nginxController",
-    "nginxWebhookPatch",
+    "traefik",
     "certManagerController",
     "certManagerWebhook",
     "certManagerCainjector",
@@ -25,28 +25,55 @@ IngressImage = Literal[
 ]
 INGRESS_IMAGES: tuple[IngressImage, ...] = get_args(IngressImage)
 
+# ingress-nginx was retired in March 2026 (no releases or security patches since:
+# https://kubernetes.io/blog/2025/11/11/ingress-nginx-retirement/); Traefik took its place. A
+# stack file still setting its keys is refused with the key that replaced each (None: no
+# successor), not with a bare "unknown key" (components/config/errors.py reads this map).
+_RETIRED = "ingress-nginx is retired, without security patches since March 2026, and Traefik replaced it"
+RENAMED_KEYS: dict[str, tuple[str | None, str]] = {
+    "nginxChartVersion": (
+        "traefikChartVersion",
+        f"{_RETIRED}; the value is a traefik chart version, e.g. 41.3.0",
+    ),
+    "nginxChartDigest": (
+        "traefikChartDigest",
+        f"{_RETIRED}; the value is the digest of oci://ghcr.io/traefik/helm/traefik at traefikChartVersion",
+    ),
+    "nginxNamespace": ("traefikNamespace", _RETIRED),
+    "images.nginxController": (
+        "images.traefik",
+        f"{_RETIRED}; the value is a traefik image, e.g. docker.io/traefik:v3.7.11@sha256:…",
+    ),
+    "images.nginxWebhookPatch": (
+        None,
+        f"{_RETIRED}; Traefik's chart runs no admission webhook, so the key has no successor: remove it",
+    ),
+}
+
 
 class IngressConfig(Model):
+    renamed_keys: ClassVar[dict[str, tuple[str | None, str]]] = RENAMED_KEYS
+
     enabled: bool = Field(
         default=True,
         description=(
-            "Install ingress-nginx and cert-manager with the ACME ClusterIssuers; the services' "
-            "charts then serve `ingress.host` over TLS."
+            "Install Traefik (serving the `nginx` IngressClass) and cert-manager with the ACME "
+            "ClusterIssuers; the services' charts then serve `ingress.host` over TLS."
         ),
     )
-    nginx_chart_version: ChartVersion = Field(
-        default="4.14.2", description="Pinned version of the ingress-nginx Helm chart."
+    traefik_chart_version: ChartVersion = Field(
+        default="41.3.0", description="Pinned version of the traefik Helm chart (Traefik v3.7.11)."
     )
-    nginx_namespace: DnsLabel = Field(default="ingress-nginx", description="Namespace of ingress-nginx.")
+    traefik_namespace: DnsLabel = Field(default="traefik", description="Namespace of Traefik.")
     cert_manager_chart_version: ChartVersion = Field(
         default="v1.21.2", description="Pinned version of the cert-manager Helm chart."
     )
     cert_manager_namespace: DnsLabel = Field(default="cert-manager", description="Namespace of cert-manager.")
-    nginx_chart_digest: ChartDigest | None = Field(
+    traefik_chart_digest: ChartDigest | None = Field(
         default=None,
         description=(
-            "Digest of the ingress-nginx chart at nginxChartVersion in oci://registry.k8s.io/ingress-nginx/charts "
-            "(`oras resolve registry.k8s.io/ingress-nginx/charts/ingress-nginx:<nginxChartVersion>`). "
+            "Digest of the traefik chart at traefikChartVersion in oci://ghcr.io/traefik/helm "
+            "(`oras resolve ghcr.io/traefik/helm/traefik:<traefikChartVersion>`). "
             "Unset: by version. Required in staging and production."
         ),
     )
@@ -61,9 +88,9 @@ class IngressConfig(Model):
     images: dict[IngressImage, PinnedChartImage] = Field(
         default_factory=dict,
         description=(
-            "The charts' images by tag and digest: nginxController, nginxWebhookPatch "
-            "(kube-webhook-certgen), certManagerController, certManagerWebhook, certManagerCainjector, "
-            "certManagerAcmesolver. Unset: the charts' tags. Required in staging and production."
+            "The charts' images by tag and digest: traefik, certManagerController, certManagerWebhook, "
+            "certManagerCainjector, certManagerAcmesolver. Unset: the charts' tags. Required in staging "
+            "and production."
         ),
     )
     acme_email: str | None = Field(

@@ -1,4 +1,5 @@
-"""ingress-nginx and cert-manager from their pinned charts, and the ACME ClusterIssuers."""
+"""Traefik (serving the `nginx` IngressClass) and cert-manager from their pinned charts, and the
+ACME ClusterIssuers."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config.base import Environment
+from components.contracts.ingress import INGRESS_CLASS
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.ingress.config import IngressConfig
 from components.ingress.manifests import (
-    INGRESS_NGINX_HELM_REPOSITORY,
     JETSTACK_HELM_REPOSITORY,
+    TRAEFIK_HELM_REPOSITORY,
     cert_manager_values,
     cluster_issuer,
-    nginx_values,
+    traefik_values,
 )
 from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import pinned_release
@@ -54,12 +56,12 @@ class Ingress(pulumi.ComponentResource):
         after = dependencies(opts)
         config = args.ingress
         charts = {
-            "ingress-nginx": (
-                config.nginx_namespace,
-                config.nginx_chart_version,
-                config.nginx_chart_digest,
-                INGRESS_NGINX_HELM_REPOSITORY,
-                nginx_values(args.high_availability, SELECTOR_LABELS, config.images),
+            "traefik": (
+                config.traefik_namespace,
+                config.traefik_chart_version,
+                config.traefik_chart_digest,
+                TRAEFIK_HELM_REPOSITORY,
+                traefik_values(args.high_availability, SELECTOR_LABELS, config.images),
             ),
             "cert-manager": (
                 config.cert_manager_namespace,
@@ -72,6 +74,7 @@ class Ingress(pulumi.ComponentResource):
         self.namespaces = {}
         self.releases = {}
         for chart, (namespace, version, digest, repository, values) in charts.items():
+            traefik = chart == "traefik"
             self.namespaces[chart] = k8s.core.v1.Namespace(
                 f"{name}-{chart}-namespace",
                 metadata={"name": namespace, "labels": {"app.kubernetes.io/part-of": chart}},
@@ -88,8 +91,20 @@ class Ingress(pulumi.ComponentResource):
                 values=values,
                 timeout_seconds=args.timeout_seconds,
                 charts=args.charts,
+                # Traefik's crds/ hold its IngressRoute and Traefik Hub kinds, which nothing
+                # here uses (the kubernetesCRD provider is off); cert-manager's come by value.
+                skip_crds=traefik,
                 opts=pulumi.ResourceOptions(
-                    parent=self, provider=provider, depends_on=[self.namespaces[chart], *after]
+                    parent=self,
+                    provider=provider,
+                    depends_on=[self.namespaces[chart], *after],
+                    # Traefik took over the cluster's ingress controller from ingress-nginx's
+                    # release (the alias). A new release name or namespace replaces a release
+                    # (pulumi-kubernetes' helm_release.go Diff: forceNewFields name, namespace),
+                    # and each release owns the `nginx` IngressClass, which Helm refuses to
+                    # install over another release's: the old release goes first.
+                    aliases=[pulumi.Alias(name=f"{name}-ingress-nginx")] if traefik else None,
+                    delete_before_replace=traefik,
                 ),
             )
         self.issuers = {}
@@ -106,4 +121,4 @@ class Ingress(pulumi.ComponentResource):
                     parent=self, provider=provider, depends_on=[self.releases["cert-manager"]]
                 ),
             )
-        self.register_outputs({"issuers": sorted(self.issuers), "ingressClass": "nginx"})
+        self.register_outputs({"issuers": sorted(self.issuers), "ingressClass": INGRESS_CLASS})

@@ -98,13 +98,15 @@ def pinned_release(
     timeout_seconds: int,
     opts: pulumi.ResourceOptions,
     digest: str | None = None,
+    skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
     """A Helm release of `chart` at exactly `version` into an existing `namespace`.
 
     `repository` is an OCI registry prefix (`oci://…`; `digest` then pins the chart's manifest)
     or a classic repository URL (by version only: such a chart has no digest). `charts.repository`
     (a mirror, allowed only for clusters from a kubeconfig) replaces every chart's source: by
-    version, as a classic repository serves it.
+    version, as a classic repository serves it. `skip_crds` leaves out the chart's `crds/`
+    directory (CRDs of features the values switch off).
     """
     mirror = charts.repository
     oci = mirror is None and repository.startswith(OCI_SCHEME)
@@ -121,6 +123,8 @@ def pinned_release(
         namespace=namespace,
         # The namespace is a declared Namespace resource, so Helm never owns (or deletes) it.
         create_namespace=False,
+        # Unset unless asked: the other releases' recorded inputs stay as they were.
+        skip_crds=True if skip_crds else None,
         values=values,
         # A failed install is uninstalled and a failed upgrade rolled back, so a retry starts
         # from a clean release instead of "cannot re-use a name that is still in use"

@@ -295,6 +295,19 @@ def test_probes_and_pod_security_are_set(rendered: dict[tuple[str, str], list[di
         assert context["capabilities"] == {"drop": ["ALL"]}
 
 
+# ingress-nginx annotations Traefik's Kubernetes Ingress NGINX provider (the controller of the
+# `nginx` class, components/ingress/) translates, of those seed 004's Ingresses use: listed under
+# "SSL/TLS" and "Routing" of
+# https://doc.traefik.io/traefik/reference/routing-configuration/kubernetes/ingress-nginx/ .
+# An annotation outside the list would be silently ignored.
+NGINX_ANNOTATION = "nginx.ingress.kubernetes.io/"
+TRAEFIK_TRANSLATES = {
+    "nginx.ingress.kubernetes.io/ssl-redirect",
+    "nginx.ingress.kubernetes.io/force-ssl-redirect",
+    "nginx.ingress.kubernetes.io/rewrite-target",
+}
+
+
 def test_ingresses_serve_tls_from_the_stacks_cluster_issuer(
     rendered: dict[tuple[str, str], list[dict[str, Any]]],
 ) -> None:
@@ -314,6 +327,10 @@ def test_ingresses_serve_tls_from_the_stacks_cluster_issuer(
             [rule] = ingress["spec"]["rules"]
             assert tls["hosts"] == [rule["host"]] and tls["secretName"] == f"{service}-tls"
             assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+            nginx = {a for a in ingress["metadata"]["annotations"] if a.startswith(NGINX_ANNOTATION)}
+            assert nginx <= TRAEFIK_TRANSLATES, (
+                f"{stack}/{service}: Traefik ignores {nginx - TRAEFIK_TRANSLATES}"
+            )
             [path] = rule["http"]["paths"]
             assert path["backend"]["service"]["name"] == service, "users reach every pod of the service"
     assert seen == set(STACKS)

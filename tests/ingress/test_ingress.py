@@ -1,22 +1,30 @@
-"""Ingress and TLS on every cluster: ingress-nginx and cert-manager from pinned charts, the
-Let's Encrypt ClusterIssuers (production: only `letsencrypt-prod`), the AppProject allowing
-exactly what the services' charts need and nothing of the add-ons, and cert-manager's HTTP-01
-solver pods admitted by the pod policies of the namespaces they run in."""
+"""Ingress and TLS on every cluster: Traefik (serving the `nginx` IngressClass through its
+Kubernetes Ingress NGINX provider) and cert-manager from pinned charts, the Let's Encrypt
+ClusterIssuers (production: only `letsencrypt-prod`), the AppProject allowing exactly what the
+services' charts need and nothing of the add-ons, and cert-manager's HTTP-01 solver pods and
+Traefik's own pods admitted by the pod policies."""
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from components.config.adapters import gitops_spec
 from components.contracts.ingress import ACME_SERVERS, INGRESS_CLASS, LETSENCRYPT_PROD, LETSENCRYPT_STAGING
 from components.contracts.monitoring import SELECTOR_LABELS
 from components.gitops.gitops_manifests import app_project
-from components.ingress.manifests import cert_manager_values, nginx_values
+from components.ingress.manifests import (
+    NGINX_CONTROLLER_CLASS,
+    cert_manager_values,
+    nginx_ingress_class,
+    traefik_values,
+)
 from components.kubernetes.helm import chart_name
 from components.kubernetes.pod_policies import pod_policies
 from tests.support.cel_harness import evaluate, request
@@ -39,10 +47,10 @@ def test_every_cluster_installs_both_add_ons_from_their_pinned_charts(stack_run:
     found = releases(stack_run)
     for chart, version, repo, namespace in (
         (
-            "ingress-nginx",
-            config.nginx_chart_version,
-            "oci://registry.k8s.io/ingress-nginx/charts",
-            config.nginx_namespace,
+            "traefik",
+            config.traefik_chart_version,
+            "oci://ghcr.io/traefik/helm",
+            config.traefik_namespace,
         ),
         (
             "cert-manager",
@@ -64,6 +72,21 @@ def test_every_cluster_installs_both_add_ons_from_their_pinned_charts(stack_run:
         assert monitoring in release.depends_on, chart
 
 
+def test_traefik_takes_over_ingress_nginxs_release_after_it_is_gone(stack_run: Run) -> None:
+    """A cluster that ran ingress-nginx: its release is Traefik's by alias, so `pulumi up`
+    replaces one with the other, and deletes the old first, since both own the `nginx`
+    IngressClass and Helm would refuse Traefik's while ingress-nginx's exists. Traefik skips
+    its chart's CRDs (IngressRoute, Traefik Hub), which nothing here uses."""
+    release = releases(stack_run)["traefik"]
+    [alias] = release.aliases
+    assert alias.endswith(f"::{stack_run.stack}-ingress-ingress-nginx")
+    assert release.delete_before_replace is True
+    assert release.inputs["skipCrds"] is True
+    assert "skipCrds" not in releases(stack_run)["cert-manager"].inputs, (
+        "cert-manager installs its CRDs by value"
+    )
+
+
 def test_cert_manager_values_are_valid_against_the_charts_own_schema() -> None:
     """cert-manager ships values.schema.json (copied from the pinned chart, README there):
     a misspelt or misplaced key fails here instead of at `helm install`."""
@@ -81,20 +104,167 @@ def test_cert_manager_values_are_valid_against_the_charts_own_schema() -> None:
 
 
 def test_ha_clusters_run_two_of_each_with_disruption_budgets() -> None:
-    assert nginx_values(True, SELECTOR_LABELS)["controller"]["replicaCount"] == 2
+    traefik = traefik_values(True, SELECTOR_LABELS)
+    assert traefik["deployment"]["replicas"] == 2
+    assert traefik["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
+    # One replica under a budget of one would block every node drain.
+    assert traefik_values(False, SELECTOR_LABELS)["podDisruptionBudget"] == {"enabled": False}
     values = cert_manager_values(True, SELECTOR_LABELS)
     for part in (values, values["webhook"], values["cainjector"]):
         assert part["replicaCount"] == 2 and part["podDisruptionBudget"]["enabled"] is True
 
 
-def test_the_ingress_class_takes_no_snippets_and_is_not_the_default() -> None:
-    """Snippet annotations would let any Ingress author inject NGINX configuration into the
-    controller every namespace shares; not being the default, an Ingress must name the class."""
-    controller = nginx_values(False, SELECTOR_LABELS)["controller"]
-    assert controller["allowSnippetAnnotations"] is False
-    assert controller["ingressClassResource"]["name"] == INGRESS_CLASS
-    assert controller["ingressClassResource"]["default"] is False
-    assert controller["metrics"]["serviceMonitor"]["additionalLabels"] == SELECTOR_LABELS
+# --------------------------------------------------------------------------- Traefik
+
+
+def traefik_chart(stack: str = "production") -> tuple[str, dict[str, Any]]:
+    version = stack_config(stack).ingress.traefik_chart_version
+    return version, yaml.safe_load((CHARTS / "traefik" / version / "values.yaml").read_text())
+
+
+def merged(default: Any, ours: Any) -> Any:
+    """Helm's coalescing of user values over a chart's defaults (maps merge, the rest replaces)."""
+    if isinstance(default, dict) and isinstance(ours, dict):
+        return {k: merged(default.get(k), ours[k]) if k in ours else default[k] for k in {*default, *ours}}
+    return ours
+
+
+def test_traefik_values_are_valid_against_the_charts_own_schema() -> None:
+    """Traefik's chart ships values.schema.json (copied from the pinned chart, README there),
+    `additionalProperties: false` from the root down: a misspelt or misplaced key fails here
+    instead of at `helm install`."""
+    version, _ = traefik_chart()
+    schema = json.loads((CHARTS / "traefik" / version / "values.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    pinned = stack_config("production").ingress.images
+    assert "traefik" in pinned, "production pins Traefik's image (an offline stand-in here)"
+    for ha, images in ((False, {}), (True, pinned)):
+        values = traefik_values(ha, SELECTOR_LABELS, images)
+        assert [e.message for e in validator.iter_errors(values)] == [], ha
+    broken = traefik_values(True, SELECTOR_LABELS)
+    broken["providers"]["kubernetesIngressNginx"] = broken["providers"].pop("kubernetesIngressNGINX")
+    assert list(validator.iter_errors(broken)), "the schema check can fail"
+
+
+def test_traefik_watches_ingresses_only_through_the_nginx_provider() -> None:
+    """Merged over the chart's defaults (which turn the CRD and plain Ingress providers on):
+    one Kubernetes provider, so each Ingress becomes one router, and only Ingresses of the
+    `nginx` class, whose IngressClass the release itself declares with ingress-nginx's
+    controller value (what the provider selects classes by)."""
+    _, defaults = traefik_chart()
+    values = merged(defaults, traefik_values(False, SELECTOR_LABELS))
+    providers = values["providers"]
+    kubernetes = {name for name, p in providers.items() if isinstance(p, dict) and p.get("enabled")}
+    assert kubernetes == {"kubernetesIngressNGINX", "file"}
+    nginx = providers["kubernetesIngressNGINX"]
+    assert (nginx["ingressClass"], nginx["controllerClass"]) == (INGRESS_CLASS, NGINX_CONTROLLER_CLASS)
+    assert nginx["watchIngressWithoutClass"] is False and nginx["ingressClassByName"] is False
+    assert nginx["allowSnippetAnnotations"] is False
+    # The file provider holds only the HSTS headers middleware the HTTPS entry point applies.
+    assert list(providers["file"]["content"]["http"]["middlewares"]) == ["hsts"]
+    assert values["ports"]["websecure"]["http"]["middlewares"] == ["hsts@file"]
+    # The chart's own `traefik` class would be the cluster default and nothing serves it.
+    assert values["ingressClass"]["enabled"] is False
+    [ingress_class] = values["extraObjects"]
+    assert ingress_class == nginx_ingress_class()
+    assert ingress_class["metadata"]["name"] == INGRESS_CLASS
+    assert ingress_class["spec"]["controller"] == NGINX_CONTROLLER_CLASS
+    assert ingress_class["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"] == "false"
+
+
+def test_traefik_exposes_no_dashboard_no_api_and_redirects_http_to_https() -> None:
+    _, defaults = traefik_chart()
+    values = merged(defaults, traefik_values(True, SELECTOR_LABELS))
+    assert values["api"]["dashboard"] is False and values["api"]["insecure"] is False
+    assert values["ingressRoute"]["dashboard"]["enabled"] is False
+    # Only web and websecure reach the LoadBalancer; Traefik's own port and metrics stay inside.
+    exposed = {name for name, port in values["ports"].items() if port and port["expose"]["default"]}
+    assert exposed == {"web", "websecure"}
+    redirect = values["ports"]["web"]["http"]["redirections"]["entryPoint"]
+    assert (redirect["to"], redirect["scheme"], redirect["permanent"]) == ("websecure", "https", True)
+    # Below every Ingress router: cert-manager's HTTP-01 solver still answers on port 80.
+    assert redirect["priority"] == 1
+    assert values["global"]["checkNewVersion"] is False
+
+
+def test_traefik_metrics_are_scraped_by_the_monitoring_stack() -> None:
+    metrics = traefik_values(False, SELECTOR_LABELS)["metrics"]["prometheus"]
+    # The ServiceMonitor selects the metrics Service: the LoadBalancer one has no metrics port.
+    assert metrics["service"]["enabled"] is True
+    assert metrics["serviceMonitor"] == {"enabled": True, "additionalLabels": SELECTOR_LABELS}
+
+
+def traefik_pod(values: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """Traefik's Pod as the chart's templates/_podtemplate.tpl builds it from the merged
+    values: `podSecurityContext` as the pod's, `securityContext` as the container's, the image
+    from `image.registry`/`repository`/`tag` (`traefik.image-name` in templates/_helpers.tpl)."""
+    image = values["image"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": "traefik-", "namespace": namespace},
+        "spec": {
+            "securityContext": values["podSecurityContext"],
+            "containers": [
+                {
+                    "name": "traefik",
+                    "image": f"{image['registry']}/{image['repository']}:{image['tag']}",
+                    "securityContext": values["securityContext"],
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                }
+            ],
+            "volumes": [{"name": "tmp", "emptyDir": {}}],
+        },
+    }
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_traefik_pods_pass_the_pod_policies(stack: str) -> None:
+    """The policies are bound to the services' namespaces, not Traefik's; judged there, its
+    pod is admitted (non-root, read-only root filesystem) and a root variant is not."""
+    config = stack_config(stack)
+    spec = gitops_spec(config)
+    declared = pod_policies(
+        config.github.workflows.registry_for(config.github.owner) + "/",
+        spec.namespaces,
+        config.pod_policies.image_digest_actions,
+        config.pod_policies.pod_security_actions,
+    )
+    _, defaults = traefik_chart(stack)
+    values = merged(defaults, traefik_values(True, SELECTOR_LABELS, config.ingress.images))
+    namespace = spec.platform_namespace
+    pod = traefik_pod(values, namespace)
+    assert "@sha256:" in pod["spec"]["containers"][0]["image"]
+    root = copy.deepcopy(pod)
+    root["spec"]["securityContext"]["runAsNonRoot"] = False
+    root["spec"]["securityContext"]["runAsUser"] = 0
+    evaluation = evaluate(
+        [p for p, _ in declared.values()],
+        [b for _, b in declared.values()],
+        [request("traefik", pod, namespace), request("traefik-as-root", root, namespace)],
+        config.cluster.kubernetes_version,
+    )
+    assert evaluation.of("traefik").allowed, evaluation.of("traefik").status_message
+    assert not evaluation.of("traefik-as-root").allowed, "the policy judged the Traefik pod"
+
+
+def test_a_stack_file_with_ingress_nginx_keys_is_told_the_new_ones() -> None:
+    assert_refused(
+        "staging",
+        {
+            "delivery:ingress.nginxChartVersion": "4.14.2",
+            "delivery:ingress.nginxNamespace": "ingress-nginx",
+            "delivery:ingress.images.nginxWebhookPatch": "registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.6.5",
+        },
+        [
+            "delivery:ingress.nginxChartVersion",
+            "delivery:ingress.nginxNamespace",
+            "set delivery:ingress.traefikChartVersion instead",
+            "set delivery:ingress.traefikNamespace instead",
+            "delivery:ingress.images.nginxWebhookPatch: removed",
+            "ingress-nginx is retired",
+        ],
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,7 +288,7 @@ def test_cluster_issuers_per_environment(runs: dict[str, Run], stack: str, issue
 
 
 def test_services_sync_only_once_ingress_and_issuers_exist(stack_run: Run) -> None:
-    needed = {releases(stack_run)[c].name for c in ("ingress-nginx", "cert-manager")}
+    needed = {releases(stack_run)[c].name for c in ("traefik", "cert-manager")}
     needed |= {r.name for r in stack_run.recorder.of_type(ISSUER)}
     for app in stack_run.recorder.of_type(APPLICATION):
         assert needed <= set(app.depends_on), app.name
@@ -196,7 +366,7 @@ def test_the_appproject_allows_the_charts_ingresses_and_nothing_of_the_add_ons(s
     for namespace in spec.namespaces:
         for group, kind in CHART_KINDS:
             assert permits(project, group, kind, namespace), (stack, kind, namespace)
-    for namespace in (config.ingress.nginx_namespace, config.ingress.cert_manager_namespace):
+    for namespace in (config.ingress.traefik_namespace, config.ingress.cert_manager_namespace):
         for group, kind in CHART_KINDS:
             assert not permits(project, group, kind, namespace), (stack, kind, namespace)
     for group, kind in ADD_ON_CLUSTER_KINDS:

@@ -77,7 +77,8 @@ def reference(image: dict[str, Any]) -> str:
     """The image a chart renders from one image map: `registry/repository:tag`, then the digest
     from `sha` (kube-prometheus-stack, kube-state-metrics) or `digest` (node-exporter); charts
     without either carry it in `tag` (argo-cd, argo-rollouts, redis-ha)."""
-    # ingress-nginx names the repository `image` (beside `registry`), every other chart `repository`.
+    # Traefik's cloud-marketplace maps name the repository `image` (beside `registry`), every
+    # other map `repository`.
     name = "/".join(
         str(p) for p in (image.get("registry"), image.get("repository") or image.get("image")) if p
     )
@@ -164,12 +165,14 @@ CERT_MANAGER: dict[str, Account] = {
     },
     "startupapicheck.image": _switch("startupapicheck.enabled"),
 }
-# ingress-nginx's values.yaml is not copied here: its documented image maps (registry, image,
-# tag, digest), listed in SUBCHART_IMAGES, with their switches.
-INGRESS_NGINX: dict[str, Account] = {
-    "controller.image": lambda v: "pinned",
-    "controller.admissionWebhooks.patch.image": lambda v: "pinned",
-    "defaultBackend.image": _switch("defaultBackend.enabled"),
+# Traefik runs one image; the Azure and Oracle Cloud marketplace maps replace it only when
+# their switch is on (the chart's `traefik.image-name` in templates/_helpers.tpl).
+TRAEFIK: dict[str, Account] = {
+    "image": lambda v: "pinned",
+    "global.azure.images.proxy": _switch("global.azure.enabled"),
+    "global.azure.images.hub": _switch("global.azure.enabled"),
+    "oci_meta.images.proxy": _switch("oci_meta.enabled"),
+    "oci_meta.images.hub": _switch("oci_meta.enabled"),
 }
 ACCOUNTS = {
     "argo-cd": ARGO_CD,
@@ -177,11 +180,19 @@ ACCOUNTS = {
     "kube-prometheus-stack": KUBE_PROMETHEUS_STACK,
     "opentelemetry-collector": OPENTELEMETRY_COLLECTOR,
     "cert-manager": CERT_MANAGER,
-    "ingress-nginx": INGRESS_NGINX,
+    "traefik": TRAEFIK,
 }
-# Image maps of subcharts, which the parent's values.yaml shows only partly or not at all.
+# Image maps of subcharts, which the parent's values.yaml shows only partly or not at all, and
+# image maps image_blocks cannot recognise.
 SUBCHART_IMAGES = {
-    "ingress-nginx": ("controller.image", "controller.admissionWebhooks.patch.image", "defaultBackend.image"),
+    # Not subcharts: Traefik's marketplace image maps, which hold `image` where others hold
+    # `repository`, so image_blocks does not find them.
+    "traefik": (
+        "global.azure.images.proxy",
+        "global.azure.images.hub",
+        "oci_meta.images.proxy",
+        "oci_meta.images.hub",
+    ),
     "argo-cd": ("redis-ha.haproxy.image",),
     "kube-prometheus-stack": (
         "kube-state-metrics.image",
@@ -193,8 +204,6 @@ SUBCHART_IMAGES = {
 
 
 def chart_defaults(chart: str, version: str) -> dict[str, Any]:
-    if chart == "ingress-nginx":  # not copied: accounted for by SUBCHART_IMAGES alone
-        return {"defaultBackend": {"enabled": False}, "controller": {"admissionWebhooks": {"enabled": True}}}
     return yaml.safe_load((CHARTS / chart / version / "values.yaml").read_text())
 
 
@@ -290,7 +299,7 @@ def test_staging_and_production_refuse_charts_and_images_without_digests(stack: 
     expected = {"argocd.chartDigest", "argocd.rollouts.chartDigest", "monitoring.chartDigest"}
     expected |= {key for key in OFFLINE_CHART_IMAGES if not key.endswith(".haproxy")}
     expected.add("monitoring.tracing.chartDigest")  # the stack files run the collector
-    expected |= set(OFFLINE_INGRESS_DIGESTS)  # ingress-nginx and cert-manager
+    expected |= set(OFFLINE_INGRESS_DIGESTS)  # Traefik and cert-manager
     if stack == "production":
         expected.add("argocd.images.haproxy")  # HA: redis-ha's HAProxy
     assert keys == expected

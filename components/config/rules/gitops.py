@@ -96,7 +96,7 @@ def gitops_problems(config: StackConfig) -> list[Problem]:
         config.argocd.namespace: "argocd.namespace",
         config.argocd.rollouts.namespace: "argocd.rollouts.namespace",
         config.monitoring.namespace: "monitoring.namespace",
-        config.ingress.nginx_namespace: "ingress.nginxNamespace",
+        config.ingress.traefik_namespace: "ingress.traefikNamespace",
         config.ingress.cert_manager_namespace: "ingress.certManagerNamespace",
         "kube-system": "",
         "kube-public": "",

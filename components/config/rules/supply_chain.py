@@ -84,10 +84,10 @@ def chart_pin_problems(config: StackConfig) -> list[Problem]:
         )
     ingress_charts = (
         (
-            "ingress.nginxChartDigest",
-            config.ingress.nginx_chart_digest,
-            "registry.k8s.io/ingress-nginx/charts/ingress-nginx",
-            config.ingress.nginx_chart_version,
+            "ingress.traefikChartDigest",
+            config.ingress.traefik_chart_digest,
+            "ghcr.io/traefik/helm/traefik",
+            config.ingress.traefik_chart_version,
         ),
         (
             "ingress.certManagerChartDigest",
