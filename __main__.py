@@ -38,7 +38,11 @@ from components.gitops.validation_observer import ValidationObserver, Validation
 from components.ingress.ingress import Ingress, IngressArgs
 from components.kubernetes.admission_policies import PodPolicies, PodPoliciesArgs
 from components.kubernetes.network_isolation import NetworkIsolation, NetworkIsolationArgs
-from components.kubernetes.network_policies import Isolation
+from components.kubernetes.network_policies import Isolation, TracingIsolation
+from components.monitoring.jaeger import METRICS_PORT as JAEGER_METRICS_PORT
+from components.monitoring.jaeger import QUERY_HTTP_PORT as JAEGER_QUERY_PORT
+from components.monitoring.jaeger import SELECTOR as JAEGER_PODS
+from components.monitoring.jaeger import query_url as jaeger_query_url
 from components.monitoring.monitoring import Monitoring, MonitoringArgs
 from components.monitoring.stack_values import (
     OPERATOR_WEBHOOK_PORT,
@@ -46,7 +50,13 @@ from components.monitoring.stack_values import (
     PROMETHEUS_PORT,
     prometheus_url,
 )
-from components.monitoring.tracing import Tracing, TracingArgs
+from components.monitoring.tracing import (
+    COLLECTOR_PODS,
+    OTLP_GRPC_PORT,
+    OTLP_HTTP_PORT,
+    Tracing,
+    TracingArgs,
+)
 from components.monitoring.tracing import endpoint as otlp_endpoint
 from components.storage.metrics_bucket import MetricsBucket, MetricsBucketArgs
 
@@ -113,18 +123,26 @@ def main() -> None:
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
     )
     pulumi.export("monitoringNamespace", config.monitoring.namespace)
-    # Seed 002's tracing: an OpenTelemetry collector exporting where the config names.
+    # Seed 002's tracing: an OpenTelemetry collector exporting to an in-cluster Jaeger (or
+    # where the config names).
+    tracing = None
     if config.monitoring.tracing.enabled:
-        Tracing(
+        tracing = Tracing(
             f"{env}-tracing",
             TracingArgs(
+                environment=env,
                 tracing=config.monitoring.tracing,
                 timeout_seconds=config.monitoring.helm_timeout_seconds,
                 charts=config.charts,
             ),
-            opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+            # Jaeger's ServiceMonitor needs the CRD the monitoring release installs.
+            opts=pulumi.ResourceOptions(
+                providers={"kubernetes": cluster.provider}, depends_on=[monitoring.release]
+            ),
         )
         pulumi.export("otlpEndpoint", otlp_endpoint(config.monitoring.tracing))
+        if config.monitoring.tracing.in_cluster_jaeger:
+            pulumi.export("jaegerQueryUrl", jaeger_query_url(config.monitoring.tracing))
     pulumi.export("prometheusUrl", prometheus_url(config.monitoring))
 
     # --- gitops --------------------------------------------------------------------
@@ -210,8 +228,21 @@ def main() -> None:
             ),
         )
         app_dependencies.extend([*ingress.releases.values(), *ingress.issuers.values()])
-    # Default-deny ingress in Argo CD's and monitoring's namespaces: no service workload
-    # reaches Alertmanager, Prometheus, or Argo CD's repo server and Redis.
+    # Default-deny ingress in Argo CD's, monitoring's and the tracing namespaces: no service
+    # workload reaches Alertmanager, Prometheus, Argo CD's repo server and Redis, or Jaeger;
+    # the services reach the collector's OTLP ports.
+    tracing_isolation = (
+        TracingIsolation(
+            namespace=config.monitoring.tracing.namespace,
+            collector_pods=COLLECTOR_PODS,
+            otlp_ports=(OTLP_GRPC_PORT, OTLP_HTTP_PORT),
+            trace_sources=tuple(sorted(gitops_spec.namespaces)),
+            jaeger_pods=JAEGER_PODS if config.monitoring.tracing.in_cluster_jaeger else None,
+            jaeger_monitoring_ports=(JAEGER_QUERY_PORT, JAEGER_METRICS_PORT),
+        )
+        if tracing is not None
+        else None
+    )
     NetworkIsolation(
         f"{env}-network",
         NetworkIsolationArgs(
@@ -223,10 +254,16 @@ def main() -> None:
                 prometheus_pods=PROMETHEUS_PODS,
                 prometheus_port=PROMETHEUS_PORT,
                 webhook_port=OPERATOR_WEBHOOK_PORT,
+                tracing=tracing_isolation,
             )
         ),
         opts=pulumi.ResourceOptions(
-            providers={"kubernetes": cluster.provider}, depends_on=[argocd.namespace, monitoring.namespace]
+            providers={"kubernetes": cluster.provider},
+            depends_on=[
+                argocd.namespace,
+                monitoring.namespace,
+                *([tracing.namespace] if tracing is not None else []),
+            ],
         ),
     )
     # GHCR pull credentials in every namespace the Applications deploy to: before the first

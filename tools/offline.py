@@ -151,7 +151,8 @@ def _placeholder(label: str) -> str:
 # (the charts' values.yaml and appVersion in components/schemas/charts/; haproxy, as Argo CD's
 # HA install manifests run it; kube-state-metrics 8.4.0 and prometheus-node-exporter 4.56.1,
 # whose values are not copied here, at their appVersions 2.20.0 and 1.12.1; the OpenTelemetry
-# collector at chart 0.170.0's appVersion 0.158.0; Grafana and its sidecar at the tags a public
+# collector at chart 0.170.0's appVersion 0.158.0; Jaeger, which no chart installs, at the tag
+# components/monitoring/config.py pins (JAEGER_IMAGE); Grafana and its sidecar at the tags a public
 # consumer of the grafana chart pins, not read from chart 12.11.1, whose values are not here).
 OFFLINE_CHARTS: tuple[str, ...] = ("argocd", "argocd.rollouts", "monitoring", "monitoring.tracing")
 OFFLINE_CHART_IMAGES: dict[str, str] = {
@@ -169,6 +170,7 @@ OFFLINE_CHART_IMAGES: dict[str, str] = {
     "monitoring.images.grafana": "docker.io/grafana/grafana:12.3.1",
     "monitoring.images.grafanaSidecar": "quay.io/kiwigrid/k8s-sidecar:2.5.0",
     "monitoring.tracing.images.collector": "docker.io/otel/opentelemetry-collector-k8s:0.158.0",
+    "monitoring.tracing.images.jaeger": "docker.io/jaegertracing/jaeger:2.12.0",
     "ingress.images.traefik": "docker.io/traefik:v3.7.11",
     "ingress.images.certManagerController": "quay.io/jetstack/cert-manager-controller:v1.21.2",
     "ingress.images.certManagerWebhook": "quay.io/jetstack/cert-manager-webhook:v1.21.2",

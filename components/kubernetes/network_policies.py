@@ -1,4 +1,4 @@
-"""NetworkPolicies of Argo CD's and the monitoring stack's namespaces (pure: no Pulumi).
+"""NetworkPolicies of Argo CD's, the monitoring stack's and the tracing namespaces (pure: no Pulumi).
 
 Each namespace denies all ingress, then admits only what its components need, so that no
 workload of a service namespace reaches Alertmanager (whose API creates silences), Prometheus,
@@ -17,6 +17,11 @@ PagerDuty and Slack.
 - **The API server calls the Prometheus operator's admission webhook**: from anywhere (the
   control plane is no pod, and LKE's has no fixed address in the cluster), on the webhook's
   port only, which no other pod of the namespace listens on.
+- **Tracing** (where the collector runs): the services' namespaces send OTLP to the
+  collector's pods on its OTLP ports; the collector reaches Jaeger inside the namespace;
+  from the monitoring namespace, Grafana reads Jaeger's query port and Prometheus scrapes its
+  metrics port. Nothing else reaches Jaeger: its own OTLP receiver is not open to the
+  services, so every span passes the collector's memory limiter.
 
 Nothing admits Argo CD's server from another namespace: operators reach it with
 `kubectl port-forward`, which the kubelet connects from inside the pod's own network
@@ -37,6 +42,22 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 POLICY_LABELS = {"app.kubernetes.io/part-of": "delivery"}
 
 
+class TracingIsolation(BaseModel):
+    """The tracing namespace: who sends OTLP to the collector, and Jaeger's open ports."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespace: str
+    collector_pods: dict[str, str]
+    otlp_ports: tuple[int, ...]
+    # The namespaces whose workloads send traces (the services').
+    trace_sources: tuple[str, ...]
+    # Jaeger's pods and the ports the monitoring namespace reaches (query, metrics); None
+    # when the backend is external.
+    jaeger_pods: dict[str, str] | None = None
+    jaeger_monitoring_ports: tuple[int, ...] = ()
+
+
 class Isolation(BaseModel):
     """The namespaces, the pods Prometheus scrapes or Rollouts query, and their ports."""
 
@@ -51,6 +72,7 @@ class Isolation(BaseModel):
     prometheus_pods: dict[str, str]
     prometheus_port: int = Field(ge=1, le=65535)
     webhook_port: int = Field(ge=1, le=65535)
+    tracing: TracingIsolation | None = None
 
 
 def _namespace(name: str) -> dict[str, Any]:
@@ -124,10 +146,45 @@ def monitoring_policies(isolation: Isolation) -> dict[str, dict[str, Any]]:
     return policies
 
 
+def tracing_policies(isolation: Isolation) -> dict[str, dict[str, Any]]:
+    """The tracing namespace: its own pods, the services' OTLP on the collector, and the
+    monitoring namespace on Jaeger's query and metrics ports."""
+    tracing = isolation.tracing
+    if tracing is None:
+        return {}
+    policies = _isolated(tracing.namespace)
+    if tracing.trace_sources:
+        policies["allow-otlp"] = _policy(
+            tracing.namespace,
+            "allow-otlp",
+            tracing.collector_pods,
+            [
+                {
+                    "from": [_namespace(source) for source in sorted(tracing.trace_sources)],
+                    "ports": _ports(*tracing.otlp_ports),
+                }
+            ],
+        )
+    if tracing.jaeger_pods is not None:
+        policies["allow-monitoring-jaeger"] = _policy(
+            tracing.namespace,
+            "allow-monitoring-jaeger",
+            tracing.jaeger_pods,
+            [
+                {
+                    "from": [_namespace(isolation.monitoring_namespace)],
+                    "ports": _ports(*tracing.jaeger_monitoring_ports),
+                }
+            ],
+        )
+    return policies
+
+
 def network_policies(isolation: Isolation) -> dict[str, dict[str, Any]]:
-    """Every policy, keyed `argocd-<name>` or `monitoring-<name>` (stable whatever the
-    namespaces are called)."""
+    """Every policy, keyed `argocd-<name>`, `monitoring-<name>` or `tracing-<name>` (stable
+    whatever the namespaces are called)."""
     return {
         **{f"argocd-{role}": doc for role, doc in argocd_policies(isolation).items()},
         **{f"monitoring-{role}": doc for role, doc in monitoring_policies(isolation).items()},
+        **{f"tracing-{role}": doc for role, doc in tracing_policies(isolation).items()},
     }

@@ -180,18 +180,59 @@ class TracingExporter(Model):
         return self
 
 
+# Jaeger v2 (the OpenTelemetry-collector-based single binary) at the release the tracing test
+# builds from its Go module (tools/jaeger/go.mod: module v1.75.0 is image 2.12.0; Jaeger
+# releases both lines together, "v1.74.0 / v2.11.0" in its CHANGELOG.md).
+JAEGER_IMAGE = "docker.io/jaegertracing/jaeger:2.12.0"
+TracingImage = Literal["collector", "jaeger"]
+_DURATION_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+
+
+class JaegerConfig(Model):
+    """The in-cluster Jaeger (`backend: jaeger`): one pod, spans in Badger on a volume."""
+
+    retention: str = Field(
+        default="7d",
+        pattern=r"^[1-9][0-9]*(h|d|w)$",
+        description="How long Jaeger keeps spans (Badger's TTL): hours, days or weeks, e.g. `72h`, `7d`.",
+    )
+    storage_gi: int = Field(
+        default=MIN_VOLUME_GI,
+        ge=MIN_VOLUME_GI,
+        le=500,
+        description="Size in GiB of Jaeger's Badger volume (Linode block storage: at least 10).",
+    )
+
+    @property
+    def retention_go(self) -> str:
+        """The retention as a Go duration (`time.ParseDuration` knows no days or weeks)."""
+        return f"{int(self.retention[:-1]) * _DURATION_HOURS[self.retention[-1]]}h"
+
+
 class TracingConfig(Model):
-    """The OpenTelemetry collector the services send traces to (seed 002: Jaeger, OpenTelemetry)."""
+    """The OpenTelemetry collector the services send traces to, and the Jaeger it exports to
+    (seed 002: Jaeger, OpenTelemetry)."""
 
     enabled: bool = Field(default=False, description="Run an OpenTelemetry collector on the cluster.")
     chart_version: ChartVersion = Field(
         default="0.170.0",
         description="Version of the `opentelemetry-collector` chart (open-telemetry.github.io/opentelemetry-helm-charts).",
     )
-    namespace: DnsLabel = Field(default="opentelemetry", description="Namespace of the collector.")
+    namespace: DnsLabel = Field(default="opentelemetry", description="Namespace of the collector and Jaeger.")
     replicas: int = Field(default=1, ge=1, le=5, description="Collector replicas (a stateless gateway).")
+    backend: Literal["jaeger", "external"] = Field(
+        default="jaeger",
+        description=(
+            "Where the collector sends traces: `jaeger`, a Jaeger this program declares beside the "
+            "collector (Grafana gets it as a datasource); `external`, the backend `exporter` names."
+        ),
+    )
+    jaeger: JaegerConfig = Field(
+        default_factory=JaegerConfig, description="The in-cluster Jaeger (`backend: jaeger`)."
+    )
     exporter: TracingExporter | None = Field(
-        default=None, description="Where the collector exports traces; required when `enabled`."
+        default=None,
+        description="The external backend the collector exports to; required with `backend: external`, refused with `jaeger`.",
     )
     chart_digest: ChartDigest | None = Field(
         default=None,
@@ -202,21 +243,34 @@ class TracingConfig(Model):
             "Unset: by version. Required in staging and production when enabled."
         ),
     )
-    images: dict[Literal["collector"], PinnedChartImage] = Field(
+    images: dict[TracingImage, PinnedChartImage] = Field(
         default_factory=dict,
         description=(
-            "The chart's image by tag and digest: `collector` (docker.io/otel/opentelemetry-collector-k8s "
-            "at the chart's appVersion). Unset: the chart's tag. Required in staging and production when enabled."
+            "Images by tag and digest: `collector` (docker.io/otel/opentelemetry-collector-k8s at the "
+            f"chart's appVersion) and, with `backend: jaeger`, `jaeger` ({JAEGER_IMAGE}). Unset: the "
+            "chart's tag and Jaeger's pinned tag. Required in staging and production when enabled."
         ),
     )
 
     @model_validator(mode="after")
-    def _exporter_when_enabled(self) -> TracingConfig:
-        if self.enabled and self.exporter is None:
+    def _exporter_matches_backend(self) -> TracingConfig:
+        if self.backend == "external" and self.exporter is None:
             raise FieldError(
-                "exporter", "a collector needs somewhere to send traces; allowed: {protocol, endpoint}"
+                "exporter",
+                "`backend: external` needs somewhere to send traces; allowed: {protocol, endpoint}, "
+                "or backend: jaeger",
+            )
+        if self.backend == "jaeger" and self.exporter is not None:
+            raise FieldError(
+                "exporter",
+                "`backend: jaeger` exports to the Jaeger this program declares; allowed: no exporter, "
+                "or backend: external to send to the backend it names",
             )
         return self
+
+    @property
+    def in_cluster_jaeger(self) -> bool:
+        return self.enabled and self.backend == "jaeger"
 
 
 class MonitoringConfig(Model):
@@ -254,7 +308,7 @@ class MonitoringConfig(Model):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Deployment alert rules.")
     tracing: TracingConfig = Field(
         default_factory=TracingConfig,
-        description="OpenTelemetry collector for the services' traces, exporting where the config names.",
+        description="OpenTelemetry collector for the services' traces, exporting to an in-cluster Jaeger or where the config names.",
     )
     slo: SloConfig = Field(
         default_factory=SloConfig,

@@ -14,12 +14,15 @@ from components.contracts.monitoring import PROMETHEUS_RELEASE
 from components.kubernetes.helm import image_ref
 from components.monitoring.config import MonitoringConfig, MonitoringImage
 from components.monitoring.dashboards import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE
+from components.monitoring.jaeger import query_url as jaeger_query_url
 
 CHART = "kube-prometheus-stack"
 # The chart's OCI registry (https://github.com/prometheus-community/helm-charts, "OCI"):
 # installed by digest there (components/kubernetes/helm.py).
 REPOSITORY = "oci://ghcr.io/prometheus-community/charts"
 RELEASE_NAME = PROMETHEUS_RELEASE
+# Grafana's uid of the Jaeger datasource (stable: dashboards and links name it).
+JAEGER_DATASOURCE_UID = "jaeger"
 
 # With serviceMonitorSelectorNilUsesHelmValues and ruleSelectorNilUsesHelmValues left at the
 # chart's default (true), Prometheus picks up only ServiceMonitors and PrometheusRules that
@@ -186,8 +189,14 @@ def grafana_values(config: MonitoringConfig) -> dict[str, Any]:
     ConfigMaps the program declares (dashboards.py) and the chart's defaults: the sidecar
     loads ConfigMaps labelled for it from the monitoring namespace alone, and the UI cannot
     change them. No volume: nothing made in the UI is meant to survive.
+
+    With the in-cluster Jaeger (``monitoring.tracing.backend: jaeger``) Grafana gets it as a
+    datasource: kube-prometheus-stack writes ``grafana.additionalDataSources`` into the
+    datasources ConfigMap its Grafana sidecar provisions (the chart's values.yaml,
+    ``additionalDataSources``; Grafana's Jaeger datasource takes the query service's root URL,
+    https://grafana.com/docs/grafana/latest/datasources/jaeger/#provision-the-data-source).
     """
-    return {
+    values: dict[str, Any] = {
         "enabled": True,
         "defaultDashboardsEnabled": True,
         "defaultDashboardsTimezone": "utc",
@@ -201,6 +210,21 @@ def grafana_values(config: MonitoringConfig) -> dict[str, Any]:
                 "provider": {"allowUiUpdates": False},
             }
         },
+    }
+    if config.tracing.in_cluster_jaeger:
+        values["additionalDataSources"] = [jaeger_datasource(config)]
+    return values
+
+
+def jaeger_datasource(config: MonitoringConfig) -> dict[str, Any]:
+    """Grafana's datasource for the in-cluster Jaeger's query service."""
+    return {
+        "name": "Jaeger",
+        "uid": JAEGER_DATASOURCE_UID,
+        "type": "jaeger",
+        "access": "proxy",
+        "url": jaeger_query_url(config.tracing),
+        "editable": False,
     }
 
 

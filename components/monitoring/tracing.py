@@ -3,8 +3,10 @@ Distributed tracing", "OpenTelemetry: Observability standards").
 
 A gateway Deployment of the ``opentelemetry-collector`` chart (pinned,
 open-telemetry.github.io/opentelemetry-helm-charts) in its own namespace. It receives OTLP
-(gRPC 4317, HTTP 4318) and sends traces to the one exporter ``monitoring.tracing.exporter``
-names (Jaeger and most backends take OTLP). The configuration is the chart's
+(gRPC 4317, HTTP 4318) and sends traces to one exporter: by default (``backend: jaeger``)
+the Jaeger this component declares beside it (components/monitoring/jaeger.py), over OTLP gRPC
+to its Service; with ``backend: external``, the backend ``monitoring.tracing.exporter`` names
+(Jaeger and most backends take OTLP). The configuration is the chart's
 ``alternateConfig``, complete and unmerged: no Jaeger, Zipkin or Prometheus receiver, no
 debug exporter, no logs or metrics pipeline; the collector carries traces and nothing else. The services find it at
 ``endpoint()`` (``OTEL_EXPORTER_OTLP_ENDPOINT``).
@@ -20,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.kubernetes.config import ChartsConfig
 from components.kubernetes.helm import image_ref, pinned_release
-from components.kubernetes.providers import require_provider
-from components.monitoring.config import TracingConfig
+from components.kubernetes.providers import dependencies, require_provider
+from components.monitoring.config import TracingConfig, TracingExporter
+from components.monitoring.jaeger import Jaeger, JaegerArgs
+from components.monitoring.jaeger import otlp_endpoint as jaeger_otlp_endpoint
 
 CHART = "opentelemetry-collector"
 # Published as OCI since open-telemetry/opentelemetry-helm-charts#1429: installed by digest there
@@ -32,15 +36,28 @@ RELEASE_NAME = "otel-collector"
 # this configuration uses, without the contrib distribution's hundreds of others.
 IMAGE_REPOSITORY = "otel/opentelemetry-collector-k8s"
 EXPORTER_NAME = "backend"
+# The chart's selector labels (templates/_helpers.tpl, `opentelemetry-collector.selectorLabels`:
+# the chart's name and the release's), which the tracing namespace's OTLP policy selects.
+COLLECTOR_PODS = {"app.kubernetes.io/name": CHART, "app.kubernetes.io/instance": RELEASE_NAME}
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 # The memory_limiter works from the limit (80 %); the chart sets GOMEMLIMIT from it too.
 MEMORY_LIMIT = "512Mi"
 
 
+def exporter(config: TracingConfig) -> TracingExporter:
+    """Where the collector sends traces: the in-cluster Jaeger's OTLP gRPC receiver (plain gRPC
+    inside the cluster, which the exporter model allows only towards a `.svc.cluster.local`
+    name), or the external backend the config names."""
+    if config.backend == "jaeger":
+        return TracingExporter(protocol="otlp", endpoint=jaeger_otlp_endpoint(config), insecure=True)
+    if config.exporter is None:
+        raise ValueError("monitoring.tracing.exporter is required with backend: external")
+    return config.exporter
+
+
 def exporter_key(config: TracingConfig) -> str:
-    assert config.exporter is not None
-    return f"{config.exporter.protocol}/{EXPORTER_NAME}"
+    return f"{exporter(config).protocol}/{EXPORTER_NAME}"
 
 
 def endpoint(config: TracingConfig) -> str:
@@ -59,9 +76,7 @@ def _image(config: TracingConfig) -> dict[str, str]:
 
 def collector_values(config: TracingConfig) -> dict[str, Any]:
     """Values of the opentelemetry-collector chart: a traces-only OTLP gateway."""
-    exporter = config.exporter
-    if exporter is None:
-        raise ValueError("monitoring.tracing.exporter is required when tracing is enabled")
+    target = exporter(config)
     return {
         "mode": "deployment",
         # The chart names the release's objects after it: the Service is RELEASE_NAME.
@@ -106,7 +121,7 @@ def collector_values(config: TracingConfig) -> dict[str, Any]:
                 "batch": {},
             },
             "exporters": {
-                exporter_key(config): {"endpoint": exporter.endpoint, "tls": {"insecure": exporter.insecure}},
+                exporter_key(config): {"endpoint": target.endpoint, "tls": {"insecure": target.insecure}},
             },
             "service": {
                 "extensions": ["health_check"],
@@ -125,6 +140,7 @@ def collector_values(config: TracingConfig) -> dict[str, Any]:
 class TracingArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    environment: str
     tracing: TracingConfig
     timeout_seconds: int
     # Where the chart comes from and whether the release waits (delivery:charts).
@@ -132,21 +148,38 @@ class TracingArgs(BaseModel):
 
 
 class Tracing(pulumi.ComponentResource):
-    """The collector's namespace and its pinned release. Pass the cluster's Kubernetes
-    provider in ``opts.providers``."""
+    """The tracing namespace, the collector's pinned release and, with ``backend: jaeger``,
+    Jaeger. Pass the cluster's Kubernetes provider in ``opts.providers``; ``opts.depends_on``
+    must hold the monitoring release (Jaeger's ServiceMonitor needs its CRD)."""
 
     namespace: k8s.core.v1.Namespace
     release: k8s.helm.v3.Release
+    jaeger: Jaeger | None
 
     def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("delivery:tracing:Tracing", name, None, opts)
         provider = require_provider(self, "kubernetes")
+        after = dependencies(opts)
         config = args.tracing
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": config.namespace, "labels": {"app.kubernetes.io/part-of": "tracing"}},
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            # Deleting the namespace deletes Jaeger's volume claim with the spans.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=provider,
+                protect=args.environment == "production" and config.backend == "jaeger",
+            ),
         )
+        self.jaeger = None
+        if config.backend == "jaeger":
+            self.jaeger = Jaeger(
+                f"{name}-jaeger",
+                JaegerArgs(environment=args.environment, tracing=config),
+                opts=pulumi.ResourceOptions(
+                    parent=self, providers={"kubernetes": provider}, depends_on=[*after, self.namespace]
+                ),
+            )
         self.release = pinned_release(
             f"{name}-release",
             release_name=RELEASE_NAME,
@@ -160,4 +193,4 @@ class Tracing(pulumi.ComponentResource):
             charts=args.charts,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.namespace]),
         )
-        self.register_outputs({"endpoint": endpoint(config)})
+        self.register_outputs({"endpoint": endpoint(config), "backend": exporter(config).endpoint})

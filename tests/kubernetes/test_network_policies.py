@@ -16,6 +16,10 @@ import kubernetes_validate
 from components.config.adapters import gitops_spec
 from components.gitops.argocd_values import COMPONENT_PODS, POD_NAME_LABEL, metrics_endpoints
 from components.kubernetes.network_policies import NAMESPACE_NAME_LABEL
+from components.monitoring.jaeger import LABELS as JAEGER_LABELS
+from components.monitoring.jaeger import METRICS_PORT as JAEGER_METRICS_PORT
+from components.monitoring.jaeger import OTLP_GRPC_PORT as JAEGER_OTLP_PORT
+from components.monitoring.jaeger import QUERY_GRPC_PORT, QUERY_HTTP_PORT
 from components.monitoring.stack_values import (
     ALERTMANAGER_PODS,
     ALERTMANAGER_PORT,
@@ -23,6 +27,7 @@ from components.monitoring.stack_values import (
     PROMETHEUS_PODS,
     PROMETHEUS_PORT,
 )
+from components.monitoring.tracing import COLLECTOR_PODS, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from tests.support.charts import argocd_release, chart_values, monitoring_release
 from tests.support.stacks import stack_config
 from tests.support.types import NAMESPACE
@@ -146,6 +151,32 @@ def test_no_service_namespace_reaches_alertmanager_prometheus_or_argo_cds_repo_s
         assert reach(argocd, pod, port) == {argocd, monitoring}, name
 
 
+def test_services_reach_the_collector_and_only_the_collector_grafana_and_prometheus_reach_jaeger(
+    stack_run: Run,
+) -> None:
+    """The services send OTLP to the collector; Jaeger takes spans only from inside the tracing
+    namespace (the collector), its query port only from Grafana's namespace, its metrics only
+    from Prometheus'."""
+    config = stack_config(stack_run.stack)
+    tracing, monitoring = config.monitoring.tracing.namespace, config.monitoring.namespace
+    declared, labels = policies(stack_run), namespace_labels(stack_run)
+    services = service_namespaces(stack_run.stack)
+    assert tracing in labels and services
+
+    def reach(pod: dict[str, str], port: int) -> set[str]:
+        return sources(declared, labels, tracing, pod, port)
+
+    collector = {**COLLECTOR_PODS, "component": "standalone-collector"}
+    for port in (OTLP_GRPC_PORT, OTLP_HTTP_PORT):
+        assert reach(collector, port) == {tracing, *services}, port
+    assert reach(JAEGER_LABELS, JAEGER_OTLP_PORT) == {tracing}
+    assert reach(JAEGER_LABELS, QUERY_GRPC_PORT) == {tracing}
+    for port in (QUERY_HTTP_PORT, JAEGER_METRICS_PORT):
+        assert reach(JAEGER_LABELS, port) == {tracing, monitoring}, port
+    # Without the program's policies every namespace reaches Jaeger: the check can fail.
+    assert services <= sources([], labels, tracing, JAEGER_LABELS, JAEGER_OTLP_PORT)
+
+
 def test_the_api_server_reaches_the_operators_webhook_and_no_other_port(stack_run: Run) -> None:
     """The control plane calls the admission webhook for every PrometheusRule: it is no pod, so
     that one port is open to every source, and no other port with it."""
@@ -179,7 +210,11 @@ def test_the_model_sees_open_namespaces_and_what_the_charts_own_policies_reopen(
 
 def test_each_namespace_denies_ingress_by_default(stack_run: Run) -> None:
     config = stack_config(stack_run.stack)
-    for namespace in (config.argocd.namespace, config.monitoring.namespace):
+    for namespace in (
+        config.argocd.namespace,
+        config.monitoring.namespace,
+        config.monitoring.tracing.namespace,
+    ):
         deny = [
             p
             for p in policies(stack_run)

@@ -10,7 +10,14 @@ import pytest
 
 from components.config.base import ConfigError
 from components.kubernetes.helm import chart_name
-from components.monitoring.tracing import CHART, EXPORTER_NAME, RELEASE_NAME, REPOSITORY, collector_values
+from components.monitoring.tracing import (
+    CHART,
+    EXPORTER_NAME,
+    RELEASE_NAME,
+    REPOSITORY,
+    collector_values,
+    exporter,
+)
 from tests.support.charts import chart_values, unknown_key_paths
 from tests.support.stacks import TEST_SECRETS, stack_config, stack_values
 from tools.offline import Recorder, Run, run_program
@@ -27,7 +34,8 @@ def collector_release(run: Run) -> Any:
 
 def test_every_stack_runs_a_pinned_traces_only_collector(stack_run: Run) -> None:
     config = stack_config(stack_run.stack).monitoring.tracing
-    assert config.enabled and config.exporter is not None
+    assert config.enabled
+    target = exporter(config)
     release = collector_release(stack_run)
     assert release.inputs["version"] == config.chart_version
     # From the OCI registry, by digest where the stack pins its charts (test_chart_images.py).
@@ -42,7 +50,7 @@ def test_every_stack_runs_a_pinned_traces_only_collector(stack_run: Run) -> None
     pipelines = collector["service"]["pipelines"]
     # Traces only, from OTLP, to the configured exporter alone.
     assert set(pipelines) == {"traces"} and set(collector["receivers"]) == {"otlp"}
-    key = f"{config.exporter.protocol}/{EXPORTER_NAME}"
+    key = f"{target.protocol}/{EXPORTER_NAME}"
     # The chart's probes need the health_check extension.
     assert "health_check" in collector["extensions"] and collector["service"]["extensions"] == [
         "health_check"
@@ -56,8 +64,8 @@ def test_every_stack_runs_a_pinned_traces_only_collector(stack_run: Run) -> None
     exporters = collector["exporters"]
     assert set(exporters) == {key}
     assert exporters[key] == {
-        "endpoint": config.exporter.endpoint,
-        "tls": {"insecure": config.exporter.insecure},
+        "endpoint": target.endpoint,
+        "tls": {"insecure": target.insecure},
     }
     assert values["replicaCount"] == config.replicas
 
@@ -77,13 +85,17 @@ def test_collector_values_use_only_chart_keys(stack_run: Run) -> None:
 @pytest.mark.parametrize(
     ("tracing", "message"),
     [
-        ({"enabled": True}, "delivery:monitoring.tracing.exporter"),
+        ({"enabled": True, "backend": "external"}, "delivery:monitoring.tracing.exporter"),
         (
-            {"enabled": True, "exporter": {"endpoint": "https://jaeger.example:4317"}},
+            {"enabled": True, "backend": "external", "exporter": {"endpoint": "https://jaeger.example:4317"}},
             "`otlp` (gRPC) takes `host:port`",
         ),
         (
-            {"enabled": True, "exporter": {"endpoint": "jaeger.example:4317", "insecure": True}},
+            {
+                "enabled": True,
+                "backend": "external",
+                "exporter": {"endpoint": "jaeger.example:4317", "insecure": True},
+            },
             "TLS may be off only towards",
         ),
     ],

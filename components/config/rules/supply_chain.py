@@ -44,7 +44,11 @@ def chart_pin_problems(config: StackConfig) -> list[Problem]:
         ("argocd", list(config.argocd.deployed_images), list(config.argocd.images)),
         ("monitoring", list(MONITORING_IMAGES), list(config.monitoring.images)),
         ("argocd.rollouts", ["controller"] if config.rollouts_enabled else [], list(rollouts.images)),
-        ("monitoring.tracing", ["collector"] if tracing.enabled else [], list(tracing.images)),
+        (
+            "monitoring.tracing",
+            (["collector"] if tracing.enabled else []) + (["jaeger"] if tracing.in_cluster_jaeger else []),
+            list(tracing.images),
+        ),
         ("ingress", list(INGRESS_IMAGES) if config.ingress.enabled else [], list(config.ingress.images)),
     ]
     if env == "development":
