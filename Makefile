@@ -9,7 +9,7 @@ ENGINE_BUILD ?= ../shared/engine/build.sh
 TOOLS_CACHE ?= $(HOME)/.cache/delivery-tools
 export TOOLS_CACHE
 
-.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference report notifications-harness cel-harness promtool amtool minio helm chart-golden kube-apiserver charts
+.PHONY: help install lock plan preview engine golden bench test test-fast tamper lint typecheck check docs reference report notifications-harness cel-harness promtool amtool minio helm chart-golden kube-apiserver charts jaeger
 
 # Installs exactly what the workflows install: requirements-dev.lock pins every transitive
 # dependency (pip, setuptools and pip-tools included) with the sha256 of each file, so pip
@@ -132,6 +132,15 @@ $(TOOLS_CACHE)/minio: tools/minio/go.mod tools/minio/go.sum
 	@command -v go >/dev/null || { echo "go not found: MinIO needs Go (https://go.dev/dl/)" >&2; exit 1; }
 	mkdir -p $(TOOLS_CACHE)
 	cd tools/minio && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/minio github.com/minio/minio
+
+# Jaeger v2 (the OpenTelemetry-collector-based single binary, pinned in tools/jaeger/go.mod at
+# module v1.75.0, the release of the v2.12.0 image) for the tracing test: it runs the config
+# components/monitoring/jaeger.py renders, on 127.0.0.1 (tests/monitoring/test_jaeger_engine.py).
+jaeger: $(TOOLS_CACHE)/jaeger  ## Jaeger v2 (pinned in tools/jaeger/go.mod) for the tracing backend test
+$(TOOLS_CACHE)/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
+	@command -v go >/dev/null || { echo "go not found: Jaeger needs Go (https://go.dev/dl/)" >&2; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/jaeger && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath -o $(TOOLS_CACHE)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
 # The Helm CLI (helm.sh/helm/v3, pinned in tools/helm/go.mod) rendering the service chart for
 # every service and environment (tools/service_chart.py runs it).
