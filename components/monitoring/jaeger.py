@@ -9,12 +9,14 @@ Its whole configuration is the YAML ``jaeger_config`` renders, the one the real 
 tests/monitoring/test_jaeger_engine.py (``make jaeger``). No Helm chart: five plain objects
 (``jaeger_manifests``), pure functions of the config.
 
-- One replica, ``Recreate``: Badger takes an exclusive lock on its directory
-  (https://www.jaegertracing.io/docs/2.12/storage/badger/), and the volume is ReadWriteOnce.
+- One replica, ``Recreate``: Badger suits a single node only
+  (https://www.jaegertracing.io/docs/2.12/storage/badger/) and locks its directory while
+  open, and the volume is ReadWriteOnce.
 - Spans live ``jaeger.retention`` (Badger's TTL), on a claim of ``jaeger.storageGi``.
 - Pod security as the pod policies ask (components/kubernetes/pod_policies.py): the image's
   own non-root user (10001, its Dockerfile's ``USER``), read-only root filesystem, no
-  privilege escalation, no capabilities; ``fsGroup`` makes the volume writable for that user.
+  privilege escalation, no capabilities; ``fsGroup`` makes the volume writable for that user
+  (the Badger page's "Badger file permissions as non-root service").
 - The collector's self-metrics (``service.telemetry.metrics``) on a ``metrics`` port, scraped
   through a ServiceMonitor with the release label kube-prometheus-stack's Prometheus selects.
 """
