@@ -1,7 +1,7 @@
 """``promote.yml``: production takes the revision staging validated, after production's approval.
 
 Manual (``workflow_dispatch``, no inputs: what is promoted is decided by the evidence, not by
-whoever starts the run). Two jobs:
+whoever starts the run). The jobs:
 
 - ``validated`` (check ``staging validated``): the newest completed run of
   ``staging-validation.yml`` on main must have passed, and its evidence artifact must name
@@ -19,6 +19,12 @@ whoever starts the run). Two jobs:
   sync, the blue-green promotion and its post-promotion analysis, and reports production's
   health to this run (``HEALTH_SCRIPT``); on failure (an aborted, rolled-back Rollout, a failed
   sync, or no healthy production within ``validation.healthMinutes``) it pages PagerDuty.
+  Whatever the outcome, it notes what Argo CD reported (``delivery_event.py observe``) and
+  keeps it as an artifact;
+- ``events``, in ``ci-main`` (the bucket's key, no production credential), after the health
+  job: the promotion, production's deployments at the time Argo CD finished the sync, its
+  rollbacks and incidents, and the resolution of open incidents once production is healthy
+  (docs/dora-metrics.md, "Production: recorded from the promotion's health job").
 """
 
 from __future__ import annotations
