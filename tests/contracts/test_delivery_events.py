@@ -419,24 +419,25 @@ def health_app(
 def test_promote_records_the_promotion_and_production_s_deployments_rollbacks_and_incidents(
     server: s3_server.Server, tmp_path: Path
 ) -> None:
-    """Two promotions. The first changes api; Argo CD finishes its sync at 12:20 (the
+    """Two promotions. The first changes orders; Argo CD finishes its sync at 12:20 (the
     deployment's time, not the promotion's 12:00), its Rollout aborts: a rollback and an
     incident. The second finds production healthy and resolves that incident, read back from
     the bucket."""
     _, job = the_job("promote.yml")
     prod = REFERENCE.environment_dir(REFERENCE.promote_to)
-    api = f"platform-{REFERENCE.promote_to}-api"
+    # Not `api`: the dispatch tests record incidents of platform-production-api in the same bucket.
+    orders = f"platform-{REFERENCE.promote_to}-orders"
     old, new, same, fixed = ("sha256:" + c * 64 for c in "1234")
 
     runner = Runner(tmp_path / "first", server)
-    built = runner.commit("api change", {"services/api/main.go": "v1"}, date="2026-11-19T10:00:00Z")
-    previous = runner.commit("release 1", {image_file(prod, "api"): image_yaml("api", built, old),
+    built = runner.commit("api change", {"services/orders/main.go": "v1"}, date="2026-11-19T10:00:00Z")
+    previous = runner.commit("release 1", {image_file(prod, "orders"): image_yaml("orders", built, old),
                                            image_file(prod, "web"): image_yaml("web", built, same)})  # fmt: skip
-    newer = runner.commit("api change 2", {"services/api/main.go": "v2"}, date="2026-11-20T07:30:00Z")
-    release = runner.commit("release 2", {image_file(prod, "api"): image_yaml("api", newer, new)})
+    newer = runner.commit("api change 2", {"services/orders/main.go": "v2"}, date="2026-11-20T07:30:00Z")
+    release = runner.commit("release 2", {image_file(prod, "orders"): image_yaml("orders", newer, new)})
     git(runner.workspace, "branch", release_branch(REFERENCE.promote_to))
     seen = observation(release, "unhealthy", "2026-11-20T12:40:00Z", {
-        api: health_app(("success", "2026-11-20T12:20:00Z"), "Degraded", "2026-11-20T12:31:00Z", aborted=True),
+        orders: health_app(("success", "2026-11-20T12:20:00Z"), "Degraded", "2026-11-20T12:31:00Z", aborted=True),
         f"platform-{REFERENCE.promote_to}-web": health_app(("success", "2026-11-20T12:20:00Z")),
     })  # fmt: skip
     (runner.temp / "health-observation").mkdir()
@@ -453,7 +454,7 @@ def test_promote_records_the_promotion_and_production_s_deployments_rollbacks_an
     events = uploaded(server, "promote")
     [promotion] = [e for e in events if e["kind"] == "promotion"]
     assert promotion["services"] == [
-        {"service": "api", "digest": new, "changed": True},
+        {"service": "orders", "digest": new, "changed": True},
         {"service": "web", "digest": same, "changed": False},
     ]
     assert (promotion["revision"], promotion["validation_run_id"], promotion["release_commit"]) == (
@@ -465,7 +466,7 @@ def test_promote_records_the_promotion_and_production_s_deployments_rollbacks_an
     [deployment] = [e for e in events if e["kind"] == "deployment"]
     assert (deployment["environment"], deployment["service"], deployment["digest"]) == (
         "production",
-        "api",
+        "orders",
         new,
     )
     # Lead time runs from the commit the image was built from to Argo CD's sync.
@@ -473,19 +474,19 @@ def test_promote_records_the_promotion_and_production_s_deployments_rollbacks_an
         newer, "2026-11-20T07:30:00Z", "2026-11-20T12:20:00Z",
     )  # fmt: skip
     [rollback] = [e for e in events if e["kind"] == "rollback"]
-    assert (rollback["application"], rollback["service"], rollback["revision"]) == (api, "api", release)
+    assert (rollback["application"], rollback["service"], rollback["revision"]) == (orders, "orders", release)
     [opened] = [e for e in events if e["kind"] == "incident"]
     assert (opened["action"], opened["occurred_at"]) == ("opened", "2026-11-20T12:31:00Z")
 
-    # The next promotion: a fix, synced and healthy (api Healthy since 14:02).
+    # The next promotion: a fix, synced and healthy (orders Healthy since 14:02).
     second = Runner(tmp_path / "second", server)
     branch = release_branch(REFERENCE.promote_to)
     git(second.workspace, "fetch", "-q", str(runner.workspace), f"{branch}:{branch}")
-    git(second.workspace, "checkout", "-q", branch)
-    fix = second.commit("api fix", {"services/api/main.go": "v3"}, date="2026-11-20T13:00:00Z")
-    then = second.commit("release 3", {image_file(prod, "api"): image_yaml("api", fix, fixed)})
+    git(second.workspace, "checkout", "-q", "--force", branch)  # over the recorder copies it holds too
+    fix = second.commit("api fix", {"services/orders/main.go": "v3"}, date="2026-11-20T13:00:00Z")
+    then = second.commit("release 3", {image_file(prod, "orders"): image_yaml("orders", fix, fixed)})
     seen = observation(then, "healthy", "2026-11-20T14:05:00Z", {
-        api: health_app(("success", "2026-11-20T14:00:00Z"), "Healthy", "2026-11-20T14:02:00Z"),
+        orders: health_app(("success", "2026-11-20T14:00:00Z"), "Healthy", "2026-11-20T14:02:00Z"),
         f"platform-{REFERENCE.promote_to}-web": health_app(("success", "2026-11-20T14:00:00Z")),
     })  # fmt: skip
     (second.temp / "health-observation").mkdir()
@@ -503,7 +504,7 @@ def test_promote_records_the_promotion_and_production_s_deployments_rollbacks_an
         e for e in uploaded(server, "promote") if e["kind"] == "incident" and e["action"] == "resolved"
     ]
     assert (resolved["application"], resolved["occurred_at"], resolved["revision"]) == (
-        api, "2026-11-20T14:02:00Z", then,
+        orders, "2026-11-20T14:02:00Z", then,
     )  # fmt: skip
 
 
