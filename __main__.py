@@ -454,6 +454,8 @@ def main() -> None:
                     endpoint=metrics.endpoint,
                     access_key_id=metrics.access_key_id,
                     secret_access_key=metrics.secret_access_key,
+                    report_access_key_id=metrics.report_access_key_id,
+                    report_secret_access_key=metrics.report_secret_access_key,
                 ),
                 slack_webhook_url=secrets.slack_webhook_url,
             ),

@@ -3,8 +3,9 @@ report reads (schema ``delivery-events.schema.json`` beside this module; docs/do
 
 github's workflows write the records (through ``.github/scripts/delivery_event.py``, which
 repeats these constants because it runs on a runner with the standard library only; a test
-holds them equal), gitops' notifications wake the workflow that records rollbacks and
-incidents, and ``tools/dora`` reads them back.
+holds them equal), gitops' notifications wake the workflow that records staging's rollbacks
+and incidents, promote.yml's health job observes production's, and ``tools/dora`` reads them
+back.
 """
 
 from __future__ import annotations

@@ -19,7 +19,13 @@ METRICS_ACCESS_KEY_ID = "METRICS_ACCESS_KEY_ID"  # secret of CI_MAIN_ENVIRONMENT
 METRICS_SECRET_ACCESS_KEY = "METRICS_SECRET_ACCESS_KEY"
 METRICS_BUCKET = "METRICS_BUCKET"  # variable
 METRICS_ENDPOINT = "METRICS_ENDPOINT"  # variable: https://<bucket region>-1.linodeobjects.com
-SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"  # secret of CI_MAIN_ENVIRONMENT
+SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"  # secret of CI_MAIN_ENVIRONMENT and REPORT_ENVIRONMENT
+# The weekly DORA report (dora-report.yml) reads the bucket with a read-only key of its own,
+# kept in this environment (main only) and given to that one job: no job holding it can
+# write the bucket, and the report holds no write credential.
+REPORT_ENVIRONMENT = "metrics-report"
+METRICS_READ_ACCESS_KEY_ID = "METRICS_READ_ACCESS_KEY_ID"  # secret of REPORT_ENVIRONMENT
+METRICS_READ_SECRET_ACCESS_KEY = "METRICS_READ_SECRET_ACCESS_KEY"
 # Where a production approver accepts an image's high findings before it is published (seed
 # 003, "High: Require approval"): the production reviewers, main only, no secrets. Declared
 # by the production stack (risk_acceptance.py).

@@ -48,6 +48,9 @@ class MetricsCredentials(BaseModel):
     endpoint: pulumi.Output[str]
     access_key_id: pulumi.Output[str]
     secret_access_key: pulumi.Output[str]
+    # The DORA report's read-only key on the same bucket.
+    report_access_key_id: pulumi.Output[str]
+    report_secret_access_key: pulumi.Output[str]
 
 
 class RepositoryGovernanceArgs(BaseModel):
@@ -253,42 +256,58 @@ class RepositoryGovernance(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
 
-        secrets: dict[str, pulumi.Output[str]] = {
-            ci_contract.METRICS_ACCESS_KEY_ID: args.metrics.access_key_id,
-            ci_contract.METRICS_SECRET_ACCESS_KEY: args.metrics.secret_access_key,
-            ci_contract.SLACK_WEBHOOK_URL: args.slack_webhook_url,
-        }
         # Deployments from main only, no reviewers: the metrics upload and the failure alerts
-        # on main run in it, nothing a branch or pull request starts can.
-        ci_main = github.RepositoryEnvironment(
-            f"{name}-ci-main-environment",
-            repository=repo,
-            environment=ci_contract.CI_MAIN_ENVIRONMENT,
-            can_admins_bypass=False,
-            deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
-                protected_branches=False, custom_branch_policies=True
+        # on main run in ci-main, nothing a branch or pull request starts can. The weekly
+        # report runs in its own main-only environment with the bucket's read-only key.
+        main_only: dict[str, tuple[str, dict[str, pulumi.Output[str]]]] = {
+            "ci-main": (
+                ci_contract.CI_MAIN_ENVIRONMENT,
+                {
+                    ci_contract.METRICS_ACCESS_KEY_ID: args.metrics.access_key_id,
+                    ci_contract.METRICS_SECRET_ACCESS_KEY: args.metrics.secret_access_key,
+                    ci_contract.SLACK_WEBHOOK_URL: args.slack_webhook_url,
+                },
             ),
-            opts=child,
-        )
-        github.RepositoryEnvironmentDeploymentPolicy(
-            f"{name}-ci-main-branch-{MAIN_BRANCH}",
-            repository=repo,
-            environment=ci_main.environment,
-            branch_pattern=MAIN_BRANCH,
-            opts=child,
-        )
-        for secret_name in sorted(secrets):
-            sealed: pulumi.Output[str] = pulumi.Output.secret(secrets[secret_name])
-            github.ActionsEnvironmentSecret(
-                f"{name}-{secret_name}",
+            "report": (
+                ci_contract.REPORT_ENVIRONMENT,
+                {
+                    ci_contract.METRICS_READ_ACCESS_KEY_ID: args.metrics.report_access_key_id,
+                    ci_contract.METRICS_READ_SECRET_ACCESS_KEY: args.metrics.report_secret_access_key,
+                    ci_contract.SLACK_WEBHOOK_URL: args.slack_webhook_url,
+                },
+            ),
+        }
+        for role, (environment_name, secrets) in main_only.items():
+            environment = github.RepositoryEnvironment(
+                f"{name}-{role}-environment",
                 repository=repo,
-                environment=ci_main.environment,
-                secret_name=secret_name,
-                value=sealed,
-                # Create-before-delete writes the new secret under the same name, then
-                # deletes it with the old one: pulumi/pulumi-github#223, #250.
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                environment=environment_name,
+                can_admins_bypass=False,
+                deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
+                    protected_branches=False, custom_branch_policies=True
+                ),
+                opts=child,
             )
+            github.RepositoryEnvironmentDeploymentPolicy(
+                f"{name}-{role}-branch-{MAIN_BRANCH}",
+                repository=repo,
+                environment=environment.environment,
+                branch_pattern=MAIN_BRANCH,
+                opts=child,
+            )
+            for secret_name in sorted(secrets):
+                sealed: pulumi.Output[str] = pulumi.Output.secret(secrets[secret_name])
+                github.ActionsEnvironmentSecret(
+                    # ci-main's keep their names from before the report's environment existed.
+                    f"{name}-{secret_name}" if role == "ci-main" else f"{name}-{role}-{secret_name}",
+                    repository=repo,
+                    environment=environment.environment,
+                    secret_name=secret_name,
+                    value=sealed,
+                    # Create-before-delete writes the new secret under the same name, then
+                    # deletes it with the old one: pulumi/pulumi-github#223, #250.
+                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                )
         variables: dict[str, pulumi.Output[str]] = {
             ci_contract.METRICS_BUCKET: args.metrics.bucket,
             ci_contract.METRICS_ENDPOINT: args.metrics.endpoint,

@@ -1,4 +1,5 @@
-"""The CI build-metrics bucket (seeds 000/001) and the one key CI writes it with.
+"""The CI build-metrics bucket (seeds 000/001), the key CI writes it with, and the read-only
+key the weekly DORA report reads it with.
 
 Declared only by the stack that manages the repository: the bucket is repository-wide,
 like the Actions secrets that hand its key to CI.
@@ -63,14 +64,23 @@ def key_label(project: str, issued_on: str | None) -> str:
     return f"{project}-ci-metrics" + (f"-{issued_on}" if issued_on else "")
 
 
+def report_key_label(project: str, issued_on: str | None) -> str:
+    """The report's read-only key's label; rotated with the CI key (same date)."""
+    return f"{project}-report-metrics" + (f"-{issued_on}" if issued_on else "")
+
+
 class MetricsBucket(pulumi.ComponentResource):
-    """A private, versioned, protected bucket with lifecycle rules, and a key limited to it."""
+    """A private, versioned, protected bucket with lifecycle rules, a read-write key limited
+    to it (CI's uploads) and a read-only one (the DORA report)."""
 
     bucket: linode.ObjectStorageBucket
     key: linode.ObjectStorageKey
+    report_key: linode.ObjectStorageKey
     endpoint: pulumi.Output[str]
     access_key_id: pulumi.Output[str]
     secret_access_key: pulumi.Output[str]
+    report_access_key_id: pulumi.Output[str]
+    report_secret_access_key: pulumi.Output[str]
 
     def __init__(
         self,
@@ -128,14 +138,39 @@ class MetricsBucket(pulumi.ComponentResource):
                 additional_secret_outputs=["secretKey"],
             ),
         )
+        # The weekly report only reads: a key of its own, read_only on this one bucket
+        # (Linode's limited access keys: bucket_access permissions `read_only` or `read_write`,
+        # https://techdocs.akamai.com/linode-api/reference/keys), so the
+        # report's environment holds no credential that could alter the history it reports on.
+        self.report_key = linode.ObjectStorageKey(
+            f"{name}-report-key",
+            label=report_key_label(args.project, metrics.key_issued_on),
+            bucket_accesses=[
+                linode.ObjectStorageKeyBucketAccessArgs(
+                    bucket_name=self.bucket.label,
+                    region=self.bucket.region,
+                    permissions="read_only",
+                )
+            ],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Rotated as the CI key is (metrics.keyIssuedOn): new key first, old one last.
+                replace_on_changes=["bucketAccesses", "label"],
+                additional_secret_outputs=["secretKey"],
+            ),
+        )
         self.endpoint = self.bucket.s3_endpoint.apply(lambda host: f"https://{host}")
         self.access_key_id = pulumi.Output.secret(self.key.access_key)
         self.secret_access_key = pulumi.Output.secret(self.key.secret_key)
+        self.report_access_key_id = pulumi.Output.secret(self.report_key.access_key)
+        self.report_secret_access_key = pulumi.Output.secret(self.report_key.secret_key)
         self.register_outputs(
             {
                 "bucket": self.bucket.label,
                 "endpoint": self.endpoint,
                 "accessKeyId": self.access_key_id,
                 "secretAccessKey": self.secret_access_key,
+                "reportAccessKeyId": self.report_access_key_id,
+                "reportSecretAccessKey": self.report_secret_access_key,
             }
         )

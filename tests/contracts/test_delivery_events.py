@@ -83,6 +83,10 @@ def expected_kinds(doc: dict[str, Any]) -> set[str]:
                 ci_contract.VALIDATION_EVIDENCE_ARTIFACT
             ):
                 kinds.add("validation")
+            if "ROUTING_KEY" in (step.get("env") or {}):
+                # It pages when an environment is unhealthy after a deployment: the rollbacks
+                # and the incident must be on record too (production's health job).
+                kinds |= {"rollback", "incident"}
     types = (triggers(doc).get("repository_dispatch") or {}).get("types", [])
     kinds |= {RECORDED_DISPATCHES[t] for t in types if t in RECORDED_DISPATCHES}
     return kinds
@@ -103,7 +107,7 @@ def test_the_workflows_that_deploy_promote_validate_or_roll_back_are_the_expecte
         "infrastructure.yml": {"pipeline_run"},
         "delivery.yml": {"pipeline_run", "deployment"},
         "staging-validation.yml": {"validation"},
-        "promote.yml": {"pipeline_run", "deployment"},
+        "promote.yml": {"pipeline_run", "deployment", "rollback", "incident"},
         "delivery-events.yml": {"rollback", "incident"},
     }
 
@@ -153,24 +157,44 @@ else:
 """
 
 AWS_STUB = """#!{python}
-# `aws s3 cp <file> s3://<bucket>/<key> --endpoint-url E --region R ...` through boto3, refusing,
-# as Linode Object Storage does, requests with the SDKs' default CRC checksums.
-import os, sys
+# The AWS CLI calls the recorder makes, through boto3, refusing, as Linode Object Storage does,
+# requests with the SDKs' default CRC checksums:
+#   aws s3 cp <file> s3://<bucket>/<key> --endpoint-url E --region R ...   (upload)
+#   aws s3 cp s3://<bucket>/<key> - ...                                   (read to stdout)
+#   aws s3api list-objects-v2 --bucket B --prefix P --query Contents[].Key --output json ...
+import json, os, sys
 import boto3
 from botocore.config import Config
 args = sys.argv[1:]
-assert args[:2] == ["s3", "cp"], args
-source, target = args[2], args[3]
-options = dict(zip(args[4::2], args[5::2]))
+positional, options, rest = [], {{}}, list(args)
+while rest:
+    arg = rest.pop(0)
+    if not arg.startswith("--"):
+        positional.append(arg)
+    elif rest and not rest[0].startswith("--"):
+        options[arg] = rest.pop(0)
+    else:
+        options[arg] = True  # a switch: --only-show-errors
 if os.environ.get("AWS_REQUEST_CHECKSUM_CALCULATION") != "when_required" or os.environ.get(
     "AWS_RESPONSE_CHECKSUM_VALIDATION"
 ) != "when_required":
     sys.exit("upload failed: An error occurred (InvalidRequest) when calling the PutObject operation: checksum")
-bucket, _, key = target.removeprefix("s3://").partition("/")
 client = boto3.client("s3", endpoint_url=options["--endpoint-url"], region_name=options["--region"],
                       config=Config(retries={{"max_attempts": 1}}, connect_timeout=2, read_timeout=5))
 try:
-    client.upload_file(source, bucket, key, ExtraArgs={{"ContentType": options.get("--content-type", "binary/octet-stream")}})
+    if positional[:2] == ["s3api", "list-objects-v2"]:
+        assert options["--query"] == "Contents[].Key" and options["--output"] == "json", options
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=options["--bucket"], Prefix=options["--prefix"])
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        print(json.dumps(keys or None))
+    elif positional[:2] == ["s3", "cp"] and positional[3] == "-":
+        bucket, _, key = positional[2].removeprefix("s3://").partition("/")
+        sys.stdout.write(client.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+    else:
+        assert positional[:2] == ["s3", "cp"], args
+        source, target = positional[2], positional[3]
+        bucket, _, key = target.removeprefix("s3://").partition("/")
+        client.upload_file(source, bucket, key, ExtraArgs={{"ContentType": options.get("--content-type", "binary/octet-stream")}})
 except Exception as error:
     sys.exit(f"upload failed: {{error}}")
 """
@@ -379,19 +403,45 @@ def test_delivery_records_each_environment_s_deployments(server: s3_server.Serve
     assert run["queued_at"] == "2026-11-20T09:00:00Z" and run["conclusion"] == "success"
 
 
-def test_promote_records_the_promotion_and_the_services_it_changed(
+def observation(release: str, outcome: str, observed_at: str, apps: dict[str, Any]) -> dict[str, Any]:
+    """What the health job's `observe` step hands the events job (delivery_event.py observe)."""
+    return {"environment": REFERENCE.promote_to, "release": release, "outcome": outcome,
+            "observed_at": observed_at, "applications": apps}  # fmt: skip
+
+
+def health_app(
+    synced: tuple[str, str] | None, health: str = "Healthy", since: str | None = None, aborted: bool = False
+) -> dict[str, Any]:
+    return {"sync": "Synced", "health": health, "health_since": since, "phase": "Succeeded",
+            "synced": {"status": synced[0], "at": synced[1]} if synced else None, "rollout_aborted": aborted}  # fmt: skip
+
+
+def test_promote_records_the_promotion_and_production_s_deployments_rollbacks_and_incidents(
     server: s3_server.Server, tmp_path: Path
 ) -> None:
+    """Two promotions. The first changes orders; Argo CD finishes its sync at 12:20 (the
+    deployment's time, not the promotion's 12:00), its Rollout aborts: a rollback and an
+    incident. The second finds production healthy and resolves that incident, read back from
+    the bucket."""
     _, job = the_job("promote.yml")
-    runner = Runner(tmp_path, server)
     prod = REFERENCE.environment_dir(REFERENCE.promote_to)
-    old, new, same = ("sha256:" + c * 64 for c in "123")
-    built = runner.commit("api change", {"services/api/main.go": "v1"}, date="2026-11-19T10:00:00Z")
-    previous = runner.commit("release 1", {image_file(prod, "api"): image_yaml("api", built, old),
+    # Not `api`: the dispatch tests record incidents of platform-production-api in the same bucket.
+    orders = f"platform-{REFERENCE.promote_to}-orders"
+    old, new, same, fixed = ("sha256:" + c * 64 for c in "1234")
+
+    runner = Runner(tmp_path / "first", server)
+    built = runner.commit("api change", {"services/orders/main.go": "v1"}, date="2026-11-19T10:00:00Z")
+    previous = runner.commit("release 1", {image_file(prod, "orders"): image_yaml("orders", built, old),
                                            image_file(prod, "web"): image_yaml("web", built, same)})  # fmt: skip
-    newer = runner.commit("api change 2", {"services/api/main.go": "v2"}, date="2026-11-20T07:30:00Z")
-    release = runner.commit("release 2", {image_file(prod, "api"): image_yaml("api", newer, new)})
+    newer = runner.commit("api change 2", {"services/orders/main.go": "v2"}, date="2026-11-20T07:30:00Z")
+    release = runner.commit("release 2", {image_file(prod, "orders"): image_yaml("orders", newer, new)})
     git(runner.workspace, "branch", release_branch(REFERENCE.promote_to))
+    seen = observation(release, "unhealthy", "2026-11-20T12:40:00Z", {
+        orders: health_app(("success", "2026-11-20T12:20:00Z"), "Degraded", "2026-11-20T12:31:00Z", aborted=True),
+        f"platform-{REFERENCE.promote_to}-web": health_app(("success", "2026-11-20T12:20:00Z")),
+    })  # fmt: skip
+    (runner.temp / "health-observation").mkdir()
+    (runner.temp / "health-observation" / "observation.json").write_text(json.dumps(seen))
     runner.expressions = {
         "needs.validated.outputs.revision": newer,
         "needs.validated.outputs.run_id": "777",
@@ -399,12 +449,12 @@ def test_promote_records_the_promotion_and_the_services_it_changed(
         "needs.promote.outputs.previous": previous,
         "needs.promote.outputs.promoted_at": "2026-11-20T12:00:00Z",
     }
-    runner.gh_data(finished_jobs("validated", "promote"), release)
+    runner.gh_data(finished_jobs("validated", "promote", "production-health"), release)
     runner.run_job(job)
     events = uploaded(server, "promote")
     [promotion] = [e for e in events if e["kind"] == "promotion"]
     assert promotion["services"] == [
-        {"service": "api", "digest": new, "changed": True},
+        {"service": "orders", "digest": new, "changed": True},
         {"service": "web", "digest": same, "changed": False},
     ]
     assert (promotion["revision"], promotion["validation_run_id"], promotion["release_commit"]) == (
@@ -412,15 +462,49 @@ def test_promote_records_the_promotion_and_the_services_it_changed(
         "777",
         release,
     )
+    assert promotion["occurred_at"] == "2026-11-20T12:00:00Z"
     [deployment] = [e for e in events if e["kind"] == "deployment"]
     assert (deployment["environment"], deployment["service"], deployment["digest"]) == (
         "production",
-        "api",
+        "orders",
         new,
     )
-    # Lead time runs from the commit the image was built from to the promotion.
+    # Lead time runs from the commit the image was built from to Argo CD's sync.
     assert (deployment["commit"], deployment["commit_authored_at"], deployment["occurred_at"]) == (
-        newer, "2026-11-20T07:30:00Z", "2026-11-20T12:00:00Z",
+        newer, "2026-11-20T07:30:00Z", "2026-11-20T12:20:00Z",
+    )  # fmt: skip
+    [rollback] = [e for e in events if e["kind"] == "rollback"]
+    assert (rollback["application"], rollback["service"], rollback["revision"]) == (orders, "orders", release)
+    [opened] = [e for e in events if e["kind"] == "incident"]
+    assert (opened["action"], opened["occurred_at"]) == ("opened", "2026-11-20T12:31:00Z")
+
+    # The next promotion: a fix, synced and healthy (orders Healthy since 14:02).
+    second = Runner(tmp_path / "second", server)
+    branch = release_branch(REFERENCE.promote_to)
+    git(second.workspace, "fetch", "-q", str(runner.workspace), f"{branch}:{branch}")
+    git(second.workspace, "checkout", "-q", "--force", branch)  # over the recorder copies it holds too
+    fix = second.commit("api fix", {"services/orders/main.go": "v3"}, date="2026-11-20T13:00:00Z")
+    then = second.commit("release 3", {image_file(prod, "orders"): image_yaml("orders", fix, fixed)})
+    seen = observation(then, "healthy", "2026-11-20T14:05:00Z", {
+        orders: health_app(("success", "2026-11-20T14:00:00Z"), "Healthy", "2026-11-20T14:02:00Z"),
+        f"platform-{REFERENCE.promote_to}-web": health_app(("success", "2026-11-20T14:00:00Z")),
+    })  # fmt: skip
+    (second.temp / "health-observation").mkdir()
+    (second.temp / "health-observation" / "observation.json").write_text(json.dumps(seen))
+    second.expressions = {
+        **runner.expressions,
+        "needs.validated.outputs.revision": fix,
+        "needs.promote.outputs.release": then,
+        "needs.promote.outputs.previous": release,
+        "needs.promote.outputs.promoted_at": "2026-11-20T13:50:00Z",
+    }
+    second.gh_data(finished_jobs("validated", "promote", "production-health"), then)
+    second.run_job(job)
+    [resolved] = [
+        e for e in uploaded(server, "promote") if e["kind"] == "incident" and e["action"] == "resolved"
+    ]
+    assert (resolved["application"], resolved["occurred_at"], resolved["revision"]) == (
+        orders, "2026-11-20T14:02:00Z", then,
     )  # fmt: skip
 
 

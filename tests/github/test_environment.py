@@ -26,6 +26,8 @@ def environments(run: Run) -> dict[str, RecordedResource]:
     found = {r.plain["environment"]: r for r in declared}
     assert len(found) == len(declared), "an environment is declared twice"
     found.pop(ci_contract.CI_MAIN_ENVIRONMENT, None)
+    # The DORA report's read-only key (test_governance.py, test_system_credentials.py).
+    found.pop(ci_contract.REPORT_ENVIRONMENT, None)
     # The observer environments hold no CI credentials (test_promotion_integrity.py,
     # test_production_health.py).
     found.pop(ci_contract.observer_environment("staging"), None)

@@ -216,14 +216,49 @@ def test_each_environment_gets_the_credentials_of_its_access_level(
     assert values[ci_contract.PULUMI_CONFIG_PASSPHRASE] == TEST_SECRETS["ciPulumiPassphrase"]
 
 
-def test_ci_main_secrets_carry_the_metrics_key_and_the_slack_webhook(traced: Recorder) -> None:
-    values = secret_values(traced, ENVIRONMENT_SECRET, ci_contract.CI_MAIN_ENVIRONMENT)
+def _metrics_key(traced: Recorder, permissions: str) -> Any:
     (bucket,) = traced.of_type(BUCKET)
-    (metrics_key,) = [
+    (key,) = [
         k
         for k in traced.of_type(OBJECT_STORAGE_KEY)
-        if [a["bucketName"] for a in k.plain["bucketAccesses"]] == [bucket.plain["label"]]
+        if [(a["bucketName"], a["permissions"]) for a in k.plain["bucketAccesses"]]
+        == [(bucket.plain["label"], permissions)]
     ]
+    return key
+
+
+def test_ci_main_secrets_carry_the_metrics_key_and_the_slack_webhook(traced: Recorder) -> None:
+    values = secret_values(traced, ENVIRONMENT_SECRET, ci_contract.CI_MAIN_ENVIRONMENT)
+    metrics_key = _metrics_key(traced, "read_write")
+    assert set(values) == {
+        ci_contract.METRICS_ACCESS_KEY_ID, ci_contract.METRICS_SECRET_ACCESS_KEY, ci_contract.SLACK_WEBHOOK_URL,
+    }  # fmt: skip
     assert values[ci_contract.METRICS_ACCESS_KEY_ID] == f"access-key-of:{metrics_key.name}"
     assert values[ci_contract.METRICS_SECRET_ACCESS_KEY] == f"secret-key-of:{metrics_key.name}"
     assert values[ci_contract.SLACK_WEBHOOK_URL] == TEST_SECRETS["slackWebhookUrl"]
+
+
+def test_the_report_environment_carries_the_read_only_key_and_the_slack_webhook(traced: Recorder) -> None:
+    values = secret_values(traced, ENVIRONMENT_SECRET, ci_contract.REPORT_ENVIRONMENT)
+    report_key = _metrics_key(traced, "read_only")
+    assert set(values) == {
+        ci_contract.METRICS_READ_ACCESS_KEY_ID, ci_contract.METRICS_READ_SECRET_ACCESS_KEY,
+        ci_contract.SLACK_WEBHOOK_URL,
+    }  # fmt: skip
+    assert values[ci_contract.METRICS_READ_ACCESS_KEY_ID] == f"access-key-of:{report_key.name}"
+    assert values[ci_contract.METRICS_READ_SECRET_ACCESS_KEY] == f"secret-key-of:{report_key.name}"
+    assert values[ci_contract.SLACK_WEBHOOK_URL] == TEST_SECRETS["slackWebhookUrl"]
+    # Main only, like ci-main: nothing a branch starts gets the key.
+    (environment,) = [
+        e for e in traced.of_type(ENVIRONMENT) if e.plain["environment"] == ci_contract.REPORT_ENVIRONMENT
+    ]
+    assert environment.plain["deploymentBranchPolicy"] == {
+        "customBranchPolicies": True,
+        "protectedBranches": False,
+    }
+    assert environment.plain.get("canAdminsBypass") is False
+    assert [
+        p.plain["branchPattern"]
+        for p in traced.of_type(DEPLOYMENT_POLICY)
+        if p.plain["environment"] == ci_contract.REPORT_ENVIRONMENT
+    ] == ["main"]

@@ -297,18 +297,19 @@ def test_argocd_deploy_keys_are_read_only(runs: dict[str, Run]) -> None:
     assert len(keys) == len(STACKS) and all(k.plain["readOnly"] is True for k in keys)
 
 
-def test_the_metrics_key_writes_the_metrics_bucket_only(runs: dict[str, Run]) -> None:
-    keys = [
-        r
+def test_the_metrics_keys_write_and_read_the_metrics_bucket_only(runs: dict[str, Run]) -> None:
+    keys = {
+        r.name: r
         for run in runs.values()
         for r in run.resources
         if r.type == "linode:index/objectStorageKey:ObjectStorageKey"
         and not r.name.endswith(STATE_KEY_SUFFIX)
-    ]
+    }
     bucket = runs["production"].outputs["metricsBucket"]
-    assert [k.plain["bucketAccesses"] for k in keys] == [
-        [{"bucketName": bucket, "region": "us-ord", "permissions": "read_write"}]
-    ]
+    assert {name: k.plain["bucketAccesses"] for name, k in keys.items()} == {
+        "metrics-ci-key": [{"bucketName": bucket, "region": "us-ord", "permissions": "read_write"}],
+        "metrics-report-key": [{"bucketName": bucket, "region": "us-ord", "permissions": "read_only"}],
+    }
 
 
 # --------------------------------------------------------------------------- documentation

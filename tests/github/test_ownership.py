@@ -125,6 +125,7 @@ def test_environment_scoped_objects_belong_to_the_stacks_own_environments(runs: 
             own.add(ci_contract.observer_environment(stack))
         if stack_doc(stack)["delivery:github"].get("manageRepository"):
             own.add(ci_contract.CI_MAIN_ENVIRONMENT)  # the repository's CI secrets (main only)
+            own.add(ci_contract.REPORT_ENVIRONMENT)  # the DORA report's read-only key (main only)
         if stack == "production":
             own.add(ci_contract.IMAGE_RISK_ENVIRONMENT)  # production's reviewers accept high findings
         assert {r.plain["environment"] for r in scoped} == own

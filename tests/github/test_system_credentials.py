@@ -712,3 +712,63 @@ def test_every_job_token_write_is_listed_and_reaches_nothing_protected(system: S
     assert {c.asset for c in branch_row.reachable if c.scope == ANY_WRITER} == {
         f"GITHUB_TOKEN {p}" for p in ALL_TOKEN_PERMISSIONS
     }
+
+
+# --------------------------------------------------------------------------- the DORA report's key
+
+REPORT_JOB = "dora-report.yml/report"
+
+
+def _metrics_bucket(system: System) -> str:
+    return f"bucket {system.runs['production'].outputs['metricsBucket']}"
+
+
+def report_key_policy(system: System, rows: list[JobRow]) -> list[str]:
+    """The report reads the bucket with its own read-only key: no job that holds the bucket's
+    write key is the report's, and the report's job reaches no write but its Slack post."""
+    bucket = _metrics_bucket(system)
+    found = []
+    writers = [r.job for r in rows if Capability(bucket, "write", REPOSITORY) in r.reachable]
+    if not writers:
+        found.append("no job writes the metrics bucket: the classification found nothing")
+    if REPORT_JOB in writers:
+        found.append(f"{REPORT_JOB} holds the metrics bucket's write key")
+    [report] = [r for r in rows if r.job == REPORT_JOB]
+    if Capability(bucket, "read", REPOSITORY) not in report.reachable:
+        found.append(f"{REPORT_JOB} cannot read the metrics bucket")
+    slack = {a for a, _, _ in CONFIG_SECRET_GRANTS["slackWebhookUrl"]}
+    other_writes = sorted(str(c) for c in report.reachable if c.level == "write" and c.asset not in slack)
+    if other_writes:
+        found.append(f"{REPORT_JOB} holds write credentials: {', '.join(other_writes)}")
+    # The read-only key's secrets reach that one job.
+    read_key = {n for n in report.secrets if n.startswith("METRICS_READ_")}
+    if not read_key:
+        found.append(f"{REPORT_JOB} receives no read-only key")
+    holders = [r.job for r in rows if read_key & set(r.secrets) and r.job != REPORT_JOB]
+    if holders:
+        found.append(f"the report's read-only key reaches other jobs: {', '.join(holders)}")
+    return found
+
+
+def test_the_report_reads_with_a_read_only_key_no_writer_holds(system: System) -> None:
+    rows = closure(system)
+    assert report_key_policy(system, rows) == []
+    [report] = [r for r in rows if r.job == REPORT_JOB]
+    assert report.environment == "metrics-report" and system.environments["metrics-report"].main_only
+    assert report.permissions == {"contents": "read"}
+
+
+def test_the_report_in_ci_main_with_the_write_key_fails_the_policy(system: System) -> None:
+    """Before: the report ran in ci-main with the read-write key CI uploads with."""
+    doc = system.workflows["dora-report.yml"]
+    job = json.loads(
+        json.dumps(doc["jobs"]["report"])
+        .replace("METRICS_READ_", "METRICS_")
+        .replace("metrics-report", "ci-main")
+    )
+    before = dataclasses.replace(
+        system, workflows={**system.workflows, "dora-report.yml": {**doc, "jobs": {"report": job}}}
+    )
+    found = report_key_policy(before, closure(before))
+    assert f"{REPORT_JOB} holds the metrics bucket's write key" in found, found
+    assert any(f.startswith(f"{REPORT_JOB} holds write credentials: write bucket") for f in found), found

@@ -1,4 +1,5 @@
-"""The CI metrics bucket: private, versioned, expiring, protected, reachable by one key only."""
+"""The CI metrics bucket: private, versioned, expiring, protected, reachable by two keys only:
+CI's read-write one and the DORA report's read-only one."""
 
 from __future__ import annotations
 
@@ -81,19 +82,26 @@ def test_lifecycle_rules_follow_the_config() -> None:
     assert expire.expiration is not None and expire.expiration.days == 30
 
 
-def test_metrics_key_reaches_only_the_metrics_bucket(runs: dict[str, Run]) -> None:
+def test_metrics_keys_reach_only_the_metrics_bucket_and_only_ci_s_writes(runs: dict[str, Run]) -> None:
     run, bucket = the_bucket(runs)
-    reaching = [
-        k
+    reaching = {
+        k.name: k
         for k in run.recorder.of_type(OBJECT_STORAGE_KEY)
         if any(a["bucketName"] == bucket.plain["label"] for a in k.plain.get("bucketAccesses", []))
-    ]
-    assert len(reaching) == 1, "one key for CI's metrics uploads"
-    (key,) = reaching
-    assert key.plain["bucketAccesses"] == [
-        {"bucketName": bucket.plain["label"], "region": bucket.plain["region"], "permissions": "read_write"}
-    ]
-    assert "regions" not in key.plain, "a key with regions may create buckets"
+    }
+    assert set(reaching) == {"metrics-ci-key", "metrics-report-key"}, "CI's uploads and the report's reads"
+    for name, permissions in (("metrics-ci-key", "read_write"), ("metrics-report-key", "read_only")):
+        key = reaching[name]
+        assert key.plain["bucketAccesses"] == [
+            {
+                "bucketName": bucket.plain["label"],
+                "region": bucket.plain["region"],
+                "permissions": permissions,
+            }
+        ], name
+        assert "regions" not in key.plain, "a key with regions may create buckets"
+        # The secret key never lands in the state in plain text.
+        assert "secretKey" in key.additional_secret_outputs, name
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -128,3 +136,21 @@ def test_a_new_key_date_rotates_the_metrics_key_and_hands_the_new_one_to_ci_main
     }
     # Each secret's value is the key's own output (the mocks end it in the key's name).
     assert secrets["METRICS_SECRET_ACCESS_KEY"].inputs["value"].value == "mock-secret-key-metrics-ci-key"
+    # The report's read-only key rotates with it, into the report's environment.
+    (report,) = [r for r in rotated.recorder.of_type(OBJECT_STORAGE_KEY) if r.name == "metrics-report-key"]
+    assert report.plain["label"] == "delivery-report-metrics-2026-12-03"
+    assert "label" in report.replace_on_changes and not report.delete_before_replace
+    report_secrets = {
+        r.plain["secretName"]: r
+        for r in rotated.recorder.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
+        if r.plain["environment"] == "metrics-report"
+    }
+    assert set(report_secrets) == {
+        "METRICS_READ_ACCESS_KEY_ID",
+        "METRICS_READ_SECRET_ACCESS_KEY",
+        "SLACK_WEBHOOK_URL",
+    }
+    assert (
+        report_secrets["METRICS_READ_SECRET_ACCESS_KEY"].inputs["value"].value
+        == "mock-secret-key-metrics-report-key"
+    )

@@ -170,6 +170,26 @@ def generate(seed: int, *, weeks: int = 4) -> History:
                         reverts=record["commit"], service=record["service"],
                     )  # fmt: skip
                     restores.setdefault((env, week_label(at)), []).append(minutes)
+            if env == "production":
+                # A release whose sync failed (promote.yml's health job): a failed attempt of a
+                # deployed service, then an incident of it. The incident follows the failed
+                # attempt, not the deployment before it: no change failure, but a restore.
+                at = start + dt.timedelta(minutes=rng.randint(0, 4 * 24 * 60))
+                record = deploy(env, at, rng.uniform(0.2, 30.0))
+                tried_at = at + dt.timedelta(minutes=rng.randint(30, 600))
+                event("deployment", tried_at, "promote", environment=env, service=record["service"],
+                      digest=_digest(rng), commit=_sha(rng), commit_authored_at=iso(tried_at - dt.timedelta(hours=2)),
+                      status="failure")  # fmt: skip
+                attempts.setdefault((env, week_label(tried_at)), []).append(False)
+                opened = tried_at + dt.timedelta(minutes=rng.randint(1, 20))
+                minutes = rng.randint(5, 120)
+                for action, moment in (
+                    ("opened", opened),
+                    ("resolved", opened + dt.timedelta(minutes=minutes)),
+                ):
+                    event("incident", moment, "promote", environment=env, application=f"platform-{env}-{record['service']}",
+                          service=record["service"], revision=_sha(rng), action=action)  # fmt: skip
+                restores.setdefault((env, week_label(opened)), []).append(minutes)
             # Failed deployment attempts (the GitOps push failed).
             for _ in range(rng.randint(0, 2)):
                 at = start + dt.timedelta(minutes=rng.randint(0, 7 * 24 * 60 - 1))

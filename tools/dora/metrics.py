@@ -6,8 +6,8 @@ Pure: events in, tables out (pandas). The definitions, in short:
   was deployed; *deployment frequency* is a week's deployments divided by 7 (per day);
 - *lead time for changes* is a deployment's time minus its commit's author time; a negative
   one is clock skew, left out of the median and counted;
-- a deployment *failed* when, before the next deployment of the same service to the same
-  environment, a rollback or an incident of that service there followed it, or when a later
+- a deployment *failed* when, before the next deployment attempt of the same service to the
+  same environment, a rollback or an incident of that service there followed it, or when a later
   deployment there reverts its commit; *change failure rate* is failed / deployments;
 - *time to restore* is an incident's open-to-resolved time, or, for a failed deployment no
   incident covered, the time from the deployment to its rollback or revert; *MTTR* is their
@@ -174,14 +174,18 @@ def analyse(
 
     rows: list[dict[str, Any]] = []
     restores: list[dict[str, Any]] = []
-    for index, deployment in enumerate(done):
+    for deployment in done:
         env, service = deployment["environment"], deployment["service"]
         at = parse_time(deployment["occurred_at"])
-        following = done[index + 1] if index + 1 < len(done) else None
-        window_end = (
-            parse_time(following["occurred_at"])
-            if following and following["environment"] == env and following["service"] == service
-            else None
+        # Until the service's next deployment attempt there, failed ones included: what follows
+        # a failed attempt (production's failed sync and its incident) is not this one's failure.
+        window_end = min(
+            (
+                parse_time(a["occurred_at"])
+                for a in attempts
+                if a["environment"] == env and a["service"] == service and parse_time(a["occurred_at"]) > at
+            ),
+            default=None,
         )
 
         def in_window(

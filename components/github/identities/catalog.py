@@ -215,4 +215,22 @@ IDENTITIES: tuple[Identity, ...] = (
             ),
         ),
     ),
+    Identity(
+        "DORA report",
+        "The weekly report's one job (`dora-report.yml`, environment `metrics-report`, main only): "
+        "reads the delivery events and tells Slack which targets were missed.",
+        (
+            Credential(
+                "Object Storage key minted by the managing stack",
+                "environment secrets `METRICS_READ_ACCESS_KEY_ID`/`METRICS_READ_SECRET_ACCESS_KEY` of "
+                "`metrics-report`",
+                ("read_only on the metrics bucket only",),
+            ),
+            Credential(
+                "Slack incoming webhook `slackWebhookUrl`",
+                "config secret; `metrics-report` secret `SLACK_WEBHOOK_URL`",
+                ("posts to the webhook's one channel",),
+            ),
+        ),
+    ),
 )

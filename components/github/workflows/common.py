@@ -472,20 +472,24 @@ python3 "$RECORDER" upload --out "$OUT"
 """
 
 
+def metrics_bucket_env(settings: Settings) -> dict[str, str]:
+    """The bucket, its endpoint and the write key (ci-main's secrets), with Linode's checksum settings."""
+    return {
+        "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
+        "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
+        "BUCKET": variable(ci_contract.METRICS_BUCKET),
+        "ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
+        "REGION": settings.metrics_region,
+        **OBJECT_STORAGE_ENV,
+    }
+
+
 def upload_events_step(settings: Settings, workflow_name: str, recorder: str = SPARSE_RECORDER) -> Step:
     """Uploads every event the job recorded, with the bucket's write key (ci-main's secrets)."""
     return Step(
         name="Upload the delivery events (a failed upload is a counted gap, never a failed delivery)",
         if_=ALWAYS,
         continue_on_error=True,
-        env={
-            **event_env(workflow_name, recorder),
-            "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
-            "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
-            "BUCKET": variable(ci_contract.METRICS_BUCKET),
-            "ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
-            "REGION": settings.metrics_region,
-            **OBJECT_STORAGE_ENV,
-        },
+        env={**event_env(workflow_name, recorder), **metrics_bucket_env(settings)},
         run=UPLOAD_EVENTS_SCRIPT,
     )

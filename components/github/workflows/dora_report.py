@@ -1,7 +1,8 @@
 """``dora-report.yml``: the weekly DORA report (``make report`` in CI), from the metrics bucket.
 
 Every Monday (and by hand): reads the delivery events through the S3 API with the bucket's
-key (``ci-main``: main only), writes the Markdown summary into the job summary, keeps the
+read-only key (the ``metrics-report`` environment: main only, and this job alone uses it; the
+write key stays in ``ci-main``), writes the Markdown summary into the job summary, keeps the
 summary and the self-contained HTML page as an artifact, and tells Slack which of seed 003's
 targets the last complete week missed. The report's code is this program's ``tools/dora``,
 installed from its own hash lock (``requirements-report.lock``).
@@ -52,8 +53,8 @@ def workflow(settings: Settings) -> Workflow:
     report_dir = "${{ runner.temp }}/dora-report"
     report = Job(
         id="report",
-        environment=ci_contract.CI_MAIN_ENVIRONMENT,
-        # ci-main admits main only; a run on another ref would fail at the environment.
+        environment=ci_contract.REPORT_ENVIRONMENT,
+        # The environment admits main only; a run on another ref would fail at the environment.
         if_="github.ref == 'refs/heads/main'",
         permissions={"contents": "read"},
         timeout_minutes=15,
@@ -68,8 +69,9 @@ def workflow(settings: Settings) -> Workflow:
                 name="Build the report from the metrics bucket",
                 working_directory=settings.workflows.pulumi_path,
                 env={
-                    "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_ACCESS_KEY_ID),
-                    "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_SECRET_ACCESS_KEY),
+                    # Read-only: the report cannot alter the history it reports on.
+                    "AWS_ACCESS_KEY_ID": secret(ci_contract.METRICS_READ_ACCESS_KEY_ID),
+                    "AWS_SECRET_ACCESS_KEY": secret(ci_contract.METRICS_READ_SECRET_ACCESS_KEY),
                     "METRICS_BUCKET": variable(ci_contract.METRICS_BUCKET),
                     "METRICS_ENDPOINT": variable(ci_contract.METRICS_ENDPOINT),
                     "METRICS_REGION": settings.metrics_region,

@@ -1,7 +1,7 @@
 """``promote.yml``: production takes the revision staging validated, after production's approval.
 
 Manual (``workflow_dispatch``, no inputs: what is promoted is decided by the evidence, not by
-whoever starts the run). Two jobs:
+whoever starts the run). The jobs:
 
 - ``validated`` (check ``staging validated``): the newest completed run of
   ``staging-validation.yml`` on main must have passed, and its evidence artifact must name
@@ -19,6 +19,12 @@ whoever starts the run). Two jobs:
   sync, the blue-green promotion and its post-promotion analysis, and reports production's
   health to this run (``HEALTH_SCRIPT``); on failure (an aborted, rolled-back Rollout, a failed
   sync, or no healthy production within ``validation.healthMinutes``) it pages PagerDuty.
+  Whatever the outcome, it notes what Argo CD reported (``delivery_event.py observe``) and
+  keeps it as an artifact;
+- ``events``, in ``ci-main`` (the bucket's key, no production credential), after the health
+  job: the promotion, production's deployments at the time Argo CD finished the sync, its
+  rollbacks and incidents, and the resolution of open incidents once production is healthy
+  (docs/dora-metrics.md, "Production: recorded from the promotion's health job").
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from components.github.workflows.common import (
     GIT_AUTH_FUNCTION,
     checkout,
     event_env,
+    metrics_bucket_env,
     pipeline_run_step,
     secret,
     upload_events_step,
@@ -44,7 +51,9 @@ from components.github.workflows.model import (
     Workflow,
     WorkflowDispatch,
 )
+from components.github.workflows.pins import action
 from components.github.workflows.scripts import (
+    DELIVERY_EVENT,
     SCRIPTS_DIR,
     STAGING_STATE,
     VALIDATION_EVIDENCE,
@@ -146,6 +155,13 @@ python3 "$RECORDER" promotion --from-environment "$FROM_ENV" --to-environment "$
   --images-dir "$TARGET_IMAGES" --out "$OUT"
 """
 
+# Production's deployments (at Argo CD's sync), rollbacks and incidents from the health job's
+# observation; with the bucket's key, it reads the open incidents a healthy production resolves.
+HEALTH_EVENTS_SCRIPT = r"""set -euo pipefail
+python3 "$RECORDER" production-health --environment "$TARGET_ENV" --images-dir "$TARGET_IMAGES" \
+  --observation "$OBSERVATION" --out "$OUT"
+"""
+
 
 # Production's health after the manual sync, read from production itself (the observer
 # identity, as staging validation reads staging): every Application Synced and Healthy at the
@@ -156,27 +172,34 @@ HEALTH_SCRIPT = r"""set -euo pipefail
 umask 077
 printf '%s' "$OBSERVER_KUBECONFIG" > "$RUNNER_TEMP/observer.kubeconfig"
 export KUBECONFIG="$RUNNER_TEMP/observer.kubeconfig"
+# How the wait ended (healthy, unhealthy, timeout), for the delivery events (OUTCOME_FILE).
+outcome() { printf '%s\n' "$1" > "$OUTCOME_FILE"; }
 deadline=$((SECONDS + HEALTH_MINUTES * 60))
 while :; do
   status=0
-  kubectl get applications.argoproj.io --selector "$SELECTOR" --output json > "$RUNNER_TEMP/applications.json" \
+  # Into a scratch file first: the last complete listing is what the delivery events read.
+  kubectl get applications.argoproj.io --selector "$SELECTOR" --output json > "$RUNNER_TEMP/listing.json" \
     || status=75
   if (( status == 0 )); then
+    mv "$RUNNER_TEMP/listing.json" "$RUNNER_TEMP/applications.json"
     python3 "$STATE_SCRIPT" observe "$RUNNER_TEMP/applications.json" --environment "$ENVIRONMENT" \
       --registry "$REGISTRY" --images-dir "$IMAGES_DIR" --revision "$RELEASE" --out "$RUNNER_TEMP/health.json" \
       || status=$?
   fi
   if (( status == 0 )); then break; fi
   if (( status != 75 )); then
+    outcome unhealthy
     echo "::error::$ENVIRONMENT is unhealthy after the sync to $RELEASE (an aborted rollout has switched back to the previous version, or a sync failed)"
     exit 1
   fi
   if (( SECONDS >= deadline )); then
+    outcome timeout
     echo "::error::$ENVIRONMENT was not Synced and Healthy at $RELEASE within $HEALTH_MINUTES minutes of the promotion"
     exit 1
   fi
   sleep "$POLL_SECONDS"
 done
+outcome healthy
 {
   echo "### $ENVIRONMENT healthy at \`$RELEASE\`"
   echo
@@ -185,6 +208,17 @@ done
   jq -r '.applications | to_entries[] | "| \(.key) | \(.value) |"' "$RUNNER_TEMP/health.json"
 } >> "$GITHUB_STEP_SUMMARY"
 """
+
+# What Argo CD reported when the wait ended, reduced to what the delivery events need (the
+# sync's finish time per Application, aborted Rollouts, health), for the events job: this
+# job holds no bucket key, and the events job no production credential.
+OBSERVE_SCRIPT = r"""set -euo pipefail
+python3 "$RECORDER" observe --environment "$ENVIRONMENT" --release "$RELEASE" \
+  --applications "$RUNNER_TEMP/applications.json" --outcome "$OUTCOME_FILE" --observation "$OBSERVATION"
+"""
+HEALTH_OBSERVATION_ARTIFACT = "production-health-observation"
+HEALTH_OBSERVATION_DIR = "health-observation"
+HEALTH_OBSERVATION_FILE = "observation.json"
 
 # PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/):
 # a critical event linking this run, deduplicated per release so a re-run does not page twice.
@@ -215,6 +249,9 @@ def health_job(settings: Settings, needs: tuple[str, ...]) -> Job:
     production's API where its control plane has an ACL."""
     target = settings.promote_to
     release = "${{ needs.promote.outputs.release }}"
+    outcome_file = "${{ runner.temp }}/health-outcome"
+    # In the workspace (the release's checkout), where hashFiles sees it.
+    observation = f"{HEALTH_OBSERVATION_DIR}/{HEALTH_OBSERVATION_FILE}"
     return Job(
         id=HEALTH_JOB,
         name=f"{target} healthy after the sync",
@@ -239,8 +276,35 @@ def health_job(settings: Settings, needs: tuple[str, ...]) -> Job:
                     "RELEASE": release,
                     "HEALTH_MINUTES": str(settings.workflows.validation.health_minutes),
                     "POLL_SECONDS": "30",
+                    "OUTCOME_FILE": outcome_file,
                 },
                 run=HEALTH_SCRIPT,
+            ),
+            Step(
+                name="Note what Argo CD reported, for the delivery events",
+                if_=ALWAYS,
+                continue_on_error=True,
+                env={
+                    "RECORDER": f"{HEALTH_SCRIPTS_PATH}/{SCRIPTS_DIR}/{DELIVERY_EVENT}",
+                    "ENVIRONMENT": target,
+                    "RELEASE": release,
+                    "OUTCOME_FILE": outcome_file,
+                    "OBSERVATION": observation,
+                },
+                run=OBSERVE_SCRIPT,
+            ),
+            Step(
+                name="Keep the observation for the events job",
+                if_=f"{ALWAYS} && hashFiles('{HEALTH_OBSERVATION_DIR}/{HEALTH_OBSERVATION_FILE}') != ''",
+                continue_on_error=True,
+                uses=action("actions/upload-artifact"),
+                with_={
+                    "name": HEALTH_OBSERVATION_ARTIFACT,
+                    "path": observation,
+                    "retention-days": 7,
+                    # A re-run attempt notes what it saw under the same name.
+                    "overwrite": True,
+                },
             ),
             Step(
                 name=f"Page: {target} unhealthy after the promotion",
@@ -343,9 +407,12 @@ def workflow(settings: Settings) -> Workflow:
     )
     # The promotion and the production deployments it made, as delivery events, from ci-main
     # (the bucket's key; main only). Observability only: the release has moved already.
+    health = health_job(settings, (promote.id,))
     events = Job(
         id="events",
-        needs=(validated.id, promote.id),
+        # After the health job: production's deployments happen at the operator's sync, which
+        # that job observes.
+        needs=(validated.id, promote.id, health.id),
         if_=f"{ALWAYS} && github.ref == 'refs/heads/main' && needs.promote.outputs.release != ''",
         environment=ci_contract.CI_MAIN_ENVIRONMENT,
         advisory=True,
@@ -371,6 +438,31 @@ def workflow(settings: Settings) -> Workflow:
                 },
                 run=PROMOTION_EVENTS_SCRIPT,
             ),
+            Step(
+                name=f"Fetch what the health job saw of {target}",
+                uses=action("actions/download-artifact"),
+                continue_on_error=True,
+                with_={
+                    "name": HEALTH_OBSERVATION_ARTIFACT,
+                    "path": "${{ runner.temp }}/" + HEALTH_OBSERVATION_DIR,
+                },
+            ),
+            Step(
+                name=f"Record the {target} deployments at the sync, its rollbacks and incidents",
+                continue_on_error=True,
+                env={
+                    **event_env(EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
+                    "TARGET_ENV": target,
+                    "TARGET_IMAGES": images_dir(settings.environment_dir(target)),
+                    "RELEASE_COMMIT": "${{ needs.promote.outputs.release }}",
+                    "PREVIOUS": "${{ needs.promote.outputs.previous }}",
+                    "OBSERVATION": "${{ runner.temp }}/"
+                    + f"{HEALTH_OBSERVATION_DIR}/{HEALTH_OBSERVATION_FILE}",
+                    # The open incidents a healthy production resolves are read from the bucket.
+                    **metrics_bucket_env(settings),
+                },
+                run=HEALTH_EVENTS_SCRIPT,
+            ),
             pipeline_run_step(EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
             upload_events_step(settings, EVENTS_WORKFLOW, CHECKED_OUT_RECORDER),
         ),
@@ -380,5 +472,5 @@ def workflow(settings: Settings) -> Workflow:
         name=f"Promote to {target}",
         on=Triggers(workflow_dispatch=WorkflowDispatch()),
         permissions={},
-        jobs=(validated, promote, health_job(settings, (promote.id,)), events),
+        jobs=(validated, promote, health, events),
     )

@@ -11,6 +11,7 @@ what it would send."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ def run_health(
         "POLL_SECONDS": "0",
         "RUNNER_TEMP": str(tmp_path),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        "OUTCOME_FILE": str(tmp_path / "outcome"),
     }
     done = bash(promote.HEALTH_SCRIPT, work, env)
     summary = (tmp_path / "summary").read_text() if (tmp_path / "summary").exists() else ""
@@ -115,6 +117,8 @@ def test_health_waits_for_the_sync_and_the_promotion_then_reports_to_the_run(
     ]
     code, says, summary = run_health(tmp_path, work, commit, answers)
     assert code == 0, says
+    assert (tmp_path / "outcome").read_text() == "healthy\n"
+    assert json.loads((tmp_path / "applications.json").read_text()) == answers[-1], "the last listing is kept"
     assert f"production healthy at `{commit}`" in summary
     assert "| platform-production-web-portal | Synced/Healthy |" in summary
     calls = (tmp_path / "kubectl" / "args").read_text().splitlines()
@@ -130,6 +134,7 @@ def test_an_aborted_rollout_fails_the_promotion_at_once(
     aborted = listing(commit, DIGESTS, {"api-router-service": "Degraded"})
     code, says, _ = run_health(tmp_path, work, commit, [aborted, listing(commit, DIGESTS)])
     assert code == 1
+    assert (tmp_path / "outcome").read_text() == "unhealthy\n"
     assert "production is unhealthy after the sync" in says and "Degraded" in says
     assert (tmp_path / "kubectl" / "count").read_text().strip() == "1", "no waiting once Degraded"
 
@@ -138,6 +143,7 @@ def test_no_sync_within_the_deadline_fails(tmp_path: Path, release: tuple[Path, 
     work, previous, commit = release
     code, says, _ = run_health(tmp_path, work, commit, [listing(previous, OLD)], minutes=0)
     assert code == 1 and "was not Synced and Healthy" in says and "not yet synced to the release" in says
+    assert (tmp_path / "outcome").read_text() == "timeout\n"
 
 
 def run_page(tmp_path: Path, routing_key: str | None) -> tuple[int, str, dict[str, Any] | None]:
@@ -188,8 +194,15 @@ def test_the_job_follows_every_promotion_and_pages_on_any_failure(runs: dict[str
     assert job["needs"] == ["promote"]
     assert job["permissions"] == {"contents": "read"}
     assert job["environment"] == ci_contract.observer_environment("production")
-    wait, page = job["steps"][-2:]
+    wait, observe, keep, page = job["steps"][-4:]
     assert wait["env"]["RELEASE"] == page["env"]["RELEASE"] == "${{ needs.promote.outputs.release }}"
+    # Whatever the wait found, what Argo CD reported is noted and handed to the events job.
+    assert observe["if"] == "always()" and observe["continue-on-error"] is True
+    assert observe["env"]["OUTCOME_FILE"] == wait["env"]["OUTCOME_FILE"]
+    assert observe["env"]["RELEASE"] == wait["env"]["RELEASE"]
+    assert keep["uses"].startswith("actions/upload-artifact@") and keep["continue-on-error"] is True
+    assert keep["with"]["name"] == promote.HEALTH_OBSERVATION_ARTIFACT
+    assert keep["with"]["path"] == observe["env"]["OBSERVATION"]
     assert wait["env"]["OBSERVER_KUBECONFIG"] == f"${{{{ secrets.{ci_contract.OBSERVER_KUBECONFIG} }}}}"
     assert page["if"] == "failure()"
     assert page["env"]["ROUTING_KEY"] == f"${{{{ secrets.{ci_contract.PAGERDUTY_ROUTING_KEY} }}}}"
@@ -215,3 +228,25 @@ def test_productions_observer_environment_holds_the_kubeconfig_and_the_routing_k
         if r.plain["environment"] == ci_contract.observer_environment("staging")
     }
     assert staging == {ci_contract.OBSERVER_KUBECONFIG}
+
+
+def test_the_events_job_records_what_the_health_job_saw_and_neither_holds_the_others_credential(
+    runs: dict[str, Run],
+) -> None:
+    """The health job (production's observer kubeconfig) holds no bucket key; the events job
+    (ci-main's bucket key) holds no production credential: the observation artifact is all
+    that passes between them."""
+    workflow = committed_workflows(runs)[".github/workflows/promote.yml"]
+    health, events = workflow["jobs"][promote.HEALTH_JOB], workflow["jobs"]["events"]
+    assert promote.HEALTH_JOB in events["needs"] and events["if"].startswith("always()")
+    assert set(re.findall(r"secrets\.(\w+)", json.dumps(health))) == {
+        ci_contract.OBSERVER_KUBECONFIG, ci_contract.PAGERDUTY_ROUTING_KEY,
+    }  # fmt: skip
+    assert set(re.findall(r"secrets\.(\w+)", json.dumps(events))) == {
+        ci_contract.METRICS_ACCESS_KEY_ID, ci_contract.METRICS_SECRET_ACCESS_KEY,
+    }  # fmt: skip
+    fetch = next(s for s in events["steps"] if "download-artifact" in str(s.get("uses")))
+    assert fetch["with"]["name"] == promote.HEALTH_OBSERVATION_ARTIFACT
+    record = next(s for s in events["steps"] if s.get("run") == promote.HEALTH_EVENTS_SCRIPT)
+    assert record["env"]["OBSERVATION"] == f"{fetch['with']['path']}/{promote.HEALTH_OBSERVATION_FILE}"
+    assert record["env"]["RELEASE_COMMIT"] == "${{ needs.promote.outputs.release }}"

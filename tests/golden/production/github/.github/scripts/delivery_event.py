@@ -1,6 +1,6 @@
 """Delivery events for the metrics bucket: build them from what a workflow run knows, upload them.
 
-Each subcommand writes event files (schema ``delivery-event/1``,
+Each subcommand but ``observe`` writes event files (schema ``delivery-event/1``,
 ``components/contracts/delivery-events.schema.json``) into ``--out``; ``upload`` puts every
 file of that directory into the bucket with the AWS CLI under
 ``events/v1/<kind>/<yyyy>/<mm>/<dd>/<id>.json``.
@@ -11,7 +11,10 @@ went wrong as a workflow warning. An event that cannot be uploaded (after three 
 one; the report counts both.
 
 Inputs arrive as files and environment variables (never through the command line from
-``${{ }}`` expressions). The source of every event is the run itself: ``REPO``, ``WORKFLOW``,
+``${{ }}`` expressions). ``observe`` runs in promote.yml's production-health job (which
+holds no bucket key): it notes what Argo CD reported for the release (``--observation``), and
+the events job turns that into production's deployments, rollbacks and incidents
+(``production-health``). The source of every event is the run itself: ``REPO``, ``WORKFLOW``,
 ``RUN_ID`` and ``RUN_ATTEMPT``.
 
 Standard library only: the runner's own Python runs it.
@@ -237,26 +240,36 @@ def _image_files(treeish: str, images_dir: str) -> dict[str, tuple[str, str]]:
     return found
 
 
+def changed_services(release: str, previous: str, images_dir: str) -> list[dict[str, Any]]:
+    """The release's services (``{service, digest, changed, built_from}``): changed when the
+    previous release (if any) named another digest."""
+    current = _image_files(release, images_dir)
+    before = _image_files(previous, images_dir) if SHA.match(previous) else {}
+    return [
+        {"service": name, "digest": digest, "changed": before.get(name, ("", ""))[0] != digest,
+         "built_from": built_from}
+        for name, (digest, built_from) in sorted(current.items())
+    ]  # fmt: skip
+
+
 def promotion(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """The promotion (``RELEASE_COMMIT`` now the release branch, ``PREVIOUS`` before, if any) and
-    one deployment per service whose digest it changed: the service's image commit is its
-    tag's, so lead time runs from that commit to the promotion."""
+    """The promotion: ``RELEASE_COMMIT`` now the release branch, ``PREVIOUS`` before (if any),
+    and which services' digests it changed. The deployments it leads to are recorded when
+    production's health job saw Argo CD finish the sync (``production-health``): the
+    operator's manual sync deploys, not the promotion."""
     release, previous = os.environ.get("RELEASE_COMMIT", ""), os.environ.get("PREVIOUS", "")
     revision, run = os.environ.get("REVISION", ""), os.environ.get("RUN", "")
     if not SHA.match(release) or not SHA.match(revision):
         raise SkipEventError("no release commit or revision: nothing was promoted")
-    promoted_at = os.environ.get("PROMOTED_AT") or now()
-    current = _image_files(release, args.images_dir)
-    before = _image_files(previous, args.images_dir) if SHA.match(previous) else {}
-    services: list[dict[str, Any]] = [
-        {"service": name, "digest": digest, "changed": before.get(name, ("", ""))[0] != digest}
-        for name, (digest, _) in sorted(current.items())
+    services = [
+        {key: entry[key] for key in ("service", "digest", "changed")}
+        for entry in changed_services(release, previous, args.images_dir)
     ]
-    events = [
+    return [
         event(
             "promotion",
             f"{args.to_environment}-{release[:12]}",
-            promoted_at,
+            os.environ.get("PROMOTED_AT") or now(),
             from_environment=args.from_environment,
             to_environment=args.to_environment,
             revision=revision,
@@ -265,26 +278,264 @@ def promotion(args: argparse.Namespace) -> list[dict[str, Any]]:
             services=services,
         )
     ]
-    for entry in services:
+
+
+# --------------------------------------------------------------------------- production health
+
+# Argo CD Application status (CRD argoproj.io/v1alpha1 Application, v3.5.1,
+# https://github.com/argoproj/argo-cd/blob/v3.5.1/manifests/crds/application-crd.yaml):
+# `status.history[]` is the sync history, `deployedAt` "the time the sync operation completed",
+# `revision`/`revisions` (one per source) what it synced; `status.operationState` the last
+# operation, `finishedAt` "time of operation completion", `phase`, and `syncResult.revision(s)`;
+# `status.health.lastTransitionTime` when the Application's health last changed;
+# `status.resources[].health` each managed resource's health (inline unless
+# `status.resourceHealthSource` is `appTree`).
+UNHEALTHY = ("Degraded", "Missing", "Unknown", "Progressing")
+FAILED_PHASES = ("Failed", "Error")
+OUTCOMES = ("healthy", "unhealthy", "timeout")
+
+
+def _revisions(block: Any) -> list[str]:
+    if not isinstance(block, dict):
+        return []
+    revisions = block.get("revisions") or ([block["revision"]] if block.get("revision") else [])
+    return [str(r) for r in revisions]
+
+
+def _time_or_none(value: Any) -> str | None:
+    try:
+        return normal_time(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def sync_of(status: dict[str, Any], release: str) -> dict[str, str] | None:
+    """How the sync to ``release`` ended (``{status, at}``), or None if Argo CD reports none:
+    the first history entry at the release (when it first reached the environment), else the
+    last operation if it was a finished sync to the release (a failed one records no history)."""
+    deployed = sorted(
+        at
+        for entry in status.get("history") or []
+        if release in _revisions(entry) and (at := _time_or_none((entry or {}).get("deployedAt")))
+    )
+    if deployed:
+        return {"status": "success", "at": deployed[0]}
+    operation = status.get("operationState") or {}
+    phase = str(operation.get("phase") or "")
+    revisions = _revisions(operation.get("syncResult")) or _revisions(
+        (operation.get("operation") or {}).get("sync")
+    )
+    finished = _time_or_none(operation.get("finishedAt"))
+    if release in revisions and finished and phase in ("Succeeded", *FAILED_PHASES):
+        return {"status": "success" if phase == "Succeeded" else "failure", "at": finished}
+    return None
+
+
+def observe_application(app: dict[str, Any], release: str) -> dict[str, Any]:
+    status = app.get("status") or {}
+    health = status.get("health") or {}
+    operation = status.get("operationState") or {}
+    resources = status.get("resources") or []
+    inline = status.get("resourceHealthSource", "") in ("", "inline")
+    return {
+        "sync": str((status.get("sync") or {}).get("status") or "Unknown"),
+        "health": str(health.get("status") or "Unknown"),
+        "health_since": _time_or_none(health.get("lastTransitionTime")),
+        "phase": str(operation.get("phase") or ""),
+        "synced": sync_of(status, release),
+        # An aborted Rollout is Degraded (argo-cd docs, "Resource Health", argoproj.io/Rollout):
+        # the update was rolled back to the stable version. Unknown (None) where Argo CD keeps
+        # resource health in its application tree instead of the Application.
+        "rollout_aborted": any(
+            isinstance(r, dict) and r.get("kind") == "Rollout"
+            and (r.get("health") or {}).get("status") == "Degraded"
+            for r in resources
+        ) if inline else None,
+    }  # fmt: skip
+
+
+def observe(args: argparse.Namespace) -> None:
+    """What the health job saw last (``--applications``: the listing; ``--outcome``: a file
+    holding healthy, unhealthy or timeout), reduced to what the events need, as JSON."""
+    outcome_file = Path(args.outcome)
+    outcome = outcome_file.read_text().strip() if outcome_file.is_file() else ""
+    applications: dict[str, Any] = {}
+    listing = Path(args.applications)
+    if listing.is_file():
+        for app in json.loads(listing.read_text()).get("items") or []:
+            name = str((app.get("metadata") or {}).get("name") or "")
+            if name:
+                applications[name] = observe_application(app, args.release)
+    observation = {
+        "environment": args.environment,
+        "release": args.release,
+        # Anything else: the job stopped before it could say (cancelled, or the listing failed).
+        "outcome": outcome if outcome in OUTCOMES else "unknown",
+        "observed_at": normal_time(os.environ.get("OBSERVED_AT") or now()),
+        "applications": applications,
+    }
+    Path(args.observation).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.observation).write_text(json.dumps(observation, indent=2, sort_keys=True) + "\n")
+    print(
+        f"{args.environment} {observation['outcome']} at {args.release}: {len(applications)} Application(s)"
+    )
+
+
+def service_of(application: str, environment: str) -> str | None:
+    """Service Applications are named platform-<env>-<service> (gitops' naming); the
+    infrastructure Application names no service."""
+    prefix = f"platform-{environment}-"
+    if application.startswith(prefix) and application != f"{prefix}infrastructure":
+        service = application[len(prefix) :]
+        return service if SERVICE.match(service) else None
+    return None
+
+
+def aws(*args: str) -> str:
+    command = ["aws", *args, "--endpoint-url", os.environ["ENDPOINT"], "--region", os.environ["REGION"]]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    if done.returncode != 0:
+        raise OSError((done.stderr or done.stdout).strip()[-300:] or "aws failed")
+    return done.stdout
+
+
+def open_incidents(environment: str) -> list[dict[str, Any]]:
+    """The environment's incidents opened and not resolved yet, read back from the bucket
+    through the S3 API: every ``incident`` event of the environment, each opened one
+    resolved by the first later ``resolved`` of its Application (as the report pairs them)."""
+    bucket = os.environ["BUCKET"]
+    listed = aws("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", f"{PREFIX}/incident/",
+                 "--query", "Contents[].Key", "--output", "json")  # fmt: skip
+    keys = json.loads(listed or "null") or []
+    records: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        try:
+            record = json.loads(aws("s3", "cp", f"s3://{bucket}/{key}", "-", "--only-show-errors"))
+        except ValueError:
+            continue  # not an event: the report counts it as unreadable
+        if isinstance(record, dict) and record.get("environment") == environment:
+            # A re-run attempt may have uploaded the same event again (same id).
+            records[str(record.get("id"))] = record
+    ordered = sorted(records.values(), key=lambda r: parse_time(str(r["occurred_at"])))
+    still_open: list[dict[str, Any]] = []
+    for record in ordered:
+        if record.get("action") == "opened":
+            still_open.append(record)
+        elif record.get("action") == "resolved":
+            for opened in still_open:
+                if opened.get("application") == record.get("application") and parse_time(
+                    str(opened["occurred_at"])
+                ) <= parse_time(str(record["occurred_at"])):
+                    still_open.remove(opened)
+                    break
+    return still_open
+
+
+def production_health(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The events of one promotion's health job (``--observation``, ``observe``'s):
+
+    - one ``deployment`` per service the release changed, at the time Argo CD finished its
+      sync to the release (status ``failure`` when that sync failed); a sync the job did not
+      see is a ``gap`` (lead time must end at the real deployment, so none is made up);
+    - when production was not healthy (``unhealthy``, ``timeout``): a ``rollback`` per
+      Application whose Rollout aborted, and an ``incident`` opened per Application that is
+      not healthy (Degraded, Missing, Unknown, still Progressing at the deadline, or its sync
+      to the release failed); Applications waiting for a person (OutOfSync or Suspended, but
+      healthy) are no incident;
+    - when it was healthy: the environment's open incidents (read from the bucket) resolved.
+    """
+    release, previous = os.environ.get("RELEASE_COMMIT", ""), os.environ.get("PREVIOUS", "")
+    if not SHA.match(release):
+        raise SkipEventError("no release commit: nothing was promoted")
+    environment = args.environment
+    path = Path(args.observation)
+    observation: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    if observation and (
+        observation.get("release") != release or observation.get("environment") != environment
+    ):
+        raise SkipEventError(f"the observation is of another release: {observation.get('release')}")
+    apps: dict[str, dict[str, Any]] = observation.get("applications") or {}
+    outcome = str(observation.get("outcome") or "unknown")
+    observed_at = str(observation.get("observed_at") or now())
+    events: list[dict[str, Any]] = []
+
+    for entry in changed_services(release, previous, args.images_dir):
         if not entry["changed"]:
             continue
-        built_from = current[str(entry["service"])][1]
-        authored, reverts = commit_facts(built_from)
+        deployment_id = f"{environment}-{entry['service']}-{release[:12]}"
+        synced = (apps.get(f"platform-{environment}-{entry['service']}") or {}).get("synced")
+        if not synced:
+            events.append(event("gap", f"gap-deployment-{deployment_id}", observed_at, lost_kind="deployment",
+                                lost_id=deployment_id, error=f"the health job saw no sync of {release} "
+                                f"(outcome {outcome}): no deployment time"))  # fmt: skip
+            continue
+        try:
+            authored, reverts = commit_facts(entry["built_from"])
+        except SkipEventError as error:
+            events.append(event("gap", f"gap-deployment-{deployment_id}", observed_at, lost_kind="deployment",
+                                lost_id=deployment_id, error=str(error)[:300]))  # fmt: skip
+            continue
         extra = {"reverts": reverts} if reverts else {}
         events.append(
-            event(
-                "deployment",
-                f"{args.to_environment}-{entry['service']}-{release[:12]}",
-                promoted_at,
-                environment=args.to_environment,
-                service=entry["service"],
-                digest=entry["digest"],
-                commit=built_from,
-                commit_authored_at=authored,
-                status="success",
-                **extra,
+            event("deployment", deployment_id, synced["at"], environment=environment, service=entry["service"],
+                  digest=entry["digest"], commit=entry["built_from"], commit_authored_at=authored,
+                  status=synced["status"], **extra)
+        )  # fmt: skip
+
+    if outcome in ("unhealthy", "timeout"):
+        for name, app in sorted(apps.items()):
+            service = service_of(name, environment)
+            fields: dict[str, Any] = {"environment": environment, "application": name, "revision": release}
+            if service:
+                fields["service"] = service
+            synced = app.get("synced") or {}
+            if app.get("rollout_aborted"):
+                # Seen now; no earlier than the sync that started the update.
+                at = max(observed_at, str(synced.get("at") or observed_at))
+                events.append(event("rollback", f"{environment}-{name}-{release[:12]}", at,
+                                    reason="rollout-aborted", **fields))  # fmt: skip
+            if (
+                app.get("health") in UNHEALTHY
+                or synced.get("status") == "failure"
+                or app.get("phase") in FAILED_PHASES
+            ):
+                # Degraded since Argo CD says so (its health's last transition), if that was
+                # after the sync; else when the job saw it.
+                since = app.get("health_since") if app.get("health") == "Degraded" else None
+                opened = since if since and synced.get("at") and since >= synced["at"] else observed_at
+                events.append(event("incident", f"opened-{environment}-{name}-{release[:12]}", opened,
+                                    action="opened", **fields))  # fmt: skip
+    elif outcome == "healthy":
+        if not all(
+            os.environ.get(n) for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BUCKET", "ENDPOINT")
+        ):
+            print("::notice::no metrics credentials in this run: open incidents not read, none resolved")
+            return events
+        try:
+            found = open_incidents(environment)
+        except (OSError, ValueError, KeyError, subprocess.TimeoutExpired) as error:
+            warn(f"metrics gap: open incidents could not be read, none resolved: {error}")
+            summary(f"**Metrics gap:** open {environment} incidents could not be read ({error}).")
+            events.append(event("gap", f"gap-resolved-{environment}-{release[:12]}", observed_at,
+                                lost_kind="incident", lost_id=f"resolved-{environment}-{release[:12]}",
+                                error=str(error)[:300]))  # fmt: skip
+            return events
+        for opened in found:
+            name = str(opened["application"])
+            app = apps.get(name) or {}
+            # Healthy again since Argo CD's last health transition, if it says; else now.
+            since = app.get("health_since") if app.get("health") == "Healthy" else None
+            at = (
+                since if since and since >= opened["occurred_at"] else max(observed_at, opened["occurred_at"])
             )
-        )
+            fields = {"environment": environment, "application": name, "revision": release}
+            if opened.get("service"):
+                fields["service"] = opened["service"]
+            events.append(
+                event("incident", f"resolved-{opened['id']}"[:200], at, action="resolved", **fields)
+            )
+    else:
+        warn(f"metrics gap: the health job said nothing about {release} ({outcome}): no incident judged")
     return events
 
 
@@ -434,6 +685,7 @@ BUILDERS = {
     "promotion": promotion,
     "validation": validation,
     "dispatch": dispatched,
+    "production-health": production_health,
 }
 
 
@@ -454,10 +706,26 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--environment", required=True)
     validate.add_argument("--evidence", required=True)
     commands.add_parser("dispatch")
+    health = commands.add_parser("production-health")
+    health.add_argument("--environment", required=True)
+    health.add_argument("--observation", required=True)
+    health.add_argument("--images-dir", required=True)
     up = commands.add_parser("upload")
-    for sub in (run, deploy, promote, validate, commands.choices["dispatch"], up):
+    for sub in (run, deploy, promote, validate, commands.choices["dispatch"], health, up):
         sub.add_argument("--out", required=True)
+    seen = commands.add_parser("observe")
+    seen.add_argument("--environment", required=True)
+    seen.add_argument("--release", required=True)
+    seen.add_argument("--applications", required=True)
+    seen.add_argument("--outcome", required=True)
+    seen.add_argument("--observation", required=True)
     args = parser.parse_args(argv)
+    if args.command == "observe":
+        try:
+            observe(args)
+        except (OSError, ValueError, AttributeError, TypeError) as error:
+            warn(f"metrics gap: production's state not noted for the delivery events: {error}")
+        return 0
     if args.command == "upload":
         gaps = upload(args)
         print(f"metrics gaps: {gaps}")
