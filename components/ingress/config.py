@@ -4,7 +4,7 @@ cross-field rule in ``StackConfig``."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field
 
@@ -24,6 +24,10 @@ IngressImage = Literal[
     "certManagerAcmesolver",
 ]
 INGRESS_IMAGES: tuple[IngressImage, ...] = get_args(IngressImage)
+# cert-manager's release sets the chart's version to the git tag, `v` included (make/manifests.mk),
+# so a plain ChartVersion would refuse every real one (https://artifacthub.io/packages/helm/cert-manager/cert-manager).
+CertManagerChartVersion = Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+$")]
+NGINX_IMAGES: tuple[IngressImage, ...] = ("nginxController", "nginxWebhookPatch")
 
 
 class IngressConfig(Model):
@@ -34,12 +38,22 @@ class IngressConfig(Model):
             "charts then serve `ingress.host` over TLS."
         ),
     )
+    install_nginx: bool = Field(
+        default=True,
+        description=(
+            "Install ingress-nginx. `false`: the cluster already runs a controller for the `nginx` "
+            "IngressClass (an existing cluster that brought its own), and only cert-manager with the "
+            "ClusterIssuers is installed. Only with `cluster.source: kubeconfig`: a cluster this "
+            "program creates has no other controller."
+        ),
+    )
     nginx_chart_version: ChartVersion = Field(
         default="4.14.2", description="Pinned version of the ingress-nginx Helm chart."
     )
     nginx_namespace: DnsLabel = Field(default="ingress-nginx", description="Namespace of ingress-nginx.")
-    cert_manager_chart_version: ChartVersion = Field(
-        default="v1.21.2", description="Pinned version of the cert-manager Helm chart."
+    cert_manager_chart_version: CertManagerChartVersion = Field(
+        default="v1.21.2",
+        description="Pinned version of the cert-manager Helm chart (its versions are its tags: `v1.21.2`).",
     )
     cert_manager_namespace: DnsLabel = Field(default="cert-manager", description="Namespace of cert-manager.")
     nginx_chart_digest: ChartDigest | None = Field(
@@ -93,3 +107,9 @@ class IngressConfig(Model):
         if environment == "production":
             return (LETSENCRYPT_PROD,)
         return (LETSENCRYPT_PROD, LETSENCRYPT_STAGING)
+
+    def deployed_images(self) -> tuple[IngressImage, ...]:
+        """The images the installed charts deploy: cert-manager's, and ingress-nginx's when installed."""
+        if not self.enabled:
+            return ()
+        return tuple(i for i in INGRESS_IMAGES if self.install_nginx or i not in NGINX_IMAGES)

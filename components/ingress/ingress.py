@@ -35,7 +35,7 @@ class IngressArgs(BaseModel):
 
 
 class Ingress(pulumi.ComponentResource):
-    """Namespaces, the two pinned releases and the ClusterIssuers. Pass the Kubernetes
+    """Namespaces, the pinned releases (ingress-nginx unless the cluster runs its own) and the ClusterIssuers. Pass the Kubernetes
     provider in `opts.providers`; `opts.depends_on` must hold the monitoring release (both charts
     declare ServiceMonitors, whose CRD it installs)."""
 
@@ -53,14 +53,17 @@ class Ingress(pulumi.ComponentResource):
         provider = require_provider(self, "kubernetes")
         after = dependencies(opts)
         config = args.ingress
-        charts = {
-            "ingress-nginx": (
+        charts = {}
+        # ingress.installNginx: false on an existing cluster that runs its own controller.
+        if config.install_nginx:
+            charts["ingress-nginx"] = (
                 config.nginx_namespace,
                 config.nginx_chart_version,
                 config.nginx_chart_digest,
                 INGRESS_NGINX_HELM_REPOSITORY,
                 nginx_values(args.high_availability, SELECTOR_LABELS, config.images),
-            ),
+            )
+        charts |= {
             "cert-manager": (
                 config.cert_manager_namespace,
                 config.cert_manager_chart_version,

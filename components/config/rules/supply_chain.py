@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from components.config.base import _MISSING, Problem
-from components.ingress.config import INGRESS_IMAGES
 from components.monitoring.config import MONITORING_IMAGES
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ def chart_pin_problems(config: StackConfig) -> list[Problem]:
         ("monitoring", list(MONITORING_IMAGES), list(config.monitoring.images)),
         ("argocd.rollouts", ["controller"] if config.rollouts_enabled else [], list(rollouts.images)),
         ("monitoring.tracing", ["collector"] if tracing.enabled else [], list(tracing.images)),
-        ("ingress", list(INGRESS_IMAGES) if config.ingress.enabled else [], list(config.ingress.images)),
+        ("ingress", list(config.ingress.deployed_images()), list(config.ingress.images)),
     ]
     if env == "development":
         return []
@@ -85,12 +84,14 @@ def chart_pin_problems(config: StackConfig) -> list[Problem]:
     ingress_charts = (
         (
             "ingress.nginxChartDigest",
+            config.ingress.install_nginx,
             config.ingress.nginx_chart_digest,
             "registry.k8s.io/ingress-nginx/charts/ingress-nginx",
             config.ingress.nginx_chart_version,
         ),
         (
             "ingress.certManagerChartDigest",
+            True,
             config.ingress.cert_manager_chart_digest,
             "quay.io/jetstack/charts/cert-manager",
             config.ingress.cert_manager_chart_version,
@@ -103,8 +104,8 @@ def chart_pin_problems(config: StackConfig) -> list[Problem]:
             f"{why}; allowed: the sha256 digest of {ref}:{version} "
             f"(`oras resolve {ref}:{version}` or `crane digest {ref}:{version}`)",
         )
-        for key, digest, ref, version in ingress_charts
-        if config.ingress.enabled and digest is None
+        for key, installed, digest, ref, version in ingress_charts
+        if config.ingress.enabled and installed and digest is None
     ]
     problems += [
         Problem(
