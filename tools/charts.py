@@ -2,9 +2,10 @@
 
 Each chart is read from a public GitHub repository as the Go module proxy serves it (`go mod
 download -json <module>@<version>`: a zip of the repository at one commit, verified against
-the checksum database like any module), checked to be the listed chart at the listed version,
-packaged as Helm packages it (`<name>/` in a gzipped tar, subcharts under `<name>/charts/`) and
-listed in a generated `index.yaml`. Nothing fetched is committed: the archives live in
+the checksum database like any module), checked to be the listed chart at the listed version
+(a chart whose Chart.yaml its project's release fills, like cert-manager's, made as that
+release makes it: `release` in the list), packaged as Helm packages it (`<name>/` in a
+gzipped tar, subcharts under `<name>/charts/`) and listed in a generated `index.yaml`. Nothing fetched is committed: the archives live in
 $CHARTS_CACHE (default ~/.cache/delivery-charts).
 
     python -m tools.charts            # fetch (once) and write the repository
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fnmatch
 import hashlib
 import http.server
 import io
@@ -104,11 +106,71 @@ def _chart_yaml(files: dict[str, bytes], what: str) -> dict[str, Any]:
     return loaded
 
 
+def _as_released(files: dict[str, bytes], chart: dict[str, Any]) -> dict[str, bytes]:
+    """The chart directory as its project's release makes it into a package (`release` in the
+    list): only the files the release packages, Chart.yaml's placeholder version and
+    appVersion set to the tag, the release's annotations, the README filled from its template.
+    For cert-manager this is make/manifests.mk's `$(bin_dir)/cert-manager-$(VERSION).tgz`
+    target at that tag; the CRDs are templates of the chart itself (`crds.enabled`)."""
+    release = chart["release"]
+    tag = chart["moduleVersion"]
+    metadata = _chart_yaml(files, chart["name"])
+    placeholder = release["placeholder"]
+    if (str(metadata.get("version")), str(metadata.get("appVersion"))) != (placeholder, placeholder):
+        raise ChartError(
+            f"{chart['name']}: Chart.yaml has version {metadata.get('version')} and appVersion "
+            f"{metadata.get('appVersion')}, not the placeholder {placeholder} its release fills"
+        )
+    kept = {
+        path: data
+        for path, data in files.items()
+        if any(fnmatch.fnmatchcase(path, pattern) for pattern in release["files"])
+    }
+    annotations = dict(metadata.get("annotations") or {})
+    if "signKeyAnnotation" in release:
+        annotations["artifacthub.io/signKey"] = files[release["signKeyAnnotation"]].decode()
+    # The release's IS_PRERELEASE: a tag with a pre-release part (`v1.22.0-alpha.1`).
+    annotations["artifacthub.io/prerelease"] = "true" if "-" in tag else "false"
+    metadata.update(annotations=annotations, version=tag, appVersion=tag)
+    kept["Chart.yaml"] = yaml.safe_dump(metadata, sort_keys=False).encode()
+    if "readme" in release:
+        template = files[release["readme"]["from"]].decode()
+        kept["README.md"] = template.replace(release["readme"]["marker"], tag).encode()
+    return kept
+
+
+def _subchart(
+    source: zipfile.ZipFile, sub: dict[str, Any], wanted: dict[str, Any], parent: str
+) -> dict[str, bytes]:
+    """A subchart's files, from the parent's module zip or its own (`module`), checked
+    against the parent's requirement or, for a stand-in, against the version it replaces."""
+    if "module" in sub:
+        with zipfile.ZipFile(module_zip(sub["module"], sub["moduleVersion"])) as own:
+            files = _files(own, sub["path"])
+    else:
+        files = _files(source, sub["path"])
+    meta = _chart_yaml(files, sub["name"])
+    required, got = str(wanted["version"]), str(meta["version"])
+    if meta.get("name") != sub["name"]:
+        raise ChartError(f"{parent}: {sub['path']} is {meta.get('name')}, not {sub['name']}")
+    if "standsInFor" in sub:
+        if required != sub["standsInFor"]:
+            raise ChartError(
+                f"{parent} needs {sub['name']} {required}; the list's stand-in replaces {sub['standsInFor']}"
+            )
+    # Exact pins and `x.y.*` ranges are what these charts use.
+    elif not (got == required or (required.endswith(".*") and got.startswith(required[:-1]))):
+        raise ChartError(f"{parent} needs {sub['name']} {required}; the module has {got}")
+    return files
+
+
 def package(chart: dict[str, Any], out: Path) -> Packaged:
     """The listed chart as a Helm package in `out`, verified against the list."""
     name, version = chart["name"], chart["version"]
     with zipfile.ZipFile(module_zip(chart["module"], chart["moduleVersion"])) as source:
         files = _files(source, chart["path"])
+        if "release" in chart:
+            files = _as_released(files, chart)
         metadata = _chart_yaml(files, name)
         if (metadata.get("name"), str(metadata.get("version"))) != (name, version):
             raise ChartError(
@@ -117,15 +179,14 @@ def package(chart: dict[str, Any], out: Path) -> Packaged:
             )
         dropped = chart.get("drop", {})
         needs = {d["name"] for d in metadata.get("dependencies") or [] if d.get("repository")}
+        rewritten = False
         for sub in chart.get("subcharts", []):
-            sub_files = _files(source, sub["path"])
-            sub_meta = _chart_yaml(sub_files, sub["name"])
             [wanted] = [d for d in metadata["dependencies"] if d["name"] == sub["name"]]
-            # Exact pins and `x.y.*` ranges are what these charts use.
-            required = str(wanted["version"])
-            got = str(sub_meta["version"])
-            if not (got == required or (required.endswith(".*") and got.startswith(required[:-1]))):
-                raise ChartError(f"{name} needs {sub['name']} {required}; the module has {got}")
+            sub_files = _subchart(source, sub, wanted, name)
+            if "standsInFor" in sub:
+                # The archive says what it holds: the dependency names the stand-in's version.
+                wanted["version"] = str(_chart_yaml(sub_files, sub["name"])["version"])
+                rewritten = True
             files.update({f"charts/{sub['name']}/{k}": v for k, v in sub_files.items()})
             needs.discard(sub["name"])
         missing = needs - set(dropped)
@@ -135,8 +196,10 @@ def package(chart: dict[str, Any], out: Path) -> Packaged:
             )
         if dropped:
             metadata["dependencies"] = [d for d in metadata["dependencies"] if d["name"] not in dropped]
+        if dropped or rewritten:
             files["Chart.yaml"] = yaml.safe_dump(metadata, sort_keys=False).encode()
-            # The lock names the dropped dependencies' digests; Helm does not need it to install.
+            # The lock names the original dependencies' versions and digests; Helm does not
+            # need it to install, and it would no longer describe the archive.
             files.pop("Chart.lock", None)
     out.mkdir(parents=True, exist_ok=True)
     archive = out / f"{name}-{version}.tgz"
@@ -217,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {chart['name']} {chart['version']} stands in for the pinned {chart['pinned']}")
         for sub, why in chart.get("drop", {}).items():
             print(f"note: {chart['name']} without subchart {sub}: {why}")
+        for sub in chart.get("subcharts", []):
+            if "standsInFor" in sub:
+                print(f"note: {chart['name']}'s {sub['name']} subchart is a stand-in: {sub['why']}")
     if args.serve:
         with serve(cache_dir()) as url:
             print(f"serving {url} (delivery:charts.repository); Ctrl-C stops")

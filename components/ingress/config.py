@@ -5,7 +5,7 @@ and the ACME ClusterIssuers. Which issuer each environment may use is a cross-fi
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, get_args
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -24,6 +24,10 @@ IngressImage = Literal[
     "certManagerAcmesolver",
 ]
 INGRESS_IMAGES: tuple[IngressImage, ...] = get_args(IngressImage)
+# cert-manager's release sets the chart's version to the git tag, `v` included (make/manifests.mk),
+# so a plain ChartVersion would refuse every real one (https://artifacthub.io/packages/helm/cert-manager/cert-manager).
+CertManagerChartVersion = Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+$")]
+CONTROLLER_IMAGES: tuple[IngressImage, ...] = ("traefik",)
 
 # ingress-nginx was retired in March 2026 (no releases or security patches since:
 # https://kubernetes.io/blog/2025/11/11/ingress-nginx-retirement/); Traefik took its place. A
@@ -61,12 +65,22 @@ class IngressConfig(Model):
             "ClusterIssuers; the services' charts then serve `ingress.host` over TLS."
         ),
     )
+    install_controller: bool = Field(
+        default=True,
+        description=(
+            "Install Traefik. `false`: the cluster already runs a controller for the `nginx` "
+            "IngressClass (an existing cluster that brought its own), and only cert-manager with the "
+            "ClusterIssuers is installed. Only with `cluster.source: kubeconfig`: a cluster this "
+            "program creates has no other controller."
+        ),
+    )
     traefik_chart_version: ChartVersion = Field(
         default="41.3.0", description="Pinned version of the traefik Helm chart (Traefik v3.7.11)."
     )
     traefik_namespace: DnsLabel = Field(default="traefik", description="Namespace of Traefik.")
-    cert_manager_chart_version: ChartVersion = Field(
-        default="v1.21.2", description="Pinned version of the cert-manager Helm chart."
+    cert_manager_chart_version: CertManagerChartVersion = Field(
+        default="v1.21.2",
+        description="Pinned version of the cert-manager Helm chart (its versions are its tags: `v1.21.2`).",
     )
     cert_manager_namespace: DnsLabel = Field(default="cert-manager", description="Namespace of cert-manager.")
     traefik_chart_digest: ChartDigest | None = Field(
@@ -120,3 +134,9 @@ class IngressConfig(Model):
         if environment == "production":
             return (LETSENCRYPT_PROD,)
         return (LETSENCRYPT_PROD, LETSENCRYPT_STAGING)
+
+    def deployed_images(self) -> tuple[IngressImage, ...]:
+        """The images the installed charts deploy: cert-manager's, and Traefik's when installed."""
+        if not self.enabled:
+            return ()
+        return tuple(i for i in INGRESS_IMAGES if self.install_controller or i not in CONTROLLER_IMAGES)

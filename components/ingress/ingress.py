@@ -37,7 +37,7 @@ class IngressArgs(BaseModel):
 
 
 class Ingress(pulumi.ComponentResource):
-    """Namespaces, the two pinned releases and the ClusterIssuers. Pass the Kubernetes
+    """Namespaces, the pinned releases (Traefik unless the cluster runs its own) and the ClusterIssuers. Pass the Kubernetes
     provider in `opts.providers`; `opts.depends_on` must hold the monitoring release (both charts
     declare ServiceMonitors, whose CRD it installs)."""
 
@@ -55,14 +55,17 @@ class Ingress(pulumi.ComponentResource):
         provider = require_provider(self, "kubernetes")
         after = dependencies(opts)
         config = args.ingress
-        charts = {
-            "traefik": (
+        charts = {}
+        # ingress.installController: false on an existing cluster that runs its own controller.
+        if config.install_controller:
+            charts["traefik"] = (
                 config.traefik_namespace,
                 config.traefik_chart_version,
                 config.traefik_chart_digest,
                 TRAEFIK_HELM_REPOSITORY,
                 traefik_values(args.high_availability, SELECTOR_LABELS, config.images),
-            ),
+            )
+        charts |= {
             "cert-manager": (
                 config.cert_manager_namespace,
                 config.cert_manager_chart_version,

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from components.config.base import ConfigError
 from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
 from tools.local_up import SHAPES, local_values
-from tools.offline import Run, run_program, unwrap
+from tools.offline import Recorder, Run, read_stack_file, run_program, stack_file, unwrap
 
 # What `kind get kubeconfig` writes for a cluster: embedded CA, a context, an admin user.
 KUBECONFIG = """apiVersion: v1
@@ -104,6 +105,44 @@ def test_lke_stacks_install_from_upstream_atomically(stack_run: Run) -> None:
         assert plain["chart"].startswith("oci://") and "repositoryOpts" not in plain, release.name
         assert "127.0.0.1" not in plain["chart"]
         assert (plain["skipAwait"], plain["atomic"]) == (False, True), release.name
+
+
+def test_an_existing_cluster_with_its_own_ingress_controller_gets_cert_manager_alone() -> None:
+    """ingress.installController: false: no Traefik; cert-manager and the ClusterIssuers are
+    declared as ever."""
+    result = run("staging", {**EXISTING, "delivery:ingress.installController": False})
+    releases = {r.plain["name"] for r in result.recorder.of_type(RELEASE)}
+    assert "cert-manager" in releases and "traefik" not in releases, releases
+    namespaces = {
+        r.plain["metadata"]["name"] for r in result.recorder.of_type("kubernetes:core/v1:Namespace")
+    }
+    assert "cert-manager" in namespaces and "traefik" not in namespaces, namespaces
+    issuers = result.recorder.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+    assert sorted(r.plain["metadata"]["name"] for r in issuers) == ["letsencrypt-prod", "letsencrypt-staging"]
+
+
+@pytest.mark.parametrize("install_controller", [True, False])
+def test_staging_pins_traefik_only_where_it_installs_it(install_controller: bool) -> None:
+    """Without the offline pins, staging names every missing chart digest and image: Traefik's
+    only when it installs Traefik, cert-manager's always."""
+    values = dict(read_stack_file(stack_file("staging")).get("config") or {})
+    cluster = {**values["delivery:cluster"], "source": "kubeconfig"}
+    cluster.pop("controlPlaneAcl", None)
+    values |= {
+        "delivery:cluster": cluster,
+        "delivery:kubeconfig": {"secure": "v1:test"},
+        "delivery:ingress": {
+            **(values.get("delivery:ingress") or {}),
+            "installController": install_controller,
+        },
+    }
+    with pytest.raises(ConfigError) as refused:
+        run_program("staging", SECRETS, values, recorder=Recorder(), offline_pins=False)
+    text = str(refused.value)
+    for key in ("certManagerChartDigest", "images.certManagerController", "images.certManagerAcmesolver"):
+        assert f"delivery:ingress.{key}: " in text, key
+    for key in ("traefikChartDigest", "images.traefik"):
+        assert (f"delivery:ingress.{key}: " in text) is install_controller, key
 
 
 def test_production_may_adopt_an_existing_cluster_only_when_said() -> None:
@@ -200,6 +239,14 @@ def test_production_may_adopt_an_existing_cluster_only_when_said() -> None:
         ),
         (
             "development",
+            {"delivery:ingress.installController": False},
+            [
+                "delivery:ingress.installController = false: the LKE cluster this program creates runs no ingress controller but Traefik",
+                "allowed: true (false only with cluster.source: kubeconfig)",
+            ],
+        ),
+        (
+            "development",
             {"delivery:charts.repository": "oci://ghcr.io/charts"},
             ['delivery:charts.repository = "oci://ghcr.io/charts"'],
         ),
@@ -231,7 +278,8 @@ def test_the_local_api_server_shapes_are_valid_stacks(stack: str) -> None:
     assert github_resources(result) == []
     releases = result.recorder.of_type(RELEASE)
     charts = {r.plain["chart"] for r in releases}
-    assert charts == {"argo-cd", "kube-prometheus-stack", "argo-rollouts"}
+    # Traefik is not installed (ingress.installController: false), cert-manager is.
+    assert charts == {"argo-cd", "kube-prometheus-stack", "argo-rollouts", "cert-manager"}
     assert all(r.plain["repositoryOpts"]["repo"] == mirror and r.plain["skipAwait"] for r in releases)
 
 

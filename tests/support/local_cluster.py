@@ -6,7 +6,8 @@ admin client certificate (group `system:masters`) and the service-account signin
 starts etcd and kube-apiserver, waits for `/readyz` and writes a kubeconfig. Both processes
 run under coreutils `timeout`, so they end by themselves after `LIFETIME_SECONDS` even when
 the test process dies; `stop()` ends them earlier. No kubelet, controller manager or
-scheduler: objects are stored, validated and admitted, never run.
+scheduler: objects are stored, validated and admitted, never run. Nor are admission webhooks
+called (their Pods would answer them): ValidatingAdmissionPolicies are enforced, webhooks not.
 
 Absent binaries skip LOUDLY (the `pytest.skip` message says what was not checked); `.ci/run`
 builds them, so CI never skips.
@@ -294,6 +295,9 @@ def start(directory: Path) -> LocalCluster:
                 "--service-cluster-ip-range=10.96.0.0/16",
                 "--authorization-mode=RBAC",
                 "--anonymous-auth=false",
+                # No Pod runs, so no admission webhook can answer: the API server calls none
+                # (docs/local-cluster.md, "Admission webhooks"). Admission policies still apply.
+                "--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
                 # Nothing here proxies to kubelets or aggregated API servers.
                 "--enable-aggregator-routing=false",
                 "--profiling=false",

@@ -174,3 +174,119 @@ def test_every_release_is_deployed(applied: Applied) -> None:
             applied.cluster.get(f"/api/v1/namespaces/{status['namespace']}/secrets/{secret}")
         except ApiError as error:
             raise AssertionError(f"{secret}: {error}") from None
+
+
+# cert-manager and Grafana (tools/charts.json: cert-manager as its release packages it, Grafana
+# a stand-in subchart of kube-prometheus-stack). Their names come from the charts' templates:
+# cert-manager's CRD templates (crd-*.yaml), its webhook configurations
+# (webhook-validating-webhook.yaml, webhook-mutating-webhook.yaml: `<release>-webhook`), and
+# grafana's `app.kubernetes.io/name: grafana` and `grafana-sc-dashboard` sidecar (_pod.tpl).
+ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+CERT_MANAGER_CRDS = (
+    "certificaterequests.cert-manager.io",
+    "certificates.cert-manager.io",
+    "challenges.acme.cert-manager.io",
+    "clusterissuers.cert-manager.io",
+    "issuers.cert-manager.io",
+    "orders.acme.cert-manager.io",
+)
+
+
+def _release(applied: Applied, name: str) -> dict[str, Any]:
+    [status] = [
+        r["outputs"]["status"]
+        for r in applied.state
+        if r["type"] == RELEASE and r["outputs"]["status"]["name"] == name
+    ]
+    return dict(status)
+
+
+def test_cert_managers_crds_are_established_and_kept_beyond_the_release(applied: Applied) -> None:
+    assert applied.up.returncode == 0, _tail(applied.up)
+    assert _release(applied, "cert-manager")["status"] == "deployed"
+    for name in CERT_MANAGER_CRDS:
+        crd = applied.cluster.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+        assert conditions.get("Established") == "True", (name, conditions)
+        # crds.keep (components/ingress/manifests.py): uninstalling the release leaves them.
+        assert crd["metadata"]["annotations"].get("helm.sh/resource-policy") == "keep", name
+
+
+def test_the_cluster_issuers_are_stored_as_declared_and_the_crd_schema_judges_them(applied: Applied) -> None:
+    assert applied.up.returncode == 0, _tail(applied.up)
+    issuers = {r["outputs"]["metadata"]["name"]: r for r in applied.state if r["type"] == ISSUER}
+    # Development and staging declare both of Let's Encrypt's CAs (IngressConfig.issuers_for).
+    assert sorted(issuers) == ["letsencrypt-prod", "letsencrypt-staging"], sorted(issuers)
+    for name, resource in issuers.items():
+        stored = applied.cluster.get(f"/apis/cert-manager.io/v1/clusterissuers/{name}")
+        # The structural schema prunes what it does not know: equal means nothing was dropped.
+        assert stored["spec"] == resource["inputs"]["spec"], name
+    # The schema is what accepted them: the same issuer with a solver of the wrong type is refused.
+    wrong = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": {"name": "schema-probe"},
+        "spec": {"acme": {**issuers["letsencrypt-staging"]["inputs"]["spec"]["acme"], "solvers": "http01"}},
+    }
+    try:
+        applied.cluster.create("/apis/cert-manager.io/v1/clusterissuers", wrong, dry_run=True)
+    except ApiError as error:
+        assert error.status == 422, error
+        assert "spec.acme.solvers" in str(error), error
+    else:
+        raise AssertionError("a ClusterIssuer whose solvers are a string was accepted")
+
+
+def test_cert_managers_webhook_is_registered_as_the_chart_declares_it(applied: Applied) -> None:
+    """Registered, not called: this API server calls no admission webhook (no Pod could answer;
+    tests/support/local_cluster.py). On a real cluster every ClusterIssuer goes through it."""
+    assert applied.up.returncode == 0, _tail(applied.up)
+    namespace = _release(applied, "cert-manager")["namespace"]
+    for kind, path in (
+        ("validatingwebhookconfigurations", "/validate"),
+        ("mutatingwebhookconfigurations", "/mutate"),
+    ):
+        registered = applied.cluster.get(f"/apis/admissionregistration.k8s.io/v1/{kind}/cert-manager-webhook")
+        [webhook] = registered["webhooks"]
+        assert webhook["failurePolicy"] == "Fail", kind
+        service = webhook["clientConfig"]["service"]
+        assert (service["namespace"], service["name"], service["path"]) == (
+            namespace,
+            "cert-manager-webhook",
+            path,
+        )
+
+
+def test_grafana_and_its_dashboard_sidecar_go_up_with_the_declared_dashboards(applied: Applied) -> None:
+    assert applied.up.returncode == 0, _tail(applied.up)
+    namespace = _release(applied, "kube-prometheus-stack")["namespace"]
+    deployments = applied.cluster.get(
+        f"/apis/apps/v1/namespaces/{namespace}/deployments?labelSelector=app.kubernetes.io%2Fname%3Dgrafana"
+    )["items"]
+    [grafana] = deployments
+    containers = {c["name"]: c for c in grafana["spec"]["template"]["spec"]["containers"]}
+    assert "grafana" in containers, sorted(containers)
+    sidecar = {e["name"]: e.get("value") for e in containers["grafana-sc-dashboard"]["env"]}
+    # The sidecar loads ConfigMaps labelled grafana_dashboard=1 from the monitoring namespace only.
+    assert (sidecar["LABEL"], sidecar["LABEL_VALUE"], sidecar["NAMESPACE"]) == (
+        "grafana_dashboard",
+        "1",
+        namespace,
+    )
+    labelled = {
+        c["metadata"]["name"]
+        for c in applied.cluster.get(
+            f"/api/v1/namespaces/{namespace}/configmaps?labelSelector=grafana_dashboard%3D1"
+        )["items"]
+    }
+    declared = {
+        r["outputs"]["metadata"]["name"]
+        for r in applied.state
+        if r["type"] == CONFIG_MAP
+        and (r["outputs"]["metadata"].get("labels") or {}).get("grafana_dashboard") == "1"
+    }
+    # The program's dashboards (deployments, rollouts, SLOs) and the chart's default ones.
+    assert declared, "the program declared no dashboard ConfigMap"
+    assert declared <= labelled, declared - labelled
+    assert labelled - declared, "none of kube-prometheus-stack's default dashboards"

@@ -61,6 +61,16 @@ def cluster_source_problems(config: StackConfig) -> list[Problem]:
                     "cluster.source: kubeconfig, or in development)",
                 )
             )
+        if not config.ingress.install_controller:
+            problems.append(
+                Problem(
+                    "ingress.installController",
+                    False,
+                    "the LKE cluster this program creates runs no ingress controller but Traefik, and the "
+                    "services' Ingresses and the ClusterIssuers' HTTP-01 solver need one for the `nginx` "
+                    "IngressClass; allowed: true (false only with cluster.source: kubeconfig)",
+                )
+            )
         if config.charts.skip_await:
             problems.append(
                 Problem(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from components.config.base import _MISSING, Problem
-from components.ingress.config import INGRESS_IMAGES
 from components.monitoring.config import MONITORING_IMAGES
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ def chart_pin_problems(config: StackConfig) -> list[Problem]:
             (["collector"] if tracing.enabled else []) + (["jaeger"] if tracing.in_cluster_jaeger else []),
             list(tracing.images),
         ),
-        ("ingress", list(INGRESS_IMAGES) if config.ingress.enabled else [], list(config.ingress.images)),
+        ("ingress", list(config.ingress.deployed_images()), list(config.ingress.images)),
     ]
     if env == "development":
         return []
@@ -89,12 +88,14 @@ def chart_pin_problems(config: StackConfig) -> list[Problem]:
     ingress_charts = (
         (
             "ingress.traefikChartDigest",
+            config.ingress.install_controller,
             config.ingress.traefik_chart_digest,
             "ghcr.io/traefik/helm/traefik",
             config.ingress.traefik_chart_version,
         ),
         (
             "ingress.certManagerChartDigest",
+            True,
             config.ingress.cert_manager_chart_digest,
             "quay.io/jetstack/charts/cert-manager",
             config.ingress.cert_manager_chart_version,
@@ -107,8 +108,8 @@ def chart_pin_problems(config: StackConfig) -> list[Problem]:
             f"{why}; allowed: the sha256 digest of {ref}:{version} "
             f"(`oras resolve {ref}:{version}` or `crane digest {ref}:{version}`)",
         )
-        for key, digest, ref, version in ingress_charts
-        if config.ingress.enabled and digest is None
+        for key, installed, digest, ref, version in ingress_charts
+        if config.ingress.enabled and installed and digest is None
     ]
     problems += [
         Problem(
