@@ -23,10 +23,12 @@ from tools.charts import listed
 from tools.offline import declared_secrets, read_stack_file, stack_file, with_offline_pins
 from tools.preview import PASSPHRASE, _current_venv, _environment, _scratch_project, require_pulumi
 
-# Which shapes can go up here, and why not production: it declares its GitHub half
-# (github.enabled: false is refused there) and runs Argo CD highly available, whose
-# redis-ha subchart the local repository cannot hold (tools/charts.json).
-SHAPES = ("development", "staging")
+# Every stack's shape. Production's as an adopted cluster (cluster.existingInProduction) without
+# GitHub, everything else of it kept: HA Argo CD, its protected namespaces and Applications,
+# manual sync, two Prometheus and Alertmanager replicas. Its redis-ha subchart is not in the
+# local repository (tools/charts.json), so its Argo CD runs the replicated components with the
+# chart's single Redis (charts.withoutSubcharts).
+SHAPES = ("development", "staging", "production")
 PUBLIC_REPO_URL = "https://github.com/{owner}/{repository}.git"
 
 
@@ -35,15 +37,25 @@ def local_values(stack: str, repository: str) -> dict[str, Any]:
     values: dict[str, Any] = with_offline_pins(read_stack_file(stack_file(stack)).get("config") or {}, stack)
     github = dict(values["delivery:github"])
     github["enabled"] = False
+    # Without GitHub no stack declares the repository-wide objects (config refuses it).
+    github.pop("manageRepository", None)
     values["delivery:github"] = github
     cluster = dict(values.get("delivery:cluster") or {})
     cluster["source"] = "kubeconfig"
     cluster.pop("controlPlaneAcl", None)
+    if values.get("delivery:environment", stack) == "production":
+        cluster["existingInProduction"] = True
     values["delivery:cluster"] = cluster
     gitops = dict(values.get("delivery:gitops") or {})
     gitops["repoUrl"] = PUBLIC_REPO_URL.format(owner=github["owner"], repository=github["repository"])
     values["delivery:gitops"] = gitops
-    values["delivery:charts"] = {"repository": repository, "skipAwait": True}
+    charts: dict[str, Any] = {"repository": repository, "skipAwait": True}
+    # Subcharts the local repository lacks that this stack would install (tools/charts.json).
+    dropped = {sub for c in listed() for sub in c.get("drop", {})}
+    argocd_ha = bool((values.get("delivery:argocd") or {}).get("highAvailability"))
+    if argocd_ha and "redis-ha" in dropped:
+        charts["withoutSubcharts"] = ["redis-ha"]
+    values["delivery:charts"] = charts
     versions = {c["name"]: c["version"] for c in listed()}
     argocd = dict(values.get("delivery:argocd") or {})
     argocd["chartVersion"] = versions["argo-cd"]
