@@ -364,8 +364,40 @@ def inline_kubeconfig(cluster: LocalCluster) -> str:
     return str(yaml.safe_dump(config))
 
 
+# Argo CD's resources finalizer on an Application, and the application controller that clears it:
+# the argo-cd chart's StatefulSet (or Deployment, with controller.dynamicClusterDistribution), pod
+# label app.kubernetes.io/name as components/gitops/argocd_values.py's COMPONENT_PODS names it.
+# https://argo-cd.readthedocs.io/en/stable/user-guide/app_deletion/#about-the-deletion-finalizer
+ARGOCD_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+ARGOCD_CONTROLLER_LABEL = "app.kubernetes.io/name%3Dargocd-application-controller"
+APPLICATIONS = "/apis/argoproj.io/v1alpha1/applications"
+
+
+def kinds(cluster: LocalCluster, *, namespaced: bool) -> list[str]:
+    """`<group version path>/<plural>` of every (namespaced, or cluster-scoped) kind the API server
+    serves that can be listed and deleted, each group at its preferred version."""
+    versions = ["/api/v1"] + [
+        f"/apis/{group['preferredVersion']['groupVersion']}" for group in cluster.get("/apis")["groups"]
+    ]
+    found = []
+    for base in versions:
+        for resource in cluster.get(base)["resources"]:
+            verbs = set(resource.get("verbs") or [])
+            if (
+                resource["namespaced"] == namespaced
+                and "/" not in resource["name"]
+                and {"list", "delete"} <= verbs
+            ):
+                found.append(f"{base}/{resource['name']}")
+    return found
+
+
+def namespaced_kinds(cluster: LocalCluster) -> list[str]:
+    return kinds(cluster, namespaced=True)
+
+
 class StandIns:
-    """What two controllers of a real cluster would do, for `pulumi up` without them.
+    """What a real cluster's controllers would do, for `pulumi up` and `pulumi destroy` without them.
 
     - Helm hook Jobs (argo-cd's redis-secret-init, kube-prometheus-stack's admission-webhook
       certificate Jobs) are marked succeeded: Helm waits for them whatever skipAwait says, and
@@ -373,12 +405,30 @@ class StandIns:
       is therefore NOT done or checked here.
     - `kubernetes.io/service-account-token` Secrets get a token, as the token controller of
       kube-controller-manager fills them (here from the TokenRequest API, bound to the Secret).
+    - Namespaces being deleted are emptied and finalized, as kube-controller-manager's namespace
+      controller does: every object of every namespaced kind the API server serves is deleted,
+      and only once none is left (objects with finalizers stay until those are cleared) is the
+      `kubernetes` finalizer removed through the namespace's `finalize` subresource
+      (https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/namespace-v1/#replace-finalize-of-the-specified-namespace).
+    - An Application being deleted loses Argo CD's resources finalizer ONLY while Argo CD's
+      application controller (the argo-cd release's StatefulSet or Deployment) still exists in
+      the Application's namespace, as only that controller clears it. Without it the finalizer
+      stays, the Application is never deleted, and the Application is listed in `refused`:
+      a destroy that removed Argo CD before its Applications hangs here as it would on a real
+      cluster. The controller's cascade (deleting what the Application deployed) has nothing
+      to do here: no Application ever synced, since no Argo CD pod runs.
     """
 
     def __init__(self, cluster: LocalCluster):
         self.cluster = cluster
         self.completed: list[str] = []
         self.tokens: list[str] = []
+        # Namespaces finalized, in order; the objects the namespace stand-in deleted in them.
+        self.finalized: list[str] = []
+        self.emptied: list[str] = []
+        # Applications whose finalizer was cleared, and those refused (no controller left).
+        self.cleared: list[str] = []
+        self.refused: list[str] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -393,11 +443,16 @@ class StandIns:
 
     def _loop(self) -> None:
         while not self._stop.wait(1):
-            try:
-                self._complete_jobs()
-                self._fill_tokens()
-            except (ApiError, OSError) as error:
-                self.errors.append(str(error))
+            for step in (
+                self._complete_jobs,
+                self._fill_tokens,
+                self._clear_app_finalizers,
+                self._finalize_namespaces,
+            ):
+                try:
+                    step()
+                except (ApiError, OSError) as error:
+                    self.errors.append(f"{step.__name__}: {error}")
 
     def _complete_jobs(self) -> None:
         for job in self.cluster.get("/apis/batch/v1/jobs")["items"]:
@@ -456,3 +511,78 @@ class StandIns:
                 content_type="application/merge-patch+json",
             )
             self.tokens.append(f"{ns}/{meta['name']}")
+
+    def _clear_app_finalizers(self) -> None:
+        try:
+            apps = self.cluster.get(APPLICATIONS)["items"]
+        except ApiError as error:
+            if error.status == 404:  # Argo CD's CRDs not (yet) installed
+                return
+            raise
+        for app in apps:
+            meta = app["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp") or ARGOCD_FINALIZER not in finalizers:
+                continue
+            ns, name = meta["namespace"], meta["name"]
+            key = f"{ns}/{name}"
+            if not self._argocd_controller_in(ns):
+                if key not in self.refused:
+                    self.refused.append(key)
+                continue
+            # JSON patch with a test: the list is replaced only if nobody changed it meanwhile.
+            index = finalizers.index(ARGOCD_FINALIZER)
+            self.cluster.request(
+                "PATCH",
+                f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name}",
+                [
+                    {"op": "test", "path": f"/metadata/finalizers/{index}", "value": ARGOCD_FINALIZER},
+                    {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                ],
+                content_type="application/json-patch+json",
+            )
+            self.cleared.append(key)
+
+    def _argocd_controller_in(self, namespace: str) -> bool:
+        for kind in ("statefulsets", "deployments"):
+            found = self.cluster.get(
+                f"/apis/apps/v1/namespaces/{namespace}/{kind}?labelSelector={ARGOCD_CONTROLLER_LABEL}"
+            )["items"]
+            if any(not item["metadata"].get("deletionTimestamp") for item in found):
+                return True
+        return False
+
+    def _finalize_namespaces(self) -> None:
+        terminating = [
+            ns
+            for ns in self.cluster.get("/api/v1/namespaces")["items"]
+            if ns["metadata"].get("deletionTimestamp")
+            and "kubernetes" in (ns["spec"].get("finalizers") or [])
+        ]
+        if not terminating:
+            return
+        every_kind = namespaced_kinds(self.cluster)
+        for namespace in terminating:
+            name = namespace["metadata"]["name"]
+            left = 0
+            for kind in every_kind:
+                base, _, plural = kind.rpartition("/")
+                for item in self.cluster.get(f"{base}/namespaces/{name}/{plural}")["items"]:
+                    left += 1
+                    if item["metadata"].get("deletionTimestamp"):
+                        continue  # waiting for its own finalizers
+                    try:
+                        self.cluster.request(
+                            "DELETE", f"{base}/namespaces/{name}/{plural}/{item['metadata']['name']}"
+                        )
+                        self.emptied.append(f"{name}/{plural}/{item['metadata']['name']}")
+                    except ApiError as error:
+                        if error.status not in (404, 409):
+                            raise
+            if left:
+                continue  # the controller's next pass: finalize once nothing is left
+            namespace["spec"]["finalizers"] = [
+                f for f in namespace["spec"]["finalizers"] if f != "kubernetes"
+            ]
+            self.cluster.request("PUT", f"/api/v1/namespaces/{name}/finalize", namespace)
+            self.finalized.append(name)
