@@ -1,6 +1,7 @@
 """The controllers tests/support/local_cluster.py's StandIns play for `pulumi destroy`, against the
-real API server: a Namespace is finalized only once nothing is left in it, and an Application
-loses Argo CD's resources finalizer only while Argo CD's application controller exists beside it.
+real API server: an object deleted in the foreground goes after its dependents, a Namespace is
+finalized only once nothing is left in it, and an Application loses Argo CD's resources
+finalizer only while Argo CD's application controller exists beside it.
 If the stand-ins cleared finalizers regardless, tests/system/test_local_up.py could not catch a
 destroy that removes Argo CD before its Applications; these tests show they do not.
 """
@@ -174,3 +175,36 @@ def test_an_empty_namespace_is_finalized(cluster: tuple[LocalCluster, StandIns])
     until("the namespace gone", lambda: gone(api, "/api/v1/namespaces/empty"))
     assert "empty" in stand_ins.finalized
     assert stand_ins.errors == []
+
+
+def test_a_foreground_deletion_waits_for_the_dependents(cluster: tuple[LocalCluster, StandIns]) -> None:
+    """What Pulumi's default `foreground` propagation asks of the garbage collector."""
+    api, stand_ins = cluster
+    namespace(api, "foreground")
+    base = "/api/v1/namespaces/foreground/configmaps"
+    owner, _ = api.create(base, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}})
+    reference = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "owner",
+        "uid": owner["metadata"]["uid"],
+        "blockOwnerDeletion": True,
+    }
+    api.create(
+        base,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "child", "ownerReferences": [reference]},
+        },
+    )
+    api.request("DELETE", f"{base}/owner?propagationPolicy=Foreground")
+    # The API server holds the owner with the foregroundDeletion finalizer...
+    assert "foregroundDeletion" in (api.get(f"{base}/owner")["metadata"].get("finalizers") or []) or gone(
+        api, f"{base}/owner"
+    )
+    until("the owner deleted", lambda: gone(api, f"{base}/owner"))
+    # ...and the stand-in let it go only after deleting its dependent.
+    assert gone(api, f"{base}/child")
+    assert f"{base}/owner" in stand_ins.collected
+    assert f"{base}/child" in stand_ins.collected

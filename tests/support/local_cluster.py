@@ -168,10 +168,15 @@ class LocalCluster:
     files: dict[str, Path]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    ssl_context: ssl.SSLContext | None = None
+
     def _context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.files["ca.crt"]))
-        context.load_cert_chain(str(self.files["admin.crt"]), str(self.files["admin.key"]))
-        return context
+        # One context for every request (the stand-ins list the whole API every few seconds).
+        if self.ssl_context is None:
+            context = ssl.create_default_context(cafile=str(self.files["ca.crt"]))
+            context.load_cert_chain(str(self.files["admin.crt"]), str(self.files["admin.key"]))
+            self.ssl_context = context
+        return self.ssl_context
 
     def request(
         self,
@@ -405,6 +410,12 @@ class StandIns:
       is therefore NOT done or checked here.
     - `kubernetes.io/service-account-token` Secrets get a token, as the token controller of
       kube-controller-manager fills them (here from the TokenRequest API, bound to the Secret).
+    - Objects deleted with foreground or orphan propagation (Pulumi deletes in the foreground by
+      default: https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/,
+      `pulumi.com/deletionPropagationPolicy`) lose their `foregroundDeletion` finalizer once no
+      object names them as owner, dependents deleted first, and their `orphan` finalizer once
+      their dependents no longer name them, as kube-controller-manager's garbage collector does
+      (https://kubernetes.io/docs/concepts/architecture/garbage-collection/#foreground-deletion).
     - Namespaces being deleted are emptied and finalized, as kube-controller-manager's namespace
       controller does: every object of every namespaced kind the API server serves is deleted,
       and only once none is left (objects with finalizers stay until those are cleared) is the
@@ -429,6 +440,8 @@ class StandIns:
         # Applications whose finalizer was cleared, and those refused (no controller left).
         self.cleared: list[str] = []
         self.refused: list[str] = []
+        # Objects whose foregroundDeletion or orphan finalizer the garbage collector's stand-in removed.
+        self.collected: list[str] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -442,7 +455,14 @@ class StandIns:
         self._thread.join(timeout=30)
 
     def _loop(self) -> None:
+        passes = 0
         while not self._stop.wait(1):
+            passes += 1
+            if passes % 2 == 0:  # every other second: it lists every object of the API server
+                try:
+                    self._collect_garbage()
+                except (ApiError, OSError) as error:
+                    self.errors.append(f"_collect_garbage: {error}")
             for step in (
                 self._complete_jobs,
                 self._fill_tokens,
@@ -457,6 +477,8 @@ class StandIns:
     def _complete_jobs(self) -> None:
         for job in self.cluster.get("/apis/batch/v1/jobs")["items"]:
             meta = job["metadata"]
+            if meta.get("deletionTimestamp"):
+                continue
             if any(c["type"] == "Complete" for c in job.get("status", {}).get("conditions") or []):
                 continue
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -530,17 +552,22 @@ class StandIns:
                 if key not in self.refused:
                     self.refused.append(key)
                 continue
-            # JSON patch with a test: the list is replaced only if nobody changed it meanwhile.
+            # JSON patch with a test: the list is changed only if nobody changed it meanwhile.
             index = finalizers.index(ARGOCD_FINALIZER)
-            self.cluster.request(
-                "PATCH",
-                f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name}",
-                [
-                    {"op": "test", "path": f"/metadata/finalizers/{index}", "value": ARGOCD_FINALIZER},
-                    {"op": "remove", "path": f"/metadata/finalizers/{index}"},
-                ],
-                content_type="application/json-patch+json",
-            )
+            try:
+                self.cluster.request(
+                    "PATCH",
+                    f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name}",
+                    [
+                        {"op": "test", "path": f"/metadata/finalizers/{index}", "value": ARGOCD_FINALIZER},
+                        {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                    ],
+                    content_type="application/json-patch+json",
+                )
+            except ApiError as error:
+                if error.status in (404, 409, 422):  # gone, or changed meanwhile: the next pass
+                    continue
+                raise
             self.cleared.append(key)
 
     def _argocd_controller_in(self, namespace: str) -> bool:
@@ -567,13 +594,24 @@ class StandIns:
             left = 0
             for kind in every_kind:
                 base, _, plural = kind.rpartition("/")
-                for item in self.cluster.get(f"{base}/namespaces/{name}/{plural}")["items"]:
+                try:
+                    items = self.cluster.get(f"{base}/namespaces/{name}/{plural}")["items"]
+                except ApiError as error:
+                    if error.status == 404:  # a kind whose CRD went meanwhile
+                        continue
+                    raise
+                for item in items:
                     left += 1
                     if item["metadata"].get("deletionTimestamp"):
                         continue  # waiting for its own finalizers
                     try:
+                        # Background propagation, as the namespace controller deletes: a kind
+                        # whose default is to orphan (batch/v1 Jobs) would otherwise get the
+                        # `orphan` finalizer, which only the garbage collector removes.
                         self.cluster.request(
-                            "DELETE", f"{base}/namespaces/{name}/{plural}/{item['metadata']['name']}"
+                            "DELETE",
+                            f"{base}/namespaces/{name}/{plural}/{item['metadata']['name']}"
+                            "?propagationPolicy=Background",
                         )
                         self.emptied.append(f"{name}/{plural}/{item['metadata']['name']}")
                     except ApiError as error:
@@ -584,5 +622,79 @@ class StandIns:
             namespace["spec"]["finalizers"] = [
                 f for f in namespace["spec"]["finalizers"] if f != "kubernetes"
             ]
-            self.cluster.request("PUT", f"/api/v1/namespaces/{name}/finalize", namespace)
+            try:
+                self.cluster.request("PUT", f"/api/v1/namespaces/{name}/finalize", namespace)
+            except ApiError as error:
+                if error.status in (404, 409):  # gone, or changed meanwhile: the next pass
+                    continue
+                raise
             self.finalized.append(name)
+
+    def _collect_garbage(self) -> None:
+        objects: list[tuple[str, dict[str, Any]]] = []
+        for kind in kinds(self.cluster, namespaced=True) + kinds(self.cluster, namespaced=False):
+            try:
+                objects += [(kind, item) for item in self.cluster.get(kind)["items"]]
+            except ApiError as error:
+                if error.status == 404:  # a kind whose CRD went meanwhile
+                    continue
+                raise
+        pending = [
+            (kind, item)
+            for kind, item in objects
+            if item["metadata"].get("deletionTimestamp")
+            and {"foregroundDeletion", "orphan"} & set(item["metadata"].get("finalizers") or [])
+        ]
+        for kind, owner in pending:
+            try:
+                self._collect(kind, owner, objects)
+            except ApiError as error:
+                if error.status in (404, 409, 422):  # gone, or changed meanwhile: the next pass
+                    continue
+                raise
+
+    def _collect(self, kind: str, owner: dict[str, Any], objects: list[tuple[str, dict[str, Any]]]) -> None:
+        meta = owner["metadata"]
+        dependents = [
+            (k, item)
+            for k, item in objects
+            if any(ref.get("uid") == meta["uid"] for ref in item["metadata"].get("ownerReferences") or [])
+        ]
+        finalizers = list(meta["finalizers"])
+        if "foregroundDeletion" in finalizers:
+            if dependents:
+                for k, item in dependents:
+                    if not item["metadata"].get("deletionTimestamp"):
+                        self._delete(k, item, "Foreground")
+                return  # the owner goes once its dependents are gone
+            finalizers.remove("foregroundDeletion")
+        if "orphan" in finalizers:
+            for k, item in dependents:
+                refs = [r for r in item["metadata"]["ownerReferences"] if r.get("uid") != meta["uid"]]
+                self._patch_metadata(k, item, {"ownerReferences": refs or None})
+            finalizers.remove("orphan")
+        self._patch_metadata(kind, owner, {"finalizers": finalizers or None})
+        self.collected.append(self._item_path(kind, owner))
+
+    def _item_path(self, kind: str, item: dict[str, Any]) -> str:
+        base, _, plural = kind.rpartition("/")
+        ns = item["metadata"].get("namespace")
+        return (
+            f"{base}/namespaces/{ns}/{plural}/{item['metadata']['name']}"
+            if ns
+            else f"{kind}/{item['metadata']['name']}"
+        )
+
+    def _delete(self, kind: str, item: dict[str, Any], policy: str) -> None:
+        try:
+            self.cluster.request("DELETE", f"{self._item_path(kind, item)}?propagationPolicy={policy}")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+
+    def _patch_metadata(self, kind: str, item: dict[str, Any], metadata: dict[str, Any]) -> None:
+        # The resourceVersion makes it a compare-and-swap: a concurrent change fails with 409.
+        body = {"metadata": {**metadata, "resourceVersion": item["metadata"]["resourceVersion"]}}
+        self.cluster.request(
+            "PATCH", self._item_path(kind, item), body, content_type="application/merge-patch+json"
+        )

@@ -6,9 +6,11 @@ The real Pulumi CLI and kubernetes provider (tools/preview.py's engine) apply th
 existing-cluster mode (tools/local_up.py) to kube-apiserver v1.34.12 (tests/support/local_cluster.py)
 with the charts of the local Helm repository (`make charts`, served from 127.0.0.1). No
 kubelet runs: releases install with `charts.skipAwait`, and tests/support/local_cluster.py's
-StandIns play four controllers: they mark Helm's hook Jobs succeeded and fill service-account
-token Secrets (what the hook Jobs would have done is not checked), empty and finalize
-Namespaces being deleted (kube-controller-manager's namespace controller), and clear an
+StandIns play kube-controller-manager's and Argo CD's part: they mark Helm's hook Jobs
+succeeded and fill service-account token Secrets (what the hook Jobs would have done is not
+checked), release objects deleted in the foreground once nothing they own is left (the garbage
+collector; Pulumi deletes in the foreground), empty and finalize Namespaces being deleted (the
+namespace controller), and clear an
 Application's resources finalizer only while Argo CD's application controller is still
 installed (so a destroy that removed Argo CD first would hang, and fails here).
 
@@ -204,7 +206,11 @@ def _releases(state: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def destroy(
-    local: LocalStack, cluster: LocalCluster, stand_ins: StandIns, state: list[dict[str, Any]]
+    local: LocalStack,
+    cluster: LocalCluster,
+    stand_ins: StandIns,
+    state: list[dict[str, Any]],
+    before: Snapshot,
 ) -> Destroyed:
     namespaces = {r["outputs"]["metadata"]["name"] for r in state if r["type"] == NAMESPACE}
     refused, kept, kept_count = None, {}, 0
@@ -231,7 +237,7 @@ def destroy(
     step = local.destroy(give_up=never_finishes)
     # The default AppProject a Patch resource manages stays on its deletion (the Patch only gives
     # up its fields), and goes with Argo CD's namespace: it is checked like any other object.
-    survivors = [path for path in snapshot_paths(cluster, state).values() if _exists(cluster, path)]
+    survivors = [path for path in before.paths.values() if _exists(cluster, path)]
     left = []
     for kind in kinds(cluster, namespaced=True):
         base, _, plural = kind.rpartition("/")
@@ -263,19 +269,6 @@ def destroy(
     )
 
 
-def snapshot_paths(cluster: LocalCluster, state: list[dict[str, Any]]) -> dict[str, str]:
-    return {
-        r["urn"]: api_path(
-            cluster,
-            r["outputs"]["apiVersion"],
-            r["outputs"]["kind"],
-            r["outputs"]["metadata"]["name"],
-            r["outputs"]["metadata"].get("namespace"),
-        )
-        for r in kubernetes_objects(state)
-    }
-
-
 @pytest.fixture(scope="module", params=SHAPES)
 def applied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
     if find_pulumi() is None:
@@ -294,7 +287,7 @@ def applied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             state = local.resources()
             # Everything read back now: the destroy below removes it.
             before = snapshot(cluster, state) if up.returncode == 0 else Snapshot()
-            destroyed = destroy(local, cluster, stand_ins, state) if up.returncode == 0 else None
+            destroyed = destroy(local, cluster, stand_ins, state, before) if up.returncode == 0 else None
         yield Applied(stack, cluster, up, preview, state, stand_ins, before, destroyed)
     finally:
         cluster.stop()
@@ -351,9 +344,10 @@ def test_every_release_is_deployed(applied: Applied) -> None:
     assert {path: error for path, error in applied.before.release_secrets.items() if error} == {}
 
 
-def test_production_runs_ha_argo_cd_on_the_charts_single_redis(applied: Applied) -> None:
-    """What production's shape changes for the local repository, and nothing more: two replicas
-    of each Argo CD component as in production, the chart's one Redis instead of redis-ha's."""
+def test_argo_cd_runs_the_declared_replicas_on_the_charts_single_redis(applied: Applied) -> None:
+    """Production's HA Argo CD as production declares it, two replicas of each component, with the
+    one thing its local shape changes: the chart's single Redis instead of redis-ha's; one
+    replica each elsewhere."""
     assert applied.up.returncode == 0, _tail(applied.up)
     workloads = applied.before.workloads
     replicas = 2 if applied.stack == "production" else 1
