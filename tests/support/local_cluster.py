@@ -153,6 +153,10 @@ def write_certificates(directory: Path) -> dict[str, Path]:
     return files
 
 
+# A list as PartialObjectMetadataList: each item's metadata alone.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
 class ApiError(Exception):
     def __init__(self, status: int, body: dict[str, Any]):
         super().__init__(f"{status}: {body.get('message', body)}")
@@ -186,11 +190,12 @@ class LocalCluster:
         *,
         timeout: float = 60,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> tuple[dict[str, Any], list[str]]:
         """The decoded answer and the API server's warnings; ApiError on a non-2xx status."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Accept", "application/json")
+        req.add_header("Accept", accept)
         if data is not None:
             req.add_header("Content-Type", content_type)
         try:
@@ -210,6 +215,12 @@ class LocalCluster:
 
     def get(self, path: str) -> dict[str, Any]:
         return self.request("GET", path)[0]
+
+    def metadata(self, path: str) -> list[dict[str, Any]]:
+        """The items of a list, metadata only (no Secret data, no specs), as client-go's metadata
+        client asks for them (https://github.com/kubernetes/client-go/blob/master/metadata/metadata.go);
+        a server that does not offer it answers with whole objects, whose metadata is the same."""
+        return list(self.request("GET", path, accept=METADATA_LIST)[0]["items"])
 
     def create(
         self, path: str, body: dict[str, Any], *, dry_run: bool = False
@@ -595,7 +606,7 @@ class StandIns:
             for kind in every_kind:
                 base, _, plural = kind.rpartition("/")
                 try:
-                    items = self.cluster.get(f"{base}/namespaces/{name}/{plural}")["items"]
+                    items = self.cluster.metadata(f"{base}/namespaces/{name}/{plural}")
                 except ApiError as error:
                     if error.status == 404:  # a kind whose CRD went meanwhile
                         continue
@@ -634,7 +645,7 @@ class StandIns:
         objects: list[tuple[str, dict[str, Any]]] = []
         for kind in kinds(self.cluster, namespaced=True) + kinds(self.cluster, namespaced=False):
             try:
-                objects += [(kind, item) for item in self.cluster.get(kind)["items"]]
+                objects += [(kind, item) for item in self.cluster.metadata(kind)]
             except ApiError as error:
                 if error.status == 404:  # a kind whose CRD went meanwhile
                     continue
