@@ -56,7 +56,9 @@ from tools.charts import cache_dir, serve
 from tools.local_up import SHAPES, LocalStack, Step
 from tools.preview import find_pulumi
 
-pytestmark = [pytest.mark.engine, pytest.mark.go]
+# One worker for the whole module (`make test` runs --dist loadgroup): each stack's API server,
+# up and destroy happen once.
+pytestmark = [pytest.mark.engine, pytest.mark.go, pytest.mark.xdist_group("local_up")]
 
 ENGINE_ABSENT = (
     "Pulumi CLI absent (install it, or `make engine` on this team's machines): nothing was applied "
