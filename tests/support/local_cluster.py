@@ -220,7 +220,8 @@ class LocalCluster:
         """The items of a list, metadata only (no Secret data, no specs), as client-go's metadata
         client asks for them (https://github.com/kubernetes/client-go/blob/master/metadata/metadata.go);
         a server that does not offer it answers with whole objects, whose metadata is the same."""
-        return list(self.request("GET", path, accept=METADATA_LIST)[0]["items"])
+        # An empty PartialObjectMetadataList has `"items": null`.
+        return list(self.request("GET", path, accept=METADATA_LIST)[0].get("items") or [])
 
     def create(
         self, path: str, body: dict[str, Any], *, dry_run: bool = False
