@@ -479,6 +479,7 @@ class StandIns:
                 self._complete_jobs,
                 self._fill_tokens,
                 self._clear_app_finalizers,
+                self._clear_project_finalizers,
                 self._finalize_namespaces,
             ):
                 try:
@@ -578,6 +579,49 @@ class StandIns:
                 )
             except ApiError as error:
                 if error.status in (404, 409, 422):  # gone, or changed meanwhile: the next pass
+                    continue
+                raise
+            self.cleared.append(key)
+
+    def _clear_project_finalizers(self) -> None:
+        """Argo CD's controller clears an AppProject's resources finalizer once no Application of
+        its namespace names the project (its finalizeProjectDeletion), and only while it runs."""
+        try:
+            projects = self.cluster.get("/apis/argoproj.io/v1alpha1/appprojects")["items"]
+            apps = self.cluster.get(APPLICATIONS)["items"]
+        except ApiError as error:
+            if error.status == 404:
+                return
+            raise
+        for project in projects:
+            meta = project["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp") or ARGOCD_FINALIZER not in finalizers:
+                continue
+            ns, name = meta["namespace"], meta["name"]
+            key = f"{ns}/appprojects/{name}"
+            if not self._argocd_controller_in(ns):
+                if key not in self.refused:
+                    self.refused.append(key)
+                continue
+            if any(
+                a["metadata"]["namespace"] == ns and (a.get("spec") or {}).get("project") == name
+                for a in apps
+            ):
+                continue  # still used
+            index = finalizers.index(ARGOCD_FINALIZER)
+            try:
+                self.cluster.request(
+                    "PATCH",
+                    f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/appprojects/{name}",
+                    [
+                        {"op": "test", "path": f"/metadata/finalizers/{index}", "value": ARGOCD_FINALIZER},
+                        {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                    ],
+                    content_type="application/json-patch+json",
+                )
+            except ApiError as error:
+                if error.status in (404, 409, 422):
                     continue
                 raise
             self.cleared.append(key)
