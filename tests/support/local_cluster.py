@@ -398,7 +398,13 @@ def kinds(cluster: LocalCluster, *, namespaced: bool) -> list[str]:
     ]
     found = []
     for base in versions:
-        for resource in cluster.get(base)["resources"]:
+        try:
+            listing = cluster.get(base)["resources"]
+        except ApiError as error:
+            if error.status == 404:  # a group whose last CRD went meanwhile
+                continue
+            raise
+        for resource in listing:
             verbs = set(resource.get("verbs") or [])
             if (
                 resource["namespaced"] == namespaced
@@ -411,6 +417,11 @@ def kinds(cluster: LocalCluster, *, namespaced: bool) -> list[str]:
 
 def namespaced_kinds(cluster: LocalCluster) -> list[str]:
     return kinds(cluster, namespaced=True)
+
+
+def _retryable(error: Exception) -> bool:
+    """429 "storage is (re)initializing": a new CRD's storage not ready yet; a controller retries."""
+    return isinstance(error, ApiError) and error.status == 429
 
 
 class StandIns:
@@ -474,7 +485,8 @@ class StandIns:
                 try:
                     self._collect_garbage()
                 except (ApiError, OSError) as error:
-                    self.errors.append(f"_collect_garbage: {error}")
+                    if not _retryable(error):
+                        self.errors.append(f"_collect_garbage: {error}")
             for step in (
                 self._complete_jobs,
                 self._fill_tokens,
@@ -485,7 +497,8 @@ class StandIns:
                 try:
                     step()
                 except (ApiError, OSError) as error:
-                    self.errors.append(f"{step.__name__}: {error}")
+                    if not _retryable(error):
+                        self.errors.append(f"{step.__name__}: {error}")
 
     def _complete_jobs(self) -> None:
         for job in self.cluster.get("/apis/batch/v1/jobs")["items"]:

@@ -298,7 +298,7 @@ def applied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_pulumi_up_succeeds(applied: Applied) -> None:
     assert applied.up.returncode == 0, _tail(applied.up)
     assert applied.up.changes().get("create", 0) > 0
-    assert applied.stand_ins.errors == []
+    assert applied.stand_ins.errors == [], "\n".join(applied.stand_ins.errors)
 
 
 def test_the_second_run_changes_nothing(applied: Applied) -> None:
@@ -374,7 +374,7 @@ def test_pulumi_destroy_succeeds_and_the_stack_ends_empty(applied: Applied) -> N
     destroyed = _destroyed(applied)
     assert destroyed.step.returncode == 0, _tail(destroyed.step)
     assert applied.stand_ins.refused == [], applied.stand_ins.refused
-    assert applied.stand_ins.errors == []
+    assert applied.stand_ins.errors == [], "\n".join(applied.stand_ins.errors)
     deleted = destroyed.step.order("resOutputsEvent", "delete")
     assert set(deleted) >= {r["urn"] for r in kubernetes_objects(applied.state)}
     # The stack itself may stay in the state; no resource does.
