@@ -55,8 +55,11 @@ bench: install  ## time the offline plan and the program against a bare Pulumi p
 
 # On every core (pytest-xdist): most of the suite's time is spent waiting on the engine, the
 # local API servers and other subprocesses, and every test is independent of the others.
+# loadgroup: a module marked xdist_group runs on one worker, so its module-scoped fixture (one
+# API server and a whole `pulumi up`/`destroy` per stack in test_local_up.py) runs once, not once
+# per worker that happens to get one of its tests.
 test: install  ## the whole test suite, on every core
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The policy tests alone: no real Pulumi engine, no Go-built tool, no real-tool runs (markers
 # in pyproject.toml; docs/development.md, "Tests").

@@ -101,7 +101,12 @@ class ArgoCd(pulumi.ComponentResource):
             digest=config.chart_digest,
             charts=args.charts,
             namespace=config.namespace,
-            values=argocd_values(args.environment, config, args.dispatch_repository),
+            values=argocd_values(
+                args.environment,
+                config,
+                args.dispatch_repository,
+                redis_ha="redis-ha" not in args.charts.without_subcharts,
+            ),
             timeout_seconds=config.helm_timeout_seconds,
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -389,10 +389,16 @@ def _metrics() -> dict[str, Any]:
 
 
 def argocd_values(
-    environment: Environment, argocd: ArgoCdConfig, dispatch_repository: str | None = None
+    environment: Environment,
+    argocd: ArgoCdConfig,
+    dispatch_repository: str | None = None,
+    *,
+    redis_ha: bool = True,
 ) -> dict[str, Any]:
     """Values of the argo-cd chart for one environment (``dispatch_repository``: the
-    ``owner/name`` that receives the staging-deployed dispatch, when it is on)."""
+    ``owner/name`` that receives the staging-deployed dispatch, when it is on). ``redis_ha``
+    false (charts.withoutSubcharts: the mirror lacks the subchart) keeps HA's replicated
+    components with the chart's single Redis."""
     ha = argocd.high_availability
     values: dict[str, Any] = {
         # The program creates and guards the namespace; the chart installs its own CRDs and
@@ -446,15 +452,18 @@ def argocd_values(
         for component in ("server", "repoServer", "applicationSet"):
             values[component] = {"replicas": HA_REPLICAS, "pdb": _pdb()}
         # Three Redis servers and HAProxies with hard anti-affinity: one per node, hence the
-        # config rule that HA needs a cluster of at least three nodes.
-        values["redis-ha"] = {"enabled": True}
+        # config rule that HA needs a cluster of at least three nodes. Without the subchart
+        # (charts.withoutSubcharts) redis-ha stays off, which keeps the chart's single Redis
+        # Deployment (its values.yaml: redis-ha.enabled "disables the custom Redis single node
+        # deployment"); on, the chart's helpers would point every component at redis-ha's HAProxy.
+        values["redis-ha"] = {"enabled": redis_ha}
     for component in scraped_components(argocd):
         values[component]["metrics"] = _metrics()
-    _pin_images(values, argocd)
+    _pin_images(values, argocd, redis_ha=ha and redis_ha)
     return values
 
 
-def _pin_images(values: dict[str, Any], argocd: ArgoCdConfig) -> None:
+def _pin_images(values: dict[str, Any], argocd: ArgoCdConfig, *, redis_ha: bool) -> None:
     """The configured images, by tag and digest, in the keys the chart reads them from. The
     chart (and redis-ha) joins `repository:tag`, so the digest rides in `tag` (argo-cd's version
     label replaces what a label may not hold: `argo-cd.versionLabelValue` in _helpers.tpl)."""
@@ -470,8 +479,8 @@ def _pin_images(values: dict[str, Any], argocd: ArgoCdConfig) -> None:
         # Every Argo CD component (and the Redis secret-init job) runs global.image.
         values["global"]["image"] = argocd_image
     # Redis without HA; in HA redis-ha's Redis and Sentinel, and its HAProxy.
-    redis_key = "redis-ha" if argocd.high_availability else "redis"
+    redis_key = "redis-ha" if redis_ha else "redis"
     if (redis := image("redis")) is not None:
         values.setdefault(redis_key, {})["image"] = redis
-    if argocd.high_availability and (haproxy := image("haproxy")) is not None:
+    if redis_ha and (haproxy := image("haproxy")) is not None:
         values["redis-ha"]["haproxy"] = {"image": haproxy}

@@ -54,8 +54,8 @@ class GitOpsApps(pulumi.ComponentResource):
         # provider's `upsertExistingObjects` is on, which would let every resource of the
         # cluster silently adopt a same-named object
         # (https://github.com/pulumi/pulumi-kubernetes/pull/4278). A Patch resource manages
-        # fields of one existing object by server-side apply. Deleting it only gives up its
-        # fields: the project stays, with nothing allowed.
+        # fields of one existing object by server-side apply. Deleting it leaves the project as
+        # patched, with nothing allowed.
         manifest = default_project(spec.argocd_namespace)
         self.default_project = k8s.apiextensions.CustomResourcePatch(
             f"{name}-default-project",
@@ -64,7 +64,12 @@ class GitOpsApps(pulumi.ComponentResource):
             metadata=manifest["metadata"],
             spec=manifest["spec"],
             # The release waits until argocd-server serves, and argocd-server creates the project.
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
+            # retain_on_delete: the provider refuses to delete a Patch that manages a required field
+            # (`spec`: "set the `retainOnDelete` resource option, or transfer ownership", seen by
+            # tests/system/test_local_up.py's destroy); the project stays, and goes with its namespace.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=list(depends_on), retain_on_delete=True
+            ),
         )
         self.applications = {}
         for app, manifest in applications(spec).items():

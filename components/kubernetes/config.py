@@ -91,6 +91,10 @@ PinnedChartImage = Annotated[
 ]
 
 
+# Subcharts a stack can run without when its chart mirror lacks them (charts.withoutSubcharts).
+OptionalSubchart = Literal["redis-ha"]
+
+
 class ChartsConfig(Model):
     """Where the pinned Helm charts come from and whether Pulumi waits for their workloads."""
 
@@ -111,5 +115,15 @@ class ChartsConfig(Model):
             "Install and upgrade the releases without waiting for their workloads, and so "
             "without Helm's atomic rollback: for a cluster with no nodes to run them (an API "
             "server alone, docs/local-cluster.md). Only with `cluster.source: kubeconfig`."
+        ),
+    )
+    without_subcharts: list[OptionalSubchart] = Field(
+        default_factory=list,
+        description=(
+            "Subcharts the `repository` mirror does not serve, which the program then leaves out. "
+            "`redis-ha`: highly available Argo CD keeps its replicated application controller, "
+            "server, repo server and ApplicationSet controller but runs the argo-cd chart's single "
+            "Redis instead of redis-ha (no Redis failover). Only with `cluster.source: kubeconfig` "
+            "and a `repository`."
         ),
     )

@@ -12,7 +12,7 @@ import yaml
 from components.config.base import ConfigError
 from tests.support.stacks import TEST_SECRETS, assert_refused, with_changes
 from tools.local_up import SHAPES, local_values
-from tools.offline import Recorder, Run, read_stack_file, run_program, stack_file, unwrap
+from tools.offline import Recorder, Run, read_stack_file, run_program, stack_file, unwrap, with_offline_pins
 
 # What `kind get kubeconfig` writes for a cluster: embedded CA, a context, an admin user.
 KUBECONFIG = """apiVersion: v1
@@ -227,14 +227,31 @@ def test_production_may_adopt_an_existing_cluster_only_when_said() -> None:
         (
             "production",
             {
+                "delivery:github.enabled": False,
+                "delivery:gitops.repoUrl": "https://github.com/ai-aas/platform.git",
+            },
+            [
+                "delivery:github.enabled = false: production's deployment environment",
+                "allowed: true (false only on an adopted cluster, cluster.existingInProduction: true",
+                "delivery:github.enabled = false: this stack manages the repository-wide GitHub objects",
+            ],
+        ),
+        (
+            "production",
+            {
                 **LAPTOP,
                 "delivery:cluster.existingInProduction": True,
                 "delivery:cluster.controlPlaneAcl": [],
                 "delivery:github.manageRepository": True,
             },
+            ["delivery:github.enabled = false: this stack manages the repository-wide GitHub objects"],
+        ),
+        (
+            "production",
+            {"delivery:charts.withoutSubcharts": ["redis-ha"]},
             [
-                "delivery:github.enabled = false: production's deployment environment",
-                "delivery:github.enabled = false: this stack manages the repository-wide GitHub objects",
+                'delivery:charts.withoutSubcharts = ["redis-ha"]: an LKE cluster installs every chart whole',
+                "allowed: []",
             ],
         ),
         (
@@ -244,6 +261,23 @@ def test_production_may_adopt_an_existing_cluster_only_when_said() -> None:
                 "delivery:ingress.installController = false: the LKE cluster this program creates runs no ingress controller but Traefik",
                 "allowed: true (false only with cluster.source: kubeconfig)",
             ],
+        ),
+        (
+            "development",
+            {**EXISTING, "delivery:charts.withoutSubcharts": ["redis-ha"]},
+            [
+                'delivery:charts.withoutSubcharts = ["redis-ha"]: subcharts are left out only when the chart '
+                "mirror (charts.repository) lacks them",
+            ],
+        ),
+        (
+            "development",
+            {
+                **EXISTING,
+                "delivery:charts.repository": "http://127.0.0.1:1/",
+                "delivery:charts.withoutSubcharts": ["grafana"],
+            },
+            ["delivery:charts.withoutSubcharts"],
         ),
         (
             "development",
@@ -281,6 +315,45 @@ def test_the_local_api_server_shapes_are_valid_stacks(stack: str) -> None:
     # Traefik is not installed (ingress.installController: false), cert-manager is.
     assert charts == {"argo-cd", "kube-prometheus-stack", "argo-rollouts", "cert-manager"}
     assert all(r.plain["repositoryOpts"]["repo"] == mirror and r.plain["skipAwait"] for r in releases)
+    [argocd] = [r.plain["values"] for r in releases if r.plain["chart"] == "argo-cd"]
+    if stack == "production":
+        # Production's own shape: adopted explicitly, HA Argo CD (replicated components), but on
+        # the chart's single Redis, since the local repository has no redis-ha (tools/charts.json).
+        assert values["delivery:cluster"]["existingInProduction"] is True
+        assert argocd["controller"]["replicas"] == 2 and argocd["repoServer"]["replicas"] == 2
+        assert argocd["redis-ha"] == {"enabled": False} and "image" in argocd["redis"]
+    else:
+        assert "withoutSubcharts" not in values["delivery:charts"]
+        assert argocd["redis-ha"] == {"enabled": False}
+
+
+def test_production_s_local_shape_keeps_everything_but_github_and_the_missing_charts() -> None:
+    """Only what the local API server cannot take differs from Pulumi.production.yaml: the cluster's
+    source (adopted, no ACL), GitHub, the chart source, and the add-ons without a local chart."""
+    committed = with_offline_pins(read_stack_file(stack_file("production"))["config"], "production")
+    local = local_values("production", "http://127.0.0.1:8879/")
+    changed = {key for key in committed if committed[key] != local.get(key)} | (set(local) - set(committed))
+    assert changed == {
+        "delivery:cluster",
+        "delivery:github",
+        "delivery:gitops",
+        "delivery:charts",
+        "delivery:argocd",
+        "delivery:monitoring",
+        "delivery:ingress",
+    }
+    cluster = {
+        k: v for k, v in local["delivery:cluster"].items() if k not in ("source", "existingInProduction")
+    }
+    assert cluster == {k: v for k, v in committed["delivery:cluster"].items() if k != "controlPlaneAcl"}
+    argocd = dict(local["delivery:argocd"])
+    # The chart versions are the local repository's (argo-cd's a stand-in: tools/charts.json).
+    assert argocd.pop("chartVersion") != committed["delivery:argocd"]["chartVersion"]
+    argocd["rollouts"] = {k: v for k, v in argocd["rollouts"].items() if k != "chartVersion"}
+    assert argocd == {k: v for k, v in committed["delivery:argocd"].items() if k != "chartVersion"}
+    assert argocd["highAvailability"] is True
+    gitops = {k: v for k, v in local["delivery:gitops"].items() if k != "repoUrl"}
+    assert gitops == committed["delivery:gitops"]
 
 
 def test_staging_observer_reaches_the_cluster_of_the_chosen_context() -> None:

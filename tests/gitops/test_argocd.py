@@ -161,6 +161,30 @@ def test_ha_values_follow_the_config_not_the_environment_name() -> None:
     assert argocd_values("production", ArgoCdConfig(high_availability=False))["redis-ha"]["enabled"] is False
 
 
+def test_ha_without_the_redis_ha_subchart_keeps_the_replicas_on_the_charts_single_redis() -> None:
+    """charts.withoutSubcharts: [redis-ha] (a mirror without it): the replicated components stay, the
+    chart's own Redis runs (redis-ha off), pinned under `redis`, and no HAProxy image is set."""
+    images = {
+        "redis": "ecr-public.aws.com/docker/library/redis:8.2.2-alpine@sha256:" + "a" * 64,
+        "haproxy": "ecr-public.aws.com/docker/library/haproxy:3.0.8-alpine@sha256:" + "b" * 64,
+    }
+    config = ArgoCdConfig(high_availability=True, images=images)
+    whole = argocd_values("production", config)
+    plain = argocd_values("production", config, redis_ha=False)
+    for component in ("controller", "server", "repoServer", "applicationSet"):
+        assert plain[component] == whole[component], component
+        assert plain[component]["replicas"] == HA_REPLICAS, component
+    assert whole["redis-ha"]["enabled"] is True and whole["redis-ha"]["haproxy"]["image"]["tag"].endswith(
+        "b" * 64
+    )
+    assert plain["redis-ha"] == {"enabled": False}
+    assert plain["redis"]["image"]["tag"].endswith("a" * 64) and "redis" not in whole
+    # Nothing else differs: the subchart's absence changes Redis and nothing of Argo CD itself.
+    assert {k: v for k, v in plain.items() if k not in ("redis", "redis-ha")} == {
+        k: v for k, v in whole.items() if k not in ("redis", "redis-ha")
+    }
+
+
 @pytest.mark.parametrize("nodes", [1, 2])
 def test_production_on_fewer_than_three_nodes_is_refused_before_anything_is_declared(nodes: int) -> None:
     doc = with_offline_pins(yaml.safe_load(stack_file("production").read_text())["config"], "production")

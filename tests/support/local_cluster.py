@@ -154,6 +154,10 @@ def write_certificates(directory: Path) -> dict[str, Path]:
     return files
 
 
+# A list as PartialObjectMetadataList: each item's metadata alone.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
 class ApiError(Exception):
     def __init__(self, status: int, body: dict[str, Any]):
         super().__init__(f"{status}: {body.get('message', body)}")
@@ -169,10 +173,15 @@ class LocalCluster:
     files: dict[str, Path]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    ssl_context: ssl.SSLContext | None = None
+
     def _context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.files["ca.crt"]))
-        context.load_cert_chain(str(self.files["admin.crt"]), str(self.files["admin.key"]))
-        return context
+        # One context for every request (the stand-ins list the whole API every few seconds).
+        if self.ssl_context is None:
+            context = ssl.create_default_context(cafile=str(self.files["ca.crt"]))
+            context.load_cert_chain(str(self.files["admin.crt"]), str(self.files["admin.key"]))
+            self.ssl_context = context
+        return self.ssl_context
 
     def request(
         self,
@@ -182,11 +191,12 @@ class LocalCluster:
         *,
         timeout: float = 60,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> tuple[dict[str, Any], list[str]]:
         """The decoded answer and the API server's warnings; ApiError on a non-2xx status."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Accept", "application/json")
+        req.add_header("Accept", accept)
         if data is not None:
             req.add_header("Content-Type", content_type)
         try:
@@ -206,6 +216,13 @@ class LocalCluster:
 
     def get(self, path: str) -> dict[str, Any]:
         return self.request("GET", path)[0]
+
+    def metadata(self, path: str) -> list[dict[str, Any]]:
+        """The items of a list, metadata only (no Secret data, no specs), as client-go's metadata
+        client asks for them (https://github.com/kubernetes/client-go/blob/master/metadata/metadata.go);
+        a server that does not offer it answers with whole objects, whose metadata is the same."""
+        # An empty PartialObjectMetadataList has `"items": null`.
+        return list(self.request("GET", path, accept=METADATA_LIST)[0].get("items") or [])
 
     def create(
         self, path: str, body: dict[str, Any], *, dry_run: bool = False
@@ -368,8 +385,51 @@ def inline_kubeconfig(cluster: LocalCluster) -> str:
     return str(yaml.safe_dump(config))
 
 
+# Argo CD's resources finalizer on an Application, and the application controller that clears it:
+# the argo-cd chart's StatefulSet (or Deployment, with controller.dynamicClusterDistribution), pod
+# label app.kubernetes.io/name as components/gitops/argocd_values.py's COMPONENT_PODS names it.
+# https://argo-cd.readthedocs.io/en/stable/user-guide/app_deletion/#about-the-deletion-finalizer
+ARGOCD_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+ARGOCD_CONTROLLER_LABEL = "app.kubernetes.io/name%3Dargocd-application-controller"
+APPLICATIONS = "/apis/argoproj.io/v1alpha1/applications"
+
+
+def kinds(cluster: LocalCluster, *, namespaced: bool) -> list[str]:
+    """`<group version path>/<plural>` of every (namespaced, or cluster-scoped) kind the API server
+    serves that can be listed and deleted, each group at its preferred version."""
+    versions = ["/api/v1"] + [
+        f"/apis/{group['preferredVersion']['groupVersion']}" for group in cluster.get("/apis")["groups"]
+    ]
+    found = []
+    for base in versions:
+        try:
+            listing = cluster.get(base)["resources"]
+        except ApiError as error:
+            if error.status == 404:  # a group whose last CRD went meanwhile
+                continue
+            raise
+        for resource in listing:
+            verbs = set(resource.get("verbs") or [])
+            if (
+                resource["namespaced"] == namespaced
+                and "/" not in resource["name"]
+                and {"list", "delete"} <= verbs
+            ):
+                found.append(f"{base}/{resource['name']}")
+    return found
+
+
+def namespaced_kinds(cluster: LocalCluster) -> list[str]:
+    return kinds(cluster, namespaced=True)
+
+
+def _retryable(error: Exception) -> bool:
+    """429 "storage is (re)initializing": a new CRD's storage not ready yet; a controller retries."""
+    return isinstance(error, ApiError) and error.status == 429
+
+
 class StandIns:
-    """What two controllers of a real cluster would do, for `pulumi up` without them.
+    """What a real cluster's controllers would do, for `pulumi up` and `pulumi destroy` without them.
 
     - Helm hook Jobs (argo-cd's redis-secret-init, kube-prometheus-stack's admission-webhook
       certificate Jobs) are marked succeeded: Helm waits for them whatever skipAwait says, and
@@ -377,12 +437,38 @@ class StandIns:
       is therefore NOT done or checked here.
     - `kubernetes.io/service-account-token` Secrets get a token, as the token controller of
       kube-controller-manager fills them (here from the TokenRequest API, bound to the Secret).
+    - Objects deleted with foreground or orphan propagation (Pulumi deletes in the foreground by
+      default: https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/,
+      `pulumi.com/deletionPropagationPolicy`) lose their `foregroundDeletion` finalizer once no
+      object names them as owner, dependents deleted first, and their `orphan` finalizer once
+      their dependents no longer name them, as kube-controller-manager's garbage collector does
+      (https://kubernetes.io/docs/concepts/architecture/garbage-collection/#foreground-deletion).
+    - Namespaces being deleted are emptied and finalized, as kube-controller-manager's namespace
+      controller does: every object of every namespaced kind the API server serves is deleted,
+      and only once none is left (objects with finalizers stay until those are cleared) is the
+      `kubernetes` finalizer removed through the namespace's `finalize` subresource
+      (https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/namespace-v1/#replace-finalize-of-the-specified-namespace).
+    - An Application being deleted loses Argo CD's resources finalizer ONLY while Argo CD's
+      application controller (the argo-cd release's StatefulSet or Deployment) still exists in
+      the Application's namespace, as only that controller clears it. Without it the finalizer
+      stays, the Application is never deleted, and the Application is listed in `refused`:
+      a destroy that removed Argo CD before its Applications hangs here as it would on a real
+      cluster. The controller's cascade (deleting what the Application deployed) has nothing
+      to do here: no Application ever synced, since no Argo CD pod runs.
     """
 
     def __init__(self, cluster: LocalCluster):
         self.cluster = cluster
         self.completed: list[str] = []
         self.tokens: list[str] = []
+        # Namespaces finalized, in order; the objects the namespace stand-in deleted in them.
+        self.finalized: list[str] = []
+        self.emptied: list[str] = []
+        # Applications whose finalizer was cleared, and those refused (no controller left).
+        self.cleared: list[str] = []
+        self.refused: list[str] = []
+        # Objects whose foregroundDeletion or orphan finalizer the garbage collector's stand-in removed.
+        self.collected: list[str] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -396,16 +482,33 @@ class StandIns:
         self._thread.join(timeout=30)
 
     def _loop(self) -> None:
+        passes = 0
         while not self._stop.wait(1):
-            try:
-                self._complete_jobs()
-                self._fill_tokens()
-            except (ApiError, OSError) as error:
-                self.errors.append(str(error))
+            passes += 1
+            if passes % 2 == 0:  # every other second: it lists every object of the API server
+                try:
+                    self._collect_garbage()
+                except (ApiError, OSError) as error:
+                    if not _retryable(error):
+                        self.errors.append(f"_collect_garbage: {error}")
+            for step in (
+                self._complete_jobs,
+                self._fill_tokens,
+                self._clear_app_finalizers,
+                self._clear_project_finalizers,
+                self._finalize_namespaces,
+            ):
+                try:
+                    step()
+                except (ApiError, OSError) as error:
+                    if not _retryable(error):
+                        self.errors.append(f"{step.__name__}: {error}")
 
     def _complete_jobs(self) -> None:
         for job in self.cluster.get("/apis/batch/v1/jobs")["items"]:
             meta = job["metadata"]
+            if meta.get("deletionTimestamp"):
+                continue
             if any(c["type"] == "Complete" for c in job.get("status", {}).get("conditions") or []):
                 continue
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -460,3 +563,211 @@ class StandIns:
                 content_type="application/merge-patch+json",
             )
             self.tokens.append(f"{ns}/{meta['name']}")
+
+    def _clear_app_finalizers(self) -> None:
+        try:
+            apps = self.cluster.get(APPLICATIONS)["items"]
+        except ApiError as error:
+            if error.status == 404:  # Argo CD's CRDs not (yet) installed
+                return
+            raise
+        for app in apps:
+            meta = app["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp") or ARGOCD_FINALIZER not in finalizers:
+                continue
+            ns, name = meta["namespace"], meta["name"]
+            key = f"{ns}/{name}"
+            if not self._argocd_controller_in(ns):
+                if key not in self.refused:
+                    self.refused.append(key)
+                continue
+            # JSON patch with a test: the list is changed only if nobody changed it meanwhile.
+            index = finalizers.index(ARGOCD_FINALIZER)
+            try:
+                self.cluster.request(
+                    "PATCH",
+                    f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/applications/{name}",
+                    [
+                        {"op": "test", "path": f"/metadata/finalizers/{index}", "value": ARGOCD_FINALIZER},
+                        {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                    ],
+                    content_type="application/json-patch+json",
+                )
+            except ApiError as error:
+                if error.status in (404, 409, 422):  # gone, or changed meanwhile: the next pass
+                    continue
+                raise
+            self.cleared.append(key)
+
+    def _clear_project_finalizers(self) -> None:
+        """Argo CD's controller clears an AppProject's resources finalizer once no Application of
+        its namespace names the project (its finalizeProjectDeletion), and only while it runs."""
+        try:
+            projects = self.cluster.get("/apis/argoproj.io/v1alpha1/appprojects")["items"]
+            apps = self.cluster.get(APPLICATIONS)["items"]
+        except ApiError as error:
+            if error.status == 404:
+                return
+            raise
+        for project in projects:
+            meta = project["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp") or ARGOCD_FINALIZER not in finalizers:
+                continue
+            ns, name = meta["namespace"], meta["name"]
+            key = f"{ns}/appprojects/{name}"
+            if not self._argocd_controller_in(ns):
+                if key not in self.refused:
+                    self.refused.append(key)
+                continue
+            if any(
+                a["metadata"]["namespace"] == ns and (a.get("spec") or {}).get("project") == name
+                for a in apps
+            ):
+                continue  # still used
+            index = finalizers.index(ARGOCD_FINALIZER)
+            try:
+                self.cluster.request(
+                    "PATCH",
+                    f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/appprojects/{name}",
+                    [
+                        {"op": "test", "path": f"/metadata/finalizers/{index}", "value": ARGOCD_FINALIZER},
+                        {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+                    ],
+                    content_type="application/json-patch+json",
+                )
+            except ApiError as error:
+                if error.status in (404, 409, 422):
+                    continue
+                raise
+            self.cleared.append(key)
+
+    def _argocd_controller_in(self, namespace: str) -> bool:
+        for kind in ("statefulsets", "deployments"):
+            found = self.cluster.get(
+                f"/apis/apps/v1/namespaces/{namespace}/{kind}?labelSelector={ARGOCD_CONTROLLER_LABEL}"
+            )["items"]
+            if any(not item["metadata"].get("deletionTimestamp") for item in found):
+                return True
+        return False
+
+    def _finalize_namespaces(self) -> None:
+        terminating = [
+            ns
+            for ns in self.cluster.get("/api/v1/namespaces")["items"]
+            if ns["metadata"].get("deletionTimestamp")
+            and "kubernetes" in (ns["spec"].get("finalizers") or [])
+        ]
+        if not terminating:
+            return
+        every_kind = namespaced_kinds(self.cluster)
+        for namespace in terminating:
+            name = namespace["metadata"]["name"]
+            left = 0
+            for kind in every_kind:
+                base, _, plural = kind.rpartition("/")
+                try:
+                    items = self.cluster.metadata(f"{base}/namespaces/{name}/{plural}")
+                except ApiError as error:
+                    if error.status == 404:  # a kind whose CRD went meanwhile
+                        continue
+                    raise
+                for item in items:
+                    left += 1
+                    if item["metadata"].get("deletionTimestamp"):
+                        continue  # waiting for its own finalizers
+                    try:
+                        # Background propagation, as the namespace controller deletes: a kind
+                        # whose default is to orphan (batch/v1 Jobs) would otherwise get the
+                        # `orphan` finalizer, which only the garbage collector removes.
+                        self.cluster.request(
+                            "DELETE",
+                            f"{base}/namespaces/{name}/{plural}/{item['metadata']['name']}"
+                            "?propagationPolicy=Background",
+                        )
+                        self.emptied.append(f"{name}/{plural}/{item['metadata']['name']}")
+                    except ApiError as error:
+                        if error.status not in (404, 409):
+                            raise
+            if left:
+                continue  # the controller's next pass: finalize once nothing is left
+            namespace["spec"]["finalizers"] = [
+                f for f in namespace["spec"]["finalizers"] if f != "kubernetes"
+            ]
+            try:
+                self.cluster.request("PUT", f"/api/v1/namespaces/{name}/finalize", namespace)
+            except ApiError as error:
+                if error.status in (404, 409):  # gone, or changed meanwhile: the next pass
+                    continue
+                raise
+            self.finalized.append(name)
+
+    def _collect_garbage(self) -> None:
+        objects: list[tuple[str, dict[str, Any]]] = []
+        for kind in kinds(self.cluster, namespaced=True) + kinds(self.cluster, namespaced=False):
+            try:
+                objects += [(kind, item) for item in self.cluster.metadata(kind)]
+            except ApiError as error:
+                if error.status == 404:  # a kind whose CRD went meanwhile
+                    continue
+                raise
+        pending = [
+            (kind, item)
+            for kind, item in objects
+            if item["metadata"].get("deletionTimestamp")
+            and {"foregroundDeletion", "orphan"} & set(item["metadata"].get("finalizers") or [])
+        ]
+        for kind, owner in pending:
+            try:
+                self._collect(kind, owner, objects)
+            except ApiError as error:
+                if error.status in (404, 409, 422):  # gone, or changed meanwhile: the next pass
+                    continue
+                raise
+
+    def _collect(self, kind: str, owner: dict[str, Any], objects: list[tuple[str, dict[str, Any]]]) -> None:
+        meta = owner["metadata"]
+        dependents = [
+            (k, item)
+            for k, item in objects
+            if any(ref.get("uid") == meta["uid"] for ref in item["metadata"].get("ownerReferences") or [])
+        ]
+        finalizers = list(meta["finalizers"])
+        if "foregroundDeletion" in finalizers:
+            if dependents:
+                for k, item in dependents:
+                    if not item["metadata"].get("deletionTimestamp"):
+                        self._delete(k, item, "Foreground")
+                return  # the owner goes once its dependents are gone
+            finalizers.remove("foregroundDeletion")
+        if "orphan" in finalizers:
+            for k, item in dependents:
+                refs = [r for r in item["metadata"]["ownerReferences"] if r.get("uid") != meta["uid"]]
+                self._patch_metadata(k, item, {"ownerReferences": refs or None})
+            finalizers.remove("orphan")
+        self._patch_metadata(kind, owner, {"finalizers": finalizers or None})
+        self.collected.append(self._item_path(kind, owner))
+
+    def _item_path(self, kind: str, item: dict[str, Any]) -> str:
+        base, _, plural = kind.rpartition("/")
+        ns = item["metadata"].get("namespace")
+        return (
+            f"{base}/namespaces/{ns}/{plural}/{item['metadata']['name']}"
+            if ns
+            else f"{kind}/{item['metadata']['name']}"
+        )
+
+    def _delete(self, kind: str, item: dict[str, Any], policy: str) -> None:
+        try:
+            self.cluster.request("DELETE", f"{self._item_path(kind, item)}?propagationPolicy={policy}")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+
+    def _patch_metadata(self, kind: str, item: dict[str, Any], metadata: dict[str, Any]) -> None:
+        # The resourceVersion makes it a compare-and-swap: a concurrent change fails with 409.
+        body = {"metadata": {**metadata, "resourceVersion": item["metadata"]["resourceVersion"]}}
+        self.cluster.request(
+            "PATCH", self._item_path(kind, item), body, content_type="application/merge-patch+json"
+        )

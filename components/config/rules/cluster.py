@@ -80,6 +80,16 @@ def cluster_source_problems(config: StackConfig) -> list[Problem]:
                     "workloads; allowed: false (true only with cluster.source: kubeconfig)",
                 )
             )
+        if config.charts.without_subcharts:
+            problems.append(
+                Problem(
+                    "charts.withoutSubcharts",
+                    list(config.charts.without_subcharts),
+                    "an LKE cluster installs every chart whole from its upstream registry; allowed: [] "
+                    "(subcharts left out only with cluster.source: kubeconfig and a charts.repository "
+                    "that lacks them)",
+                )
+            )
     elif cluster.control_plane_acl:
         problems.append(
             Problem(
@@ -87,6 +97,15 @@ def cluster_source_problems(config: StackConfig) -> list[Problem]:
                 cluster.control_plane_acl,
                 "the control-plane ACL is a setting of the LKE cluster the program creates, and this stack "
                 "targets an existing cluster (cluster.source: kubeconfig); allowed: []",
+            )
+        )
+    if existing and config.charts.without_subcharts and config.charts.repository is None:
+        problems.append(
+            Problem(
+                "charts.withoutSubcharts",
+                list(config.charts.without_subcharts),
+                "subcharts are left out only when the chart mirror (charts.repository) lacks them, and "
+                "each chart's upstream registry serves it whole; allowed: [], or a charts.repository",
             )
         )
     return problems

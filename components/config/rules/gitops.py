@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 def repository_access_problems(config: StackConfig) -> list[Problem]:
     """Argo CD reads the GitOps repository over SSH with its deploy key when GitHub is on, anonymously
-    over https when it is off; and a stack without GitHub can neither be production nor manage the
-    repository."""
+    over https when it is off; and a stack without GitHub can neither manage the repository nor be
+    production, unless production adopts an existing cluster (both said explicitly)."""
     problems: list[Problem] = []
     gh = config.github
     if gh.enabled and not config.gitops_repo_url.startswith("git@"):
@@ -28,13 +28,14 @@ def repository_access_problems(config: StackConfig) -> list[Problem]:
             )
         )
     if not gh.enabled:
-        if config.environment == "production":
+        if config.environment == "production" and not config.cluster.existing_in_production:
             problems.append(
                 Problem(
                     "github.enabled",
                     False,
                     "production's deployment environment (its required reviewers) is the approval of every "
-                    "production deployment; allowed: true",
+                    "production deployment; allowed: true (false only on an adopted cluster, "
+                    "cluster.existingInProduction: true, whose GitHub half no stack of this program declares)",
                 )
             )
         if not config.gitops_repo_url.startswith("https://"):

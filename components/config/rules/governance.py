@@ -18,7 +18,11 @@ def ownership_problems(config: StackConfig) -> list[Problem]:
     env = config.environment
     gh = config.github
     owner = gh.managing_stack
-    if gh.manage_repository != (env == owner):
+    # Production adopted without GitHub (github.enabled: false, cluster.existingInProduction: true)
+    # declares no GitHub object, the repository-wide ones included; repository_access_problems
+    # refuses manageRepository there.
+    adopted_without_github = not gh.enabled and env == "production" and config.cluster.existing_in_production
+    if not adopted_without_github and gh.manage_repository != (env == owner):
         problems.append(
             Problem(
                 "github.manageRepository",
