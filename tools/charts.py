@@ -99,6 +99,53 @@ def _files(archive: zipfile.ZipFile, prefix: str) -> dict[str, bytes]:
     return found
 
 
+def _go_match(pattern: str, name: str) -> bool:
+    """Go's filepath.Match: `*` and `?` never cross a `/`."""
+    parts, names = pattern.split("/"), name.split("/")
+    return len(parts) == len(names) and all(
+        fnmatch.fnmatchcase(n, p) for p, n in zip(parts, names, strict=True)
+    )
+
+
+def _ignored(rules: list[str], path: str, is_dir: bool) -> bool:
+    """Helm's ignore rules (helm.sh/helm/v3/pkg/ignore, rules.go): a rule without `/` matches the
+    base name, one with `/` the whole path from the chart's root (a leading `/` only anchors it),
+    a trailing `/` only directories; `!` rules are refused (no chart here uses them)."""
+    for raw in rules:
+        rule = raw.removesuffix("/")
+        if raw.endswith("/") and not is_dir:
+            continue
+        if "/" in rule:
+            if _go_match(rule.removeprefix("/"), path):
+                return True
+        elif _go_match(rule, path.rpartition("/")[2]):
+            return True
+    return False
+
+
+def _without_helmignored(files: dict[str, bytes], what: str) -> dict[str, bytes]:
+    """The files `helm package` puts into the archive: its loader skips what the chart's
+    .helmignore names (and a directory it names with everything in it), and always the dot
+    files in templates/ (rules.go's AddDefaults)."""
+    rules = ["templates/.?*"]
+    for text in files.get(".helmignore", b"").decode().splitlines():
+        line = text.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("!") or "**" in line:
+            raise ChartError(f"{what}: .helmignore rule {line!r} is not supported here")
+        rules.append(line)
+    kept = {}
+    for path, data in files.items():
+        parts = path.split("/")
+        directories = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        if not any(_ignored(rules, d, is_dir=True) for d in directories) and not _ignored(
+            rules, path, is_dir=False
+        ):
+            kept[path] = data
+    return kept
+
+
 def _chart_yaml(files: dict[str, bytes], what: str) -> dict[str, Any]:
     if "Chart.yaml" not in files:
         raise ChartError(f"{what}: no Chart.yaml")
@@ -149,6 +196,7 @@ def _subchart(
             files = _files(own, sub["path"])
     else:
         files = _files(source, sub["path"])
+    files = _without_helmignored(files, sub["name"])
     meta = _chart_yaml(files, sub["name"])
     required, got = str(wanted["version"]), str(meta["version"])
     if meta.get("name") != sub["name"]:
@@ -169,8 +217,9 @@ def package(chart: dict[str, Any], out: Path) -> Packaged:
     name, version = chart["name"], chart["version"]
     with zipfile.ZipFile(module_zip(chart["module"], chart["moduleVersion"])) as source:
         files = _files(source, chart["path"])
-        if "release" in chart:
-            files = _as_released(files, chart)
+        # A release's recipe names its files itself; otherwise the chart is packaged as
+        # `helm package` packages its directory.
+        files = _as_released(files, chart) if "release" in chart else _without_helmignored(files, name)
         metadata = _chart_yaml(files, name)
         if (metadata.get("name"), str(metadata.get("version"))) != (name, version):
             raise ChartError(

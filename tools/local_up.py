@@ -69,14 +69,13 @@ def local_values(stack: str, repository: str) -> dict[str, Any]:
     values["delivery:argocd"] = argocd
     monitoring = dict(values.get("delivery:monitoring") or {})
     monitoring["chartVersion"] = versions["kube-prometheus-stack"]
-    # Not in the local chart repository (docs/local-cluster.md, "What the test cannot check"):
-    # the OpenTelemetry collector, whose repository the Go module proxy here refuses (403), and
-    # Traefik (not taken into tools/charts.json yet). So tracing is off, and the cluster counts as
-    # bringing its own ingress controller (ingress.installController: false): cert-manager and
-    # the ClusterIssuers go up.
+    # Not in the local chart repository (docs/local-cluster.md, "What is not checked"): the
+    # OpenTelemetry collector, whose repository the Go module proxy here refuses (403). So tracing
+    # is off (the in-cluster Jaeger goes with it).
     monitoring["tracing"] = {**dict(monitoring.get("tracing") or {}), "enabled": False}
     values["delivery:monitoring"] = monitoring
-    ingress = {**dict(values.get("delivery:ingress") or {}), "installController": False}
+    ingress = dict(values.get("delivery:ingress") or {})
+    ingress["traefikChartVersion"] = versions["traefik"]
     ingress["certManagerChartVersion"] = versions["cert-manager"]
     values["delivery:ingress"] = ingress
     return values

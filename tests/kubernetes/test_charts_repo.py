@@ -36,8 +36,8 @@ def repository() -> Path:
 
 # Charts the program installs that the local repository does not hold; the local shapes switch
 # them off (tools/local_up.py, docs/local-cluster.md): the Go module proxy here refuses
-# opentelemetry-helm-charts (403), and Traefik's chart is not taken into tools/charts.json yet.
-NOT_MIRRORED = {"traefik", "opentelemetry-collector"}
+# opentelemetry-helm-charts (403).
+NOT_MIRRORED = {"opentelemetry-collector"}
 
 
 def test_the_list_covers_every_chart_the_program_installs() -> None:
@@ -239,3 +239,42 @@ def test_a_stand_in_subchart_is_named_by_the_version_it_holds(
     # A stand-in for another version than the parent requires is refused.
     with pytest.raises(charts.ChartError, match=r"stand-in replaces 11\.0\.0"):
         charts.package({**chart, "subcharts": [{**sub, "standsInFor": "11.0.0"}]}, tmp_path / "out")
+
+
+def test_a_chart_is_packaged_without_what_its_helmignore_names() -> None:
+    """As `helm package` loads a chart directory (helm.sh/helm/v3/pkg/ignore): a rule without `/`
+    matches base names at any depth, a trailing `/` whole directories, a rule with `/` the path
+    from the root; dot files in templates/ never go in. Traefik's chart relies on it: its
+    .helmignore keeps crds/kustomization.yaml, which Helm would try to create, out of the archive."""
+    files = {
+        ".helmignore": b"# comment\n\ntests/\ncrds/kustomization.yaml\n*.swp\n/*.tgz\n",
+        "Chart.yaml": b"name: x\n",
+        "crds/kustomization.yaml": b"",
+        "crds/a.yaml": b"",
+        "tests/t.yaml": b"",
+        "templates/tests/keep.yaml": b"",
+        "templates/x.yaml.swp": b"",
+        "templates/.hidden": b"",
+        "old.tgz": b"",
+        "charts/sub/old.tgz": b"",
+    }
+    kept = charts._without_helmignored(files, "x")
+    assert sorted(kept) == [
+        ".helmignore",
+        "Chart.yaml",
+        "charts/sub/old.tgz",
+        "crds/a.yaml",
+    ]
+
+
+def test_a_helmignore_rule_this_packager_cannot_follow_is_refused() -> None:
+    with pytest.raises(charts.ChartError, match="not supported"):
+        charts._without_helmignored({".helmignore": b"!keep.yaml\n"}, "x")
+
+
+def test_traefik_s_archive_leaves_its_kustomization_and_tests_out(repository: Path) -> None:
+    with tarfile.open(repository / "traefik-41.6.0.tgz") as tar:
+        names = tar.getnames()
+    assert "traefik/crds/kustomization.yaml" not in names
+    assert not [n for n in names if n.startswith("traefik/tests/")]
+    assert "traefik/crds/traefik.io_ingressroutes.yaml" in names

@@ -43,6 +43,8 @@ from typing import Any
 
 import pytest
 
+from components.contracts.ingress import INGRESS_CLASS
+from components.ingress.manifests import NGINX_CONTROLLER_CLASS
 from tests.support.local_cluster import (
     ARGOCD_FINALIZER,
     ApiError,
@@ -416,14 +418,26 @@ def dashboards_path(namespace: str) -> str:
 WEBHOOKS = (("validatingwebhookconfigurations", "/validate"), ("mutatingwebhookconfigurations", "/mutate"))
 
 
+def traefik_path(namespace: str) -> str:
+    return (
+        f"/apis/apps/v1/namespaces/{namespace}/deployments?labelSelector=app.kubernetes.io%2Fname%3Dtraefik"
+    )
+
+
+INGRESS_CLASS_PATH = f"/apis/networking.k8s.io/v1/ingressclasses/{INGRESS_CLASS}"
+
+
 def live_reads(state: list[dict[str, Any]]) -> list[str]:
-    """What the cert-manager and Grafana tests read from the API server, read before the destroy."""
+    """What the cert-manager, Traefik and Grafana tests read from the API server, read before the
+    destroy."""
     monitoring = _release(state, "kube-prometheus-stack")["namespace"]
     return [
         *(crd_path(name) for name in CERT_MANAGER_CRDS),
         *(webhook_path(kind) for kind, _ in WEBHOOKS),
         grafana_path(monitoring),
         dashboards_path(monitoring),
+        traefik_path(_release(state, "traefik")["namespace"]),
+        INGRESS_CLASS_PATH,
     ]
 
 
@@ -508,6 +522,39 @@ def test_grafana_and_its_dashboard_sidecar_go_up_with_the_declared_dashboards(ap
     assert declared, "the program declared no dashboard ConfigMap"
     assert declared <= labelled, declared - labelled
     assert labelled - declared, "none of kube-prometheus-stack's default dashboards"
+
+
+def test_traefik_serves_only_the_nginx_class_through_its_ingress_nginx_provider(applied: Applied) -> None:
+    """The Traefik chart (41.6.0 standing in for 41.3.0: tools/charts.json) took the program's
+    values through its own values.schema.json and rendered them: the `nginx` IngressClass with
+    ingress-nginx's controller value (components/ingress/manifests.py), and a Deployment whose
+    arguments enable the Kubernetes Ingress NGINX provider alone (the chart's _podtemplate.tpl
+    turns providers.* into `--providers....` flags)."""
+    assert applied.up.returncode == 0, _tail(applied.up)
+    release = _release(applied.state, "traefik")
+    assert release["status"] == "deployed", release
+    ingress_class = applied.before.read(INGRESS_CLASS_PATH)
+    assert ingress_class["spec"]["controller"] == NGINX_CONTROLLER_CLASS, ingress_class["spec"]
+    annotations = ingress_class["metadata"].get("annotations") or {}
+    assert annotations.get("ingressclass.kubernetes.io/is-default-class") == "false", annotations
+    assert (ingress_class["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name") == "traefik"
+    [traefik] = applied.before.read(traefik_path(release["namespace"]))["items"]
+    replicas = 2 if applied.stack == "production" else 1
+    assert traefik["spec"]["replicas"] == replicas, traefik["spec"]["replicas"]
+    pod = traefik["spec"]["template"]["spec"]
+    [container] = [c for c in pod["containers"] if c["name"] == "traefik"]
+    args = container["args"]
+    assert "--providers.kubernetesingressnginx" in args, args
+    assert f"--providers.kubernetesingressnginx.ingressClass={INGRESS_CLASS}" in args, args
+    assert f"--providers.kubernetesingressnginx.controllerClass={NGINX_CONTROLLER_CLASS}" in args, args
+    assert "--providers.kubernetesingressnginx.allowSnippetAnnotations=false" in args, args
+    assert not [
+        a for a in args if a.startswith(("--providers.kubernetescrd", "--providers.kubernetesingress="))
+    ]
+    assert "--providers.kubernetesingress" not in args, args
+    # What the pod policies ask of the services' pods, kept by the chart as the values set it.
+    assert pod["securityContext"]["runAsNonRoot"] is True, pod["securityContext"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True, container["securityContext"]
 
 
 def test_argo_cd_runs_the_declared_replicas_on_the_charts_single_redis(applied: Applied) -> None:
