@@ -457,8 +457,17 @@ class StandIns:
       to do here: no Application ever synced, since no Argo CD pod runs.
     """
 
-    def __init__(self, cluster: LocalCluster):
+    def __init__(self, cluster: LocalCluster, *, collect_garbage: bool = True):
         self.cluster = cluster
+        # The garbage collector's pass lists every object of every kind, every other second: the
+        # costliest stand-in by far. `collect_garbage=False` leaves it off until
+        # `start_collecting()` (before a destroy): nothing an `up` or a preview does deletes in
+        # the foreground or orphans (Helm deletes its hook Jobs in the background), and were
+        # that wrong, the step would hang on the finalizer and fail the test.
+        self.collecting = threading.Event()
+        self._kinds: tuple[set[str], list[str]] | None = None
+        if collect_garbage:
+            self.collecting.set()
         self.completed: list[str] = []
         self.tokens: list[str] = []
         # Namespaces finalized, in order; the objects the namespace stand-in deleted in them.
@@ -485,7 +494,8 @@ class StandIns:
         passes = 0
         while not self._stop.wait(1):
             passes += 1
-            if passes % 2 == 0:  # every other second: it lists every object of the API server
+            # Every other second: it lists every object of the API server.
+            if passes % 2 == 0 and self.collecting.is_set():
                 try:
                     self._collect_garbage()
                 except (ApiError, OSError) as error:
@@ -503,6 +513,10 @@ class StandIns:
                 except (ApiError, OSError) as error:
                     if not _retryable(error):
                         self.errors.append(f"{step.__name__}: {error}")
+
+    def start_collecting(self) -> None:
+        """The garbage collector's stand-in from now on (see `collect_garbage`)."""
+        self.collecting.set()
 
     def _complete_jobs(self) -> None:
         for job in self.cluster.get("/apis/batch/v1/jobs")["items"]:
@@ -703,9 +717,20 @@ class StandIns:
                 raise
             self.finalized.append(name)
 
+    def _every_kind(self) -> list[str]:
+        """Every kind the API server serves, discovered again only when the set of CRDs changed:
+        discovery is two requests per API group, the CRDs' names one."""
+        crds = {
+            item["metadata"]["name"]
+            for item in self.cluster.metadata("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        }
+        if self._kinds is None or crds != self._kinds[0]:
+            self._kinds = (crds, kinds(self.cluster, namespaced=True) + kinds(self.cluster, namespaced=False))
+        return self._kinds[1]
+
     def _collect_garbage(self) -> None:
         objects: list[tuple[str, dict[str, Any]]] = []
-        for kind in kinds(self.cluster, namespaced=True) + kinds(self.cluster, namespaced=False):
+        for kind in self._every_kind():
             try:
                 objects += [(kind, item) for item in self.cluster.metadata(kind)]
             except ApiError as error:

@@ -241,6 +241,7 @@ def destroy(
 ) -> Destroyed:
     namespaces = {r["outputs"]["metadata"]["name"] for r in state if r["type"] == NAMESPACE}
     refused, kept, kept_count = None, {}, 0
+    stand_ins.start_collecting()
     if any(r.get("protect") for r in state):
         # With its preview, as an operator runs it: the preview refuses the protected resources
         # before anything is deleted (with --skip-preview the engine would delete unprotected
@@ -305,7 +306,7 @@ def applied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     stack = str(request.param)
     cluster = start(tmp_path_factory.mktemp(f"apiserver-{stack}"))
     try:
-        with serve(cache_dir()) as repository, StandIns(cluster) as stand_ins:
+        with serve(cache_dir()) as repository, StandIns(cluster, collect_garbage=False) as stand_ins:
             local = LocalStack(
                 stack, tmp_path_factory.mktemp(f"up-{stack}"), inline_kubeconfig(cluster), repository
             )

@@ -9,6 +9,7 @@ pushed; and drift.yml checks every stack against main's program.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from typing import Any
@@ -31,8 +32,10 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PINNED = re.compile(PINNED_IMAGE)
 
 
+@functools.cache
 def workflow_files() -> dict[str, dict[str, Any]]:
-    """File name -> parsed document of every workflow production commits (unmasked)."""
+    """File name -> parsed document of every workflow production commits (unmasked); parsed
+    once (the tests only read it)."""
     found: dict[str, dict[str, Any]] = {}
     for res in run_stack("production").recorder.of_type(REPOSITORY_FILE):
         path = str(res.inputs["file"])
@@ -156,7 +159,6 @@ def test_every_checksum_a_step_verifies_against_is_pinned_hex() -> None:
             assert PULUMI_PLUGIN_VERSIONS[plugin] == version and SHA256.match(sha256), line
 
 
-@pytest.mark.slow
 def test_trivy_runs_only_as_the_checksum_verified_binary() -> None:
     for name, job_id, index, step in all_steps():
         job = workflow_files()[name]["jobs"][job_id]
