@@ -78,7 +78,11 @@ def running(data: Path) -> Iterator[Server]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{endpoint}/minio/health/live", timeout=2) as answer:
+                # Not /minio/health/live, which answers before the object layer is up (a bucket
+                # created then is refused with XMinioServerNotInitialized): the cluster check
+                # answers 200 only once it can take writes
+                # (https://min.io/docs/minio/linux/operations/monitoring/healthcheck-probe.html).
+                with urllib.request.urlopen(f"{endpoint}/minio/health/cluster", timeout=2) as answer:
                     if answer.status == 200:
                         break
             except OSError:
